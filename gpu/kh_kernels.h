@@ -1,0 +1,180 @@
+/* Per-element arithmetic of the Krotov-Hopfield network, shared by the CPU
+ * code (models/, solvers/) and the CUDA kernels (gpu/\*.cu).
+ *
+ * Every function is KH_HD static inline, takes only scalars and raw
+ * pointers, and is valid C11 and C++17 (make test compiles this header as
+ * C++17). Symbols follow DESIGN.md section 1:
+ *   I_mu = sum_i sgn(W_mui) |W_mui|^(p-1) v_i      (input current)
+ *   B_mu = sum_i |W_mui|^p                          (p-th power of the p-norm)
+ *   <v,v>_mu = sum_i |W_mui|^(p-2) v_i^2            (p-inner product of v)
+ *   tau dh/dt = I - w_inh sum_{nu != mu} r(h_nu) - h
+ *   tau_L dW_mui/dt = a_mu v_i - b_mu W_mui          (a = g R^p, b = g I for KH)
+ * Reference: D. Krotov and J. J. Hopfield, PNAS 116:7723 (2019). */
+#ifndef KH_KERNELS_H
+#define KH_KERNELS_H
+
+#include <math.h>
+
+#ifdef __CUDACC__
+#define KH_HD __host__ __device__
+#else
+#define KH_HD
+#endif
+
+/* Learning activations, in the order of the study file's learning.g. */
+#define KH_K_BCM_STEP 0
+#define KH_K_LINEAR 1
+#define KH_K_POWER 2
+
+/* |x|^e for e >= 0, without pow() for the integer exponents 0..4. `ie` is
+ * the exponent as an integer when it is one, else -1. */
+KH_HD static inline double kh_abspow(double x, double e, int ie)
+{
+    double a = fabs(x);
+    switch (ie) {
+    case 0:
+        return 1.0;
+    case 1:
+        return a;
+    case 2:
+        return a * a;
+    case 3:
+        return a * a * a;
+    case 4:
+        return (a * a) * (a * a);
+    default:
+        return pow(a, e);
+    }
+}
+
+/* The integer form of an exponent for kh_abspow: e itself if it is an
+ * integer in 0..4, else -1. */
+KH_HD static inline int kh_int_exponent(double e)
+{
+    if (e >= 0.0 && e <= 4.0 && e == floor(e)) {
+        return (int)e;
+    }
+    return -1;
+}
+
+/* One row's I, B and <v,v>_mu. p2 = p - 2 and its integer form ip2 (see
+ * kh_int_exponent); vv may be NULL when not wanted. */
+KH_HD static inline void kh_row_moments(const double *w, const double *v, long n, double p2,
+                                        int ip2, double *I, double *B, double *vv)
+{
+    double si = 0.0, sb = 0.0, sv = 0.0;
+    for (long i = 0; i < n; i++) {
+        double a2 = kh_abspow(w[i], p2, ip2); /* |w|^(p-2) */
+        double a1 = a2 * fabs(w[i]);          /* |w|^(p-1) */
+        si += (w[i] < 0.0 ? -a1 : a1) * v[i];
+        sb += a1 * fabs(w[i]);
+        sv += a2 * v[i] * v[i];
+    }
+    *I = si;
+    *B = sb;
+    if (vv) {
+        *vv = sv;
+    }
+}
+
+/* d I / d W_i = (p-1) |W_i|^(p-2) v_i. */
+KH_HD static inline double kh_dI_dw(double w, double v, double p, double p2, int ip2)
+{
+    return (p - 1.0) * kh_abspow(w, p2, ip2) * v;
+}
+
+/* d B / d W_i = p sgn(W_i) |W_i|^(p-1). */
+KH_HD static inline double kh_dB_dw(double w, double p, double p2, int ip2)
+{
+    double a1 = kh_abspow(w, p2, ip2) * fabs(w);
+    return p * (w < 0.0 ? -a1 : a1);
+}
+
+/* ReLU r(x). */
+KH_HD static inline double kh_relu(double x)
+{
+    return x > 0.0 ? x : 0.0;
+}
+
+/* g(x) of DESIGN.md section 1. */
+KH_HD static inline double kh_g(int kind, double x, double delta, double h_star, double n)
+{
+    switch (kind) {
+    case KH_K_BCM_STEP:
+        return x < 0.0 ? 0.0 : (x < h_star ? -delta : 1.0);
+    case KH_K_LINEAR:
+        return x;
+    default:
+        return x > 0.0 ? pow(x, n) : 0.0;
+    }
+}
+
+/* g'(x), taken as 0 at the jumps of bcm_step. */
+KH_HD static inline double kh_dg(int kind, double x, double delta, double h_star, double n)
+{
+    (void)delta;
+    (void)h_star;
+    switch (kind) {
+    case KH_K_BCM_STEP:
+        return 0.0;
+    case KH_K_LINEAR:
+        return 1.0;
+    default:
+        return x > 0.0 ? n * pow(x, n - 1.0) : 0.0;
+    }
+}
+
+/* G(x), the antiderivative of g with G(0) = 0. */
+KH_HD static inline double kh_G(int kind, double x, double delta, double h_star, double n)
+{
+    switch (kind) {
+    case KH_K_BCM_STEP:
+        return x < 0.0 ? 0.0 : (x < h_star ? -delta * x : -delta * h_star + (x - h_star));
+    case KH_K_LINEAR:
+        return 0.5 * x * x;
+    default:
+        return x > 0.0 ? pow(x, n + 1.0) / (n + 1.0) : 0.0;
+    }
+}
+
+/* Q = I / B^((p-1)/p), with Q = 0 where B = 0 (DESIGN.md section 4). */
+KH_HD static inline double kh_q(double I, double B, double p)
+{
+    return B > 0.0 ? I / pow(B, (p - 1.0) / p) : 0.0;
+}
+
+/* dh/dt of one unit: (I - w_inh (S - r(h)) - h) / tau, S = sum_nu r(h_nu). */
+KH_HD static inline double kh_dhdt(double I, double h, double S, double w_inh, double tau)
+{
+    return (I - w_inh * (S - kh_relu(h)) - h) / tau;
+}
+
+/* One row of dW/dt: (a v_i - b W_i) / tau_L. */
+KH_HD static inline void kh_dw_row(const double *w, const double *v, long n, double a, double b,
+                                   double inv_tau_L, double *dw)
+{
+    for (long i = 0; i < n; i++) {
+        dw[i] = (a * v[i] - b * w[i]) * inv_tau_L;
+    }
+}
+
+/* One unit's term of tau_L dL/dt (DESIGN.md section 1):
+ * (p-1) R^p g(Q) g(d) [B <v,v> - I^2] / B^((p-1)/p + 1); 0 where B = 0. */
+KH_HD static inline double kh_dL_term(double gQ, double gd, double I, double B, double vv,
+                                      double p, double Rp)
+{
+    if (!(B > 0.0)) {
+        return 0.0;
+    }
+    return (p - 1.0) * Rp * gQ * gd * (B * vv - I * I) / pow(B, (p - 1.0) / p + 1.0);
+}
+
+/* One forward Euler step of a vector: y += dt * dydt. */
+KH_HD static inline void kh_euler_axpy(double *y, const double *dydt, long dim, double dt)
+{
+    for (long i = 0; i < dim; i++) {
+        y[i] += dt * dydt[i];
+    }
+}
+
+#endif

@@ -1,0 +1,98 @@
+/* The model interface: one learning rule per file in models/, listed in the
+ * NULL-terminated table kh_models[] (registry.c, generated from the file
+ * names by the Makefile). Nothing outside models/ switches on a model name.
+ *
+ * State layout, the same for every model (solvers and the recorder rely on
+ * it): y = [ h (m) | W (m x n, row-major) | model-specific extra state ].
+ * The input v is piecewise constant; kh_model_set_input() points the
+ * workspace at the sample being shown (borrowed, must outlive its use).
+ *
+ * rhs and jacobian have the signatures of gsl_odeiv2_system. They return 0
+ * on success, > 0 when the trial state is not finite (a smaller step may
+ * fix it) and never allocate. */
+#ifndef KH_MODEL_H
+#define KH_MODEL_H
+
+#include <stddef.h>
+
+#include "../src/kh_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the recorder stores of a state (DESIGN.md section 5). */
+typedef struct kh_obs {
+    double *current; /* [m] I_mu, caller-owned */
+    double *pnorm;   /* [m] B_mu, caller-owned */
+    double L;        /* Lyapunov function, NaN for models without one */
+    double dL_dt;    /* dL/dt from the closed form, NaN without one */
+} kh_obs;
+
+typedef struct kh_model_type {
+    const char *name, *summary; /* name: the study file's network.model */
+    size_t (*dim)(const kh_params *p);
+    void *(*alloc)(const kh_params *p); /* NULL + KH_ERROR (KH_EINVAL, KH_ENOMEM) */
+    void (*free)(void *ws);             /* NULL-safe */
+    int (*rhs)(double t, const double y[], double dydt[], void *ws);
+    int (*jacobian)(double t, const double y[], double *dfdy, double dfdt[], void *ws);
+    /* Fills o from y at the current input; o->L is NaN when the rule has
+     * no Lyapunov function. Returns as rhs does. */
+    int (*observe)(const double y[], void *ws, kh_obs *o);
+    /* Switching functions: the right-hand side is smooth while none of
+     * them changes sign. n_switch may return 0; switches may then be NULL. */
+    size_t (*n_switch)(const void *ws);
+    void (*switches)(const double y[], void *ws, double s[]);
+} kh_model_type;
+
+/* The common head of every model's workspace, and the scratch shared by
+ * the network helpers below. Models embed it as their first member. */
+typedef struct kh_model_ws {
+    const kh_params *p; /* borrowed, must outlive the workspace */
+    long m, n;
+    const double *v; /* borrowed: current input, length n */
+    double Rp;       /* R^p */
+    double p2;       /* p - 2 */
+    int ip2;         /* integer form of p - 2, or -1 */
+    /* Per-unit scratch, length m each. */
+    double *I, *B, *vv, *a, *b;
+    /* Per-unit partial derivatives of a and b, for the Jacobian. */
+    double *ah, *bh, *aI, *bI, *aB, *bB;
+} kh_model_ws;
+
+extern const kh_model_type *const kh_models[];
+
+/* Finds a model by name; NULL (and KH_ERROR naming the choices) if none. */
+const kh_model_type *kh_model_find(const char *name);
+
+/* Points the workspace at input v (length n; borrowed). */
+void kh_model_set_input(void *ws, const double *v);
+
+/* --- Helpers shared by the models (models/kh_net.c) --- */
+
+/* Fills the head of a workspace and allocates its scratch. KH_OK/KH_ENOMEM. */
+int kh_net_init(kh_model_ws *w, const kh_params *p);
+/* Allocates a bare kh_model_ws (the workspace of every model in models/);
+ * NULL + KH_ERROR on failure. `model` names it in messages. */
+kh_model_ws *kh_net_alloc(const kh_params *p, const char *model);
+/* Frees a workspace from kh_net_alloc; NULL-safe. */
+void kh_net_free(void *ws);
+/* Frees the scratch of the head (not the head itself). */
+void kh_net_release(kh_model_ws *w);
+/* I, B (and <v,v> if want_vv) of every row of W, in parallel over rows.
+ * Returns 1 when h, I or B is not finite, else 0. */
+int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv);
+/* S = sum_nu r(h_nu), summed in a fixed order. */
+double kh_net_relu_sum(const double *h, long m);
+/* dh/dt of every unit from the moments. */
+void kh_net_dhdt(const kh_model_ws *w, const double *h, double *dh);
+/* dW/dt = (a v - b W) / tau_L, in parallel over rows. */
+void kh_net_dwdt(const kh_model_ws *w, const double *W, double *dW);
+/* The h and W blocks of the Jacobian (dfdy, dim x dim row-major, zeroed
+ * here) from the moments and the partials ah..bB. */
+void kh_net_jacobian(const kh_model_ws *w, const double *y, double *dfdy, size_t dim);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

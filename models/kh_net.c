@@ -1,0 +1,166 @@
+/* Helpers shared by the models: the currents of a weight matrix, the neuron
+ * dynamics with global lateral inhibition, the plasticity update of the form
+ * tau_L dW_mui/dt = a_mu v_i - b_mu W_mui, and its Jacobian.
+ *
+ *   tau dh_mu/dt = I_mu - w_inh sum_{nu != mu} r(h_nu) - h_mu
+ *
+ * Reference: D. Krotov and J. J. Hopfield, PNAS 116:7723 (2019), eqs. 3-4.
+ * Each output element is computed by one thread and every sum runs in a
+ * fixed order, so results are bit-identical for any thread count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gpu/kh_kernels.h"
+#include "../src/kh_error.h"
+#include "kh_model.h"
+
+int kh_net_init(kh_model_ws *w, const kh_params *p)
+{
+    w->p = p;
+    w->m = p->n_hidden;
+    w->n = p->n_visible;
+    w->v = NULL;
+    w->Rp = pow(p->R, p->p);
+    w->p2 = p->p - 2.0;
+    w->ip2 = kh_int_exponent(w->p2);
+    size_t m = (size_t)w->m;
+    double **arrays[] = {&w->I, &w->B, &w->vv, &w->a, &w->b, &w->ah,
+                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB};
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
+        *arrays[k] = calloc(m, sizeof(double));
+        if (!*arrays[k]) {
+            return KH_ERROR(KH_ENOMEM, "cannot allocate model scratch for %zu units", m);
+        }
+    }
+    return KH_OK;
+}
+
+void kh_net_release(kh_model_ws *w)
+{
+    double **arrays[] = {&w->I, &w->B, &w->vv, &w->a, &w->b, &w->ah,
+                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB};
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
+        free(*arrays[k]);
+        *arrays[k] = NULL;
+    }
+}
+
+kh_model_ws *kh_net_alloc(const kh_params *p, const char *model)
+{
+    kh_model_ws *w = calloc(1, sizeof *w);
+    if (!w) {
+        KH_ERROR(KH_ENOMEM, "cannot allocate the %s workspace", model);
+        return NULL;
+    }
+    if (kh_net_init(w, p) != KH_OK) {
+        kh_net_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void kh_net_free(void *ws)
+{
+    if (!ws) {
+        return;
+    }
+    kh_net_release(ws);
+    free(ws);
+}
+
+void kh_model_set_input(void *ws, const double *v)
+{
+    ((kh_model_ws *)ws)->v = v;
+}
+
+int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv)
+{
+    const long m = w->m, n = w->n;
+    const double *v = w->v;
+    const double p2 = w->p2;
+    const int ip2 = w->ip2;
+    double *I = w->I, *B = w->B, *vv = want_vv ? w->vv : NULL;
+#pragma omp parallel for default(none) shared(I, B, vv, W, v) firstprivate(m, n, p2, ip2) \
+    schedule(static)
+    for (long mu = 0; mu < m; mu++) {
+        kh_row_moments(W + mu * n, v, n, p2, ip2, &I[mu], &B[mu], vv ? &vv[mu] : NULL);
+    }
+    for (long mu = 0; mu < m; mu++) {
+        if (!isfinite(I[mu]) || !isfinite(B[mu]) || !isfinite(h[mu])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+double kh_net_relu_sum(const double *h, long m)
+{
+    double s = 0.0;
+    for (long mu = 0; mu < m; mu++) {
+        s += kh_relu(h[mu]);
+    }
+    return s;
+}
+
+void kh_net_dhdt(const kh_model_ws *w, const double *h, double *dh)
+{
+    const kh_params *p = w->p;
+    double S = p->w_inh != 0.0 ? kh_net_relu_sum(h, w->m) : 0.0;
+    for (long mu = 0; mu < w->m; mu++) {
+        dh[mu] = kh_dhdt(w->I[mu], h[mu], S, p->w_inh, p->tau);
+    }
+}
+
+void kh_net_dwdt(const kh_model_ws *w, const double *W, double *dW)
+{
+    const long m = w->m, n = w->n;
+    const double *v = w->v, *a = w->a, *b = w->b;
+    const double inv = 1.0 / w->p->tau_L;
+#pragma omp parallel for default(none) shared(W, dW, v, a, b) firstprivate(m, n, inv) \
+    schedule(static)
+    for (long mu = 0; mu < m; mu++) {
+        kh_dw_row(W + mu * n, v, n, a[mu], b[mu], inv, dW + mu * n);
+    }
+}
+
+void kh_net_jacobian(const kh_model_ws *w, const double *y, double *J, size_t dim)
+{
+    const kh_params *p = w->p;
+    const long m = w->m, n = w->n;
+    const double *h = y, *W = y + m, *v = w->v;
+    const double inv_tau = 1.0 / p->tau, inv_tl = 1.0 / p->tau_L;
+    memset(J, 0, dim * dim * sizeof(double));
+    for (long mu = 0; mu < m; mu++) {
+        double *row = J + (size_t)mu * dim;
+        for (long nu = 0; nu < m; nu++) {
+            if (nu != mu && h[nu] > 0.0) {
+                row[nu] = -p->w_inh * inv_tau;
+            }
+        }
+        row[mu] = -inv_tau;
+        for (long i = 0; i < n; i++) {
+            row[m + mu * n + i] = kh_dI_dw(W[mu * n + i], v[i], p->p, w->p2, w->ip2) * inv_tau;
+        }
+    }
+    const double pp = p->p, p2 = w->p2;
+    const int ip2 = w->ip2;
+#pragma omp parallel for default(none) shared(J, W, v, w) firstprivate(m, n, dim, pp, p2, ip2, \
+                                                                           inv_tl) schedule(static)
+    for (long mu = 0; mu < m; mu++) {
+        const double *wr = W + mu * n;
+        for (long i = 0; i < n; i++) {
+            double *row = J + (size_t)(m + mu * n + i) * dim;
+            row[mu] = (w->ah[mu] * v[i] - w->bh[mu] * wr[i]) * inv_tl;
+            double *rw = row + m + mu * n;
+            for (long j = 0; j < n; j++) {
+                double dI = kh_dI_dw(wr[j], v[j], pp, p2, ip2);
+                double dB = kh_dB_dw(wr[j], pp, p2, ip2);
+                double da = w->aI[mu] * dI + w->aB[mu] * dB;
+                double db = w->bI[mu] * dI + w->bB[mu] * dB;
+                rw[j] = (da * v[i] - db * wr[i]) * inv_tl;
+            }
+            rw[i] -= w->b[mu] * inv_tl;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+/* krotov_hopfield: rate neurons with global lateral inhibition and the
+ * local plasticity rule that converges to the L^p sphere.
+ *
+ *   tau   dh_mu/dt  = I_mu - w_inh sum_{nu != mu} r(h_nu) - h_mu
+ *   tau_L dW_mui/dt = g(d_mu) [ R^p v_i - I_mu W_mui ]
+ *   I_mu = sum_i sgn(W_mui)|W_mui|^(p-1) v_i,  B_mu = sum_i |W_mui|^p
+ *   d_mu = h_mu (drive = h, the network of eq. 4) or
+ *   d_mu = Q_mu = I_mu / B_mu^((p-1)/p) (drive = Q, the single unit of eq. 2)
+ *   L = sum_mu G(Q_mu),  tau_L dL/dt = sum_mu (p-1) R^p g(Q) g(d) [B<v,v> - I^2] / B^((p-1)/p+1)
+ *
+ * Parameters: p >= 2 (order of the sphere), R > 0 (its radius), w_inh >= 0
+ * (inhibition), tau and tau_L > 0 (time units), g = bcm_step | linear | power
+ * with delta, h_star, n. Reference: D. Krotov and J. J. Hopfield,
+ * "Unsupervised learning by competing hidden units", PNAS 116:7723 (2019).
+ * Every entry of the interface is provided. */
+#include <math.h>
+
+#include "../gpu/kh_kernels.h"
+#include "../src/kh_error.h"
+#include "kh_model.h"
+
+static size_t dim(const kh_params *p)
+{
+    return (size_t)p->n_hidden * (1 + (size_t)p->n_visible);
+}
+
+static void *ws_alloc(const kh_params *p)
+{
+    return kh_net_alloc(p, "krotov_hopfield");
+}
+
+static double drive_of(const kh_model_ws *w, long mu, double h)
+{
+    return w->p->drive == KH_DRIVE_H ? h : kh_q(w->I[mu], w->B[mu], w->p->p);
+}
+
+/* a = g(d) R^p and b = g(d) I, with their partials when `jac` is set. */
+static void coefficients(kh_model_ws *w, const double *h, int jac)
+{
+    const kh_params *p = w->p;
+    for (long mu = 0; mu < w->m; mu++) {
+        double d = drive_of(w, mu, h[mu]);
+        double g = kh_g(p->g, d, p->delta, p->h_star, p->g_n);
+        w->a[mu] = g * w->Rp;
+        w->b[mu] = g * w->I[mu];
+        if (!jac) {
+            continue;
+        }
+        double dg = kh_dg(p->g, d, p->delta, p->h_star, p->g_n);
+        w->ah[mu] = w->bh[mu] = w->aI[mu] = w->aB[mu] = w->bB[mu] = 0.0;
+        w->bI[mu] = g;
+        if (p->drive == KH_DRIVE_H) {
+            w->ah[mu] = dg * w->Rp;
+            w->bh[mu] = dg * w->I[mu];
+        } else if (w->B[mu] > 0.0) {
+            double e = (p->p - 1.0) / p->p;
+            double dQdI = 1.0 / pow(w->B[mu], e);
+            double dQdB = -e * w->I[mu] / pow(w->B[mu], e + 1.0);
+            w->aI[mu] = dg * w->Rp * dQdI;
+            w->aB[mu] = dg * w->Rp * dQdB;
+            w->bI[mu] += dg * w->I[mu] * dQdI;
+            w->bB[mu] = dg * w->I[mu] * dQdB;
+        }
+    }
+}
+
+static int rhs(double t, const double y[], double dydt[], void *ws)
+{
+    (void)t;
+    kh_model_ws *w = ws;
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return 1;
+    }
+    kh_net_dhdt(w, y, dydt);
+    coefficients(w, y, 0);
+    kh_net_dwdt(w, y + w->m, dydt + w->m);
+    return 0;
+}
+
+static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
+{
+    (void)t;
+    kh_model_ws *w = ws;
+    size_t d = dim(w->p);
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return 1;
+    }
+    coefficients(w, y, 1);
+    kh_net_jacobian(w, y, dfdy, d);
+    for (size_t i = 0; i < d; i++) {
+        dfdt[i] = 0.0;
+    }
+    return 0;
+}
+
+static int observe(const double y[], void *ws, kh_obs *o)
+{
+    kh_model_ws *w = ws;
+    const kh_params *p = w->p;
+    if (kh_net_moments(w, y, y + w->m, 1)) {
+        return 1;
+    }
+    double L = 0.0, dL = 0.0;
+    for (long mu = 0; mu < w->m; mu++) {
+        double Q = kh_q(w->I[mu], w->B[mu], p->p);
+        double gQ = kh_g(p->g, Q, p->delta, p->h_star, p->g_n);
+        double gd = kh_g(p->g, drive_of(w, mu, y[mu]), p->delta, p->h_star, p->g_n);
+        L += kh_G(p->g, Q, p->delta, p->h_star, p->g_n);
+        dL += kh_dL_term(gQ, gd, w->I[mu], w->B[mu], w->vv[mu], p->p, w->Rp);
+        o->current[mu] = w->I[mu];
+        o->pnorm[mu] = w->B[mu];
+    }
+    o->L = L;
+    o->dL_dt = dL / p->tau_L;
+    return 0;
+}
+
+/* Per unit: h (the ReLU of the inhibition, when w_inh > 0), then the kinks
+ * of g at its drive: d and d - h_star for bcm_step, d for power. */
+static size_t per_unit(const kh_params *p)
+{
+    size_t k = p->w_inh > 0.0 ? 1 : 0;
+    if (p->g == KH_G_BCM_STEP) {
+        k += 2;
+    } else if (p->g == KH_G_POWER) {
+        k += 1;
+    }
+    return k;
+}
+
+static size_t n_switch(const void *ws)
+{
+    const kh_model_ws *w = ws;
+    return per_unit(w->p) * (size_t)w->m;
+}
+
+static void switches(const double y[], void *ws, double s[])
+{
+    kh_model_ws *w = ws;
+    const kh_params *p = w->p;
+    if (p->drive == KH_DRIVE_Q) {
+        kh_net_moments(w, y, y + w->m, 0);
+    }
+    size_t k = 0;
+    for (long mu = 0; mu < w->m; mu++) {
+        double d = drive_of(w, mu, y[mu]);
+        if (p->w_inh > 0.0) {
+            s[k++] = y[mu];
+        }
+        if (p->g == KH_G_BCM_STEP) {
+            s[k++] = d;
+            s[k++] = d - p->h_star;
+        } else if (p->g == KH_G_POWER) {
+            s[k++] = d;
+        }
+    }
+}
+
+const kh_model_type kh_model_krotov_hopfield = {
+    .name = "krotov_hopfield",
+    .summary = "rate neurons with lateral inhibition and the L^p-sphere rule (PNAS 2019)",
+    .dim = dim,
+    .alloc = ws_alloc,
+    .free = kh_net_free,
+    .rhs = rhs,
+    .jacobian = jacobian,
+    .observe = observe,
+    .n_switch = n_switch,
+    .switches = switches,
+};

@@ -1,0 +1,110 @@
+/* oja: Oja's rule, the p = 2, linear-g, drive-h member of the family.
+ *
+ *   tau   dh_mu/dt  = I_mu - h_mu                 (w_inh = 0)
+ *   tau_L dW_mui/dt = h_mu [ R^2 v_i - I_mu W_mui ]
+ *   I_mu = sum_i W_mui v_i,  B_mu = |W_mu|^2,  L = sum_mu Q_mu^2 / 2
+ * With h settled to I this is Oja's rule: W_mu -> +-R times the principal
+ * eigenvector of E[v v^T]. Parameters: R, tau, tau_L; network.p must be 2
+ * and network.w_inh 0; learning.g and learning.drive are fixed (linear, h)
+ * and their keys are ignored by this model.
+ * Reference: E. Oja, J. Math. Biol. 15:267 (1982); Krotov and Hopfield,
+ * PNAS 116:7723 (2019), eq. 2. Every entry of the interface is provided. */
+#include <math.h>
+
+#include "../gpu/kh_kernels.h"
+#include "../src/kh_error.h"
+#include "kh_model.h"
+
+static size_t dim(const kh_params *p)
+{
+    return (size_t)p->n_hidden * (1 + (size_t)p->n_visible);
+}
+
+static void *ws_alloc(const kh_params *p)
+{
+    if (p->p != 2.0 || p->w_inh != 0.0) {
+        KH_ERROR(KH_EINVAL, "network.model = oja needs network.p = 2 and network.w_inh = 0, "
+                            "got p = %g, w_inh = %g", p->p, p->w_inh);
+        return NULL;
+    }
+    return kh_net_alloc(p, "oja");
+}
+
+static void coefficients(kh_model_ws *w, const double *h)
+{
+    for (long mu = 0; mu < w->m; mu++) {
+        w->a[mu] = h[mu] * w->Rp;
+        w->b[mu] = h[mu] * w->I[mu];
+        w->ah[mu] = w->Rp;
+        w->bh[mu] = w->I[mu];
+        w->bI[mu] = h[mu];
+        w->aI[mu] = w->aB[mu] = w->bB[mu] = 0.0;
+    }
+}
+
+static int rhs(double t, const double y[], double dydt[], void *ws)
+{
+    (void)t;
+    kh_model_ws *w = ws;
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return 1;
+    }
+    kh_net_dhdt(w, y, dydt);
+    coefficients(w, y);
+    kh_net_dwdt(w, y + w->m, dydt + w->m);
+    return 0;
+}
+
+static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
+{
+    (void)t;
+    kh_model_ws *w = ws;
+    size_t d = dim(w->p);
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return 1;
+    }
+    coefficients(w, y);
+    kh_net_jacobian(w, y, dfdy, d);
+    for (size_t i = 0; i < d; i++) {
+        dfdt[i] = 0.0;
+    }
+    return 0;
+}
+
+static int observe(const double y[], void *ws, kh_obs *o)
+{
+    kh_model_ws *w = ws;
+    if (kh_net_moments(w, y, y + w->m, 1)) {
+        return 1;
+    }
+    double L = 0.0, dL = 0.0;
+    for (long mu = 0; mu < w->m; mu++) {
+        double Q = kh_q(w->I[mu], w->B[mu], 2.0);
+        L += kh_G(KH_K_LINEAR, Q, 0.0, 1.0, 1.0);
+        dL += kh_dL_term(Q, y[mu], w->I[mu], w->B[mu], w->vv[mu], 2.0, w->Rp);
+        o->current[mu] = w->I[mu];
+        o->pnorm[mu] = w->B[mu];
+    }
+    o->L = L;
+    o->dL_dt = dL / w->p->tau_L;
+    return 0;
+}
+
+static size_t n_switch(const void *ws)
+{
+    (void)ws;
+    return 0;
+}
+
+const kh_model_type kh_model_oja = {
+    .name = "oja",
+    .summary = "Oja's rule (p = 2, g linear, drive h, no inhibition): the principal component",
+    .dim = dim,
+    .alloc = ws_alloc,
+    .free = kh_net_free,
+    .rhs = rhs,
+    .jacobian = jacobian,
+    .observe = observe,
+    .n_switch = n_switch,
+    .switches = NULL,
+};

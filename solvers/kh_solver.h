@@ -1,0 +1,64 @@
+/* The solver interface: a solver only advances the state of a model from t
+ * to t1; when to record and what to write is decided by src/kh_sim.c.
+ *
+ * Methods are listed in kh_solvers[] (solvers/registry.c); each type names
+ * the study-file values of solver.method it implements. */
+#ifndef KH_SOLVER_H
+#define KH_SOLVER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "../models/kh_model.h"
+#include "../src/kh_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kh_solver_stats {
+    long steps;        /* accepted steps */
+    long failed_steps; /* rejected trial steps (error control or non-finite state) */
+    long rhs_evals;    /* right-hand-side evaluations */
+    long jac_evals;    /* Jacobian evaluations */
+    long switches;     /* located switches of the right-hand side */
+} kh_solver_stats;
+
+typedef struct kh_solver_type {
+    const char *const *names; /* solver.method values, NULL-terminated */
+    /* Plans everything: returns the solver state or NULL + KH_ERROR.
+     * model, ws and p are borrowed and must outlive the solver; `stop`
+     * (may be NULL) is polled between steps. */
+    void *(*alloc)(const char *method, const kh_model_type *model, void *ws, size_t dim,
+                   const kh_params *p, const volatile sig_atomic_t *stop);
+    /* Advances y from *t to t1 (t1 >= *t). On any failure *t and y hold the
+     * last accepted state. KH_OK, KH_EINTR (stop was raised), KH_ESOLVER. */
+    int (*apply)(void *s, double *t, double t1, double y[]);
+    /* Forgets the step history, for a discontinuity of the input or state. */
+    void (*reset)(void *s);
+    void (*free)(void *s);
+    void (*stats)(const void *s, kh_solver_stats *st);
+} kh_solver_type;
+
+typedef struct kh_solver {
+    const kh_solver_type *type;
+    const char *method;
+    void *state;
+} kh_solver;
+
+extern const kh_solver_type *const kh_solvers[];
+
+/* Finds the solver of a method; NULL + KH_ERROR naming the choices. */
+const kh_solver_type *kh_solver_find(const char *method);
+
+kh_solver *kh_solver_alloc(const char *method, const kh_model_type *model, void *ws, size_t dim,
+                           const kh_params *p, const volatile sig_atomic_t *stop);
+void kh_solver_free(kh_solver *s);
+int kh_solver_apply(kh_solver *s, double *t, double t1, double y[]);
+void kh_solver_reset(kh_solver *s);
+void kh_solver_stats_get(const kh_solver *s, kh_solver_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

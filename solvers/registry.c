@@ -1,0 +1,77 @@
+/* The table of solvers and the thin kh_solver wrapper around a type. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/kh_error.h"
+#include "kh_solver.h"
+
+extern const kh_solver_type kh_solver_gsl, kh_solver_euler;
+
+const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl, &kh_solver_euler, NULL};
+
+const kh_solver_type *kh_solver_find(const char *method)
+{
+    char list[512] = "";
+    for (size_t i = 0; kh_solvers[i]; i++) {
+        for (size_t j = 0; kh_solvers[i]->names[j]; j++) {
+            if (strcmp(kh_solvers[i]->names[j], method) == 0) {
+                return kh_solvers[i];
+            }
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", kh_solvers[i]->names[j]);
+        }
+    }
+    KH_ERROR(KH_EINVAL, "solver.method = '%s' is not a method (choose one of: %s)", method, list);
+    return NULL;
+}
+
+kh_solver *kh_solver_alloc(const char *method, const kh_model_type *model, void *ws, size_t dim,
+                           const kh_params *p, const volatile sig_atomic_t *stop)
+{
+    const kh_solver_type *t = kh_solver_find(method);
+    if (!t) {
+        return NULL;
+    }
+    kh_solver *s = calloc(1, sizeof *s);
+    if (!s) {
+        KH_ERROR(KH_ENOMEM, "cannot allocate a solver");
+        return NULL;
+    }
+    s->type = t;
+    s->method = method;
+    s->state = t->alloc(method, model, ws, dim, p, stop);
+    if (!s->state) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void kh_solver_free(kh_solver *s)
+{
+    if (!s) {
+        return;
+    }
+    s->type->free(s->state);
+    free(s);
+}
+
+int kh_solver_apply(kh_solver *s, double *t, double t1, double y[])
+{
+    if (!(t1 >= *t)) {
+        return KH_ERROR(KH_EINVAL, "solver asked to go from t = %g back to t1 = %g", *t, t1);
+    }
+    return s->type->apply(s->state, t, t1, y);
+}
+
+void kh_solver_reset(kh_solver *s)
+{
+    s->type->reset(s->state);
+}
+
+void kh_solver_stats_get(const kh_solver *s, kh_solver_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    s->type->stats(s->state, st);
+}

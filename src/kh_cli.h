@@ -1,0 +1,25 @@
+/* Command-line parsing (DESIGN.md section 3): argv -> kh_cli. The only code
+ * that prints usage. */
+#ifndef KH_CLI_H
+#define KH_CLI_H
+
+#include <stdio.h>
+
+#define KH_CLI_MAX_SETS 256
+
+typedef struct kh_cli {
+    const char *command; /* run, info, help, version */
+    const char *path;    /* the study file or the .h5 file */
+    const char *out;     /* -o */
+    const char *sets[KH_CLI_MAX_SETS];
+    int n_sets;
+    int quiet;     /* --quiet: no progress line */
+} kh_cli;
+
+/* Parses argv. KH_OK or KH_EINVAL (with the reason in kh_errmsg()). */
+int kh_cli_parse(int argc, char **argv, kh_cli *cli);
+
+/* Prints the usage text, with every study-file key and model. */
+void kh_cli_usage(FILE *out);
+
+#endif

@@ -1,0 +1,46 @@
+/* Thread-local error message buffer behind KH_ERROR. */
+#include "kh_error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#define KH_STATUS_TEXT(name, text) text,
+static const char *const status_text[] = {KH_STATUS_LIST(KH_STATUS_TEXT)};
+#undef KH_STATUS_TEXT
+_Static_assert(sizeof status_text / sizeof status_text[0] == KH_N_STATUS,
+               "status text table out of sync with KH_STATUS_LIST");
+
+static _Thread_local char errbuf[2048];
+
+int kh_error_set(int code, const char *file, int line, const char *func, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    if (k < 0) {
+        k = 0;
+    }
+    if ((size_t)k < sizeof errbuf) {
+        snprintf(errbuf + k, sizeof errbuf - (size_t)k, " [%s:%d %s]", file, line, func);
+    }
+    return code;
+}
+
+const char *kh_errmsg(void)
+{
+    return errbuf;
+}
+
+const char *kh_strstatus(int code)
+{
+    if (code < 0 || code >= KH_N_STATUS) {
+        return "unknown status";
+    }
+    return status_text[code];
+}
+
+void kh_error_clear(void)
+{
+    errbuf[0] = '\0';
+}

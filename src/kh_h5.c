@@ -1,0 +1,607 @@
+/* HDF5 writer and readers for the layout of DESIGN.md section 5. */
+#include "kh_h5.h"
+
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kh_error.h"
+#include "kh_version.h"
+
+enum { D_V, D_TSTART, D_TEND, D_T, D_H, D_CUR, D_PNORM, D_L, D_DL, D_SAMPLE, D_ST, D_SW, D_N };
+
+struct kh_h5 {
+    hid_t file;
+    hid_t ds[D_N];
+    long m, n;
+    long n_input, n_rows, n_snap;
+    char path[KH_PATH_MAX];
+};
+
+typedef struct ds_spec {
+    const char *name;
+    int rank;     /* 1, 2 or 3 */
+    int is_long;  /* int64 instead of double */
+    const char *units;
+} ds_spec;
+
+static const ds_spec specs[D_N] = {
+    {"/input/v", 2, 0, "input units (MNIST: pixel / 255)"},
+    {"/input/t_start", 1, 0, "time"},
+    {"/input/t_end", 1, 0, "time"},
+    {"/trajectory/t", 1, 0, "time"},
+    {"/trajectory/h", 2, 0, "activity"},
+    {"/trajectory/current", 2, 0, "I_mu = sum_i sgn(W)|W|^(p-1) v_i"},
+    {"/trajectory/pnorm", 2, 0, "B_mu = sum_i |W_mui|^p"},
+    {"/trajectory/lyapunov", 1, 0, "L = sum_mu G(Q_mu)"},
+    {"/trajectory/dL_dt", 1, 0, "1/time"},
+    {"/trajectory/sample", 1, 1, "index into /input/v"},
+    {"/snapshots/t", 1, 0, "time"},
+    {"/snapshots/W", 3, 0, "weight"},
+};
+
+static int attr_string(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, name) > 0) {
+        H5Adelete(obj, name);
+    }
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &value);
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    return e < 0 ? KH_ERROR(KH_EIO, "cannot write attribute %s", name) : KH_OK;
+}
+
+static int attr_num(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, name) > 0) {
+        H5Adelete(obj, name);
+    }
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, type, value);
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    return e < 0 ? KH_ERROR(KH_EIO, "cannot write attribute %s", name) : KH_OK;
+}
+
+static int attr_double(hid_t obj, const char *name, double x)
+{
+    return attr_num(obj, name, H5T_NATIVE_DOUBLE, &x);
+}
+
+static int attr_long(hid_t obj, const char *name, long x)
+{
+    return attr_num(obj, name, H5T_NATIVE_LONG, &x);
+}
+
+static hid_t make_dataset(hid_t file, const ds_spec *s, long m, long n)
+{
+    hsize_t dims[3] = {0, (hsize_t)m, (hsize_t)n};
+    hsize_t maxd[3] = {H5S_UNLIMITED, (hsize_t)m, (hsize_t)n};
+    hsize_t chunk[3] = {1024, (hsize_t)m, (hsize_t)n};
+    if (s->rank == 2) {
+        if (strcmp(s->name, "/input/v") == 0) {
+            dims[1] = maxd[1] = chunk[1] = (hsize_t)n;
+        }
+        long rows = 65536 / (8 * (long)dims[1]);
+        chunk[0] = (hsize_t)(rows < 1 ? 1 : (rows > 1024 ? 1024 : rows));
+    } else if (s->rank == 3) {
+        chunk[0] = 1;
+    }
+    hid_t sp = H5Screate_simple(s->rank, dims, maxd);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, s->rank, chunk);
+    H5Pset_shuffle(pl);
+    H5Pset_deflate(pl, 1);
+    hid_t lc = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lc, 1);
+    hid_t d = H5Dcreate2(file, s->name, s->is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE, sp, lc,
+                         pl, H5P_DEFAULT);
+    H5Pclose(lc);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    if (d >= 0 && attr_string(d, "units", s->units) != KH_OK) {
+        H5Dclose(d);
+        return -1;
+    }
+    return d;
+}
+
+static void iso_now(char *buf, size_t len)
+{
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+}
+
+static int write_params(hid_t file, const kh_config *c)
+{
+    hid_t g = H5Gcreate2(file, "/params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) {
+        return KH_ERROR(KH_EIO, "cannot create /params");
+    }
+    int s = KH_OK;
+    for (size_t i = 0; kh_param_table[i].key && s == KH_OK; i++) {
+        const kh_param_info *e = &kh_param_table[i];
+        char name[160], buf[KH_PATH_MAX + 16];
+        snprintf(name, sizeof name, "%s.%s", e->section, e->key);
+        const char *base = (const char *)&c->p + e->offset;
+        switch (e->kind) {
+        case KH_PT_DOUBLE:
+            s = attr_double(g, name, *(const double *)base);
+            break;
+        case KH_PT_LONG:
+            s = attr_long(g, name, *(const long *)base);
+            break;
+        case KH_PT_BOOL:
+            s = attr_long(g, name, *(const int *)base);
+            break;
+        default:
+            kh_param_format(&c->p, i, buf, sizeof buf);
+            s = attr_string(g, name, buf);
+            break;
+        }
+    }
+    H5Gclose(g);
+    return s;
+}
+
+kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summary,
+                    const char *overrides, long m, long n)
+{
+    kh_h5 *f = calloc(1, sizeof *f);
+    if (!f) {
+        KH_ERROR(KH_ENOMEM, "cannot allocate the HDF5 writer");
+        return NULL;
+    }
+    for (int i = 0; i < D_N; i++) {
+        f->ds[i] = -1;
+    }
+    f->m = m;
+    f->n = n;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f->file < 0) {
+        KH_ERROR(KH_EIO, "output.path = %s: cannot create the HDF5 file (does the directory "
+                         "exist and is it writable?)", path);
+        free(f);
+        return NULL;
+    }
+    char now[64];
+    iso_now(now, sizeof now);
+    int s = attr_string(f->file, "khsim_version", KH_VERSION);
+    if (s == KH_OK) {
+        s = attr_string(f->file, "created", now);
+    }
+    if (s == KH_OK) {
+        s = attr_string(f->file, "study", c->study_text ? c->study_text : "");
+    }
+    if (s == KH_OK) {
+        s = attr_string(f->file, "study_path", c->study_path);
+    }
+    if (s == KH_OK) {
+        s = attr_string(f->file, "overrides", overrides ? overrides : "");
+    }
+    if (s == KH_OK) {
+        s = attr_string(f->file, "model_summary", model_summary);
+    }
+    if (s == KH_OK) {
+        s = attr_string(f->file, "status", "running");
+    }
+    if (s == KH_OK) {
+        s = write_params(f->file, c);
+    }
+    for (int i = 0; i < D_N && s == KH_OK; i++) {
+        f->ds[i] = make_dataset(f->file, &specs[i], m, n);
+        if (f->ds[i] < 0) {
+            s = KH_ERROR(KH_EIO, "%s: cannot create dataset %s", path, specs[i].name);
+        }
+    }
+    if (s == KH_OK) {
+        hid_t g = H5Gcreate2(f->file, "/solver", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) {
+            s = KH_ERROR(KH_EIO, "%s: cannot create /solver", path);
+        } else {
+            H5Gclose(g);
+        }
+    }
+    if (s != KH_OK) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", kh_errmsg());
+        kh_h5_close(f);
+        remove(path);
+        KH_ERROR(KH_EIO, "%s", msg);
+        return NULL;
+    }
+    H5Fflush(f->file, H5F_SCOPE_GLOBAL);
+    return f;
+}
+
+/* Appends one row (count rows of the trailing shape) at index *len. */
+static int append(kh_h5 *f, int which, long *len, const void *data)
+{
+    const ds_spec *s = &specs[which];
+    hid_t d = f->ds[which];
+    hsize_t dims[3], start[3] = {(hsize_t)*len, 0, 0}, count[3];
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    dims[0] = (hsize_t)*len + 1;
+    if (H5Dset_extent(d, dims) < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot extend %s (disk full?)", f->path, s->name);
+    }
+    for (int i = 0; i < s->rank; i++) {
+        count[i] = i == 0 ? 1 : dims[i];
+    }
+    hid_t fs = H5Dget_space(d);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(s->rank, count, NULL);
+    herr_t e = H5Dwrite(d, s->is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT,
+                        data);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    if (e < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot write %s (disk full?)", f->path, s->name);
+    }
+    return KH_OK;
+}
+
+int kh_h5_append_input(kh_h5 *f, const double *v, double t_start, double t_end)
+{
+    long k = f->n_input;
+    int s;
+    if ((s = append(f, D_V, &k, v)) != KH_OK || (s = append(f, D_TSTART, &k, &t_start)) != KH_OK ||
+        (s = append(f, D_TEND, &k, &t_end)) != KH_OK) {
+        return s;
+    }
+    f->n_input++;
+    return KH_OK;
+}
+
+int kh_h5_append_row(kh_h5 *f, double t, const double *h, const double *current,
+                     const double *pnorm, double L, double dL_dt, long sample)
+{
+    long k = f->n_rows;
+    int s;
+    /* The time column goes last: a reader sees t only for complete rows. */
+    if ((s = append(f, D_H, &k, h)) != KH_OK || (s = append(f, D_CUR, &k, current)) != KH_OK ||
+        (s = append(f, D_PNORM, &k, pnorm)) != KH_OK || (s = append(f, D_L, &k, &L)) != KH_OK ||
+        (s = append(f, D_DL, &k, &dL_dt)) != KH_OK ||
+        (s = append(f, D_SAMPLE, &k, &sample)) != KH_OK || (s = append(f, D_T, &k, &t)) != KH_OK) {
+        return s;
+    }
+    f->n_rows++;
+    return KH_OK;
+}
+
+int kh_h5_append_snapshot(kh_h5 *f, double t, const double *W)
+{
+    long k = f->n_snap;
+    int s;
+    if ((s = append(f, D_SW, &k, W)) != KH_OK || (s = append(f, D_ST, &k, &t)) != KH_OK) {
+        return s;
+    }
+    f->n_snap++;
+    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot flush (disk full?)", f->path);
+    }
+    return KH_OK;
+}
+
+int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
+{
+    char full[256];
+    snprintf(full, sizeof full, "/state/%s", name);
+    hsize_t dims[1] = {(hsize_t)len};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t lc = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lc, 1);
+    if (H5Lexists(f->file, "/state", H5P_DEFAULT) > 0 &&
+        H5Lexists(f->file, full, H5P_DEFAULT) > 0) {
+        H5Ldelete(f->file, full, H5P_DEFAULT);
+    }
+    hid_t d = H5Dcreate2(f->file, full, H5T_NATIVE_DOUBLE, sp, lc, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    if (d >= 0) {
+        H5Dclose(d);
+    }
+    H5Pclose(lc);
+    H5Sclose(sp);
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot write %s", f->path, full) : KH_OK;
+}
+
+int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol, long steps,
+                       long failed_steps, long rhs_evals, long jac_evals, long switches,
+                       double wall_seconds)
+{
+    hid_t g = H5Gopen2(f->file, "/solver", H5P_DEFAULT);
+    if (g < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot open /solver", f->path);
+    }
+    int s = attr_string(g, "method", method);
+    if (s == KH_OK) {
+        s = attr_double(g, "rtol", rtol);
+    }
+    if (s == KH_OK) {
+        s = attr_double(g, "atol", atol);
+    }
+    if (s == KH_OK) {
+        s = attr_long(g, "steps", steps);
+    }
+    if (s == KH_OK) {
+        s = attr_long(g, "failed_steps", failed_steps);
+    }
+    if (s == KH_OK) {
+        s = attr_long(g, "rhs_evals", rhs_evals);
+    }
+    if (s == KH_OK) {
+        s = attr_long(g, "jac_evals", jac_evals);
+    }
+    if (s == KH_OK) {
+        s = attr_long(g, "switches", switches);
+    }
+    if (s == KH_OK) {
+        s = attr_double(g, "wall_seconds", wall_seconds);
+    }
+    H5Gclose(g);
+    return s;
+}
+
+int kh_h5_set_status(kh_h5 *f, const char *status, const char *message)
+{
+    int s = attr_string(f->file, "status", status);
+    if (s == KH_OK) {
+        s = attr_string(f->file, "message", message ? message : "");
+    }
+    if (s == KH_OK && H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
+        s = KH_ERROR(KH_EIO, "%s: cannot flush", f->path);
+    }
+    return s;
+}
+
+long kh_h5_rows(const kh_h5 *f)
+{
+    return f->n_rows;
+}
+
+int kh_h5_close(kh_h5 *f)
+{
+    if (!f) {
+        return KH_OK;
+    }
+    herr_t e = 0;
+    for (int i = 0; i < D_N; i++) {
+        if (f->ds[i] >= 0 && H5Dclose(f->ds[i]) < 0) {
+            e = -1;
+        }
+    }
+    if (f->file >= 0 && H5Fclose(f->file) < 0) {
+        e = -1;
+    }
+    char path[KH_PATH_MAX];
+    snprintf(path, sizeof path, "%s", f->path);
+    free(f);
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot close the HDF5 file (disk full?)", path) : KH_OK;
+}
+
+/* --- Readers --- */
+
+static hid_t open_ro(const char *path)
+{
+    if (H5Fis_hdf5(path) <= 0) {
+        return -1;
+    }
+    return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+}
+
+int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, long dims[3])
+{
+    *data = NULL;
+    hid_t f = open_ro(path);
+    if (f < 0) {
+        return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
+    }
+    if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0) {
+        H5Fclose(f);
+        return KH_ERROR(KH_EIO, "%s: no dataset %s", path, dataset);
+    }
+    hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+    int r = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    int s = KH_OK;
+    if (r < 0 || r > 3) {
+        s = KH_ERROR(KH_EIO, "%s: %s is not a dataset of rank 1 to 3", path, dataset);
+    } else {
+        hsize_t hd[3] = {1, 1, 1};
+        H5Sget_simple_extent_dims(sp, hd, NULL);
+        size_t total = 1;
+        for (int i = 0; i < 3; i++) {
+            dims[i] = i < r ? (long)hd[i] : 1;
+            total *= (size_t)dims[i];
+        }
+        *rank = r;
+        *data = malloc((total ? total : 1) * sizeof(double));
+        if (!*data) {
+            s = KH_ERROR(KH_ENOMEM, "%s: cannot allocate %s", path, dataset);
+        } else if (total && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) <
+                                0) {
+            s = KH_ERROR(KH_EIO, "%s: cannot read %s", path, dataset);
+        }
+    }
+    if (s != KH_OK) {
+        free(*data);
+        *data = NULL;
+    }
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    if (d >= 0) {
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    return s;
+}
+
+static hid_t open_attr(const char *path, const char *obj, const char *name, hid_t *f)
+{
+    *f = open_ro(path);
+    if (*f < 0) {
+        return -1;
+    }
+    if (H5Aexists_by_name(*f, obj, name, H5P_DEFAULT) <= 0) {
+        return -1;
+    }
+    return H5Aopen_by_name(*f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+int kh_h5_read_attr_double(const char *path, const char *obj, const char *name, double *x)
+{
+    hid_t f;
+    hid_t a = open_attr(path, obj, name, &f);
+    herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, x);
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    if (f >= 0) {
+        H5Fclose(f);
+    }
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: no numeric attribute %s of %s", path, name, obj) : KH_OK;
+}
+
+int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, char *buf,
+                           size_t len)
+{
+    hid_t f;
+    hid_t a = open_attr(path, obj, name, &f);
+    int s = KH_OK;
+    if (a < 0) {
+        s = KH_ERROR(KH_EIO, "%s: no attribute %s of %s", path, name, obj);
+    } else {
+        hid_t t = H5Aget_type(a);
+        if (H5Tget_class(t) != H5T_STRING) {
+            s = KH_ERROR(KH_EIO, "%s: attribute %s of %s is not a string", path, name, obj);
+        } else if (H5Tis_variable_str(t) > 0) {
+            char *v = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5T_CSET_UTF8);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+            if (H5Aread(a, mt, &v) < 0) {
+                s = KH_ERROR(KH_EIO, "%s: cannot read attribute %s", path, name);
+            } else {
+                snprintf(buf, len, "%s", v ? v : "");
+                H5free_memory(v);
+            }
+            H5Tclose(mt);
+        } else {
+            size_t sz = H5Tget_size(t);
+            char *v = calloc(sz + 1, 1);
+            if (!v || H5Aread(a, t, v) < 0) {
+                s = KH_ERROR(KH_EIO, "%s: cannot read attribute %s", path, name);
+            } else {
+                snprintf(buf, len, "%s", v);
+            }
+            free(v);
+        }
+        H5Tclose(t);
+        H5Aclose(a);
+    }
+    if (f >= 0) {
+        H5Fclose(f);
+    }
+    return s;
+}
+
+typedef struct info_ctx {
+    FILE *out;
+    hid_t file;
+} info_ctx;
+
+static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, void *op)
+{
+    (void)ainfo;
+    info_ctx *c = op;
+    if (strcmp(name, "study") == 0) {
+        return 0;
+    }
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    H5T_class_t cl = H5Tget_class(t);
+    if (cl == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        char *v = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        if (H5Aread(a, mt, &v) >= 0) {
+            fprintf(c->out, "    %-32s %s\n", name, v ? v : "");
+            H5free_memory(v);
+        }
+        H5Tclose(mt);
+    } else if (cl == H5T_INTEGER) {
+        long x = 0;
+        H5Aread(a, H5T_NATIVE_LONG, &x);
+        fprintf(c->out, "    %-32s %ld\n", name, x);
+    } else if (cl == H5T_FLOAT) {
+        double x = 0;
+        H5Aread(a, H5T_NATIVE_DOUBLE, &x);
+        fprintf(c->out, "    %-32s %.10g\n", name, x);
+    } else {
+        fprintf(c->out, "    %-32s (unprintable)\n", name);
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return 0;
+}
+
+static herr_t print_obj(hid_t loc, const char *name, const H5O_info_t *info, void *op)
+{
+    info_ctx *c = op;
+    if (strcmp(name, ".") == 0) {
+        return 0;
+    }
+    if (info->type == H5O_TYPE_DATASET) {
+        hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[8];
+        int r = H5Sget_simple_extent_dims(sp, dims, NULL);
+        fprintf(c->out, "  /%-28s [", name);
+        for (int i = 0; i < r; i++) {
+            fprintf(c->out, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+        }
+        fprintf(c->out, "]\n");
+        H5Sclose(sp);
+        H5Dclose(d);
+    } else if (info->type == H5O_TYPE_GROUP) {
+        hid_t g = H5Gopen2(loc, name, H5P_DEFAULT);
+        fprintf(c->out, "  /%s/\n", name);
+        H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, c);
+        H5Gclose(g);
+    }
+    return 0;
+}
+
+int kh_h5_info(const char *path, FILE *out)
+{
+    hid_t f = open_ro(path);
+    if (f < 0) {
+        return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
+    }
+    info_ctx c = {out, f};
+    fprintf(out, "%s\n  root attributes:\n", path);
+    H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, &c);
+    herr_t e = H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, print_obj, &c, H5O_INFO_BASIC);
+    H5Fclose(f);
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot walk the file", path) : KH_OK;
+}

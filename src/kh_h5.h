@@ -1,0 +1,67 @@
+/* The HDF5 record of a run, in the layout of DESIGN.md section 5, written
+ * while the run goes: every dataset is chunked, extendible and compressed,
+ * each row is written as it is produced (memory stays bounded by one
+ * snapshot), and the file is flushed at each snapshot. Also the readers
+ * that `khsim info` and the tests use. This is the only file that includes
+ * hdf5.h (besides main.c, which switches off its error printing). */
+#ifndef KH_H5_H
+#define KH_H5_H
+
+#include <stdio.h>
+
+#include "kh_config.h"
+
+typedef struct kh_h5 kh_h5;
+
+/* Creates `path` (truncating it) with the root attributes, /params and every
+ * dataset of DESIGN.md section 5 at length 0; status attribute "running".
+ * `overrides` (may be NULL) is stored as the attribute /overrides.
+ * NULL + KH_ERROR (KH_EIO) on failure. */
+kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summary,
+                    const char *overrides, long m, long n);
+
+/* Appends one presentation: its input row v [n], start and end time. */
+int kh_h5_append_input(kh_h5 *f, const double *v, double t_start, double t_end);
+
+/* Appends one /trajectory row. */
+int kh_h5_append_row(kh_h5 *f, double t, const double *h, const double *current,
+                     const double *pnorm, double L, double dL_dt, long sample);
+
+/* Appends one /snapshots row (W [m, n]) and flushes the file. */
+int kh_h5_append_snapshot(kh_h5 *f, double t, const double *W);
+
+/* Writes a named extra state block (e.g. bcm's theta) at the end. */
+int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len);
+
+/* Attributes of /solver. */
+int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol, long steps,
+                       long failed_steps, long rhs_evals, long jac_evals, long switches,
+                       double wall_seconds);
+
+/* Sets the root attribute "status" (running, complete, interrupted, failed)
+ * and "message"; flushes. */
+int kh_h5_set_status(kh_h5 *f, const char *status, const char *message);
+
+/* Number of rows written to /trajectory so far. */
+long kh_h5_rows(const kh_h5 *f);
+
+/* Closes the file; NULL-safe. KH_OK or KH_EIO. */
+int kh_h5_close(kh_h5 *f);
+
+/* --- Readers --- */
+
+/* Reads a whole double dataset: *data (malloc'd, caller frees), its rank and
+ * dims (up to 3). KH_OK, KH_EIO (missing file or dataset), KH_ENOMEM. */
+int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, long dims[3]);
+
+/* Reads a numeric attribute of an object ("/" , "/params", "/solver"). */
+int kh_h5_read_attr_double(const char *path, const char *obj, const char *name, double *x);
+
+/* Reads a string attribute into buf. */
+int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, char *buf,
+                           size_t len);
+
+/* Prints a description of a khsim file (attributes and dataset shapes). */
+int kh_h5_info(const char *path, FILE *out);
+
+#endif

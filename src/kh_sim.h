@@ -1,0 +1,36 @@
+/* The run loop of `khsim run`: loads the inputs and the initial weights,
+ * allocates the model and the solver, then for each presentation advances
+ * the solver to each output time and appends the record (GSL's INITIALIZE,
+ * ITERATE, TEST form). */
+#ifndef KH_SIM_H
+#define KH_SIM_H
+
+#include <signal.h>
+
+#include "../solvers/kh_solver.h"
+#include "kh_config.h"
+
+typedef struct kh_sim_result {
+    kh_solver_stats stats;
+    long rows, snapshots, presentations;
+    double t_end, wall_seconds;
+} kh_sim_result;
+
+/* Called at most a few times a second: frac in [0, 1], a short status line. */
+typedef void (*kh_progress_fn)(void *ctx, double frac, const char *line);
+
+/* Runs the study c (validated; c->p.n_visible is resolved from the data) and
+ * writes c->p.out_path. `overrides` (may be NULL) is stored in the file;
+ * `stop` (may be NULL) is polled, and when raised the run ends with
+ * KH_EINTR and a valid file. Everything that can be checked before
+ * computing (inputs, initial weights, model and solver parameters, the
+ * output path) is checked before the file is created.
+ * Returns KH_OK, KH_EINVAL, KH_EIO, KH_ENOMEM, KH_ESOLVER, KH_EINTR. */
+int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
+               kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
+
+/* Fills W [m, n] as init.weights says (normal or uniform with init.seed, or
+ * the last /snapshots/W row of init.path). KH_OK, KH_EIO, KH_EINVAL. */
+int kh_sim_init_weights(const kh_params *p, double *W);
+
+#endif

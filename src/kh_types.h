@@ -1,0 +1,87 @@
+/* Shared types: the resolved parameters of a study and the table that
+ * describes them (names, types, defaults, ranges, documentation).
+ *
+ * Every key of the study file (DESIGN.md section 4) is one entry of
+ * kh_param_table; the parser, the validation, the --set overrides, the
+ * /params attributes of the HDF5 file and `khsim --help` all iterate it. */
+#ifndef KH_TYPES_H
+#define KH_TYPES_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KH_NAME_MAX 64
+#define KH_PATH_MAX 1024
+
+/* Learning activation g (DESIGN.md section 1). */
+enum { KH_G_BCM_STEP, KH_G_LINEAR, KH_G_POWER };
+/* The drive of g: the hidden activity h or the normalised current Q. */
+enum { KH_DRIVE_H, KH_DRIVE_Q };
+/* Input sources. */
+enum { KH_SRC_UNIFORM, KH_SRC_MNIST, KH_SRC_FILE };
+/* Initial weights. */
+enum { KH_INIT_NORMAL, KH_INIT_UNIFORM, KH_INIT_FILE };
+
+typedef struct kh_params {
+    /* [network] */
+    char model[KH_NAME_MAX];
+    long n_hidden;  /* m */
+    long n_visible; /* n; 0 = from the data */
+    double p, R, w_inh, tau, tau_L;
+    /* [learning] */
+    int g, drive;
+    double delta, h_star, g_n;
+    long k;
+    double eps0;
+    long epochs, batch;
+    double epsilon, tau_theta;
+    /* [input] */
+    int source;
+    char input_path[KH_PATH_MAX];
+    long n_samples, first;
+    double presentation_time, presentation_time_end; /* end < 0: constant */
+    int reset_h;
+    long input_seed;
+    /* [init] */
+    int weights;
+    long init_seed;
+    double init_scale;
+    char init_path[KH_PATH_MAX];
+    /* [solver] */
+    char method[KH_NAME_MAX];
+    double rtol, atol, first_step, dt;
+    int locate_switches;
+    double switch_tol; /* time resolution of switch location */
+    long max_steps;    /* per presentation; 0 = no limit */
+    long threads;      /* OpenMP threads; 0 = runtime default */
+    /* [output] */
+    char out_path[KH_PATH_MAX];
+    double record_every, snapshot_every;
+} kh_params;
+
+typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;
+
+typedef struct kh_param_info {
+    const char *section, *key;
+    kh_param_kind kind;
+    size_t offset;      /* into kh_params */
+    size_t size;        /* for strings: capacity */
+    double def;         /* default for numbers, bools and enums */
+    const char *def_str; /* default for strings */
+    double min, max;    /* inclusive range for numbers */
+    int min_open;       /* 1: the minimum itself is excluded (x > min) */
+    const char *choices; /* enum: comma-separated names, in enum order */
+    const char *units;
+    const char *doc;
+} kh_param_info;
+
+/* The table of every study-file key, ending with an entry whose key is NULL. */
+extern const kh_param_info kh_param_table[];
+
+#ifdef __cplusplus
+}
+#endif
+#endif

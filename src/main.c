@@ -1,0 +1,149 @@
+/* khsim's entry point: the only code that exits, prints errors, installs
+ * signal handlers and sets the OpenMP thread count. */
+#include <gsl/gsl_errno.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kh_cli.h"
+#include "kh_config.h"
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_sim.h"
+#include "kh_version.h"
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static int exit_code(int status)
+{
+    switch (status) {
+    case KH_OK:
+        return 0;
+    case KH_ECHECK:
+    case KH_ESOLVER:
+    case KH_ENOCONV:
+        return 1;
+    case KH_EINTR:
+        return 128 + (stop_signal ? (int)stop_signal : SIGINT);
+    default:
+        return 2;
+    }
+}
+
+typedef struct progress_ctx {
+    double start;
+    int shown;
+} progress_ctx;
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void show_progress(void *vctx, double frac, const char *line)
+{
+    progress_ctx *c = vctx;
+    double el = wall() - c->start;
+    double left = frac > 1e-3 ? el * (1.0 - frac) / frac : 0.0;
+    fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left ~%.0fs", 100.0 * frac, line,
+            el, left);
+    c->shown = 1;
+}
+
+static int cmd_run(const kh_cli *cli)
+{
+    kh_config *c = kh_config_alloc();
+    if (!c) {
+        return KH_ENOMEM;
+    }
+    int s = kh_config_read(c, cli->path);
+    char overrides[8192] = "";
+    for (int i = 0; i < cli->n_sets && s == KH_OK; i++) {
+        s = kh_config_set(c, cli->sets[i]);
+        size_t l = strlen(overrides);
+        snprintf(overrides + l, sizeof overrides - l, "%s%s", l ? "\n" : "", cli->sets[i]);
+    }
+    if (s == KH_OK && cli->out) {
+        s = kh_config_set_kv(c, "output", "path", cli->out, "-o: ");
+    }
+    if (s == KH_OK) {
+        s = kh_config_validate(c);
+    }
+    if (s != KH_OK) {
+        kh_config_free(c);
+        return s;
+    }
+#ifdef _OPENMP
+    if (c->p.threads > 0) {
+        omp_set_num_threads((int)c->p.threads);
+    }
+#endif
+    progress_ctx pc = {wall(), 0};
+    int tty = !cli->quiet && isatty(STDERR_FILENO);
+    kh_sim_result res;
+    s = kh_sim_run(c, overrides, &stop_signal, tty ? show_progress : NULL, &pc, &res);
+    if (pc.shown) {
+        fprintf(stderr, "\r\033[K");
+    }
+    if (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s, %ld presentations to t = %.6g, %ld rows, %ld snapshots; %ld steps "
+                "(%ld rejected, %ld switches), %ld rhs evaluations, %.3f s\n",
+                c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
+                res.presentations, res.t_end, res.rows, res.snapshots, res.stats.steps,
+                res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds);
+    }
+    kh_config_free(c);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    kh_cli cli;
+    int s = kh_cli_parse(argc, argv, &cli);
+    if (s != KH_OK) {
+        fprintf(stderr, "khsim: %s\n", kh_errmsg());
+        return 2;
+    }
+    if (strcmp(cli.command, "help") == 0) {
+        kh_cli_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cli.command, "version") == 0) {
+        printf("khsim %s\n", KH_VERSION);
+        return 0;
+    }
+    if (strcmp(cli.command, "info") == 0) {
+        s = kh_h5_info(cli.path, stdout);
+    } else {
+        s = cmd_run(&cli);
+    }
+    if (s != KH_OK) {
+        fprintf(stderr, "khsim: %s: %s\n", kh_strstatus(s), kh_errmsg());
+    }
+    return exit_code(s);
+}
