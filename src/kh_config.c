@@ -387,6 +387,12 @@ static int check_sections(const char *text, const char *name)
 
 int kh_config_parse_string(kh_config *c, const char *text, const char *name)
 {
+    if (c->study_path[0] == '\0') {
+        snprintf(c->study_path, sizeof c->study_path, "%s", name);
+    }
+    if (!c->study_text) {
+        c->study_text = strdup(text);
+    }
     int s = check_sections(text, name);
     if (s != KH_OK) {
         return s;

@@ -1,0 +1,36 @@
+/* Helpers shared by the Check suites. */
+#ifndef KH_TEST_H
+#define KH_TEST_H
+
+#include <check.h>
+#include <stddef.h>
+
+#include "kh_config.h"
+
+/* Parses and validates INI text; fails the test on any error. */
+kh_config *kh_test_config(const char *ini);
+
+/* A fresh temporary file name in $TMPDIR (or /tmp) ending in `suffix`; the
+ * file is created empty and should be removed by the caller. */
+void kh_test_tmpname(char *buf, size_t len, const char *suffix);
+
+/* Runs the khsim binary ($KHSIM, default ./khsim) with argv (NULL-ended),
+ * capturing stderr into err. Returns the exit status (128 + signal if
+ * killed). If sigint_after > 0, sends SIGINT after that many seconds. */
+int kh_test_khsim(const char *const argv[], char *err, size_t errlen, double sigint_after);
+
+/* Reads a dataset, failing the test on error; returns the data (caller frees). */
+double *kh_test_read(const char *path, const char *ds, int *rank, long dims[3]);
+
+/* Writes text to a new temporary file with `suffix`; returns its path in buf. */
+void kh_test_write_file(char *buf, size_t len, const char *suffix, const char *text);
+
+Suite *kh_config_suite(void);
+Suite *kh_data_suite(void);
+Suite *kh_models_suite(void);
+Suite *kh_solvers_suite(void);
+Suite *kh_physics_suite(void);
+Suite *kh_h5_suite(void);
+Suite *kh_cli_suite(void);
+
+#endif

@@ -1,0 +1,23 @@
+/* The single test runner: every suite, exit status = failures != 0. */
+#include <gsl/gsl_errno.h>
+#include <hdf5.h>
+#include <stdlib.h>
+
+#include "kh_test.h"
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    SRunner *sr = srunner_create(kh_config_suite());
+    srunner_add_suite(sr, kh_data_suite());
+    srunner_add_suite(sr, kh_models_suite());
+    srunner_add_suite(sr, kh_solvers_suite());
+    srunner_add_suite(sr, kh_physics_suite());
+    srunner_add_suite(sr, kh_h5_suite());
+    srunner_add_suite(sr, kh_cli_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
