@@ -3,19 +3,26 @@
  *
  * The right-hand side is smooth except where a model's switching function
  * changes sign (the jumps of bcm_step, the kinks of the ReLU and of the power
- * g). A step that crosses one would be rejected again and again by error
- * control, collapsing the step size. Instead, after each accepted step the
- * signs of the switching functions are compared with those at the step's
- * start; if one changed, the earliest crossing is bracketed in [t0 + lo,
- * t0 + hi] by trial steps from the step's start (alternating secant and
- * bisection) until hi - lo <= solver.switch_tol. The state is then
- * integrated, with error control, from t0 to t0 + hi (just past the switch),
- * the stepper's history is reset, and the step size before the switch is
- * kept. Each located switch is counted in /solver/switches.
+ * g). A step across one is rejected again and again by error control, which
+ * collapses the step size. So for the one-step methods (rk2 ... rk8pd and the
+ * implicit rk1imp, rk2imp, rk4imp, bsimp) this file runs its own copy of
+ * odeiv2's evolve loop (step, then gsl_odeiv2_control_hadjust), and checks
+ * the signs of the switching functions after every trial step, before error
+ * control judges it. If one changed, the earliest crossing is bracketed in
+ * [t0 + lo, t0 + hi] by trial steps from the step's start (alternating secant
+ * and bisection) until hi - lo <= solver.switch_tol; the step to t0 + hi
+ * (just past the switch) is then taken under error control, and the next
+ * step starts with the step size from before the switch. The multistep
+ * methods (msadams, msbdf) keep state inside gsl_odeiv2_evolve, so they use
+ * gsl_odeiv2_evolve_apply and the same location after an accepted step that
+ * crossed a switch, then restart their history there. Each located switch
+ * is counted in /solver/switches; solver.locate_switches = false turns
+ * location off, for comparison.
  *
- * Implicit steppers (rk1imp, rk2imp, rk4imp, bsimp, msbdf) need the model's
- * analytic Jacobian, stored dense: they are refused above KH_DENSE_MAX states.
- * Reference: GSL manual, "Ordinary Differential Equations" (odeiv2). */
+ * Implicit steppers need the model's analytic Jacobian, stored dense: they are
+ * refused above KH_DENSE_MAX states.
+ * Reference: GSL 2.7 manual, "Ordinary Differential Equations"; the loop
+ * mirrors ode-initval2/evolve.c. */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 #include <math.h>
@@ -36,7 +43,12 @@ typedef struct gsl_state {
     gsl_odeiv2_system sys;
     gsl_odeiv2_driver *d;
     double h;
-    double *y0, *ytr, *yerr, *s0, *s1, *slo, *shi, *str;
+    double *y0, *ytr, *yerr, *s0, *s1, *slo, *shi, *str, *dydt_in, *dydt_out;
+    unsigned char *mask; /* switching functions set aside as sliding */
+    int multistep;
+    long last_k, zeno;       /* the last located switch and its run of repeats */
+    double last_t, last_gap; /* when it was located, and the gap before it */
+    long sliding;            /* functions set aside as sliding so far */
     long steps, failed, switches, rhs_evals, jac_evals, steps_since_reset;
     int rhs_status;
 } gsl_state;
@@ -101,6 +113,9 @@ static void gsl_free_state(void *vs)
     free(s->slo);
     free(s->shi);
     free(s->str);
+    free(s->dydt_in);
+    free(s->dydt_out);
+    free(s->mask);
     free(s);
 }
 
@@ -150,9 +165,14 @@ static void *gsl_alloc(const char *method, const kh_model_type *model, void *ws,
     s->slo = malloc(ns * sizeof(double));
     s->shi = malloc(ns * sizeof(double));
     s->str = malloc(ns * sizeof(double));
+    s->dydt_in = malloc(dim * sizeof(double));
+    s->dydt_out = malloc(dim * sizeof(double));
+    s->mask = calloc(ns, 1);
+    s->last_k = -1;
+    s->multistep = T == gsl_odeiv2_step_msadams || T == gsl_odeiv2_step_msbdf;
     s->d = gsl_odeiv2_driver_alloc_y_new(&s->sys, T, p->first_step, p->atol, p->rtol);
     if (!s->y0 || !s->ytr || !s->yerr || !s->s0 || !s->s1 || !s->slo || !s->shi || !s->str ||
-        !s->d) {
+        !s->dydt_in || !s->dydt_out || !s->mask || !s->d) {
         gsl_free_state(s);
         KH_ERROR(KH_ENOMEM, "cannot allocate the %s stepper for %zu states", method, dim);
         return NULL;
@@ -166,13 +186,17 @@ static void gsl_reset(void *vs)
     gsl_odeiv2_evolve_reset(s->d->e);
     gsl_odeiv2_step_reset(s->d->s);
     s->steps_since_reset = 0;
+    memset(s->mask, 0, s->nsw ? s->nsw : 1);
+    s->last_k = -1;
+    s->zeno = 0;
 }
 
-/* Index of the first switching function whose side differs, or -1. */
-static long first_change(const double *a, const double *b, size_t n)
+/* Index of the first switching function, not set aside, whose side
+ * differs, or -1. */
+static long first_change(const gsl_state *s, const double *a, const double *b)
 {
-    for (size_t k = 0; k < n; k++) {
-        if ((a[k] > 0.0) != (b[k] > 0.0)) {
+    for (size_t k = 0; k < s->nsw; k++) {
+        if (!s->mask[k] && (a[k] > 0.0) != (b[k] > 0.0)) {
             return (long)k;
         }
     }
@@ -185,7 +209,7 @@ static double secant_guess(const gsl_state *s, double lo, double hi)
 {
     double best = hi;
     for (size_t k = 0; k < s->nsw; k++) {
-        if ((s->slo[k] > 0.0) != (s->shi[k] > 0.0) && s->slo[k] != s->shi[k]) {
+        if (!s->mask[k] && (s->slo[k] > 0.0) != (s->shi[k] > 0.0) && s->slo[k] != s->shi[k]) {
             double c = lo + (hi - lo) * s->slo[k] / (s->slo[k] - s->shi[k]);
             if (c < best) {
                 best = c;
@@ -207,9 +231,37 @@ static int gsl_failure(gsl_state *s, int status, double t)
                                 "for this method)", t, gsl_strerror(status));
 }
 
-/* Locates the earliest switch in the accepted step from (t0, y0) to t0+dt,
- * then integrates to just past it. y and *t receive the new state. */
-static int locate(gsl_state *s, double t0, double dt, double *t, double y[])
+/* Counts a located switch of function k at time t. A function that switches
+ * again and again at shrinking intervals is being driven onto its switching
+ * surface (a Zeno sequence of crossings that accumulates in finite time, the
+ * entry into a Filippov sliding mode): after KH_ZENO_RUN such repeats it is set
+ * aside until the next presentation, and error control alone bounds the steps
+ * near it. Counted in /solver/sliding. */
+#define KH_ZENO_RUN 4
+static void note_switch(gsl_state *s, long k, double t)
+{
+    double gap = t - s->last_t;
+    if (k == s->last_k && gap <= s->last_gap) {
+        if (++s->zeno >= KH_ZENO_RUN) {
+            s->mask[k] = 1;
+            s->sliding++;
+            s->zeno = 0;
+        }
+    } else {
+        s->zeno = 0;
+    }
+    s->last_k = k;
+    s->last_gap = gap;
+    s->last_t = t;
+    s->switches++;
+}
+
+/* Brackets the earliest switch in a step of size dt from (t0, y0), known to
+ * cross one (s1 holds the signs at its end), by trial steps. Returns hi:
+ * the switch lies in (t0 + lo, t0 + hi] with hi - lo <= switch_tol.
+ * dydt_in is f(t0, y0) or NULL; multistep steppers are reset before each
+ * trial so that it starts from (t0, y0) alone. *lo_out receives lo. */
+static double bracket(gsl_state *s, double t0, double dt, const double *dydt_in, double *lo_out)
 {
     gsl_odeiv2_step *st = s->d->s;
     double lo = 0.0, hi = dt;
@@ -218,14 +270,16 @@ static int locate(gsl_state *s, double t0, double dt, double *t, double y[])
     for (int it = 0; hi - lo > s->p->switch_tol && it < 200; it++) {
         double mid = (it % 2 == 0) ? secant_guess(s, lo, hi) : 0.5 * (lo + hi);
         memcpy(s->ytr, s->y0, s->dim * sizeof(double));
-        gsl_odeiv2_step_reset(st);
-        int r = gsl_odeiv2_step_apply(st, t0, mid, s->ytr, s->yerr, NULL, NULL, &s->sys);
+        if (s->multistep) {
+            gsl_odeiv2_step_reset(st);
+        }
+        int r = gsl_odeiv2_step_apply(st, t0, mid, s->ytr, s->yerr, dydt_in, NULL, &s->sys);
         if (r != GSL_SUCCESS) {
             hi = mid; /* A trial that fails lies past the trouble: shrink from above. */
             continue;
         }
         s->model->switches(s->ytr, s->ws, s->str);
-        if (first_change(s->s0, s->str, s->nsw) >= 0) {
+        if (first_change(s, s->s0, s->str) >= 0) {
             hi = mid;
             memcpy(s->shi, s->str, s->nsw * sizeof(double));
         } else {
@@ -233,23 +287,163 @@ static int locate(gsl_state *s, double t0, double dt, double *t, double y[])
             memcpy(s->slo, s->str, s->nsw * sizeof(double));
         }
     }
-    /* Integrate with error control from the step's start to just past the switch. */
+    *lo_out = lo;
+    return hi;
+}
+
+/* One accepted step of a one-step method from (*t, y) towards t1, with
+ * switch location (the loop of gsl_odeiv2_evolve_apply, plus the check). */
+static int rk_step(gsl_state *s, double *t, double t1, double y[])
+{
+    gsl_odeiv2_step *st = s->d->s;
+    gsl_odeiv2_control *con = s->d->c;
+    const double t0 = *t;
+    const size_t bytes = s->dim * sizeof(double);
+    memcpy(s->y0, y, bytes);
+    const double *dydt_in = NULL;
+    if (st->type->can_use_dydt_in) {
+        int r = sys_rhs(t0, s->y0, s->dydt_in, s);
+        if (r != GSL_SUCCESS) {
+            return gsl_failure(s, r, t0);
+        }
+        dydt_in = s->dydt_in;
+    }
+    double h0 = s->h;
+    for (;;) {
+        int final = 0;
+        if (h0 >= t1 - t0) {
+            h0 = t1 - t0;
+            final = 1;
+        }
+        memcpy(y, s->y0, bytes);
+        int r = gsl_odeiv2_step_apply(st, t0, h0, y, s->yerr, dydt_in, s->dydt_out, &s->sys);
+        if (r == GSL_EBADFUNC || r == GSL_EFAULT) {
+            memcpy(y, s->y0, bytes);
+            return gsl_failure(s, r, t0);
+        }
+        if (r != GSL_SUCCESS) {
+            /* A trial state that is not finite: halve the step (odeiv2's rule). */
+            s->failed++;
+            h0 *= 0.5;
+            if (!(t0 + h0 > t0)) {
+                memcpy(y, s->y0, bytes);
+                return gsl_failure(s, r, t0);
+            }
+            continue;
+        }
+        if (s->nsw) {
+            s->model->switches(y, s->ws, s->s1);
+            if (first_change(s, s->s0, s->s1) >= 0) {
+                double lo, hi = bracket(s, t0, h0, dydt_in, &lo);
+                long k = first_change(s, s->s0, s->shi);
+                /* Up to the switch, under error control: the RHS is smooth there. */
+                memcpy(y, s->y0, bytes);
+                if (lo > 0.0) {
+                    r = gsl_odeiv2_step_apply(st, t0, lo, y, s->yerr, dydt_in, s->dydt_out,
+                                              &s->sys);
+                    double hn = lo;
+                    if (r != GSL_SUCCESS) {
+                        s->failed++;
+                        h0 = 0.5 * lo;
+                        continue;
+                    }
+                    if (gsl_odeiv2_control_hadjust(con, st, y, s->yerr, s->dydt_out, &hn) ==
+                            GSL_ODEIV_HADJ_DEC &&
+                        hn < lo && t0 + hn > t0) {
+                        s->failed++; /* too long even before the switch: retry shorter */
+                        h0 = hn;
+                        continue;
+                    }
+                }
+                /* Across it: one step of hi - lo <= switch_tol, whose error is
+                 * bounded by switch_tol times the jump of the RHS. */
+                if (hi > lo) {
+                    if (s->multistep) {
+                        gsl_odeiv2_step_reset(st);
+                    }
+                    r = gsl_odeiv2_step_apply(st, t0 + lo, hi - lo, y, s->yerr, NULL, NULL,
+                                              &s->sys);
+                    if (r != GSL_SUCCESS) {
+                        memcpy(y, s->y0, bytes);
+                        return gsl_failure(s, r, t0 + lo);
+                    }
+                }
+                *t = (final && hi == h0) ? t1 : t0 + hi;
+                note_switch(s, k, *t);
+                return KH_OK; /* s->h is kept: the step size before the switch */
+            }
+        }
+        double h_old = h0;
+        int adj = gsl_odeiv2_control_hadjust(con, st, y, s->yerr, s->dydt_out, &h0);
+        if (adj == GSL_ODEIV_HADJ_DEC) {
+            if (h0 < h_old && t0 + h0 > t0) {
+                s->failed++;
+                continue;
+            }
+            h0 = h_old;
+        }
+        *t = final ? t1 : t0 + h_old;
+        /* A step cut short to land on t1 must not shrink the next one. */
+        if (!(final && h0 < s->h)) {
+            s->h = h0;
+        }
+        return KH_OK;
+    }
+}
+
+/* One accepted step of a multistep method (msadams, msbdf) through
+ * gsl_odeiv2_evolve_apply; a crossed switch is located afterwards, the state
+ * integrated to just past it, and the method's history restarted. */
+static int ms_step(gsl_state *s, double *t, double t1, double y[])
+{
+    const double t0 = *t, h_before = s->h;
+    if (s->nsw) {
+        memcpy(s->y0, y, s->dim * sizeof(double));
+    }
+    unsigned long f0 = s->d->e->failed_steps;
+    int r = gsl_odeiv2_evolve_apply(s->d->e, s->d->c, s->d->s, &s->sys, t, t1, &s->h, y);
+    s->failed += (long)(s->d->e->failed_steps - f0);
+    if (r != GSL_SUCCESS) {
+        return gsl_failure(s, r, *t);
+    }
+    if (*t == t1 && s->h < h_before) {
+        s->h = h_before;
+    }
+    if (!s->nsw) {
+        return KH_OK;
+    }
+    s->model->switches(y, s->ws, s->s1);
+    if (first_change(s, s->s0, s->s1) < 0) {
+        return KH_OK;
+    }
+    double lo, hi = bracket(s, t0, *t - t0, NULL, &lo);
+    long k = first_change(s, s->s0, s->shi);
+    /* Integrate with error control from the step's start to the switch, then
+     * cross it in one step of hi - lo <= switch_tol. */
     memcpy(y, s->y0, s->dim * sizeof(double));
     *t = t0;
     gsl_odeiv2_evolve_reset(s->d->e);
-    gsl_odeiv2_step_reset(st);
-    double t1 = t0 + hi, h = s->h;
-    while (*t < t1) {
-        unsigned long f0 = s->d->e->failed_steps;
-        int r = gsl_odeiv2_evolve_apply(s->d->e, s->d->c, st, &s->sys, t, t1, &h, y);
+    gsl_odeiv2_step_reset(s->d->s);
+    double ts = t0 + lo, h = h_before;
+    while (*t < ts) {
+        f0 = s->d->e->failed_steps;
+        r = gsl_odeiv2_evolve_apply(s->d->e, s->d->c, s->d->s, &s->sys, t, ts, &h, y);
         s->failed += (long)(s->d->e->failed_steps - f0);
         if (r != GSL_SUCCESS) {
             return gsl_failure(s, r, *t);
         }
         s->steps++;
     }
-    gsl_reset(s);
-    s->switches++;
+    gsl_odeiv2_step_reset(s->d->s);
+    r = gsl_odeiv2_step_apply(s->d->s, ts, hi - lo, y, s->yerr, NULL, NULL, &s->sys);
+    if (r != GSL_SUCCESS) {
+        return gsl_failure(s, r, ts);
+    }
+    *t = t0 + hi;
+    gsl_odeiv2_evolve_reset(s->d->e);
+    gsl_odeiv2_step_reset(s->d->s);
+    s->h = h_before;
+    note_switch(s, k, *t);
     return KH_OK;
 }
 
@@ -268,36 +462,15 @@ static int gsl_apply(void *vs, double *t, double t1, double y[])
             return KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g",
                             p->max_steps, *t);
         }
-        double t0 = *t, h_before = s->h;
-        if (s->nsw) {
-            memcpy(s->y0, y, s->dim * sizeof(double));
-        }
         s->rhs_status = 0;
-        unsigned long f0 = s->d->e->failed_steps;
-        int r = gsl_odeiv2_evolve_apply(s->d->e, s->d->c, s->d->s, &s->sys, t, t1, &s->h, y);
-        s->failed += (long)(s->d->e->failed_steps - f0);
-        if (r != GSL_SUCCESS) {
-            return gsl_failure(s, r, *t);
+        int r = s->multistep ? ms_step(s, t, t1, y) : rk_step(s, t, t1, y);
+        if (r != KH_OK) {
+            return r;
         }
         s->steps++;
         s->steps_since_reset++;
-        /* A step cut short to land on t1 must not shrink the next one. */
-        if (*t == t1 && s->h < h_before) {
-            s->h = h_before;
-        }
         if (s->nsw) {
-            s->model->switches(y, s->ws, s->s1);
-            if (first_change(s->s0, s->s1, s->nsw) >= 0) {
-                int st = locate(s, t0, *t - t0, t, y);
-                if (st != KH_OK) {
-                    return st;
-                }
-                s->h = h_before;
-                s->model->switches(y, s->ws, s->s1);
-            }
-            double *tmp = s->s0;
-            s->s0 = s->s1;
-            s->s1 = tmp;
+            s->model->switches(y, s->ws, s->s0);
         }
     }
     return KH_OK;
@@ -311,6 +484,7 @@ static void gsl_stats(const void *vs, kh_solver_stats *st)
     st->rhs_evals = s->rhs_evals;
     st->jac_evals = s->jac_evals;
     st->switches = s->switches;
+    st->sliding = s->sliding;
 }
 
 const kh_solver_type kh_solver_gsl = {

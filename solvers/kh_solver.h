@@ -22,6 +22,7 @@ typedef struct kh_solver_stats {
     long rhs_evals;    /* right-hand-side evaluations */
     long jac_evals;    /* Jacobian evaluations */
     long switches;     /* located switches of the right-hand side */
+    long sliding;      /* switching functions set aside as sliding (Zeno) */
 } kh_solver_stats;
 
 typedef struct kh_solver_type {

@@ -1,0 +1,377 @@
+/* The physics: closed forms (sphere norms, Oja's principal eigenvector,
+ * Hebb's growth, the steady state), the Lyapunov identity, and switch
+ * location against a tight-tolerance reference. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_model.h"
+#include "kh_rng.h"
+#include "kh_sim.h"
+#include "kh_solver.h"
+#include "kh_steady.h"
+#include "kh_test.h"
+
+/* Runs a study given as INI text into a temporary file; returns its path. */
+static void run_study(const char *ini, char *out, size_t len, kh_sim_result *res)
+{
+    kh_config *c = kh_test_config(ini);
+    kh_test_tmpname(out, len, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    kh_sim_result r;
+    int s = kh_sim_run(c, NULL, NULL, NULL, NULL, &r);
+    ck_assert_msg(s == KH_OK, "run: %s", kh_errmsg());
+    if (res) {
+        *res = r;
+    }
+    kh_config_free(c);
+}
+
+/* Sphere: with drive Q and g I >= 0, every B_mu converges to R^p. */
+START_TEST(test_sphere_convergence)
+{
+    const double ps[] = {2, 3, 4};
+    const char *gs[] = {"linear", "power"};
+    char ini[1024], out[512];
+    double p = ps[_i % 3];
+    snprintf(ini, sizeof ini,
+             "[network]\nhidden = 4\ninputs = 6\np = %g\nR = 1.3\nw_inh = 0.2\ntau_L = 0.5\n"
+             "[learning]\ng = %s\nn = 1\ndrive = Q\n[input]\nsource = uniform\nsamples = 1\n"
+             "presentation_time = 40\nseed = 11\n[init]\nweights = uniform\nscale = 1.5\n"
+             "seed = %d\n[solver]\nmethod = rk8pd\nrtol = 1e-11\natol = 1e-13\n"
+             "[output]\nrecord_every = 1\nsnapshot_every = 40\n",
+             p, gs[_i / 3], 5 + _i);
+    run_study(ini, out, sizeof out, NULL);
+    int rank;
+    long d[3];
+    double *B = kh_test_read(out, "/trajectory/pnorm", &rank, d);
+    double *I = kh_test_read(out, "/trajectory/current", &rank, d);
+    double Rp = pow(1.3, p);
+    long last = d[0] - 1;
+    int converged = 0;
+    for (long mu = 0; mu < d[1]; mu++) {
+        double b = B[last * d[1] + mu];
+        if (_i / 3 == 1 && I[last * d[1] + mu] <= 0) {
+            /* power g: g(Q) = 0 for Q <= 0, and that unit must not move. */
+            ck_assert_double_eq_tol(b, B[mu], 1e-9 * B[mu]);
+            continue;
+        }
+        ck_assert_msg(fabs(b - Rp) < 1e-8, "p = %g, g = %s, unit %ld: |B - R^p| = %g", p,
+                      gs[_i / 3], mu, fabs(b - Rp));
+        converged++;
+    }
+    ck_assert_int_ge(converged, 1);
+    free(B);
+    free(I);
+    remove(out);
+}
+END_TEST
+
+/* Writes N samples of a zero-mean Gaussian with covariance U diag(lam) U^T
+ * as an idx file of doubles; U is a rotation in the (0,1) and (1,2) planes. */
+static void write_gaussian(const char *path, long N, const double lam[4], double u1[4])
+{
+    const double a = 0.7, b = 0.4;
+    double U[4][4] = {{cos(a), -sin(a), 0, 0}, {sin(a), cos(a), 0, 0}, {0, 0, 1, 0},
+                      {0, 0, 0, 1}};
+    double R2[4][4] = {{1, 0, 0, 0}, {0, cos(b), -sin(b), 0}, {0, sin(b), cos(b), 0},
+                       {0, 0, 0, 1}};
+    double M[4][4];
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) {
+            M[i][j] = 0;
+            for (int k = 0; k < 4; k++) {
+                M[i][j] += R2[i][k] * U[k][j];
+            }
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        u1[i] = M[i][0];
+    }
+    FILE *f = fopen(path, "wb");
+    unsigned char hdr[12] = {0, 0, 0x0E, 2, 0, 0, 0, 0, 0, 0, 0, 4};
+    hdr[4] = (unsigned char)(N >> 24);
+    hdr[5] = (unsigned char)(N >> 16);
+    hdr[6] = (unsigned char)(N >> 8);
+    hdr[7] = (unsigned char)N;
+    fwrite(hdr, 1, 12, f);
+    kh_rng r;
+    kh_rng_seed(&r, 2385, 9);
+    for (long s = 0; s < N; s++) {
+        double z[4], v[4];
+        for (int k = 0; k < 4; k++) {
+            z[k] = sqrt(lam[k]) * kh_rng_normal(&r);
+        }
+        for (int i = 0; i < 4; i++) {
+            v[i] = 0;
+            for (int k = 0; k < 4; k++) {
+                v[i] += M[i][k] * z[k];
+            }
+            uint64_t u;
+            memcpy(&u, &v[i], 8);
+            unsigned char be[8];
+            for (int q = 0; q < 8; q++) {
+                be[q] = (unsigned char)(u >> (56 - 8 * q));
+            }
+            fwrite(be, 1, 8, f);
+        }
+    }
+    fclose(f);
+}
+
+/* Oja: one unit converges to +-R times the principal eigenvector. */
+START_TEST(test_oja_principal_eigenvector)
+{
+    char data[512], ini[1024], out[512];
+    kh_test_tmpname(data, sizeof data, ".idx");
+    const double lam[4] = {4.0, 1.0, 0.5, 0.25};
+    double u1[4];
+    write_gaussian(data, 8000, lam, u1);
+    snprintf(ini, sizeof ini,
+             "[network]\nmodel = oja\nhidden = 1\np = 2\nR = 1\ntau = 0.05\ntau_L = 2000\n"
+             "[input]\nsource = file\npath = %s\nsamples = 8000\npresentation_time = 1\n"
+             "[init]\nweights = normal\nscale = 0.5\nseed = 3\n[solver]\nmethod = rkck\n"
+             "rtol = 1e-8\natol = 1e-10\n[output]\nrecord_every = 1\nsnapshot_every = 1000\n",
+             data);
+    run_study(ini, out, sizeof out, NULL);
+    int rank;
+    long d[3];
+    double *W = kh_test_read(out, "/snapshots/W", &rank, d);
+    const double *w = W + (d[0] - 1) * 4;
+    double dot = 0, nw = 0;
+    for (int i = 0; i < 4; i++) {
+        dot += w[i] * u1[i];
+        nw += w[i] * w[i];
+    }
+    double cosine = fabs(dot) / sqrt(nw);
+    ck_assert_msg(cosine > 0.999, "cosine with the principal eigenvector = %.6f", cosine);
+    ck_assert_double_eq_tol(sqrt(nw), 1.0, 0.02); /* |W| -> R */
+    free(W);
+    remove(out);
+    remove(data);
+}
+END_TEST
+
+/* Lyapunov: with drive Q, L never decreases within a presentation, and the
+ * recorded dL/dt matches finite differences of the recorded L. */
+START_TEST(test_lyapunov_monotone_and_derivative)
+{
+    const char *gs[] = {"power", "bcm_step"};
+    char ini[1024], out[512];
+    snprintf(ini, sizeof ini,
+             "[network]\nhidden = 5\ninputs = 8\np = 3\nw_inh = 0.4\ntau_L = 2\n"
+             "[learning]\ng = %s\nn = 2\ndrive = Q\nh_star = 0.3\ndelta = 0.4\n"
+             "[input]\nsource = uniform\nsamples = 3\npresentation_time = 4\nseed = 4\n"
+             "[init]\nweights = normal\nscale = 0.6\nseed = 8\n[solver]\nmethod = rk8pd\n"
+             "rtol = 1e-11\natol = 1e-13\n[output]\nrecord_every = 0.01\nsnapshot_every = 4\n",
+             gs[_i]);
+    run_study(ini, out, sizeof out, NULL);
+    int rank;
+    long d[3], ds[3];
+    double *t = kh_test_read(out, "/trajectory/t", &rank, d);
+    double *L = kh_test_read(out, "/trajectory/lyapunov", &rank, d);
+    double *dL = kh_test_read(out, "/trajectory/dL_dt", &rank, d);
+    double *s = kh_test_read(out, "/trajectory/sample", &rank, ds);
+    long T = d[0], compared = 0;
+    double scale = 0;
+    for (long k = 0; k < T; k++) {
+        scale = fmax(scale, fabs(dL[k]));
+    }
+    ck_assert_double_gt(scale, 1e-3); /* L does move */
+    for (long k = 1; k < T; k++) {
+        if (s[k] != s[k - 1]) {
+            continue;
+        }
+        ck_assert_msg(L[k] >= L[k - 1] - 1e-9 * (1 + fabs(L[k])),
+                      "L decreased from %.12g to %.12g at t = %g", L[k - 1], L[k], t[k]);
+        ck_assert_double_ge(dL[k], -1e-12);
+        if (_i == 0 && k + 1 < T && s[k + 1] == s[k]) {
+            double fd = (L[k + 1] - L[k - 1]) / (t[k + 1] - t[k - 1]);
+            ck_assert_msg(fabs(fd - dL[k]) < 1e-3 * scale,
+                          "t = %g: finite difference %.8g, recorded dL/dt %.8g", t[k], fd, dL[k]);
+            compared++;
+        }
+    }
+    if (_i == 0) {
+        ck_assert_int_gt(compared, 1000);
+    }
+    free(t);
+    free(L);
+    free(dL);
+    free(s);
+    remove(out);
+}
+END_TEST
+
+/* Hebb, p = 2: tau dh/dt = u - h and tau_L du/dt = |v|^2 h with u = W.v.
+ * The closed form: h = c (e^{l+ t} - e^{l- t}), c = u0 / (tau (l+ - l-)),
+ * W(t) = W0 + v/tau_L int_0^t h, so B = |W|^2 grows like e^{2 l+ t}. */
+START_TEST(test_hebb_closed_form)
+{
+    char ini[1024], out[512];
+    snprintf(ini, sizeof ini,
+             "[network]\nmodel = hebb\nhidden = 2\ninputs = 3\np = 2\ntau = 0.5\ntau_L = 5\n"
+             "[input]\nsource = uniform\nsamples = 1\npresentation_time = 30\nseed = 2\n"
+             "[init]\nweights = uniform\nscale = 1\nseed = 6\n[solver]\nmethod = rk8pd\n"
+             "rtol = 1e-12\natol = 1e-14\n[output]\nrecord_every = 0.5\nsnapshot_every = 30\n");
+    run_study(ini, out, sizeof out, NULL);
+    int rank;
+    long d[3], dv[3], dw[3];
+    double *t = kh_test_read(out, "/trajectory/t", &rank, d);
+    double *B = kh_test_read(out, "/trajectory/pnorm", &rank, d);
+    double *v = kh_test_read(out, "/input/v", &rank, dv);
+    double *W = kh_test_read(out, "/snapshots/W", &rank, dw);
+    const double tau = 0.5, tau_L = 5;
+    double vv = 0;
+    for (int i = 0; i < 3; i++) {
+        vv += v[i] * v[i];
+    }
+    double disc = sqrt(1.0 / (tau * tau) + 4.0 * vv / (tau * tau_L));
+    double lp = 0.5 * (-1.0 / tau + disc), lm = 0.5 * (-1.0 / tau - disc);
+    for (long mu = 0; mu < 2; mu++) {
+        const double *w0 = W + mu * 3;
+        double u0 = 0;
+        for (int i = 0; i < 3; i++) {
+            u0 += w0[i] * v[i];
+        }
+        double c = u0 / (tau * (lp - lm));
+        for (long k = 0; k < d[0]; k++) {
+            double ih = c * ((exp(lp * t[k]) - 1) / lp - (exp(lm * t[k]) - 1) / lm);
+            double b = 0;
+            for (int i = 0; i < 3; i++) {
+                double wi = w0[i] + v[i] * ih / tau_L;
+                b += wi * wi;
+            }
+            ck_assert_msg(fabs(B[k * 2 + mu] - b) < 1e-8 * b, "t = %g: B = %.12g, closed form %.12g",
+                          t[k], B[k * 2 + mu], b);
+        }
+        /* And the norm does grow without bound, at the rate 2 l+. */
+        ck_assert_double_gt(B[(d[0] - 1) * 2 + mu], 10 * B[mu]);
+    }
+    free(t);
+    free(B);
+    free(v);
+    free(W);
+    remove(out);
+}
+END_TEST
+
+/* The h dynamics alone (W frozen by tau_L = 1e15) reach the closed form. */
+START_TEST(test_steady_state_closed_form)
+{
+    const double w_inh[] = {0.0, 0.25, 0.5, 0.5};
+    const long ms[] = {6, 10, 10, 25};
+    char ini[1024], out[512];
+    snprintf(ini, sizeof ini,
+             "[network]\nhidden = %ld\ninputs = 12\np = 3\nw_inh = %g\ntau = 1\ntau_L = 1e15\n"
+             "[learning]\ng = linear\ndrive = h\n[input]\nsource = uniform\nsamples = 1\n"
+             "presentation_time = 50\nseed = %d\n[init]\nweights = normal\nseed = %d\n"
+             "[solver]\nmethod = rk8pd\nrtol = 1e-12\natol = 1e-14\n"
+             "[output]\nrecord_every = 50\nsnapshot_every = 50\n",
+             ms[_i], w_inh[_i], 3 + _i, 17 + _i);
+    run_study(ini, out, sizeof out, NULL);
+    int rank;
+    long d[3];
+    double *h = kh_test_read(out, "/trajectory/h", &rank, d);
+    double *I = kh_test_read(out, "/trajectory/current", &rank, d);
+    long m = d[1], last = d[0] - 1, n_active;
+    double *hs = malloc((size_t)m * sizeof(double));
+    long *order = malloc(2 * (size_t)m * sizeof(long));
+    ck_assert_int_eq(kh_steady_closed_form(I + last * m, m, w_inh[_i], hs, order, &n_active),
+                     KH_OK);
+    ck_assert_int_ge(n_active, 1);
+    if (w_inh[_i] > 0) {
+        ck_assert_int_lt(n_active, m); /* inhibition silences some units */
+    }
+    for (long mu = 0; mu < m; mu++) {
+        ck_assert_msg(fabs(h[last * m + mu] - hs[mu]) < 1e-8, "unit %ld: h = %.12g, closed %.12g",
+                      mu, h[last * m + mu], hs[mu]);
+    }
+    free(h);
+    free(I);
+    free(hs);
+    free(order);
+    remove(out);
+}
+END_TEST
+
+START_TEST(test_steady_state_errors)
+{
+    double I[3] = {1, 2, 3}, h[3];
+    long order[6], k;
+    ck_assert_int_eq(kh_steady_closed_form(I, 3, 1.0, h, order, &k), KH_EINVAL);
+    ck_assert_int_eq(kh_steady_closed_form(I, 3, -0.1, h, order, &k), KH_EINVAL);
+    /* No positive current: nobody is active and h = I. */
+    double In[3] = {-1, -2, -0.5};
+    ck_assert_int_eq(kh_steady_closed_form(In, 3, 0.5, h, order, &k), KH_OK);
+    ck_assert_int_eq(k, 0);
+    ck_assert_double_eq_tol(h[2], -0.5, 1e-15);
+}
+END_TEST
+
+/* A bcm_step study whose units cross h = 0 and h = h*: locating the
+ * switches costs far fewer rejected steps and keeps the answer. */
+START_TEST(test_switch_location)
+{
+    const char *base = "[network]\nhidden = 8\ninputs = 10\np = 3\nw_inh = 0.5\ntau_L = 5\n"
+                       "[learning]\ng = bcm_step\ndrive = h\nh_star = 0.3\ndelta = 0.4\n"
+                       "[input]\nsource = uniform\nsamples = 4\npresentation_time = 5\n"
+                       "reset_h = true\nseed = 21\n[init]\nweights = normal\nscale = 1\n"
+                       "seed = 1\n[output]\nrecord_every = 5\nsnapshot_every = 20\n"
+                       "[solver]\nmethod = rkf45\n";
+    char ini[2048], ref[512], on[512], off[512];
+    kh_sim_result r_ref, r_on, r_off;
+    snprintf(ini, sizeof ini, "%srtol = 1e-12\natol = 1e-14\n", base);
+    run_study(ini, ref, sizeof ref, &r_ref);
+    snprintf(ini, sizeof ini, "%srtol = 1e-8\natol = 1e-10\n", base);
+    run_study(ini, on, sizeof on, &r_on);
+    snprintf(ini, sizeof ini, "%srtol = 1e-8\natol = 1e-10\nlocate_switches = false\n", base);
+    run_study(ini, off, sizeof off, &r_off);
+    ck_assert_int_gt(r_on.stats.switches, 10);
+    ck_assert_int_eq(r_off.stats.switches, 0);
+    ck_assert_msg(r_off.stats.failed_steps > 3 * r_on.stats.failed_steps,
+                  "rejected steps: %ld with location, %ld without", r_on.stats.failed_steps,
+                  r_off.stats.failed_steps);
+    int rank;
+    long d[3];
+    double *wr = kh_test_read(ref, "/snapshots/W", &rank, d);
+    double *wo = kh_test_read(on, "/snapshots/W", &rank, d);
+    double *hr = kh_test_read(ref, "/trajectory/h", &rank, d);
+    double *ho = kh_test_read(on, "/trajectory/h", &rank, d);
+    double err = 0;
+    for (long i = 0; i < 8 * 10; i++) {
+        err = fmax(err, fabs(wr[i + 80 * 1] - wo[i + 80 * 1]));
+    }
+    for (long i = 0; i < d[0] * d[1]; i++) {
+        err = fmax(err, fabs(hr[i] - ho[i]));
+    }
+    ck_assert_msg(err < 1e-6, "located run differs from the reference by %g", err);
+    free(wr);
+    free(wo);
+    free(hr);
+    free(ho);
+    remove(ref);
+    remove(on);
+    remove(off);
+}
+END_TEST
+
+Suite *kh_physics_suite(void)
+{
+    Suite *s = suite_create("physics");
+    TCase *tc = tcase_create("closed_forms");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_sphere_convergence, 0, 6);
+    tcase_add_test(tc, test_oja_principal_eigenvector);
+    tcase_add_loop_test(tc, test_lyapunov_monotone_and_derivative, 0, 2);
+    tcase_add_test(tc, test_hebb_closed_form);
+    tcase_add_loop_test(tc, test_steady_state_closed_form, 0, 4);
+    tcase_add_test(tc, test_steady_state_errors);
+    tcase_add_test(tc, test_switch_location);
+    suite_add_tcase(s, tc);
+    return s;
+}
