@@ -322,14 +322,19 @@ int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
     return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot write %s", f->path, full) : KH_OK;
 }
 
-int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol, long steps,
-                       long failed_steps, long rhs_evals, long jac_evals, long switches,
-                       double wall_seconds)
+int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
+                       const kh_solver_stats *st, double wall_seconds)
 {
     hid_t g = H5Gopen2(f->file, "/solver", H5P_DEFAULT);
     if (g < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot open /solver", f->path);
     }
+    const struct {
+        const char *name;
+        long value;
+    } counters[] = {{"steps", st->steps},         {"failed_steps", st->failed_steps},
+                    {"rhs_evals", st->rhs_evals}, {"jac_evals", st->jac_evals},
+                    {"switches", st->switches},   {"sliding", st->sliding}};
     int s = attr_string(g, "method", method);
     if (s == KH_OK) {
         s = attr_double(g, "rtol", rtol);
@@ -337,20 +342,8 @@ int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol, l
     if (s == KH_OK) {
         s = attr_double(g, "atol", atol);
     }
-    if (s == KH_OK) {
-        s = attr_long(g, "steps", steps);
-    }
-    if (s == KH_OK) {
-        s = attr_long(g, "failed_steps", failed_steps);
-    }
-    if (s == KH_OK) {
-        s = attr_long(g, "rhs_evals", rhs_evals);
-    }
-    if (s == KH_OK) {
-        s = attr_long(g, "jac_evals", jac_evals);
-    }
-    if (s == KH_OK) {
-        s = attr_long(g, "switches", switches);
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0] && s == KH_OK; i++) {
+        s = attr_long(g, counters[i].name, counters[i].value);
     }
     if (s == KH_OK) {
         s = attr_double(g, "wall_seconds", wall_seconds);

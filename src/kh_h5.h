@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "../solvers/kh_solver.h"
 #include "kh_config.h"
 
 typedef struct kh_h5 kh_h5;
@@ -33,10 +34,10 @@ int kh_h5_append_snapshot(kh_h5 *f, double t, const double *W);
 /* Writes a named extra state block (e.g. bcm's theta) at the end. */
 int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len);
 
-/* Attributes of /solver. */
-int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol, long steps,
-                       long failed_steps, long rhs_evals, long jac_evals, long switches,
-                       double wall_seconds);
+/* Attributes of /solver: method, rtol, atol, the counters of st and the
+ * wall time in seconds. */
+int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
+                       const kh_solver_stats *st, double wall_seconds);
 
 /* Sets the root attribute "status" (running, complete, interrupted, failed)
  * and "message"; flushes. */

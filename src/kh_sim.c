@@ -248,9 +248,8 @@ int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t 
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
     const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
-    int s2 = kh_h5_write_solver(r.h5, p->method, p->rtol, p->atol, res->stats.steps,
-                                res->stats.failed_steps, res->stats.rhs_evals,
-                                res->stats.jac_evals, res->stats.switches, res->wall_seconds);
+    int s2 = kh_h5_write_solver(r.h5, p->method, p->rtol, p->atol, &res->stats,
+                                res->wall_seconds);
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r.h5, "h", r.y, m);
     }

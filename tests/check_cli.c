@@ -1,0 +1,273 @@
+/* The khsim binary end to end: exit codes, messages, interruption, and the
+ * completeness of its files (an independent SciPy re-integration). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_test.h"
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static const char *good = "[network]\nhidden = 4\ninputs = 6\np = 3\nw_inh = 0.5\n"
+                          "[input]\nsource = uniform\nsamples = 2\npresentation_time = 2\n"
+                          "[output]\nrecord_every = 0.5\n";
+
+START_TEST(test_help_version_unknown)
+{
+    char err[4096];
+    const char *a1[] = {"--help", NULL};
+    ck_assert_int_eq(kh_test_khsim(a1, err, sizeof err, 0), 0);
+    const char *a2[] = {"--version", NULL};
+    ck_assert_int_eq(kh_test_khsim(a2, err, sizeof err, 0), 0);
+    const char *a3[] = {"fly", "x.ini", NULL};
+    ck_assert_int_eq(kh_test_khsim(a3, err, sizeof err, 0), 2);
+    ck_assert_ptr_nonnull(strstr(err, "unknown command 'fly'"));
+    const char *a4[] = {"run", NULL};
+    ck_assert_int_eq(kh_test_khsim(a4, err, sizeof err, 0), 2);
+    const char *a5[] = {"run", "x.ini", "--bogus", NULL};
+    ck_assert_int_eq(kh_test_khsim(a5, err, sizeof err, 0), 2);
+}
+END_TEST
+
+/* Each bad input exits 2, names the file and the key, and leaves no file. */
+static const struct {
+    const char *ini;   /* study text (NULL: a missing study file) */
+    const char *set;   /* a --set, or NULL */
+    const char *needle;
+    int name_file;     /* the message names the study file */
+} bad[] = {
+    {"[network]\nhiden = 4\n", NULL, "unknown key 'hiden' in section [network]", 1},
+    {"[netwerk]\nhidden = 4\n", NULL, "unknown section [netwerk]", 1},
+    {"[network]\np = 1.5\n", NULL, "network.p = 1.5 is out of range", 1},
+    {"[network]\ntau = 0\n", NULL, "network.tau = 0 is out of range", 1},
+    {"[network]\nw_inh = nan\n", NULL, "network.w_inh = nan is not finite", 1},
+    {NULL, NULL, "cannot open study file", 0},
+    {"[input]\nsource = mnist\npath = /nonexistent/mnist\n", NULL, "input.path", 0},
+    {"", "network.p=1", "network.p = 1 is out of range", 0},
+    {"[network]\nmodel = oja\np = 3\n", NULL, "network.model = oja needs network.p = 2", 0},
+    {"[solver]\nmethod = rk99\n", NULL, "solver.method = 'rk99'", 0},
+};
+
+START_TEST(test_bad_input)
+{
+    char study[512], out[600], err[8192];
+    if (bad[_i].ini) {
+        kh_test_write_file(study, sizeof study, ".ini", bad[_i].ini);
+    } else {
+        snprintf(study, sizeof study, "/nonexistent/dir/study.ini");
+    }
+    snprintf(out, sizeof out, "%s.out.h5", study);
+    const char *argv[8] = {"run", study, "-o", out, NULL, NULL, NULL};
+    if (bad[_i].set) {
+        argv[4] = "--set";
+        argv[5] = bad[_i].set;
+    }
+    int code = kh_test_khsim(argv, err, sizeof err, 0);
+    ck_assert_msg(code == 2, "exit %d for case %d: %s", code, _i, err);
+    ck_assert_msg(strstr(err, bad[_i].needle) != NULL, "case %d: '%s' lacks '%s'", _i, err,
+                  bad[_i].needle);
+    if (bad[_i].name_file || !bad[_i].ini) {
+        ck_assert_msg(strstr(err, study) != NULL, "'%s' does not name %s", err, study);
+    }
+    ck_assert_msg(!exists(out), "case %d left an output file", _i);
+    if (bad[_i].ini) {
+        remove(study);
+    }
+}
+END_TEST
+
+/* Bad data files: truncated, wrong magic; and an unwritable output path. */
+START_TEST(test_bad_files)
+{
+    char idx[512], study[512], out[600], err[8192], ini[2048];
+    kh_test_tmpname(idx, sizeof idx, ".idx");
+    FILE *f = fopen(idx, "wb");
+    /* An idx of 3 doubles x 4 values that ends after 2 samples, or with a bad magic. */
+    unsigned char hdr[12] = {0, 0, 0x0E, 2, 0, 0, 0, 3, 0, 0, 0, 4};
+    if (_i == 1) {
+        hdr[2] = 0x42;
+    }
+    fwrite(hdr, 1, 12, f);
+    double zeros[8] = {0};
+    fwrite(zeros, sizeof(double), 8, f);
+    fclose(f);
+    snprintf(ini, sizeof ini,
+             "[network]\nhidden = 2\n[input]\nsource = file\npath = %s\nsamples = 3\n", idx);
+    kh_test_write_file(study, sizeof study, ".ini", ini);
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *argv[] = {"run", study, "-o", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 2);
+    ck_assert_ptr_nonnull(strstr(err, _i == 1 ? "wrong magic number" : "truncated"));
+    ck_assert_ptr_nonnull(strstr(err, idx));
+    ck_assert(!exists(out));
+    remove(idx);
+    remove(study);
+}
+END_TEST
+
+START_TEST(test_unwritable_output)
+{
+    char study[512], err[8192];
+    kh_test_write_file(study, sizeof study, ".ini", good);
+    const char *argv[] = {"run", study, "-o", "/nonexistent/dir/out.h5", NULL};
+    ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 2);
+    ck_assert_ptr_nonnull(strstr(err, "output.path = /nonexistent/dir/out.h5"));
+    ck_assert_ptr_nonnull(strstr(err, "not writable"));
+    remove(study);
+}
+END_TEST
+
+/* SIGINT: exit 130 and a valid file with every /trajectory dataset of one length. */
+START_TEST(test_sigint_leaves_valid_file)
+{
+    char study[512], out[600], err[8192];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
+                       "[learning]\ng = bcm_step\n[input]\nsamples = 1000\n"
+                       "presentation_time = 20\nreset_h = true\n[init]\nscale = 0.1\n"
+                       "[solver]\nrtol = 1e-10\natol = 1e-12\n"
+                       "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *argv[] = {"run", study, "-o", out, NULL};
+    int code = kh_test_khsim(argv, err, sizeof err, 1.5);
+    ck_assert_msg(code == 130, "exit %d: %s", code, err);
+    ck_assert_ptr_nonnull(strstr(err, "interrupted"));
+    char buf[256];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
+    ck_assert_str_eq(buf, "interrupted");
+    const char *ds[] = {"/trajectory/t",        "/trajectory/h",     "/trajectory/current",
+                        "/trajectory/pnorm",    "/trajectory/lyapunov", "/trajectory/dL_dt",
+                        "/trajectory/sample"};
+    long len = -1;
+    for (int i = 0; i < 7; i++) {
+        int rank;
+        long d[3];
+        double *x = kh_test_read(out, ds[i], &rank, d);
+        if (len < 0) {
+            len = d[0];
+        }
+        ck_assert_msg(d[0] == len, "%s has %ld rows, /trajectory/t %ld", ds[i], d[0], len);
+        for (long k = 0; k < d[0] * d[1]; k++) {
+            ck_assert(isfinite(x[k]));
+        }
+        free(x);
+    }
+    ck_assert_int_gt(len, 10);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
+/* A diverging run (Hebb's exponential growth) ends with exit 1, a message,
+ * and a valid file whose status says failed. */
+START_TEST(test_divergence)
+{
+    char study[512], out[600], err[8192];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nmodel = hebb\nhidden = 2\ninputs = 3\np = 2\ntau = 0.1\n"
+                       "tau_L = 0.001\n[input]\nsource = uniform\npresentation_time = 1000\n"
+                       "[solver]\nmethod = euler\ndt = 0.001\n[output]\nrecord_every = 0.01\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *argv[] = {"run", study, "-o", out, NULL};
+    int code = kh_test_khsim(argv, err, sizeof err, 0);
+    ck_assert_msg(code == 1, "exit %d: %s", code, err);
+    ck_assert_ptr_nonnull(strstr(err, "NaN or Inf"));
+    char buf[1024];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
+    ck_assert_str_eq(buf, "failed");
+    int rank;
+    long d[3];
+    double *t = kh_test_read(out, "/trajectory/t", &rank, d);
+    ck_assert_int_gt(d[0], 1);
+    free(t);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
+START_TEST(test_info)
+{
+    char study[512], out[600], err[8192];
+    kh_test_write_file(study, sizeof study, ".ini", good);
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *argv[] = {"run", study, "-o", out, "--set", "network.w_inh=0.25", NULL};
+    ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 0);
+    double x;
+    ck_assert_int_eq(kh_h5_read_attr_double(out, "/params", "network.w_inh", &x), KH_OK);
+    ck_assert_double_eq_tol(x, 0.25, 1e-15);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s info %s", getenv("KHSIM") ? getenv("KHSIM") : "./khsim", out);
+    FILE *p = popen(cmd, "r");
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, p);
+    text[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_ptr_nonnull(strstr(text, "/trajectory/h"));
+    ck_assert_ptr_nonnull(strstr(text, "[9, 4]"));
+    ck_assert_ptr_nonnull(strstr(text, "network.w_inh"));
+    ck_assert_ptr_nonnull(strstr(text, "complete"));
+    const char *bad_info[] = {"info", study, NULL};
+    ck_assert_int_eq(kh_test_khsim(bad_info, err, sizeof err, 0), 2);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
+/* The file alone suffices: SciPy re-integrates it to 1e-6 (bench/reference_khsim.py). */
+static const char *reint[] = {
+    "[network]\nhidden = 6\ninputs = 8\np = 3\nw_inh = 0.5\ntau_L = 5\n"
+    "[learning]\ng = bcm_step\ndrive = h\nh_star = 0.3\n[input]\nsource = uniform\n"
+    "samples = 3\npresentation_time = 3\npresentation_time_end = 2\nreset_h = true\nseed = 4\n"
+    "[init]\nseed = 3\n[solver]\nrtol = 1e-10\natol = 1e-12\n"
+    "[output]\nrecord_every = 0.25\nsnapshot_every = 2\n",
+    "[network]\nhidden = 5\np = 4\nR = 1.5\nw_inh = 0.3\ntau_L = 8\n[learning]\ng = power\n"
+    "n = 2\ndrive = Q\n[input]\nsamples = 2\nfirst = 7\npresentation_time = 4\n"
+    "[init]\nweights = uniform\nscale = 0.2\n[solver]\nmethod = rk8pd\nrtol = 1e-11\n"
+    "atol = 1e-13\n[output]\nrecord_every = 0.5\nsnapshot_every = 3\n",
+    "[network]\nmodel = bcm\nhidden = 3\ninputs = 5\np = 2\nw_inh = 0.2\ntau_L = 4\n"
+    "[learning]\nepsilon = 0.1\ntau_theta = 2\n[input]\nsource = uniform\nsamples = 2\n"
+    "presentation_time = 3\n[solver]\nmethod = rkck\nrtol = 1e-11\natol = 1e-13\n"
+    "[output]\nrecord_every = 0.5\n",
+};
+
+START_TEST(test_reintegrate_from_file)
+{
+    char study[512], out[600], err[8192], cmd[2048];
+    kh_test_write_file(study, sizeof study, ".ini", reint[_i]);
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *argv[] = {"run", study, "-o", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 0);
+    const char *py = getenv("PYTHON");
+    snprintf(cmd, sizeof cmd, "%s bench/reference_khsim.py reintegrate %s --tol 1e-6",
+             py && *py ? py : "/usr/bin/python3", out);
+    ck_assert_msg(system(cmd) == 0, "SciPy's re-integration of %s differs (see above)", out);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
+Suite *kh_cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("binary");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_help_version_unknown);
+    tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_loop_test(tc, test_bad_files, 0, 2);
+    tcase_add_test(tc, test_unwritable_output);
+    tcase_add_test(tc, test_sigint_leaves_valid_file);
+    tcase_add_test(tc, test_divergence);
+    tcase_add_test(tc, test_info);
+    tcase_add_loop_test(tc, test_reintegrate_from_file, 0, 3);
+    suite_add_tcase(s, tc);
+    return s;
+}
