@@ -116,13 +116,21 @@ static int observe(const double y[], void *ws, kh_obs *o)
 }
 
 /* Per unit: h (the ReLU of the inhibition, when w_inh > 0), then the kinks
- * of g at its drive: d and d - h_star for bcm_step, d for power. */
+ * of g at its drive: d and d - h_star for bcm_step, d for power. With drive
+ * h, the kink of g at d = 0 is the ReLU's switching function itself, so h
+ * is listed once. */
+static int h_listed(const kh_params *p)
+{
+    return p->w_inh > 0.0 || (p->drive == KH_DRIVE_H && p->g != KH_G_LINEAR);
+}
+
 static size_t per_unit(const kh_params *p)
 {
-    size_t k = p->w_inh > 0.0 ? 1 : 0;
+    size_t k = h_listed(p) ? 1 : 0;
+    if (p->drive == KH_DRIVE_Q && p->g != KH_G_LINEAR) {
+        k += 1;
+    }
     if (p->g == KH_G_BCM_STEP) {
-        k += 2;
-    } else if (p->g == KH_G_POWER) {
         k += 1;
     }
     return k;
@@ -138,20 +146,24 @@ static void switches(const double y[], void *ws, double s[])
 {
     kh_model_ws *w = ws;
     const kh_params *p = w->p;
-    if (p->drive == KH_DRIVE_Q) {
+    if (p->drive == KH_DRIVE_Q && p->g != KH_G_LINEAR) {
         kh_net_moments(w, y, y + w->m, 0);
     }
+    const int with_h = h_listed(p);
     size_t k = 0;
     for (long mu = 0; mu < w->m; mu++) {
-        double d = drive_of(w, mu, y[mu]);
-        if (p->w_inh > 0.0) {
+        if (with_h) {
             s[k++] = y[mu];
         }
+        if (p->g == KH_G_LINEAR) {
+            continue;
+        }
+        double d = drive_of(w, mu, y[mu]);
+        if (p->drive == KH_DRIVE_Q) {
+            s[k++] = d;
+        }
         if (p->g == KH_G_BCM_STEP) {
-            s[k++] = d;
             s[k++] = d - p->h_star;
-        } else if (p->g == KH_G_POWER) {
-            s[k++] = d;
         }
     }
 }

@@ -29,27 +29,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../gpu/kh_kernels.h"
 #include "../src/kh_error.h"
 #include "kh_solver.h"
+#include "kh_switch.h"
 
 #define KH_DENSE_MAX 5000
 
 typedef struct gsl_state {
     const kh_model_type *model;
     void *ws;
-    size_t dim, nsw;
+    size_t dim;
     const kh_params *p;
     const volatile sig_atomic_t *stop;
     gsl_odeiv2_system sys;
     gsl_odeiv2_driver *d;
     double h;
-    double *y0, *ytr, *yerr, *s0, *s1, *slo, *shi, *str, *dydt_in, *dydt_out;
-    unsigned char *mask; /* switching functions set aside as sliding */
+    double *y0, *ytr, *yerr, *dydt_in, *dydt_out;
+    const double *trial_dydt; /* f(t0, y0) for trial steps, or NULL */
+    double trial_t0;
     int multistep;
-    long last_k, zeno;       /* the last located switch and its run of repeats */
-    double last_t, last_gap; /* when it was located, and the gap before it */
-    long sliding;            /* functions set aside as sliding so far */
-    long steps, failed, switches, rhs_evals, jac_evals, steps_since_reset;
+    kh_switch sw;
+    long steps, failed, rhs_evals, jac_evals, steps_since_reset;
     int rhs_status;
 } gsl_state;
 
@@ -108,14 +109,9 @@ static void gsl_free_state(void *vs)
     free(s->y0);
     free(s->ytr);
     free(s->yerr);
-    free(s->s0);
-    free(s->s1);
-    free(s->slo);
-    free(s->shi);
-    free(s->str);
     free(s->dydt_in);
     free(s->dydt_out);
-    free(s->mask);
+    kh_switch_release(&s->sw);
     free(s);
 }
 
@@ -150,29 +146,23 @@ static void *gsl_alloc(const char *method, const kh_model_type *model, void *ws,
     s->dim = dim;
     s->p = p;
     s->stop = stop;
-    s->nsw = (p->locate_switches && model->switches) ? model->n_switch(ws) : 0;
     s->sys.function = sys_rhs;
     s->sys.jacobian = model->jacobian ? sys_jac : NULL;
     s->sys.dimension = dim;
     s->sys.params = s;
     s->h = p->first_step;
-    size_t ns = s->nsw ? s->nsw : 1;
+    if (kh_switch_init(&s->sw, model, ws, p) != KH_OK) {
+        gsl_free_state(s);
+        return NULL;
+    }
     s->y0 = malloc(dim * sizeof(double));
     s->ytr = malloc(dim * sizeof(double));
     s->yerr = malloc(dim * sizeof(double));
-    s->s0 = malloc(ns * sizeof(double));
-    s->s1 = malloc(ns * sizeof(double));
-    s->slo = malloc(ns * sizeof(double));
-    s->shi = malloc(ns * sizeof(double));
-    s->str = malloc(ns * sizeof(double));
     s->dydt_in = malloc(dim * sizeof(double));
     s->dydt_out = malloc(dim * sizeof(double));
-    s->mask = calloc(ns, 1);
-    s->last_k = -1;
     s->multistep = T == gsl_odeiv2_step_msadams || T == gsl_odeiv2_step_msbdf;
     s->d = gsl_odeiv2_driver_alloc_y_new(&s->sys, T, p->first_step, p->atol, p->rtol);
-    if (!s->y0 || !s->ytr || !s->yerr || !s->s0 || !s->s1 || !s->slo || !s->shi || !s->str ||
-        !s->dydt_in || !s->dydt_out || !s->mask || !s->d) {
+    if (!s->y0 || !s->ytr || !s->yerr || !s->dydt_in || !s->dydt_out || !s->d) {
         gsl_free_state(s);
         KH_ERROR(KH_ENOMEM, "cannot allocate the %s stepper for %zu states", method, dim);
         return NULL;
@@ -186,38 +176,7 @@ static void gsl_reset(void *vs)
     gsl_odeiv2_evolve_reset(s->d->e);
     gsl_odeiv2_step_reset(s->d->s);
     s->steps_since_reset = 0;
-    memset(s->mask, 0, s->nsw ? s->nsw : 1);
-    s->last_k = -1;
-    s->zeno = 0;
-}
-
-/* Index of the first switching function, not set aside, whose side
- * differs, or -1. */
-static long first_change(const gsl_state *s, const double *a, const double *b)
-{
-    for (size_t k = 0; k < s->nsw; k++) {
-        if (!s->mask[k] && (a[k] > 0.0) != (b[k] > 0.0)) {
-            return (long)k;
-        }
-    }
-    return -1;
-}
-
-/* The earliest linear-interpolation crossing in (lo, hi) of the functions
- * whose side differs between slo and shi. */
-static double secant_guess(const gsl_state *s, double lo, double hi)
-{
-    double best = hi;
-    for (size_t k = 0; k < s->nsw; k++) {
-        if (!s->mask[k] && (s->slo[k] > 0.0) != (s->shi[k] > 0.0) && s->slo[k] != s->shi[k]) {
-            double c = lo + (hi - lo) * s->slo[k] / (s->slo[k] - s->shi[k]);
-            if (c < best) {
-                best = c;
-            }
-        }
-    }
-    double margin = 0.05 * (hi - lo);
-    return fmin(fmax(best, lo + margin), hi - margin);
+    kh_switch_reset(&s->sw);
 }
 
 static int gsl_failure(gsl_state *s, int status, double t)
@@ -231,64 +190,34 @@ static int gsl_failure(gsl_state *s, int status, double t)
                                 "for this method)", t, gsl_strerror(status));
 }
 
-/* Counts a located switch of function k at time t. A function that switches
- * again and again at shrinking intervals is being driven onto its switching
- * surface (a Zeno sequence of crossings that accumulates in finite time, the
- * entry into a Filippov sliding mode): after KH_ZENO_RUN such repeats it is set
- * aside until the next presentation, and error control alone bounds the steps
- * near it. Counted in /solver/sliding. */
-#define KH_ZENO_RUN 4
-static void note_switch(gsl_state *s, long k, double t)
+/* kh_trial_fn: a step of dt from the step's start (t0, y0), without error
+ * control. Multistep steppers are reset first, so that the trial depends on
+ * (t0, y0) alone. */
+static int trial_step(void *ctx, double dt, double *y)
 {
-    double gap = t - s->last_t;
-    if (k == s->last_k && gap <= s->last_gap) {
-        if (++s->zeno >= KH_ZENO_RUN) {
-            s->mask[k] = 1;
-            s->sliding++;
-            s->zeno = 0;
-        }
-    } else {
-        s->zeno = 0;
+    gsl_state *s = ctx;
+    memcpy(y, s->y0, s->dim * sizeof(double));
+    if (s->multistep) {
+        gsl_odeiv2_step_reset(s->d->s);
     }
-    s->last_k = k;
-    s->last_gap = gap;
-    s->last_t = t;
-    s->switches++;
+    return gsl_odeiv2_step_apply(s->d->s, s->trial_t0, dt, y, s->yerr, s->trial_dydt, NULL,
+                                 &s->sys) != GSL_SUCCESS;
 }
 
-/* Brackets the earliest switch in a step of size dt from (t0, y0), known to
- * cross one (s1 holds the signs at its end), by trial steps. Returns hi:
- * the switch lies in (t0 + lo, t0 + hi] with hi - lo <= switch_tol.
- * dydt_in is f(t0, y0) or NULL; multistep steppers are reset before each
- * trial so that it starts from (t0, y0) alone. *lo_out receives lo. */
-static double bracket(gsl_state *s, double t0, double dt, const double *dydt_in, double *lo_out)
+/* Across a switch: one Euler step of dt = hi - lo <= switch_tol from the
+ * state just before it, whose error is bounded by dt times the jump of the
+ * RHS (plus dt^2 |f'|). */
+static int cross(gsl_state *s, double t, double dt, double y[])
 {
-    gsl_odeiv2_step *st = s->d->s;
-    double lo = 0.0, hi = dt;
-    memcpy(s->slo, s->s0, s->nsw * sizeof(double));
-    memcpy(s->shi, s->s1, s->nsw * sizeof(double));
-    for (int it = 0; hi - lo > s->p->switch_tol && it < 200; it++) {
-        double mid = (it % 2 == 0) ? secant_guess(s, lo, hi) : 0.5 * (lo + hi);
-        memcpy(s->ytr, s->y0, s->dim * sizeof(double));
-        if (s->multistep) {
-            gsl_odeiv2_step_reset(st);
-        }
-        int r = gsl_odeiv2_step_apply(st, t0, mid, s->ytr, s->yerr, dydt_in, NULL, &s->sys);
-        if (r != GSL_SUCCESS) {
-            hi = mid; /* A trial that fails lies past the trouble: shrink from above. */
-            continue;
-        }
-        s->model->switches(s->ytr, s->ws, s->str);
-        if (first_change(s, s->s0, s->str) >= 0) {
-            hi = mid;
-            memcpy(s->shi, s->str, s->nsw * sizeof(double));
-        } else {
-            lo = mid;
-            memcpy(s->slo, s->str, s->nsw * sizeof(double));
-        }
+    if (dt <= 0.0) {
+        return KH_OK;
     }
-    *lo_out = lo;
-    return hi;
+    int r = sys_rhs(t, y, s->dydt_out, s);
+    if (r != GSL_SUCCESS) {
+        return gsl_failure(s, r, t);
+    }
+    kh_euler_axpy(y, s->dydt_out, (long)s->dim, dt);
+    return KH_OK;
 }
 
 /* One accepted step of a one-step method from (*t, y) towards t1, with
@@ -331,47 +260,36 @@ static int rk_step(gsl_state *s, double *t, double t1, double y[])
             }
             continue;
         }
-        if (s->nsw) {
-            s->model->switches(y, s->ws, s->s1);
-            if (first_change(s, s->s0, s->s1) >= 0) {
-                double lo, hi = bracket(s, t0, h0, dydt_in, &lo);
-                long k = first_change(s, s->s0, s->shi);
-                /* Up to the switch, under error control: the RHS is smooth there. */
-                memcpy(y, s->y0, bytes);
-                if (lo > 0.0) {
-                    r = gsl_odeiv2_step_apply(st, t0, lo, y, s->yerr, dydt_in, s->dydt_out,
-                                              &s->sys);
-                    double hn = lo;
-                    if (r != GSL_SUCCESS) {
-                        s->failed++;
-                        h0 = 0.5 * lo;
-                        continue;
-                    }
-                    if (gsl_odeiv2_control_hadjust(con, st, y, s->yerr, s->dydt_out, &hn) ==
-                            GSL_ODEIV_HADJ_DEC &&
-                        hn < lo && t0 + hn > t0) {
-                        s->failed++; /* too long even before the switch: retry shorter */
-                        h0 = hn;
-                        continue;
-                    }
+        if (kh_switch_crossed(&s->sw, y) >= 0) {
+            s->trial_t0 = t0;
+            s->trial_dydt = dydt_in;
+            double lo;
+            long k;
+            double hi = kh_switch_bracket(&s->sw, h0, trial_step, s, s->ytr, &lo, &k);
+            /* Up to the switch, under error control: the RHS is smooth there. */
+            memcpy(y, s->y0, bytes);
+            if (lo > 0.0) {
+                r = gsl_odeiv2_step_apply(st, t0, lo, y, s->yerr, dydt_in, s->dydt_out, &s->sys);
+                double hn = lo;
+                if (r != GSL_SUCCESS) {
+                    s->failed++;
+                    h0 = 0.5 * lo;
+                    continue;
                 }
-                /* Across it: one step of hi - lo <= switch_tol, whose error is
-                 * bounded by switch_tol times the jump of the RHS. */
-                if (hi > lo) {
-                    if (s->multistep) {
-                        gsl_odeiv2_step_reset(st);
-                    }
-                    r = gsl_odeiv2_step_apply(st, t0 + lo, hi - lo, y, s->yerr, NULL, NULL,
-                                              &s->sys);
-                    if (r != GSL_SUCCESS) {
-                        memcpy(y, s->y0, bytes);
-                        return gsl_failure(s, r, t0 + lo);
-                    }
+                if (gsl_odeiv2_control_hadjust(con, st, y, s->yerr, s->dydt_out, &hn) ==
+                        GSL_ODEIV_HADJ_DEC &&
+                    hn < lo && t0 + hn > t0) {
+                    s->failed++; /* too long even before the switch: retry shorter */
+                    h0 = hn;
+                    continue;
                 }
-                *t = (final && hi == h0) ? t1 : t0 + hi;
-                note_switch(s, k, *t);
-                return KH_OK; /* s->h is kept: the step size before the switch */
             }
+            if ((r = cross(s, t0 + lo, hi - lo, y)) != KH_OK) {
+                return r;
+            }
+            *t = (final && hi == h0) ? t1 : t0 + hi;
+            kh_switch_note(&s->sw, k, *t);
+            return KH_OK; /* s->h is kept: the step size before the switch */
         }
         double h_old = h0;
         int adj = gsl_odeiv2_control_hadjust(con, st, y, s->yerr, s->dydt_out, &h0);
@@ -397,7 +315,7 @@ static int rk_step(gsl_state *s, double *t, double t1, double y[])
 static int ms_step(gsl_state *s, double *t, double t1, double y[])
 {
     const double t0 = *t, h_before = s->h;
-    if (s->nsw) {
+    if (s->sw.n) {
         memcpy(s->y0, y, s->dim * sizeof(double));
     }
     unsigned long f0 = s->d->e->failed_steps;
@@ -409,17 +327,16 @@ static int ms_step(gsl_state *s, double *t, double t1, double y[])
     if (*t == t1 && s->h < h_before) {
         s->h = h_before;
     }
-    if (!s->nsw) {
+    if (kh_switch_crossed(&s->sw, y) < 0) {
         return KH_OK;
     }
-    s->model->switches(y, s->ws, s->s1);
-    if (first_change(s, s->s0, s->s1) < 0) {
-        return KH_OK;
-    }
-    double lo, hi = bracket(s, t0, *t - t0, NULL, &lo);
-    long k = first_change(s, s->s0, s->shi);
+    s->trial_t0 = t0;
+    s->trial_dydt = NULL;
+    double lo;
+    long k;
+    double hi = kh_switch_bracket(&s->sw, *t - t0, trial_step, s, s->ytr, &lo, &k);
     /* Integrate with error control from the step's start to the switch, then
-     * cross it in one step of hi - lo <= switch_tol. */
+     * across it. */
     memcpy(y, s->y0, s->dim * sizeof(double));
     *t = t0;
     gsl_odeiv2_evolve_reset(s->d->e);
@@ -434,16 +351,14 @@ static int ms_step(gsl_state *s, double *t, double t1, double y[])
         }
         s->steps++;
     }
-    gsl_odeiv2_step_reset(s->d->s);
-    r = gsl_odeiv2_step_apply(s->d->s, ts, hi - lo, y, s->yerr, NULL, NULL, &s->sys);
-    if (r != GSL_SUCCESS) {
-        return gsl_failure(s, r, ts);
+    if ((r = cross(s, ts, hi - lo, y)) != KH_OK) {
+        return r;
     }
     *t = t0 + hi;
     gsl_odeiv2_evolve_reset(s->d->e);
     gsl_odeiv2_step_reset(s->d->s);
     s->h = h_before;
-    note_switch(s, k, *t);
+    kh_switch_note(&s->sw, k, *t);
     return KH_OK;
 }
 
@@ -451,9 +366,7 @@ static int gsl_apply(void *vs, double *t, double t1, double y[])
 {
     gsl_state *s = vs;
     const kh_params *p = s->p;
-    if (s->nsw) {
-        s->model->switches(y, s->ws, s->s0);
-    }
+    kh_switch_start(&s->sw, y);
     while (*t < t1) {
         if (s->stop && *s->stop) {
             return KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
@@ -469,9 +382,7 @@ static int gsl_apply(void *vs, double *t, double t1, double y[])
         }
         s->steps++;
         s->steps_since_reset++;
-        if (s->nsw) {
-            s->model->switches(y, s->ws, s->s0);
-        }
+        kh_switch_start(&s->sw, y);
     }
     return KH_OK;
 }
@@ -483,8 +394,8 @@ static void gsl_stats(const void *vs, kh_solver_stats *st)
     st->failed_steps = s->failed;
     st->rhs_evals = s->rhs_evals;
     st->jac_evals = s->jac_evals;
-    st->switches = s->switches;
-    st->sliding = s->sliding;
+    st->switches = s->sw.switches;
+    st->sliding = s->sw.sliding;
 }
 
 const kh_solver_type kh_solver_gsl = {

@@ -1,0 +1,60 @@
+/* Location of the switches of a non-smooth right-hand side, shared by the
+ * adaptive solvers (gsl.c, dopri5.c).
+ *
+ * A model's switching functions s_k(y) (kh_model_type.switches) change sign
+ * exactly where its right-hand side jumps or has a kink. After a trial step
+ * from (t0, y0) to t0 + dt, kh_switch_crossed compares their signs with those
+ * at y0; kh_switch_bracket then narrows the earliest crossing to
+ * (t0 + lo, t0 + hi] with hi - lo <= solver.switch_tol, by trial steps from
+ * (t0, y0) that the solver provides (regula falsi with the Illinois rule on
+ * the earliest crossing function, safeguarded by bisection).
+ *
+ * A function that crosses again and again at shrinking intervals is being
+ * driven onto its switching surface (a Zeno sequence that accumulates in
+ * finite time: the entry into a Filippov sliding mode). After KH_ZENO_RUN
+ * such repeats it is set aside until kh_switch_reset, and error control alone
+ * bounds the steps near it; kh_switch.sliding counts these. */
+#ifndef KH_SWITCH_H
+#define KH_SWITCH_H
+
+#include <stddef.h>
+
+#include "../models/kh_model.h"
+
+#define KH_ZENO_RUN 4
+
+typedef struct kh_switch {
+    const kh_model_type *model; /* borrowed */
+    void *ws;                   /* borrowed */
+    size_t n;                   /* number of switching functions; 0: location off */
+    double tol;                 /* solver.switch_tol */
+    double *s0, *s1, *slo, *shi, *str;
+    unsigned char *mask;
+    long last_k, zeno;
+    double last_t, last_gap;
+    long switches, sliding;
+} kh_switch;
+
+/* A trial step of size dt from the step's start; the state goes to y.
+ * Returns 0 on success, non-zero when the trial failed. */
+typedef int (*kh_trial_fn)(void *ctx, double dt, double *y);
+
+/* Plans the workspace (n = 0 when the model has no switching functions or
+ * p->locate_switches is false). KH_OK or KH_ENOMEM. */
+int kh_switch_init(kh_switch *w, const kh_model_type *model, void *ws, const kh_params *p);
+void kh_switch_release(kh_switch *w);
+/* A new presentation: forgets the sliding functions and the Zeno run. */
+void kh_switch_reset(kh_switch *w);
+/* Takes the signs at the start of a step. */
+void kh_switch_start(kh_switch *w, const double *y);
+/* Signs at a trial step's end: the first function that crossed, or -1. */
+long kh_switch_crossed(kh_switch *w, const double *y);
+/* Brackets the earliest crossing in a trial of size dt that crossed (after
+ * kh_switch_crossed). ytr is scratch of the state's size. Returns hi and
+ * sets *lo and *k (the crossing function). */
+double kh_switch_bracket(kh_switch *w, double dt, kh_trial_fn trial, void *ctx, double *ytr,
+                         double *lo, long *k);
+/* Counts a located switch of function k at time t (and the Zeno guard). */
+void kh_switch_note(kh_switch *w, long k, double t);
+
+#endif
