@@ -216,24 +216,45 @@ def reintegrate(path, rtol, atol, method, tol):
     return 0 if worst <= tol else 1
 
 
-def bench(m, n, t1, rtol, atol, seed, out):
-    """The issue's SciPy peer: one uniform input, W ~ N(0, 1), RK45."""
-    rng = np.random.default_rng(seed)
-    P = {"network.model": "krotov_hopfield", "network.p": 3.0, "network.R": 1.0,
-         "network.w_inh": 0.5, "network.tau": 1.0, "network.tau_L": 100.0,
-         "learning.g": "power", "learning.drive": "h", "learning.delta": 0.4,
-         "learning.h_star": 0.8, "learning.n": 1.0, "learning.epsilon": 0.0,
-         "learning.tau_theta": 1.0}
-    v = rng.uniform(0, 1, n)
-    W0 = rng.standard_normal((m, n))
+def final_state(path):
+    """W and h at the end of a khsim run (last snapshot and /state/h)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f["snapshots/W"][-1], f["state/h"][:]
+
+
+def rel_error(path, ref):
+    """max |difference| / max |value| of the final W and h against ref."""
+    W, h = final_state(path)
+    Wr, hr = final_state(ref)
+    return max(np.max(np.abs(W - Wr)) / np.max(np.abs(Wr)), np.max(np.abs(h - hr)) / np.max(np.abs(hr)))
+
+
+def bench(study, t1, rtol, atol, ref):
+    """The issue's SciPy peer: the problem of a khsim file (its parameters,
+    input and initial W), integrated with solve_ivp RK45 from 0 to t1. With
+    ref, the final state is compared with that file's."""
+    import h5py
+
+    with h5py.File(study, "r") as f:
+        P = read_params(f)
+        v = f["input/v"][0]
+        W0 = f["snapshots/W"][0]
+    m, n = W0.shape
     y0 = np.concatenate([np.zeros(m), W0.ravel()])
     rhs = make_rhs(P, m, n)
     t = time.perf_counter()
     sol = solve_ivp(rhs, (0, t1), y0, method="RK45", rtol=rtol, atol=atol, args=(v,))
     wall = time.perf_counter() - t
-    if out:
-        np.savez(out, v=v, W0=W0, y1=sol.y[:, -1])
-    print(f"scipy m={m} n={n} t1={t1} wall={wall:.4f} nfev={sol.nfev} success={sol.success}")
+    line = f"scipy m={m} n={n} t1={t1:g} wall={wall:.4f} nfev={sol.nfev} success={sol.success}"
+    if ref:
+        yr = sol.y[:, -1]
+        Wr, hr = final_state(ref)
+        W, h = yr[m:].reshape(m, n), yr[:m]
+        err = max(np.max(np.abs(W - Wr)) / np.max(np.abs(Wr)), np.max(np.abs(h - hr)) / np.max(np.abs(hr)))
+        line += f" error={err:.3g}"
+    print(line)
 
 
 def main():
@@ -246,17 +267,21 @@ def main():
     r.add_argument("--method", default="DOP853")
     r.add_argument("--tol", type=float, default=1e-6)
     b = sub.add_parser("bench", help="time the SciPy peer of `make bench`")
-    b.add_argument("--m", type=int, default=100)
-    b.add_argument("--n", type=int, default=784)
+    b.add_argument("study", help="a khsim file whose problem (params, v, W0) is integrated")
     b.add_argument("--t1", type=float, default=50.0)
     b.add_argument("--rtol", type=float, default=1e-6)
     b.add_argument("--atol", type=float, default=1e-9)
-    b.add_argument("--seed", type=int, default=1)
-    b.add_argument("--out", default="")
+    b.add_argument("--ref", default="", help="a tight khsim run of the same problem")
+    e = sub.add_parser("error", help="relative error of a khsim run's final state against a reference")
+    e.add_argument("file")
+    e.add_argument("ref")
     a = ap.parse_args()
     if a.cmd == "reintegrate":
         return reintegrate(a.file, a.rtol, a.atol, a.method, a.tol)
-    bench(a.m, a.n, a.t1, a.rtol, a.atol, a.seed, a.out)
+    if a.cmd == "error":
+        print(f"{rel_error(a.file, a.ref):.3g}")
+        return 0
+    bench(a.study, a.t1, a.rtol, a.atol, a.ref)
     return 0
 
 

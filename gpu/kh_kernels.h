@@ -57,6 +57,22 @@ KH_HD static inline int kh_int_exponent(double e)
     return -1;
 }
 
+/* Hot CPU loops are compiled twice, for AVX2 and for any x86-64, and the
+ * loader picks the one the processor runs (GCC's function multiversioning);
+ * elsewhere this is empty. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#define KH_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define KH_CLONES
+#endif
+
+/* Inlined into each clone of its caller, so that the clone's ISA applies. */
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define KH_INLINE __attribute__((always_inline))
+#else
+#define KH_INLINE
+#endif
+
 #if defined(__CUDA_ARCH__) || !defined(_OPENMP)
 #define KH_SIMD_SUM3
 #else
@@ -65,8 +81,9 @@ KH_HD static inline int kh_int_exponent(double e)
 #define KH_SIMD_SUM3 _Pragma("omp simd reduction(+ : si, sb, sv)")
 #endif
 
-/* The body of kh_row_moments for one form of |w|^(p-2) (EXPR of a = |w|). */
-#define KH_MOMENTS_LOOP(EXPR)                                                  \
+/* The body of kh_row_moments for one form of |w|^(p-2) (EXPR of a = |w|),
+ * with VV the statement that accumulates <v,v>_mu, or nothing. */
+#define KH_MOMENTS_LOOP(EXPR, VV)                                              \
     KH_SIMD_SUM3                                                               \
     for (long i = 0; i < n; i++) {                                             \
         double a = fabs(w[i]);                                                 \
@@ -74,41 +91,50 @@ KH_HD static inline int kh_int_exponent(double e)
         double a1 = a2 * a; /* |w|^(p-1) */                                    \
         si += copysign(a1, w[i]) * v[i];                                       \
         sb += a1 * a;                                                          \
-        sv += a2 * v[i] * v[i];                                                \
+        VV;                                                                    \
     }
 
 /* One row's I, B and <v,v>_mu. p2 = p - 2 and its integer form ip2 (see
- * kh_int_exponent); vv may be NULL when not wanted. The exponent is
- * dispatched once per row, so the loop over the row has no branch. */
-KH_HD static inline void kh_row_moments(const double *w, const double *v, long n, double p2,
+ * kh_int_exponent); vv may be NULL when not wanted (the loop then skips it).
+ * The exponent is dispatched once per row, so the loop has no branch. */
+KH_HD KH_INLINE static inline void kh_row_moments(const double *w, const double *v, long n, double p2,
                                         int ip2, double *I, double *B, double *vv)
 {
     double si = 0.0, sb = 0.0, sv = 0.0;
-    switch (ip2) {
-    case 0:
-        KH_MOMENTS_LOOP(1.0)
-        break;
-    case 1:
-        KH_MOMENTS_LOOP(a)
-        break;
-    case 2:
-        KH_MOMENTS_LOOP(a * a)
-        break;
-    case 3:
-        KH_MOMENTS_LOOP(a * a * a)
-        break;
-    case 4:
-        KH_MOMENTS_LOOP((a * a) * (a * a))
-        break;
-    default:
-        KH_MOMENTS_LOOP(pow(a, p2))
-        break;
+    if (vv) {
+        switch (ip2) {
+        case 0:
+            KH_MOMENTS_LOOP(1.0, sv += a2 * v[i] * v[i])
+            break;
+        case 1:
+            KH_MOMENTS_LOOP(a, sv += a2 * v[i] * v[i])
+            break;
+        case 2:
+            KH_MOMENTS_LOOP(a * a, sv += a2 * v[i] * v[i])
+            break;
+        default:
+            KH_MOMENTS_LOOP(pow(a, p2), sv += a2 * v[i] * v[i])
+            break;
+        }
+        *vv = sv;
+    } else {
+        switch (ip2) {
+        case 0:
+            KH_MOMENTS_LOOP(1.0, (void)0)
+            break;
+        case 1:
+            KH_MOMENTS_LOOP(a, (void)0)
+            break;
+        case 2:
+            KH_MOMENTS_LOOP(a * a, (void)0)
+            break;
+        default:
+            KH_MOMENTS_LOOP(pow(a, p2), (void)0)
+            break;
+        }
     }
     *I = si;
     *B = sb;
-    if (vv) {
-        *vv = sv;
-    }
 }
 
 /* d I / d W_i = (p-1) |W_i|^(p-2) v_i. */
@@ -184,7 +210,7 @@ KH_HD static inline double kh_dhdt(double I, double h, double S, double w_inh, d
 }
 
 /* One row of dW/dt: (a v_i - b W_i) / tau_L. */
-KH_HD static inline void kh_dw_row(const double *w, const double *v, long n, double a, double b,
+KH_HD KH_INLINE static inline void kh_dw_row(const double *w, const double *v, long n, double a, double b,
                                    double inv_tau_L, double *dw)
 {
     for (long i = 0; i < n; i++) {

@@ -110,6 +110,15 @@ static void switches(const double y[], void *ws, double s[])
     }
 }
 
+/* The ReLU of the inhibition is a kink: the RHS stays continuous. */
+static void switch_jumps(const void *ws, unsigned char jump[])
+{
+    const kh_model_ws *w = ws;
+    for (long mu = 0; mu < w->m; mu++) {
+        jump[mu] = 0;
+    }
+}
+
 const kh_model_type kh_model_bcm = {
     .name = "bcm",
     .summary = "BCM rule with a sliding threshold theta (tau_theta) and weight decay epsilon",
@@ -121,4 +130,5 @@ const kh_model_type kh_model_bcm = {
     .observe = observe,
     .n_switch = n_switch,
     .switches = switches,
+    .switch_jumps = switch_jumps,
 };

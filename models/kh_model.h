@@ -40,9 +40,12 @@ typedef struct kh_model_type {
      * no Lyapunov function. Returns as rhs does. */
     int (*observe)(const double y[], void *ws, kh_obs *o);
     /* Switching functions: the right-hand side is smooth while none of
-     * them changes sign. n_switch may return 0; switches may then be NULL. */
+     * them changes sign. n_switch may return 0; switches may then be NULL.
+     * switch_jumps sets jump[k] = 1 where the RHS jumps as s_k changes sign
+     * and 0 where it only has a kink (it stays continuous). */
     size_t (*n_switch)(const void *ws);
     void (*switches)(const double y[], void *ws, double s[]);
+    void (*switch_jumps)(const void *ws, unsigned char jump[]);
 } kh_model_type;
 
 /* The common head of every model's workspace, and the scratch shared by

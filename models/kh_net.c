@@ -74,6 +74,19 @@ void kh_model_set_input(void *ws, const double *v)
     ((kh_model_ws *)ws)->v = v;
 }
 
+/* One row's moments, compiled for AVX2 and for any x86-64 (KH_CLONES). */
+KH_CLONES static void row_moments(const double *w, const double *v, long n, double p2, int ip2,
+                                  double *I, double *B, double *vv)
+{
+    kh_row_moments(w, v, n, p2, ip2, I, B, vv);
+}
+
+KH_CLONES static void row_dwdt(const double *w, const double *v, long n, double a, double b,
+                               double inv, double *dw)
+{
+    kh_dw_row(w, v, n, a, b, inv, dw);
+}
+
 int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv)
 {
     const long m = w->m, n = w->n;
@@ -84,7 +97,7 @@ int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv
 #pragma omp parallel for default(none) shared(I, B, vv, W, v) firstprivate(m, n, p2, ip2) \
     schedule(static)
     for (long mu = 0; mu < m; mu++) {
-        kh_row_moments(W + mu * n, v, n, p2, ip2, &I[mu], &B[mu], vv ? &vv[mu] : NULL);
+        row_moments(W + mu * n, v, n, p2, ip2, &I[mu], &B[mu], vv ? &vv[mu] : NULL);
     }
     for (long mu = 0; mu < m; mu++) {
         if (!isfinite(I[mu]) || !isfinite(B[mu]) || !isfinite(h[mu])) {
@@ -120,7 +133,7 @@ void kh_net_dwdt(const kh_model_ws *w, const double *W, double *dW)
 #pragma omp parallel for default(none) shared(W, dW, v, a, b) firstprivate(m, n, inv) \
     schedule(static)
     for (long mu = 0; mu < m; mu++) {
-        kh_dw_row(W + mu * n, v, n, a[mu], b[mu], inv, dW + mu * n);
+        row_dwdt(W + mu * n, v, n, a[mu], b[mu], inv, dW + mu * n);
     }
 }
 

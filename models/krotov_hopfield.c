@@ -168,6 +168,31 @@ static void switches(const double y[], void *ws, double s[])
     }
 }
 
+/* h switches g itself (0 to -delta) only for bcm_step with drive h; else it
+ * is the kink of the ReLU. d is a jump for bcm_step, a kink for power g;
+ * d - h_star (bcm_step) is a jump. */
+static void switch_jumps(const void *ws, unsigned char jump[])
+{
+    const kh_model_ws *w = ws;
+    const kh_params *p = w->p;
+    const int step = p->g == KH_G_BCM_STEP;
+    size_t k = 0;
+    for (long mu = 0; mu < w->m; mu++) {
+        if (h_listed(p)) {
+            jump[k++] = (unsigned char)(step && p->drive == KH_DRIVE_H);
+        }
+        if (p->g == KH_G_LINEAR) {
+            continue;
+        }
+        if (p->drive == KH_DRIVE_Q) {
+            jump[k++] = (unsigned char)step;
+        }
+        if (step) {
+            jump[k++] = 1;
+        }
+    }
+}
+
 const kh_model_type kh_model_krotov_hopfield = {
     .name = "krotov_hopfield",
     .summary = "rate neurons with lateral inhibition and the L^p-sphere rule (PNAS 2019)",
@@ -179,4 +204,5 @@ const kh_model_type kh_model_krotov_hopfield = {
     .observe = observe,
     .n_switch = n_switch,
     .switches = switches,
+    .switch_jumps = switch_jumps,
 };

@@ -16,8 +16,9 @@
  * methods (msadams, msbdf) keep state inside gsl_odeiv2_evolve, so they use
  * gsl_odeiv2_evolve_apply and the same location after an accepted step that
  * crossed a switch, then restart their history there. Each located switch
- * is counted in /solver/switches; solver.locate_switches = false turns
- * location off, for comparison.
+ * is counted in /solver/switches. solver.locate_switches chooses which
+ * switches are located: the jumps of the RHS (default), all of them
+ * (kinks too), or none (kh_switch.h).
  *
  * Implicit steppers need the model's analytic Jacobian, stored dense: they are
  * refused above KH_DENSE_MAX states.
@@ -204,19 +205,17 @@ static int trial_step(void *ctx, double dt, double *y)
                                  &s->sys) != GSL_SUCCESS;
 }
 
-/* Across a switch: one Euler step of dt = hi - lo <= switch_tol from the
- * state just before it, whose error is bounded by dt times the jump of the
- * RHS (plus dt^2 |f'|). */
-static int cross(gsl_state *s, double t, double dt, double y[])
+/* Across a switch from y just before it (at t): kh_switch_cross with
+ * f(t, y). Sets *d to the length taken (0: no crossing near, y unchanged). */
+static int cross(gsl_state *s, double t, double d0, double h, double y[], double *d)
 {
-    if (dt <= 0.0) {
-        return KH_OK;
-    }
     int r = sys_rhs(t, y, s->dydt_out, s);
     if (r != GSL_SUCCESS) {
         return gsl_failure(s, r, t);
     }
-    kh_euler_axpy(y, s->dydt_out, (long)s->dim, dt);
+    d0 = fmax(d0, s->sw.tol);
+    *d = kh_switch_cross(&s->sw, y, s->dydt_out, s->dim, d0, fmin(64.0 * fmax(d0, 1e-7 * h), h),
+                         s->ytr);
     return KH_OK;
 }
 
@@ -284,11 +283,14 @@ static int rk_step(gsl_state *s, double *t, double t1, double y[])
                     continue;
                 }
             }
-            if ((r = cross(s, t0 + lo, hi - lo, y)) != KH_OK) {
+            double d;
+            if ((r = cross(s, t0 + lo, hi - lo, h0 - lo, y, &d)) != KH_OK) {
                 return r;
             }
-            *t = (final && hi == h0) ? t1 : t0 + hi;
-            kh_switch_note(&s->sw, k, *t);
+            *t = (final && lo + d >= h0) ? t1 : t0 + lo + d;
+            if (d > 0.0) {
+                kh_switch_note(&s->sw, k, *t);
+            }
             return KH_OK; /* s->h is kept: the step size before the switch */
         }
         double h_old = h0;
@@ -330,6 +332,9 @@ static int ms_step(gsl_state *s, double *t, double t1, double y[])
     if (kh_switch_crossed(&s->sw, y) < 0) {
         return KH_OK;
     }
+    /* Keep the accepted step: it stands if no switch is found near. */
+    const double t_acc = *t;
+    memcpy(s->dydt_in, y, s->dim * sizeof(double));
     s->trial_t0 = t0;
     s->trial_dydt = NULL;
     double lo;
@@ -351,14 +356,20 @@ static int ms_step(gsl_state *s, double *t, double t1, double y[])
         }
         s->steps++;
     }
-    if ((r = cross(s, ts, hi - lo, y)) != KH_OK) {
+    double d;
+    if ((r = cross(s, ts, hi - lo, hi, y, &d)) != KH_OK) {
         return r;
     }
-    *t = t0 + hi;
+    if (d == 0.0) {
+        memcpy(y, s->dydt_in, s->dim * sizeof(double));
+        *t = t_acc;
+    } else {
+        *t = ts + d;
+        kh_switch_note(&s->sw, k, *t);
+    }
     gsl_odeiv2_evolve_reset(s->d->e);
     gsl_odeiv2_step_reset(s->d->s);
     s->h = h_before;
-    kh_switch_note(&s->sw, k, *t);
     return KH_OK;
 }
 

@@ -29,7 +29,8 @@ typedef struct kh_switch {
     size_t n;                   /* number of switching functions; 0: location off */
     double tol;                 /* solver.switch_tol */
     double *s0, *s1, *slo, *shi, *str;
-    unsigned char *mask;
+    unsigned char *mask; /* set aside as sliding, until kh_switch_reset */
+    unsigned char *off;  /* never located (kinks, under locate_switches = jumps) */
     long last_k, zeno;
     double last_t, last_gap;
     long switches, sliding;
@@ -40,7 +41,8 @@ typedef struct kh_switch {
 typedef int (*kh_trial_fn)(void *ctx, double dt, double *y);
 
 /* Plans the workspace (n = 0 when the model has no switching functions or
- * p->locate_switches is false). KH_OK or KH_ENOMEM. */
+ * p->locate_switches is none; with jumps, the kinks are switched off).
+ * KH_OK or KH_ENOMEM. */
 int kh_switch_init(kh_switch *w, const kh_model_type *model, void *ws, const kh_params *p);
 void kh_switch_release(kh_switch *w);
 /* A new presentation: forgets the sliding functions and the Zeno run. */
@@ -54,6 +56,14 @@ long kh_switch_crossed(kh_switch *w, const double *y);
  * sets *lo and *k (the crossing function). */
 double kh_switch_bracket(kh_switch *w, double dt, kh_trial_fn trial, void *ctx, double *ytr,
                          double *lo, long *k);
+/* Carries y (just before a located switch, with f = f(y)) across it by
+ * one Euler step of the smallest length d0, 2 d0, 4 d0, ... <= d_max whose
+ * end has crossed (the located time may be off by a little). Its error is d
+ * times the jump of the RHS. ytr is scratch. Returns the length taken, or 0
+ * when no such step crosses (y is then unchanged). */
+double kh_switch_cross(kh_switch *w, double *y, const double *f, size_t dim, double d0,
+                       double d_max, double *ytr);
+
 /* Counts a located switch of function k at time t (and the Zeno guard). */
 void kh_switch_note(kh_switch *w, long k, double t);
 

@@ -6,9 +6,10 @@
 #include "../src/kh_error.h"
 #include "kh_solver.h"
 
-extern const kh_solver_type kh_solver_gsl, kh_solver_euler;
+extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_euler;
 
-const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl, &kh_solver_euler, NULL};
+const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl, &kh_solver_dopri5, &kh_solver_euler,
+                                             NULL};
 
 const kh_solver_type *kh_solver_find(const char *method)
 {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../gpu/kh_kernels.h"
 #include "../src/kh_error.h"
 #include "kh_switch.h"
 
@@ -12,7 +13,7 @@ int kh_switch_init(kh_switch *w, const kh_model_type *model, void *ws, const kh_
     w->model = model;
     w->ws = ws;
     w->tol = p->switch_tol;
-    w->n = (p->locate_switches && model->switches) ? model->n_switch(ws) : 0;
+    w->n = (p->locate_switches != KH_LOCATE_NONE && model->switches) ? model->n_switch(ws) : 0;
     w->last_k = -1;
     size_t n = w->n ? w->n : 1;
     double **arrays[] = {&w->s0, &w->s1, &w->slo, &w->shi, &w->str};
@@ -22,9 +23,22 @@ int kh_switch_init(kh_switch *w, const kh_model_type *model, void *ws, const kh_
             return KH_ERROR(KH_ENOMEM, "cannot allocate %zu switching functions", n);
         }
     }
-    if (!(w->mask = calloc(n, 1))) {
+    if (!(w->mask = calloc(n, 1)) || !(w->off = calloc(n, 1))) {
         kh_switch_release(w);
         return KH_ERROR(KH_ENOMEM, "cannot allocate %zu switching functions", n);
+    }
+    if (w->n && p->locate_switches == KH_LOCATE_JUMPS) {
+        size_t live = 0;
+        if (model->switch_jumps) {
+            model->switch_jumps(ws, w->off);
+        }
+        for (size_t k = 0; k < w->n; k++) {
+            w->off[k] = !w->off[k]; /* off = not a jump */
+            live += !w->off[k];
+        }
+        if (live == 0) {
+            w->n = 0; /* only kinks: nothing to locate, and no cost */
+        }
     }
     return KH_OK;
 }
@@ -37,8 +51,9 @@ void kh_switch_release(kh_switch *w)
     free(w->shi);
     free(w->str);
     free(w->mask);
+    free(w->off);
     w->s0 = w->s1 = w->slo = w->shi = w->str = NULL;
-    w->mask = NULL;
+    w->mask = w->off = NULL;
 }
 
 void kh_switch_reset(kh_switch *w)
@@ -60,7 +75,7 @@ void kh_switch_start(kh_switch *w, const double *y)
 static long first_change(const kh_switch *w, const double *b)
 {
     for (size_t k = 0; k < w->n; k++) {
-        if (!w->mask[k] && (w->s0[k] > 0.0) != (b[k] > 0.0)) {
+        if (!w->mask[k] && !w->off[k] && (w->s0[k] > 0.0) != (b[k] > 0.0)) {
             return (long)k;
         }
     }
@@ -83,7 +98,7 @@ static double falsi(const kh_switch *w, double lo, double hi, double fl, double 
     double best = hi;
     for (size_t k = 0; k < w->n; k++) {
         double a = w->slo[k] * fl, b = w->shi[k] * fh;
-        if (!w->mask[k] && (w->slo[k] > 0.0) != (w->shi[k] > 0.0) && a != b) {
+        if (!w->mask[k] && !w->off[k] && (w->slo[k] > 0.0) != (w->shi[k] > 0.0) && a != b) {
             double c = lo + (hi - lo) * a / (a - b);
             if (c < best) {
                 best = c;
@@ -130,6 +145,20 @@ double kh_switch_bracket(kh_switch *w, double dt, kh_trial_fn trial, void *ctx, 
     *lo_out = lo;
     *k_out = first_change(w, w->shi);
     return hi;
+}
+
+double kh_switch_cross(kh_switch *w, double *y, const double *f, size_t dim, double d0,
+                       double d_max, double *ytr)
+{
+    for (double d = d0; d <= d_max; d *= 2.0) {
+        memcpy(ytr, y, dim * sizeof(double));
+        kh_euler_axpy(ytr, f, (long)dim, d);
+        if (kh_switch_crossed(w, ytr) >= 0) {
+            memcpy(y, ytr, dim * sizeof(double));
+            return d;
+        }
+    }
+    return 0.0;
 }
 
 void kh_switch_note(kh_switch *w, long k, double t)

@@ -83,7 +83,7 @@ const kh_param_info kh_param_table[] = {
      "khsim .h5 file whose last /snapshots/W row is the initial W (weights = file)"},
     {"solver", "method", KH_PT_STRING, STR(method), 0, "rkf45", 0, 0, 0, NULL, "",
      "rk2 | rk4 | rkf45 | rkck | rk8pd | msadams | rk1imp | rk2imp | rk4imp | bsimp | "
-     "msbdf | euler"},
+     "msbdf | dopri5 | euler"},
     {"solver", "rtol", KH_PT_DOUBLE, OFF(rtol), 0, 1e-6, NULL, 0, 1, 1, NULL, "",
      "relative tolerance of adaptive steppers"},
     {"solver", "atol", KH_PT_DOUBLE, OFF(atol), 0, 1e-9, NULL, 0, BIG, 0, NULL, "",
@@ -92,8 +92,10 @@ const kh_param_info kh_param_table[] = {
      "time", "first trial step of adaptive steppers"},
     {"solver", "dt", KH_PT_DOUBLE, OFF(dt), 0, 1e-3, NULL, 0, BIG, 1, NULL, "time",
      "step of euler"},
-    {"solver", "locate_switches", KH_PT_BOOL, OFF(locate_switches), 0, 1, NULL, 0, 1, 0, NULL,
-     "", "locate each switch of g and of the ReLU inside a step and restart there"},
+    {"solver", "locate_switches", KH_PT_ENUM, OFF(locate_switches), 0, KH_LOCATE_JUMPS, NULL, 0,
+     0, 0, "none,jumps,all", "", "which switches of the RHS adaptive steppers locate and "
+     "restart at: the jumps of bcm_step (jumps), also the kinks of the ReLU and of power g "
+     "(all), or none"},
     {"solver", "switch_tol", KH_PT_DOUBLE, OFF(switch_tol), 0, 1e-9, NULL, 0, BIG, 1, NULL,
      "time", "time resolution to which switches of g and of the ReLU are located"},
     {"solver", "max_steps", KH_PT_LONG, OFF(max_steps), 0, 0, NULL, 0, LBIG, 0, NULL, "",

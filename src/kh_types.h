@@ -22,6 +22,8 @@ enum { KH_G_BCM_STEP, KH_G_LINEAR, KH_G_POWER };
 enum { KH_DRIVE_H, KH_DRIVE_Q };
 /* Input sources. */
 enum { KH_SRC_UNIFORM, KH_SRC_MNIST, KH_SRC_FILE };
+/* Which switches of the right-hand side adaptive solvers locate. */
+enum { KH_LOCATE_NONE, KH_LOCATE_JUMPS, KH_LOCATE_ALL };
 /* Initial weights. */
 enum { KH_INIT_NORMAL, KH_INIT_UNIFORM, KH_INIT_FILE };
 
@@ -53,7 +55,7 @@ typedef struct kh_params {
     /* [solver] */
     char method[KH_NAME_MAX];
     double rtol, atol, first_step, dt;
-    int locate_switches;
+    int locate_switches; /* KH_LOCATE_* */
     double switch_tol; /* time resolution of switch location */
     long max_steps;    /* per presentation; 0 = no limit */
     long threads;      /* OpenMP threads; 0 = runtime default */

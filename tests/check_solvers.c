@@ -74,7 +74,7 @@ static int solve(problem *pb, const char *method, double rtol, double dt, double
     return status;
 }
 
-static const char *const methods[] = {"rk2",    "rk4",    "rkf45",  "rkck",  "msadams",
+static const char *const methods[] = {"rk2",    "rk4",    "rkf45", "rkck",  "msadams", "dopri5",
                                       "rk1imp", "rk2imp", "rk4imp", "bsimp", "msbdf"};
 
 START_TEST(test_steppers_agree_with_rk8pd)
@@ -154,8 +154,8 @@ START_TEST(test_error_paths)
     ck_assert_ptr_null(kh_solver_alloc("msbdf", pb.m, pb.ws, 100000, &pb.c->p, NULL));
     ck_assert_ptr_nonnull(strstr(kh_errmsg(), "dense"));
     /* A NaN state: the adaptive solver and euler both fail with KH_ESOLVER. */
-    const char *ms[] = {"rkf45", "euler"};
-    for (int k = 0; k < 2; k++) {
+    const char *ms[] = {"rkf45", "euler", "dopri5"};
+    for (int k = 0; k < 3; k++) {
         s = kh_solver_alloc(ms[k], pb.m, pb.ws, pb.dim, &pb.c->p, NULL);
         memcpy(y, pb.y0, sizeof y);
         y[5] = NAN;
