@@ -81,60 +81,76 @@ KH_HD static inline int kh_int_exponent(double e)
 #define KH_SIMD_SUM3 _Pragma("omp simd reduction(+ : si, sb, sv)")
 #endif
 
-/* The body of kh_row_moments for one form of |w|^(p-2) (EXPR of a = |w|),
- * with VV the statement that accumulates <v,v>_mu, or nothing. */
-#define KH_MOMENTS_LOOP(EXPR, VV)                                              \
+/* The body of the row moments for one form of |w|^(p-2) (EXPR of a = |w|),
+ * with the weight W_EXPR of element i and VV the statement that accumulates
+ * <v,v>_mu, or nothing. */
+#define KH_MOMENTS_LOOP(W_EXPR, EXPR, VV)                                      \
     KH_SIMD_SUM3                                                               \
     for (long i = 0; i < n; i++) {                                             \
-        double a = fabs(w[i]);                                                 \
+        double wi = (W_EXPR);                                                  \
+        double a = fabs(wi);                                                   \
         double a2 = (EXPR); /* |w|^(p-2) */                                    \
         double a1 = a2 * a; /* |w|^(p-1) */                                    \
-        si += copysign(a1, w[i]) * v[i];                                       \
+        si += copysign(a1, wi) * v[i];                                         \
         sb += a1 * a;                                                          \
         VV;                                                                    \
     }
 
+/* The exponent dispatch of the row moments, once per row. */
+#define KH_MOMENTS_DISPATCH(W_EXPR, VV)                                        \
+    switch (ip2) {                                                             \
+    case 0:                                                                    \
+        KH_MOMENTS_LOOP(W_EXPR, 1.0, VV)                                       \
+        break;                                                                 \
+    case 1:                                                                    \
+        KH_MOMENTS_LOOP(W_EXPR, a, VV)                                         \
+        break;                                                                 \
+    case 2:                                                                    \
+        KH_MOMENTS_LOOP(W_EXPR, a * a, VV)                                     \
+        break;                                                                 \
+    default:                                                                   \
+        KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV)                                \
+        break;                                                                 \
+    }
+
 /* One row's I, B and <v,v>_mu. p2 = p - 2 and its integer form ip2 (see
- * kh_int_exponent); vv may be NULL when not wanted (the loop then skips it).
- * The exponent is dispatched once per row, so the loop has no branch. */
-KH_HD KH_INLINE static inline void kh_row_moments(const double *w, const double *v, long n, double p2,
-                                        int ip2, double *I, double *B, double *vv)
+ * kh_int_exponent); vv may be NULL when not wanted (the loop then skips it). */
+KH_HD KH_INLINE static inline void kh_row_moments(const double *w, const double *v, long n,
+                                                  double p2, int ip2, double *I, double *B,
+                                                  double *vv)
 {
     double si = 0.0, sb = 0.0, sv = 0.0;
     if (vv) {
-        switch (ip2) {
-        case 0:
-            KH_MOMENTS_LOOP(1.0, sv += a2 * v[i] * v[i])
-            break;
-        case 1:
-            KH_MOMENTS_LOOP(a, sv += a2 * v[i] * v[i])
-            break;
-        case 2:
-            KH_MOMENTS_LOOP(a * a, sv += a2 * v[i] * v[i])
-            break;
-        default:
-            KH_MOMENTS_LOOP(pow(a, p2), sv += a2 * v[i] * v[i])
-            break;
-        }
+        KH_MOMENTS_DISPATCH(w[i], sv += a2 * v[i] * v[i])
         *vv = sv;
     } else {
-        switch (ip2) {
-        case 0:
-            KH_MOMENTS_LOOP(1.0, (void)0)
-            break;
-        case 1:
-            KH_MOMENTS_LOOP(a, (void)0)
-            break;
-        case 2:
-            KH_MOMENTS_LOOP(a * a, (void)0)
-            break;
-        default:
-            KH_MOMENTS_LOOP(pow(a, p2), (void)0)
-            break;
-        }
+        KH_MOMENTS_DISPATCH(w[i], (void)0)
     }
     *I = si;
     *B = sb;
+}
+
+/* The same for the row alpha w0 + beta v, without forming it (the weights of
+ * a Runge-Kutta stage in the basis {W_mu(t0), v}; solvers/dopri5.c). */
+KH_HD KH_INLINE static inline void kh_row_moments_affine(const double *w0, const double *v,
+                                                         long n, double alpha, double beta,
+                                                         double p2, int ip2, double *I,
+                                                         double *B)
+{
+    double si = 0.0, sb = 0.0, sv = 0.0;
+    KH_MOMENTS_DISPATCH(alpha * w0[i] + beta * v[i], (void)0)
+    (void)sv;
+    *I = si;
+    *B = sb;
+}
+
+/* w <- alpha w + beta v. */
+KH_HD KH_INLINE static inline void kh_row_affine(double *w, const double *v, long n,
+                                                 double alpha, double beta)
+{
+    for (long i = 0; i < n; i++) {
+        w[i] = alpha * w[i] + beta * v[i];
+    }
 }
 
 /* d I / d W_i = (p-1) |W_i|^(p-2) v_i. */

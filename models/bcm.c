@@ -34,23 +34,27 @@ static void coefficients(kh_model_ws *w, const double *h, const double *theta)
     }
 }
 
+extern const kh_model_type kh_model_bcm;
+
+/* z = theta. */
+static int reduced(const double *h, const double *theta, double *dh, double *dtheta, void *ws)
+{
+    kh_model_ws *w = ws;
+    if (kh_net_not_finite(w, h, theta, w->m)) {
+        return 1;
+    }
+    kh_net_dhdt(w, h, dh);
+    coefficients(w, h, theta);
+    for (long mu = 0; mu < w->m; mu++) {
+        dtheta[mu] = (h[mu] * h[mu] - theta[mu]) / w->p->tau_theta;
+    }
+    return 0;
+}
+
 static int rhs(double t, const double y[], double dydt[], void *ws)
 {
     (void)t;
-    kh_model_ws *w = ws;
-    const long m = w->m;
-    const double *theta = y + m + m * w->n;
-    double *dtheta = dydt + m + m * w->n;
-    if (kh_net_moments(w, y, y + m, 0)) {
-        return 1;
-    }
-    kh_net_dhdt(w, y, dydt);
-    coefficients(w, y, theta);
-    kh_net_dwdt(w, y + m, dydt + m);
-    for (long mu = 0; mu < m; mu++) {
-        dtheta[mu] = (y[mu] * y[mu] - theta[mu]) / w->p->tau_theta;
-    }
-    return 0;
+    return kh_net_rhs(&kh_model_bcm, ws, y, dydt);
 }
 
 static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
@@ -102,12 +106,23 @@ static size_t n_switch(const void *ws)
     return w->p->w_inh > 0.0 ? (size_t)w->m : 0;
 }
 
-static void switches(const double y[], void *ws, double s[])
+static void reduced_switches(const double *h, void *ws, double s[])
 {
     const kh_model_ws *w = ws;
     for (long mu = 0; mu < w->m; mu++) {
-        s[mu] = y[mu];
+        s[mu] = h[mu];
     }
+}
+
+static int switches_need_moments(const void *ws)
+{
+    (void)ws;
+    return 0;
+}
+
+static void switches(const double y[], void *ws, double s[])
+{
+    kh_net_switches(&kh_model_bcm, ws, y, s);
 }
 
 /* The ReLU of the inhibition is a kink: the RHS stays continuous. */
@@ -131,4 +146,7 @@ const kh_model_type kh_model_bcm = {
     .n_switch = n_switch,
     .switches = switches,
     .switch_jumps = switch_jumps,
+    .reduced = reduced,
+    .reduced_switches = reduced_switches,
+    .switches_need_moments = switches_need_moments,
 };

@@ -46,6 +46,18 @@ typedef struct kh_model_type {
     size_t (*n_switch)(const void *ws);
     void (*switches)(const double y[], void *ws, double s[]);
     void (*switch_jumps)(const void *ws, unsigned char jump[]);
+    /* The right-hand side in reduced form, for models whose plasticity is
+     * affine in each row: tau_L dW_mu/dt = a_mu v - b_mu W_mu (every model
+     * here). From h [m], the state after W, z, and the per-row moments the
+     * caller has put in ws->I and ws->B (kh_model_ws), it fills dh [m], dz
+     * and ws->a, ws->b. rhs is this plus the moments and the rows of dW;
+     * solvers/dopri5.c integrates W in the basis {W_mu(t0), v} with it.
+     * Returns 0, or > 0 when h, z, I or B is not finite. */
+    int (*reduced)(const double *h, const double *z, double *dh, double *dz, void *ws);
+    /* The switching functions from h and, when switches_need_moments says
+     * so, ws->I and ws->B; switches is this after the moments. */
+    void (*reduced_switches)(const double *h, void *ws, double s[]);
+    int (*switches_need_moments)(const void *ws);
 } kh_model_type;
 
 /* The common head of every model's workspace, and the scratch shared by
@@ -82,11 +94,18 @@ kh_model_ws *kh_net_alloc(const kh_params *p, const char *model);
 void kh_net_free(void *ws);
 /* Frees the scratch of the head (not the head itself). */
 void kh_net_release(kh_model_ws *w);
-/* I, B (and <v,v> if want_vv) of every row of W, in parallel over rows.
- * Returns 1 when h, I or B is not finite, else 0. */
+/* I, B (and <v,v> if want_vv) of every row of W into w->I, w->B, w->vv,
+ * in parallel over rows. Returns 1 when h, I or B is not finite, else 0. */
 int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv);
+/* 1 when some h_mu, I_mu or B_mu (or z_i, i < nz) is not finite, else 0. */
+int kh_net_not_finite(const kh_model_ws *w, const double *h, const double *z, long nz);
 /* S = sum_nu r(h_nu), summed in a fixed order. */
 double kh_net_relu_sum(const double *h, long m);
+/* The full rhs of a row-affine model from its reduced form: the moments,
+ * reduced(), then the rows of dW. nz is the size of the state after W. */
+int kh_net_rhs(const kh_model_type *model, kh_model_ws *w, const double *y, double *dydt);
+/* The switching functions of a model from its reduced form. */
+void kh_net_switches(const kh_model_type *model, kh_model_ws *w, const double *y, double *s);
 /* dh/dt of every unit from the moments. */
 void kh_net_dhdt(const kh_model_ws *w, const double *h, double *dh);
 /* dW/dt = (a v - b W) / tau_L, in parallel over rows. */

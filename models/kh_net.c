@@ -99,12 +99,44 @@ int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv
     for (long mu = 0; mu < m; mu++) {
         row_moments(W + mu * n, v, n, p2, ip2, &I[mu], &B[mu], vv ? &vv[mu] : NULL);
     }
-    for (long mu = 0; mu < m; mu++) {
-        if (!isfinite(I[mu]) || !isfinite(B[mu]) || !isfinite(h[mu])) {
+    return kh_net_not_finite(w, h, NULL, 0);
+}
+
+int kh_net_not_finite(const kh_model_ws *w, const double *h, const double *z, long nz)
+{
+    for (long mu = 0; mu < w->m; mu++) {
+        if (!isfinite(w->I[mu]) || !isfinite(w->B[mu]) || !isfinite(h[mu])) {
+            return 1;
+        }
+    }
+    for (long i = 0; i < nz; i++) {
+        if (!isfinite(z[i])) {
             return 1;
         }
     }
     return 0;
+}
+
+int kh_net_rhs(const kh_model_type *model, kh_model_ws *w, const double *y, double *dydt)
+{
+    const long mn = w->m * w->n;
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return 1;
+    }
+    int r = model->reduced(y, y + w->m + mn, dydt, dydt + w->m + mn, w);
+    if (r != 0) {
+        return r;
+    }
+    kh_net_dwdt(w, y + w->m, dydt + w->m);
+    return 0;
+}
+
+void kh_net_switches(const kh_model_type *model, kh_model_ws *w, const double *y, double *s)
+{
+    if (model->switches_need_moments(w)) {
+        kh_net_moments(w, y, y + w->m, 0);
+    }
+    model->reduced_switches(y, w, s);
 }
 
 double kh_net_relu_sum(const double *h, long m)

@@ -64,17 +64,25 @@ static void coefficients(kh_model_ws *w, const double *h, int jac)
     }
 }
 
+extern const kh_model_type kh_model_krotov_hopfield;
+
+static int reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
+{
+    (void)z;
+    (void)dz;
+    kh_model_ws *w = ws;
+    if (kh_net_not_finite(w, h, NULL, 0)) {
+        return 1;
+    }
+    kh_net_dhdt(w, h, dh);
+    coefficients(w, h, 0);
+    return 0;
+}
+
 static int rhs(double t, const double y[], double dydt[], void *ws)
 {
     (void)t;
-    kh_model_ws *w = ws;
-    if (kh_net_moments(w, y, y + w->m, 0)) {
-        return 1;
-    }
-    kh_net_dhdt(w, y, dydt);
-    coefficients(w, y, 0);
-    kh_net_dwdt(w, y + w->m, dydt + w->m);
-    return 0;
+    return kh_net_rhs(&kh_model_krotov_hopfield, ws, y, dydt);
 }
 
 static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
@@ -142,23 +150,26 @@ static size_t n_switch(const void *ws)
     return per_unit(w->p) * (size_t)w->m;
 }
 
-static void switches(const double y[], void *ws, double s[])
+static int switches_need_moments(const void *ws)
+{
+    const kh_model_ws *w = ws;
+    return w->p->drive == KH_DRIVE_Q && w->p->g != KH_G_LINEAR;
+}
+
+static void reduced_switches(const double *h, void *ws, double s[])
 {
     kh_model_ws *w = ws;
     const kh_params *p = w->p;
-    if (p->drive == KH_DRIVE_Q && p->g != KH_G_LINEAR) {
-        kh_net_moments(w, y, y + w->m, 0);
-    }
     const int with_h = h_listed(p);
     size_t k = 0;
     for (long mu = 0; mu < w->m; mu++) {
         if (with_h) {
-            s[k++] = y[mu];
+            s[k++] = h[mu];
         }
         if (p->g == KH_G_LINEAR) {
             continue;
         }
-        double d = drive_of(w, mu, y[mu]);
+        double d = drive_of(w, mu, h[mu]);
         if (p->drive == KH_DRIVE_Q) {
             s[k++] = d;
         }
@@ -166,6 +177,11 @@ static void switches(const double y[], void *ws, double s[])
             s[k++] = d - p->h_star;
         }
     }
+}
+
+static void switches(const double y[], void *ws, double s[])
+{
+    kh_net_switches(&kh_model_krotov_hopfield, ws, y, s);
 }
 
 /* h switches g itself (0 to -delta) only for bcm_step with drive h; else it
@@ -205,4 +221,7 @@ const kh_model_type kh_model_krotov_hopfield = {
     .n_switch = n_switch,
     .switches = switches,
     .switch_jumps = switch_jumps,
+    .reduced = reduced,
+    .reduced_switches = reduced_switches,
+    .switches_need_moments = switches_need_moments,
 };

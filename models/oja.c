@@ -42,17 +42,25 @@ static void coefficients(kh_model_ws *w, const double *h)
     }
 }
 
+extern const kh_model_type kh_model_oja;
+
+static int reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
+{
+    (void)z;
+    (void)dz;
+    kh_model_ws *w = ws;
+    if (kh_net_not_finite(w, h, NULL, 0)) {
+        return 1;
+    }
+    kh_net_dhdt(w, h, dh);
+    coefficients(w, h);
+    return 0;
+}
+
 static int rhs(double t, const double y[], double dydt[], void *ws)
 {
     (void)t;
-    kh_model_ws *w = ws;
-    if (kh_net_moments(w, y, y + w->m, 0)) {
-        return 1;
-    }
-    kh_net_dhdt(w, y, dydt);
-    coefficients(w, y);
-    kh_net_dwdt(w, y + w->m, dydt + w->m);
-    return 0;
+    return kh_net_rhs(&kh_model_oja, ws, y, dydt);
 }
 
 static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
@@ -107,4 +115,5 @@ const kh_model_type kh_model_oja = {
     .observe = observe,
     .n_switch = n_switch,
     .switches = NULL,
+    .reduced = reduced,
 };

@@ -23,9 +23,15 @@
 
 #define KH_ZENO_RUN 4
 
+/* Fills s with the switching functions at state y (by default the model's
+ * switches(y, ws, s); a solver with its own state representation sets its own). */
+typedef void (*kh_switch_values_fn)(void *ctx, const double *y, double *s);
+
 typedef struct kh_switch {
     const kh_model_type *model; /* borrowed */
     void *ws;                   /* borrowed */
+    kh_switch_values_fn values;
+    void *values_ctx;
     size_t n;                   /* number of switching functions; 0: location off */
     double tol;                 /* solver.switch_tol */
     double *s0, *s1, *slo, *shi, *str;

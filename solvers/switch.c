@@ -7,11 +7,19 @@
 #include "../src/kh_error.h"
 #include "kh_switch.h"
 
+static void model_values(void *ctx, const double *y, double *s)
+{
+    kh_switch *w = ctx;
+    w->model->switches(y, w->ws, s);
+}
+
 int kh_switch_init(kh_switch *w, const kh_model_type *model, void *ws, const kh_params *p)
 {
     memset(w, 0, sizeof *w);
     w->model = model;
     w->ws = ws;
+    w->values = model_values;
+    w->values_ctx = w;
     w->tol = p->switch_tol;
     w->n = (p->locate_switches != KH_LOCATE_NONE && model->switches) ? model->n_switch(ws) : 0;
     w->last_k = -1;
@@ -68,7 +76,7 @@ void kh_switch_reset(kh_switch *w)
 void kh_switch_start(kh_switch *w, const double *y)
 {
     if (w->n) {
-        w->model->switches(y, w->ws, w->s0);
+        w->values(w->values_ctx, y, w->s0);
     }
 }
 
@@ -87,7 +95,7 @@ long kh_switch_crossed(kh_switch *w, const double *y)
     if (!w->n) {
         return -1;
     }
-    w->model->switches(y, w->ws, w->s1);
+    w->values(w->values_ctx, y, w->s1);
     return first_change(w, w->s1);
 }
 
@@ -127,7 +135,7 @@ double kh_switch_bracket(kh_switch *w, double dt, kh_trial_fn trial, void *ctx, 
             last_side = 0;
             continue;
         }
-        w->model->switches(ytr, w->ws, w->str);
+        w->values(w->values_ctx, ytr, w->str);
         if (first_change(w, w->str) >= 0) {
             hi = x;
             memcpy(w->shi, w->str, w->n * sizeof(double));

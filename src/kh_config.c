@@ -81,7 +81,7 @@ const kh_param_info kh_param_table[] = {
      "standard deviation (normal) or half-width (uniform) of the initial weights"},
     {"init", "path", KH_PT_STRING, STR(init_path), 0, "", 0, 0, 0, NULL, "",
      "khsim .h5 file whose last /snapshots/W row is the initial W (weights = file)"},
-    {"solver", "method", KH_PT_STRING, STR(method), 0, "rkf45", 0, 0, 0, NULL, "",
+    {"solver", "method", KH_PT_STRING, STR(method), 0, "dopri5", 0, 0, 0, NULL, "",
      "rk2 | rk4 | rkf45 | rkck | rk8pd | msadams | rk1imp | rk2imp | rk4imp | bsimp | "
      "msbdf | dopri5 | euler"},
     {"solver", "rtol", KH_PT_DOUBLE, OFF(rtol), 0, 1e-6, NULL, 0, 1, 1, NULL, "",

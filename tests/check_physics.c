@@ -367,6 +367,54 @@ START_TEST(test_switch_location)
 }
 END_TEST
 
+/* dopri5 integrates W in the basis {W(t0), v}: on every model, with and
+ * without switches that depend on W (drive Q), it agrees with rk8pd. */
+START_TEST(test_dopri5_reduced_agrees)
+{
+    const char *cases[] = {
+        "[network]\nmodel = bcm\nhidden = 4\ninputs = 6\np = 2\nw_inh = 0.3\ntau_L = 3\n"
+        "[learning]\nepsilon = 0.2\ntau_theta = 1.5\n",
+        "[network]\nhidden = 5\ninputs = 6\np = 3\nw_inh = 0.4\ntau_L = 2\n"
+        "[learning]\ng = bcm_step\ndrive = Q\nh_star = 0.4\n",
+        "[network]\nmodel = oja\nhidden = 2\ninputs = 6\ntau_L = 2\n",
+        "[network]\nmodel = hebb\nhidden = 2\ninputs = 6\ntau_L = 20\n",
+        "[network]\nhidden = 5\ninputs = 6\np = 4\nw_inh = 2\ntau_L = 2\n"
+        "[learning]\ng = power\nn = 1.5\ndrive = h\n",
+    };
+    const char *tail = "[input]\nsource = uniform\nsamples = 3\npresentation_time = 2\n"
+                       "reset_h = true\nseed = 3\n[init]\nweights = uniform\nseed = 4\n"
+                       "[output]\nrecord_every = 0.5\nsnapshot_every = 6\n[solver]\n"
+                       "locate_switches = all\n";
+    char ini[2048], ref[512], got[512];
+    kh_sim_result r_ref, r_got;
+    snprintf(ini, sizeof ini, "%s%smethod = rk8pd\nrtol = 1e-12\natol = 1e-14\n", cases[_i],
+             tail);
+    run_study(ini, ref, sizeof ref, &r_ref);
+    snprintf(ini, sizeof ini, "%s%smethod = dopri5\nrtol = 1e-10\natol = 1e-12\n", cases[_i],
+             tail);
+    run_study(ini, got, sizeof got, &r_got);
+    const char *ds[] = {"/trajectory/h", "/trajectory/current", "/trajectory/pnorm",
+                        "/snapshots/W"};
+    for (int i = 0; i < 4; i++) {
+        int rank;
+        long d[3];
+        double *x = kh_test_read(ref, ds[i], &rank, d);
+        double *y = kh_test_read(got, ds[i], &rank, d);
+        double err = 0, scale = 0;
+        for (long k = 0; k < d[0] * d[1] * d[2]; k++) {
+            err = fmax(err, fabs(x[k] - y[k]));
+            scale = fmax(scale, fabs(x[k]));
+        }
+        ck_assert_msg(err <= 1e-7 * scale, "case %d: %s differs by %g (scale %g)", _i, ds[i], err,
+                      scale);
+        free(x);
+        free(y);
+    }
+    remove(ref);
+    remove(got);
+}
+END_TEST
+
 /* The same study with 1 and 2 OpenMP threads gives bit-identical files. */
 START_TEST(test_threads_bit_identical)
 {
@@ -415,6 +463,7 @@ Suite *kh_physics_suite(void)
     tcase_add_test(tc, test_steady_state_errors);
     tcase_add_loop_test(tc, test_switch_location, 0, 3);
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, 3);
+    tcase_add_loop_test(tc, test_dopri5_reduced_agrees, 0, 5);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,6 @@
+#!/bin/sh
+# make bench: every benchmark, each against its peer measured in the same run.
+set -eu
+cd "$(dirname "$0")/.."
+echo "khsim benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/exact_bench.py
