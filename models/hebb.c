@@ -22,8 +22,10 @@ static size_t dim(const kh_params *p)
 static void *ws_alloc(const kh_params *p)
 {
     if (p->w_inh != 0.0) {
-        KH_ERROR(KH_EINVAL, "network.model = hebb needs network.w_inh = 0 (linear neurons), "
-                            "got %g", p->w_inh);
+        KH_ERROR(KH_EINVAL,
+                 "network.model = hebb needs network.w_inh = 0 (linear neurons), "
+                 "got %g",
+                 p->w_inh);
         return NULL;
     }
     return kh_net_alloc(p, "hebb");

@@ -23,8 +23,10 @@ static size_t dim(const kh_params *p)
 static void *ws_alloc(const kh_params *p)
 {
     if (p->p != 2.0 || p->w_inh != 0.0) {
-        KH_ERROR(KH_EINVAL, "network.model = oja needs network.p = 2 and network.w_inh = 0, "
-                            "got p = %g, w_inh = %g", p->p, p->w_inh);
+        KH_ERROR(KH_EINVAL,
+                 "network.model = oja needs network.p = 2 and network.w_inh = 0, "
+                 "got p = %g, w_inh = %g",
+                 p->p, p->w_inh);
         return NULL;
     }
     return kh_net_alloc(p, "oja");

@@ -52,9 +52,10 @@ static const double A[7][6] = {
 static const double E[7] = {71.0 / 57600,      0,          -71.0 / 16695, 71.0 / 1920,
                             -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
 /* Hairer's dense output: the weights of r5 = h sum_j D_j k_j. */
-static const double D[7] = {-12715105075.0 / 11282082432.0, 0, 87487479700.0 / 32700410799.0,
-                            -10690763975.0 / 1880347072.0,  701980252875.0 / 199316789632.0,
-                            -1453857185.0 / 822651844.0,    69997945.0 / 29380423.0};
+static const double D[7] = {-12715105075.0 / 11282082432.0,  0,
+                            87487479700.0 / 32700410799.0,   -10690763975.0 / 1880347072.0,
+                            701980252875.0 / 199316789632.0, -1453857185.0 / 822651844.0,
+                            69997945.0 / 29380423.0};
 
 typedef struct dp_state {
     const kh_model_type *model;
@@ -68,8 +69,8 @@ typedef struct dp_state {
     /* Per row and stage: the model's coefficients and the stage's basis
      * weights; coefficients of the step's end and of a trial's end. */
     double *a[7], *b[7], *al[7], *be[7], *cc[7], *dd[7];
-    double *wa, *wb;   /* per row: weights of a dense or crossing state */
-    double *rows;      /* per row: partial sums of the error norm */
+    double *wa, *wb; /* per row: weights of a dense or crossing state */
+    double *rows;    /* per row: partial sums of the error norm */
     double *save_I, *save_B;
     int fsal; /* ku[0], a[0], b[0] hold f at the current state */
     double h, t0, dense_h;
@@ -119,8 +120,10 @@ static void *dp_alloc(const char *method, const kh_model_type *model, void *ws, 
 {
     (void)method;
     if (!model->reduced) {
-        KH_ERROR(KH_EINVAL, "solver.method = dopri5 needs the reduced form of the model, which "
-                            "%s lacks: use rkf45, rkck or rk8pd", model->name);
+        KH_ERROR(KH_EINVAL,
+                 "solver.method = dopri5 needs the reduced form of the model, which "
+                 "%s lacks: use rkf45, rkck or rk8pd",
+                 model->name);
         return NULL;
     }
     dp_state *s = calloc(1, sizeof *s);
@@ -141,8 +144,10 @@ static void *dp_alloc(const char *method, const kh_model_type *model, void *ws, 
     int ok = kh_switch_init(&s->sw, model, ws, p) == KH_OK;
     if (ok && s->sw.n && !model->reduced_switches) {
         kh_switch_release(&s->sw);
-        KH_ERROR(KH_EINVAL, "dopri5: model %s has switching functions but no reduced form of "
-                            "them", model->name);
+        KH_ERROR(KH_EINVAL,
+                 "dopri5: model %s has switching functions but no reduced form of "
+                 "them",
+                 model->name);
         free(s);
         return NULL;
     }
@@ -298,7 +303,7 @@ static double error_norm(dp_state *s, double h)
     double *rows = s->rows;
     double *const *cc = s->cc, *const *dd = s->dd;
     const double *al = s->al[6], *be = s->be[6];
-#pragma omp parallel for default(none) shared(W, v, rows, cc, dd, al, be, E) \
+#pragma omp parallel for default(none) shared(W, v, rows, cc, dd, al, be, E)                       \
     firstprivate(m, n, h, atol, rtol) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         double ec = 0.0, ed = 0.0;
@@ -370,11 +375,11 @@ static int dense_trial(void *ctx, double dt, double *y)
     (void)y;
     dp_state *s = ctx;
     const double h = s->dense_h, th = dt / h, th1 = 1.0 - th;
-#define KH_DENSE(y0, y1, k1, k7, r5)                                                        \
-    ((y0) + th * (((y1) - (y0)) +                                                           \
-                  th1 * ((h * (k1) - ((y1) - (y0))) +                                       \
-                         th * ((((y1) - (y0)) - h * (k7) - (h * (k1) - ((y1) - (y0)))) +    \
-                               th1 * (r5)))))
+#define KH_DENSE(y0, y1, k1, k7, r5)                                                               \
+    ((y0) +                                                                                        \
+     th * (((y1) - (y0)) +                                                                         \
+           th1 * ((h * (k1) - ((y1) - (y0))) +                                                     \
+                  th * ((((y1) - (y0)) - h * (k7) - (h * (k1) - ((y1) - (y0)))) + th1 * (r5)))))
     for (long i = 0; i < s->nu; i++) {
         double r5 = 0.0;
         for (int j = 0; j < 7; j++) {
@@ -404,8 +409,7 @@ static int dense_trial(void *ctx, double dt, double *y)
 static double cross(dp_state *s, double d0, double d_max)
 {
     const double inv = 1.0 / s->p->tau_L;
-    const int need = s->model->switches_need_moments &&
-                     s->model->switches_need_moments(s->ws);
+    const int need = s->model->switches_need_moments && s->model->switches_need_moments(s->ws);
     if (need) {
         memcpy(s->save_I, s->ws->I, (size_t)s->m * sizeof(double));
         memcpy(s->save_B, s->ws->B, (size_t)s->m * sizeof(double));
@@ -438,8 +442,10 @@ static double cross(dp_state *s, double d0, double d_max)
 
 static int diverged(double t)
 {
-    return KH_ERROR(KH_ESOLVER, "the state became non-finite (NaN or Inf) near t = %.9g: the "
-                                "dynamics diverge", t);
+    return KH_ERROR(KH_ESOLVER,
+                    "the state became non-finite (NaN or Inf) near t = %.9g: the "
+                    "dynamics diverge",
+                    t);
 }
 
 /* One accepted step from (*t, u0, W) towards t1. */
@@ -527,8 +533,10 @@ static int dp_step(dp_state *s, double *t, double t1)
             h *= isfinite(err) ? fmax(0.2, 0.9 * pow(err, -0.2)) : 0.2;
             rejected = 1;
             if (!(s->t0 + h > s->t0)) {
-                return KH_ERROR(KH_ESOLVER, "dopri5: the step size fell to the resolution of "
-                                            "t = %.9g (the dynamics may diverge)", s->t0);
+                return KH_ERROR(KH_ESOLVER,
+                                "dopri5: the step size fell to the resolution of "
+                                "t = %.9g (the dynamics may diverge)",
+                                s->t0);
             }
             continue;
         }

@@ -73,8 +73,10 @@ static int euler_apply(void *vs, double *t, double t1, double y[])
         double h = (t1 - *t <= dt * (1.0 + 1e-9)) ? t1 - *t : dt;
         s->rhs_evals++;
         if (s->model->rhs(*t, y, s->dydt, s->ws) != 0) {
-            return KH_ERROR(KH_ESOLVER, "the state became non-finite (NaN or Inf) at t = %.9g: "
-                                        "the dynamics diverge (try a smaller solver.dt)", *t);
+            return KH_ERROR(KH_ESOLVER,
+                            "the state became non-finite (NaN or Inf) at t = %.9g: "
+                            "the dynamics diverge (try a smaller solver.dt)",
+                            *t);
         }
         kh_euler_axpy(y, s->dydt, (long)s->dim, h);
         *t = (h == t1 - *t) ? t1 : *t + h;

@@ -55,7 +55,7 @@ typedef struct gsl_state {
     int rhs_status;
 } gsl_state;
 
-static const char *const names[] = {"rk2",    "rk4",    "rkf45",  "rkck", "rk8pd", "msadams",
+static const char *const names[] = {"rk2",    "rk4",    "rkf45",  "rkck",  "rk8pd", "msadams",
                                     "rk1imp", "rk2imp", "rk4imp", "bsimp", "msbdf", NULL};
 
 static const gsl_odeiv2_step_type *step_type(const char *m, int *implicit)
@@ -183,12 +183,16 @@ static void gsl_reset(void *vs)
 static int gsl_failure(gsl_state *s, int status, double t)
 {
     if (s->rhs_status > 0 || status == GSL_EFAILED) {
-        return KH_ERROR(KH_ESOLVER, "the state became non-finite (NaN or Inf) near t = %.9g: "
-                                    "the dynamics diverge (%s)", t, gsl_strerror(status));
+        return KH_ERROR(KH_ESOLVER,
+                        "the state became non-finite (NaN or Inf) near t = %.9g: "
+                        "the dynamics diverge (%s)",
+                        t, gsl_strerror(status));
     }
-    return KH_ERROR(KH_ESOLVER, "GSL stepper failed at t = %.9g: %s (the step size fell to "
-                                "the resolution of t; the dynamics may diverge or be too stiff "
-                                "for this method)", t, gsl_strerror(status));
+    return KH_ERROR(KH_ESOLVER,
+                    "GSL stepper failed at t = %.9g: %s (the step size fell to "
+                    "the resolution of t; the dynamics may diverge or be too stiff "
+                    "for this method)",
+                    t, gsl_strerror(status));
 }
 
 /* kh_trial_fn: a step of dt from the step's start (t0, y0), without error
@@ -383,8 +387,8 @@ static int gsl_apply(void *vs, double *t, double t1, double y[])
             return KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
         }
         if (p->max_steps > 0 && s->steps_since_reset >= p->max_steps) {
-            return KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g",
-                            p->max_steps, *t);
+            return KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g", p->max_steps,
+                            *t);
         }
         s->rhs_status = 0;
         int r = s->multistep ? ms_step(s, t, t1, y) : rk_step(s, t, t1, y);

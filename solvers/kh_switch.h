@@ -32,8 +32,8 @@ typedef struct kh_switch {
     void *ws;                   /* borrowed */
     kh_switch_values_fn values;
     void *values_ctx;
-    size_t n;                   /* number of switching functions; 0: location off */
-    double tol;                 /* solver.switch_tol */
+    size_t n;   /* number of switching functions; 0: location off */
+    double tol; /* solver.switch_tol */
     double *s0, *s1, *slo, *shi, *str;
     unsigned char *mask; /* set aside as sliding, until kh_switch_reset */
     unsigned char *off;  /* never located (kinks, under locate_switches = jumps) */

@@ -9,7 +9,7 @@
 extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_euler;
 
 const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl, &kh_solver_dopri5, &kh_solver_euler,
-                                             NULL};
+                                            NULL};
 
 const kh_solver_type *kh_solver_find(const char *method)
 {

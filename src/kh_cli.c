@@ -10,16 +10,15 @@
 
 void kh_cli_usage(FILE *out)
 {
-    fprintf(out,
-            "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
-            "usage:\n"
-            "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
-            "  khsim info OUT.h5          what a file holds\n"
-            "  khsim --help | --version\n\n"
-            "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
-            "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
-            "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
-            "models:\n");
+    fprintf(out, "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
+                 "usage:\n"
+                 "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
+                 "  khsim info OUT.h5          what a file holds\n"
+                 "  khsim --help | --version\n\n"
+                 "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
+                 "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
+                 "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
+                 "models:\n");
     for (size_t i = 0; kh_models[i]; i++) {
         fprintf(out, "  %-16s %s\n", kh_models[i]->name, kh_models[i]->summary);
     }
@@ -55,12 +54,10 @@ void kh_cli_usage(FILE *out)
 int kh_cli_parse(int argc, char **argv, kh_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
+        {"set", required_argument, NULL, 's'}, {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},     {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -73,8 +70,7 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
             cli->command = "version";
             return KH_OK;
         default:
-            return KH_ERROR(KH_EINVAL, "unknown option '%s' (see khsim --help)",
-                            argv[optind - 1]);
+            return KH_ERROR(KH_EINVAL, "unknown option '%s' (see khsim --help)", argv[optind - 1]);
         }
     }
     if (optind >= argc) {

@@ -13,7 +13,7 @@ typedef struct kh_cli {
     const char *out;     /* -o */
     const char *sets[KH_CLI_MAX_SETS];
     int n_sets;
-    int quiet;     /* --quiet: no progress line */
+    int quiet; /* --quiet: no progress line */
 } kh_cli;
 
 /* Parses argv. KH_OK or KH_EINVAL (with the reason in kh_errmsg()). */

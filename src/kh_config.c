@@ -272,8 +272,7 @@ int kh_config_set_kv(kh_config *c, const char *section, const char *key, const c
         errno = 0;
         double x = strtod(value, &end);
         if (end == value || *end != '\0' || !isfinite(x)) {
-            return KH_ERROR(KH_EINVAL, "%s%s.%s = '%s' is not a count", where, section, key,
-                            value);
+            return KH_ERROR(KH_EINVAL, "%s%s.%s = '%s' is not a count", where, section, key, value);
         }
         if (x != floor(x)) {
             return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is not an integer", where, section, key,
@@ -308,8 +307,8 @@ int kh_config_set_kv(kh_config *c, const char *section, const char *key, const c
     }
     case KH_PT_STRING:
         if (strlen(value) >= e->size) {
-            return KH_ERROR(KH_EINVAL, "%s%s.%s is longer than %zu characters", where, section,
-                            key, e->size - 1);
+            return KH_ERROR(KH_EINVAL, "%s%s.%s is longer than %zu characters", where, section, key,
+                            e->size - 1);
         }
         if (value[0] == '\0' && e->def_str[0] != '\0') {
             return KH_ERROR(KH_EINVAL, "%s%s.%s is empty", where, section, key);
@@ -514,15 +513,17 @@ int kh_config_validate(kh_config *c)
         return KH_ERROR(KH_EINVAL, "%s: input.path is required for this input.source", name);
     }
     if (p->source == KH_SRC_UNIFORM && p->n_visible == 0) {
-        return KH_ERROR(KH_EINVAL, "%s: network.inputs must be set (> 0) for input.source = "
-                        "uniform", name);
+        return KH_ERROR(KH_EINVAL,
+                        "%s: network.inputs must be set (> 0) for input.source = "
+                        "uniform",
+                        name);
     }
     if (p->weights == KH_INIT_FILE && p->init_path[0] == '\0') {
         return KH_ERROR(KH_EINVAL, "%s: init.path is required for init.weights = file", name);
     }
     if (p->k > p->n_hidden && c->set[kh_param_find("learning", "k")]) {
-        return KH_ERROR(KH_EINVAL, "%s: learning.k = %ld exceeds network.hidden = %ld", name,
-                        p->k, p->n_hidden);
+        return KH_ERROR(KH_EINVAL, "%s: learning.k = %ld exceeds network.hidden = %ld", name, p->k,
+                        p->n_hidden);
     }
     if (p->out_path[0] == '\0') {
         const char *b = c->study_path[0] ? strrchr(c->study_path, '/') : NULL;

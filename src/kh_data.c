@@ -94,8 +94,10 @@ static int select_range(const char *path, long total, long first, long *count)
         *count = total - first;
     }
     if (first + *count > total) {
-        return KH_ERROR(KH_EINVAL, "%s: input.first + input.samples = %ld exceeds the %ld "
-                        "samples in the file", path, first + *count, total);
+        return KH_ERROR(KH_EINVAL,
+                        "%s: input.first + input.samples = %ld exceeds the %ld "
+                        "samples in the file",
+                        path, first + *count, total);
     }
     return KH_OK;
 }
@@ -229,8 +231,10 @@ int kh_data_find(const char *dir, const char *name, char *path, size_t len)
     if (stat(path, &st) == 0) {
         return KH_OK;
     }
-    return KH_ERROR(KH_EIO, "input.path = %s: neither %s nor %s.gz exists there (run 'make "
-                            "data' for the full MNIST set)", dir, name, name);
+    return KH_ERROR(KH_EIO,
+                    "input.path = %s: neither %s nor %s.gz exists there (run 'make "
+                    "data' for the full MNIST set)",
+                    dir, name, name);
 }
 
 int kh_data_load(const kh_params *p, kh_dataset *out)

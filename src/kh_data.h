@@ -9,8 +9,8 @@
 
 typedef struct kh_dataset {
     long n_samples, n_features;
-    double *x;      /* owned: [n_samples, n_features], row-major */
-    long *labels;   /* owned, may be NULL */
+    double *x;    /* owned: [n_samples, n_features], row-major */
+    long *labels; /* owned, may be NULL */
 } kh_dataset;
 
 /* Reads an idx file (magic 0x0000TTDD: type TT = 0x08 ubyte, scaled by 1/255;

@@ -11,16 +11,16 @@
 extern "C" {
 #endif
 
-#define KH_STATUS_LIST(X)                                                  \
-    X(KH_OK, "success")                                                    \
-    X(KH_EINVAL, "invalid input")                                          \
-    X(KH_ENOMEM, "out of memory")                                          \
-    X(KH_EIO, "input/output error")                                        \
-    X(KH_ESOLVER, "solver failure")                                        \
-    X(KH_ENOCONV, "no convergence")                                        \
-    X(KH_EGPU, "GPU error")                                                \
-    X(KH_ENOTSUP, "not supported")                                         \
-    X(KH_EINTR, "interrupted")                                             \
+#define KH_STATUS_LIST(X)                                                                          \
+    X(KH_OK, "success")                                                                            \
+    X(KH_EINVAL, "invalid input")                                                                  \
+    X(KH_ENOMEM, "out of memory")                                                                  \
+    X(KH_EIO, "input/output error")                                                                \
+    X(KH_ESOLVER, "solver failure")                                                                \
+    X(KH_ENOCONV, "no convergence")                                                                \
+    X(KH_EGPU, "GPU error")                                                                        \
+    X(KH_ENOTSUP, "not supported")                                                                 \
+    X(KH_EINTR, "interrupted")                                                                     \
     X(KH_ECHECK, "check failed")
 
 #define KH_STATUS_ENUM(name, text) name,

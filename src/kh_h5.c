@@ -21,8 +21,8 @@ struct kh_h5 {
 
 typedef struct ds_spec {
     const char *name;
-    int rank;     /* 1, 2 or 3 */
-    int is_long;  /* int64 instead of double */
+    int rank;    /* 1, 2 or 3 */
+    int is_long; /* int64 instead of double */
     const char *units;
 } ds_spec;
 
@@ -174,8 +174,10 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
     snprintf(f->path, sizeof f->path, "%s", path);
     f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f->file < 0) {
-        KH_ERROR(KH_EIO, "output.path = %s: cannot create the HDF5 file (does the directory "
-                         "exist and is it writable?)", path);
+        KH_ERROR(KH_EIO,
+                 "output.path = %s: cannot create the HDF5 file (does the directory "
+                 "exist and is it writable?)",
+                 path);
         free(f);
         return NULL;
     }
@@ -248,8 +250,8 @@ static int append(kh_h5 *f, int which, long *len, const void *data)
     hid_t fs = H5Dget_space(d);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     hid_t ms = H5Screate_simple(s->rank, count, NULL);
-    herr_t e = H5Dwrite(d, s->is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT,
-                        data);
+    herr_t e =
+        H5Dwrite(d, s->is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, data);
     H5Sclose(ms);
     H5Sclose(fs);
     if (e < 0) {
@@ -428,8 +430,8 @@ int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, 
         *data = malloc((total ? total : 1) * sizeof(double));
         if (!*data) {
             s = KH_ERROR(KH_ENOMEM, "%s: cannot allocate %s", path, dataset);
-        } else if (total && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) <
-                                0) {
+        } else if (total &&
+                   H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {
             s = KH_ERROR(KH_EIO, "%s: cannot read %s", path, dataset);
         }
     }
@@ -490,7 +492,7 @@ int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, 
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
             H5Tset_cset(mt, H5T_CSET_UTF8);
-        H5Tset_cset(mt, H5T_CSET_UTF8);
+            H5Tset_cset(mt, H5T_CSET_UTF8);
             if (H5Aread(a, mt, &v) < 0) {
                 s = KH_ERROR(KH_EIO, "%s: cannot read attribute %s", path, name);
             } else {

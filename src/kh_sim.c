@@ -35,9 +35,10 @@ int kh_sim_init_weights(const kh_params *p, double *W)
         }
         if (rank != 3 || dims[0] < 1 || dims[1] != p->n_hidden || dims[2] != p->n_visible) {
             free(data);
-            return KH_ERROR(KH_EINVAL, "init.path = %s: /snapshots/W has shape [%ld, %ld, %ld], "
-                            "expected [S >= 1, %ld, %ld]", p->init_path, dims[0], dims[1],
-                            dims[2], p->n_hidden, p->n_visible);
+            return KH_ERROR(KH_EINVAL,
+                            "init.path = %s: /snapshots/W has shape [%ld, %ld, %ld], "
+                            "expected [S >= 1, %ld, %ld]",
+                            p->init_path, dims[0], dims[1], dims[2], p->n_hidden, p->n_visible);
         }
         memcpy(W, data + (size_t)(dims[0] - 1) * mn, mn * sizeof(double));
         free(data);
@@ -103,16 +104,18 @@ static int record(run *r, double t, long sample)
 {
     kh_obs o = {r->cur, r->pnorm, NAN, NAN};
     if (r->model->observe(r->y, r->ws, &o) != 0) {
-        return KH_ERROR(KH_ESOLVER, "the state is not finite (NaN or Inf) at t = %.9g: the "
-                                    "dynamics diverge", t);
+        return KH_ERROR(KH_ESOLVER,
+                        "the state is not finite (NaN or Inf) at t = %.9g: the "
+                        "dynamics diverge",
+                        t);
     }
     return kh_h5_append_row(r->h5, t, r->y, r->cur, r->pnorm, o.L, o.dL_dt, sample);
 }
 
 /* The loop over presentations. *t and the solver state are left at the last
  * accepted state on any failure. */
-static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *pctx, double *t, long *n_snap,
-                     long *n_pres)
+static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *pctx, double *t,
+                     long *n_snap, long *n_pres)
 {
     const long m = p->n_hidden, n = p->n_visible, N = r->data.n_samples;
     double *W = r->y + m;
@@ -248,8 +251,7 @@ int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t 
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
     const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
-    int s2 = kh_h5_write_solver(r.h5, p->method, p->rtol, p->atol, &res->stats,
-                                res->wall_seconds);
+    int s2 = kh_h5_write_solver(r.h5, p->method, p->rtol, p->atol, &res->stats, res->wall_seconds);
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r.h5, "h", r.y, m);
     }

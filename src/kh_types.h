@@ -56,9 +56,9 @@ typedef struct kh_params {
     char method[KH_NAME_MAX];
     double rtol, atol, first_step, dt;
     int locate_switches; /* KH_LOCATE_* */
-    double switch_tol; /* time resolution of switch location */
-    long max_steps;    /* per presentation; 0 = no limit */
-    long threads;      /* OpenMP threads; 0 = runtime default */
+    double switch_tol;   /* time resolution of switch location */
+    long max_steps;      /* per presentation; 0 = no limit */
+    long threads;        /* OpenMP threads; 0 = runtime default */
     /* [output] */
     char out_path[KH_PATH_MAX];
     double record_every, snapshot_every;
@@ -69,12 +69,12 @@ typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } 
 typedef struct kh_param_info {
     const char *section, *key;
     kh_param_kind kind;
-    size_t offset;      /* into kh_params */
-    size_t size;        /* for strings: capacity */
-    double def;         /* default for numbers, bools and enums */
+    size_t offset;       /* into kh_params */
+    size_t size;         /* for strings: capacity */
+    double def;          /* default for numbers, bools and enums */
     const char *def_str; /* default for strings */
-    double min, max;    /* inclusive range for numbers */
-    int min_open;       /* 1: the minimum itself is excluded (x > min) */
+    double min, max;     /* inclusive range for numbers */
+    int min_open;        /* 1: the minimum itself is excluded (x > min) */
     const char *choices; /* enum: comma-separated names, in enum order */
     const char *units;
     const char *doc;

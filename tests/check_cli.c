@@ -40,10 +40,10 @@ END_TEST
 
 /* Each bad input exits 2, names the file and the key, and leaves no file. */
 static const struct {
-    const char *ini;   /* study text (NULL: a missing study file) */
-    const char *set;   /* a --set, or NULL */
+    const char *ini; /* study text (NULL: a missing study file) */
+    const char *set; /* a --set, or NULL */
     const char *needle;
-    int name_file;     /* the message names the study file */
+    int name_file; /* the message names the study file */
 } bad[] = {
     {"[network]\nhiden = 4\n", NULL, "unknown key 'hiden' in section [network]", 1},
     {"[netwerk]\nhidden = 4\n", NULL, "unknown section [netwerk]", 1},
@@ -144,8 +144,8 @@ START_TEST(test_sigint_leaves_valid_file)
     char buf[256];
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
     ck_assert_str_eq(buf, "interrupted");
-    const char *ds[] = {"/trajectory/t",        "/trajectory/h",     "/trajectory/current",
-                        "/trajectory/pnorm",    "/trajectory/lyapunov", "/trajectory/dL_dt",
+    const char *ds[] = {"/trajectory/t",     "/trajectory/h",        "/trajectory/current",
+                        "/trajectory/pnorm", "/trajectory/lyapunov", "/trajectory/dL_dt",
                         "/trajectory/sample"};
     long len = -1;
     for (int i = 0; i < 7; i++) {

@@ -92,8 +92,7 @@ START_TEST(test_shipped_mnist)
 {
     /* The shipped subset: 1000 real digits with their labels. */
     kh_dataset d;
-    ck_assert_int_eq(kh_idx_read("data/mnist-1000/train-images-idx3-ubyte.gz", 0, -1, &d),
-                     KH_OK);
+    ck_assert_int_eq(kh_idx_read("data/mnist-1000/train-images-idx3-ubyte.gz", 0, -1, &d), KH_OK);
     ck_assert_int_eq(d.n_samples, 1000);
     ck_assert_int_eq(d.n_features, 784);
     double lo = 1, hi = 0, mean = 0;

@@ -111,8 +111,7 @@ START_TEST(test_roundtrip)
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "overrides", buf, sizeof buf), KH_OK);
     ck_assert_str_eq(buf, "network.R=1.2");
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "created", buf, sizeof buf), KH_OK);
-    ck_assert_int_eq(kh_h5_read_attr_string(out, "/params", "learning.g", buf, sizeof buf),
-                     KH_OK);
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/params", "learning.g", buf, sizeof buf), KH_OK);
     ck_assert_str_eq(buf, "power");
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/params", "network.model", buf, sizeof buf),
                      KH_OK);
@@ -133,15 +132,14 @@ START_TEST(test_roundtrip)
     ck_assert_double_eq_tol(x, 1, 1e-15);
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/solver", "method", buf, sizeof buf), KH_OK);
     ck_assert_str_eq(buf, "rkck");
-    const char *counters[] = {"steps", "failed_steps", "rhs_evals", "switches", "wall_seconds",
-                              "rtol", "atol"};
+    const char *counters[] = {"steps",        "failed_steps", "rhs_evals", "switches",
+                              "wall_seconds", "rtol",         "atol"};
     for (int i = 0; i < 7; i++) {
         ck_assert_int_eq(kh_h5_read_attr_double(out, "/solver", counters[i], &x), KH_OK);
     }
     ck_assert_int_eq(kh_h5_read_attr_double(out, "/solver", "steps", &x), KH_OK);
     ck_assert_double_eq_tol(x, (double)res.stats.steps, 0.5);
-    ck_assert_int_eq(kh_h5_read_attr_string(out, "/trajectory/t", "units", buf, sizeof buf),
-                     KH_OK);
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/trajectory/t", "units", buf, sizeof buf), KH_OK);
     /* Missing things are errors, not crashes. */
     double *none = NULL;
     ck_assert_int_eq(kh_h5_read(out, "/no/such", &none, &rank, d), KH_EIO);

@@ -87,8 +87,8 @@ START_TEST(test_rhs_finite_deterministic_threads)
     ck_assert_int_eq(f.m->rhs(0.0, f.y, b, f.ws), 0);
     for (size_t i = 0; i < f.dim; i++) {
         ck_assert(isfinite(a[i]));
-        ck_assert_msg(memcmp(&a[i], &b[i], sizeof(double)) == 0, "%s: dydt[%zu] differs",
-                      f.m->name, i);
+        ck_assert_msg(memcmp(&a[i], &b[i], sizeof(double)) == 0, "%s: dydt[%zu] differs", f.m->name,
+                      i);
     }
     /* A non-finite state is reported as recoverable (> 0), never as success. */
     f.y[4] = NAN;

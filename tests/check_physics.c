@@ -77,10 +77,8 @@ END_TEST
 static void write_gaussian(const char *path, long N, const double lam[4], double u1[4])
 {
     const double a = 0.7, b = 0.4;
-    double U[4][4] = {{cos(a), -sin(a), 0, 0}, {sin(a), cos(a), 0, 0}, {0, 0, 1, 0},
-                      {0, 0, 0, 1}};
-    double R2[4][4] = {{1, 0, 0, 0}, {0, cos(b), -sin(b), 0}, {0, sin(b), cos(b), 0},
-                       {0, 0, 0, 1}};
+    double U[4][4] = {{cos(a), -sin(a), 0, 0}, {sin(a), cos(a), 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+    double R2[4][4] = {{1, 0, 0, 0}, {0, cos(b), -sin(b), 0}, {0, sin(b), cos(b), 0}, {0, 0, 0, 1}};
     double M[4][4];
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j < 4; j++) {
@@ -247,8 +245,8 @@ START_TEST(test_hebb_closed_form)
                 double wi = w0[i] + v[i] * ih / tau_L;
                 b += wi * wi;
             }
-            ck_assert_msg(fabs(B[k * 2 + mu] - b) < 1e-8 * b, "t = %g: B = %.12g, closed form %.12g",
-                          t[k], B[k * 2 + mu], b);
+            ck_assert_msg(fabs(B[k * 2 + mu] - b) < 1e-8 * b,
+                          "t = %g: B = %.12g, closed form %.12g", t[k], B[k * 2 + mu], b);
         }
         /* And the norm does grow without bound, at the rate 2 l+. */
         ck_assert_double_gt(B[(d[0] - 1) * 2 + mu], 10 * B[mu]);
@@ -355,8 +353,7 @@ START_TEST(test_switch_location)
     for (long i = 0; i < d[0] * d[1]; i++) {
         err = fmax(err, fabs(hr[i] - ho[i]));
     }
-    ck_assert_msg(err < 1e-6, "%s: located run differs from the reference by %g", method[_i],
-                  err);
+    ck_assert_msg(err < 1e-6, "%s: located run differs from the reference by %g", method[_i], err);
     free(wr);
     free(wo);
     free(hr);
@@ -387,11 +384,9 @@ START_TEST(test_dopri5_reduced_agrees)
                        "locate_switches = all\n";
     char ini[2048], ref[512], got[512];
     kh_sim_result r_ref, r_got;
-    snprintf(ini, sizeof ini, "%s%smethod = rk8pd\nrtol = 1e-12\natol = 1e-14\n", cases[_i],
-             tail);
+    snprintf(ini, sizeof ini, "%s%smethod = rk8pd\nrtol = 1e-12\natol = 1e-14\n", cases[_i], tail);
     run_study(ini, ref, sizeof ref, &r_ref);
-    snprintf(ini, sizeof ini, "%s%smethod = dopri5\nrtol = 1e-10\natol = 1e-12\n", cases[_i],
-             tail);
+    snprintf(ini, sizeof ini, "%s%smethod = dopri5\nrtol = 1e-10\natol = 1e-12\n", cases[_i], tail);
     run_study(ini, got, sizeof got, &r_got);
     const char *ds[] = {"/trajectory/h", "/trajectory/current", "/trajectory/pnorm",
                         "/snapshots/W"};
@@ -430,7 +425,7 @@ START_TEST(test_threads_bit_identical)
     run_study(ini, a, sizeof a, NULL);
     omp_set_num_threads(2);
     run_study(ini, b, sizeof b, NULL);
-    const char *ds[] = {"/trajectory/t", "/trajectory/h", "/trajectory/current",
+    const char *ds[] = {"/trajectory/t",     "/trajectory/h",        "/trajectory/current",
                         "/trajectory/pnorm", "/trajectory/lyapunov", "/trajectory/dL_dt",
                         "/snapshots/W"};
     for (int i = 0; i < 7; i++) {

@@ -74,7 +74,7 @@ static int solve(problem *pb, const char *method, double rtol, double dt, double
     return status;
 }
 
-static const char *const methods[] = {"rk2",    "rk4",    "rkf45", "rkck",  "msadams", "dopri5",
+static const char *const methods[] = {"rk2",    "rk4",    "rkf45",  "rkck",  "msadams", "dopri5",
                                       "rk1imp", "rk2imp", "rk4imp", "bsimp", "msbdf"};
 
 START_TEST(test_steppers_agree_with_rk8pd)
