@@ -58,6 +58,13 @@ typedef struct kh_model_type {
      * so, ws->I and ws->B; switches is this after the moments. */
     void (*reduced_switches)(const double *h, void *ws, double s[]);
     int (*switches_need_moments)(const void *ws);
+    /* For rules with the homeostatic L^p sphere (else NULL): g(d) of a unit
+     * with activity h and moments I, B, so that
+     * tau_L dB/dt = p g(d) I (R^p - B) (DESIGN.md section 1). */
+    double (*sphere_gain)(double h, double I, double B, const void *ws);
+    /* For rules with a Lyapunov function (else NULL): g(Q) g(d), the factor
+     * whose sign decides the sign of the unit's term of dL/dt. */
+    double (*lyapunov_weight)(double h, double I, double B, const void *ws);
 } kh_model_type;
 
 /* The common head of every model's workspace, and the scratch shared by

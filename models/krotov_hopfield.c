@@ -184,6 +184,20 @@ static void switches(const double y[], void *ws, double s[])
     kh_net_switches(&kh_model_krotov_hopfield, ws, y, s);
 }
 
+static double sphere_gain(double h, double I, double B, const void *ws)
+{
+    const kh_params *p = ((const kh_model_ws *)ws)->p;
+    double d = p->drive == KH_DRIVE_H ? h : kh_q(I, B, p->p);
+    return kh_g(p->g, d, p->delta, p->h_star, p->g_n);
+}
+
+static double lyapunov_weight(double h, double I, double B, const void *ws)
+{
+    const kh_params *p = ((const kh_model_ws *)ws)->p;
+    double gQ = kh_g(p->g, kh_q(I, B, p->p), p->delta, p->h_star, p->g_n);
+    return gQ * sphere_gain(h, I, B, ws);
+}
+
 /* h switches g itself (0 to -delta) only for bcm_step with drive h; else it
  * is the kink of the ReLU. d is a jump for bcm_step, a kink for power g;
  * d - h_star (bcm_step) is a jump. */
@@ -224,4 +238,6 @@ const kh_model_type kh_model_krotov_hopfield = {
     .reduced = reduced,
     .reduced_switches = reduced_switches,
     .switches_need_moments = switches_need_moments,
+    .sphere_gain = sphere_gain,
+    .lyapunov_weight = lyapunov_weight,
 };

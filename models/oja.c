@@ -100,6 +100,21 @@ static int observe(const double y[], void *ws, kh_obs *o)
     return 0;
 }
 
+/* g linear with drive h: g(d) = h, and g(Q) g(d) = Q h. */
+static double sphere_gain(double h, double I, double B, const void *ws)
+{
+    (void)I;
+    (void)B;
+    (void)ws;
+    return h;
+}
+
+static double lyapunov_weight(double h, double I, double B, const void *ws)
+{
+    (void)ws;
+    return kh_q(I, B, 2.0) * h;
+}
+
 static size_t n_switch(const void *ws)
 {
     (void)ws;
@@ -118,4 +133,6 @@ const kh_model_type kh_model_oja = {
     .n_switch = n_switch,
     .switches = NULL,
     .reduced = reduced,
+    .sphere_gain = sphere_gain,
+    .lyapunov_weight = lyapunov_weight,
 };

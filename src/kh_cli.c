@@ -14,6 +14,7 @@ void kh_cli_usage(FILE *out)
                  "usage:\n"
                  "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
                  "  khsim info OUT.h5          what a file holds\n"
+                 "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
                  "  khsim --help | --version\n\n"
                  "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
                  "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
@@ -54,10 +55,13 @@ void kh_cli_usage(FILE *out)
 int kh_cli_parse(int argc, char **argv, kh_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
-        {"set", required_argument, NULL, 's'}, {"output", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},     {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -77,13 +81,15 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         return KH_ERROR(KH_EINVAL, "no command given (see khsim --help)");
     }
     cli->command = argv[optind++];
-    if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0) {
-        return KH_ERROR(KH_EINVAL, "unknown command '%s' (commands: run, info; see khsim --help)",
+    if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0 &&
+        strcmp(cli->command, "verify") != 0) {
+        return KH_ERROR(KH_EINVAL,
+                        "unknown command '%s' (commands: run, info, verify; see khsim --help)",
                         cli->command);
     }
     /* Options may follow the command and its argument. */
     while (optind < argc) {
-        c = getopt_long(argc, argv, "hVs:o:q", opts, NULL);
+        c = getopt_long(argc, argv, "hVs:o:qj", opts, NULL);
         if (c == -1) {
             if (cli->path) {
                 return KH_ERROR(KH_EINVAL, "unexpected argument '%s'", argv[optind]);
@@ -104,6 +110,9 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         case 'q':
             cli->quiet = 1;
             break;
+        case 'j':
+            cli->json = 1;
+            break;
         case 'h':
             cli->command = "help";
             return KH_OK;
@@ -119,8 +128,11 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         return KH_ERROR(KH_EINVAL, "khsim %s needs a file argument (see khsim --help)",
                         cli->command);
     }
-    if (strcmp(cli->command, "info") == 0 && (cli->n_sets || cli->out)) {
-        return KH_ERROR(KH_EINVAL, "khsim info takes no --set or -o");
+    if (strcmp(cli->command, "run") != 0 && (cli->n_sets || cli->out || cli->quiet)) {
+        return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o or --quiet", cli->command);
+    }
+    if (strcmp(cli->command, "verify") != 0 && cli->json) {
+        return KH_ERROR(KH_EINVAL, "--json goes with khsim verify");
     }
     return KH_OK;
 }

@@ -8,12 +8,13 @@
 #define KH_CLI_MAX_SETS 256
 
 typedef struct kh_cli {
-    const char *command; /* run, info, help, version */
+    const char *command; /* run, info, verify, help, version */
     const char *path;    /* the study file or the .h5 file */
     const char *out;     /* -o */
     const char *sets[KH_CLI_MAX_SETS];
     int n_sets;
     int quiet; /* --quiet: no progress line */
+    int json;  /* --json: the report of verify as JSON */
 } kh_cli;
 
 /* Parses argv. KH_OK or KH_EINVAL (with the reason in kh_errmsg()). */

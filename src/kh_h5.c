@@ -519,6 +519,35 @@ int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, 
     return s;
 }
 
+int kh_h5_read_params(const char *path, kh_config *c)
+{
+    for (size_t i = 0; kh_param_table[i].key; i++) {
+        const kh_param_info *e = &kh_param_table[i];
+        char name[160], text[KH_PATH_MAX + 32], where[KH_PATH_MAX + 16];
+        snprintf(name, sizeof name, "%s.%s", e->section, e->key);
+        snprintf(where, sizeof where, "%s: /params: ", path);
+        if (e->kind == KH_PT_STRING || e->kind == KH_PT_ENUM) {
+            if (kh_h5_read_attr_string(path, "/params", name, text, sizeof text) != KH_OK) {
+                return KH_ERROR(KH_EIO, "%s: /params lacks %s: not a khsim file", path, name);
+            }
+            if (text[0] == '\0') {
+                continue; /* an unset optional path */
+            }
+        } else {
+            double x;
+            if (kh_h5_read_attr_double(path, "/params", name, &x) != KH_OK) {
+                return KH_ERROR(KH_EIO, "%s: /params lacks %s: not a khsim file", path, name);
+            }
+            snprintf(text, sizeof text, "%.17g", x);
+        }
+        int s = kh_config_set_kv(c, e->section, e->key, text, where);
+        if (s != KH_OK) {
+            return s;
+        }
+    }
+    return KH_OK;
+}
+
 typedef struct info_ctx {
     FILE *out;
     hid_t file;

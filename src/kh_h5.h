@@ -62,6 +62,10 @@ int kh_h5_read_attr_double(const char *path, const char *obj, const char *name, 
 int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, char *buf,
                            size_t len);
 
+/* Reads /params of a khsim file back into c (every key of kh_param_table,
+ * through the same validation as a study file). KH_OK, KH_EIO, KH_EINVAL. */
+int kh_h5_read_params(const char *path, kh_config *c);
+
 /* Prints a description of a khsim file (attributes and dataset shapes). */
 int kh_h5_info(const char *path, FILE *out);
 

@@ -17,6 +17,7 @@
 #include "kh_error.h"
 #include "kh_h5.h"
 #include "kh_sim.h"
+#include "kh_verify.h"
 #include "kh_version.h"
 
 static volatile sig_atomic_t stop_signal = 0;
@@ -139,6 +140,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cli.command, "info") == 0) {
         s = kh_h5_info(cli.path, stdout);
+    } else if (strcmp(cli.command, "verify") == 0) {
+        s = kh_verify(cli.path, cli.json, stdout);
     } else {
         s = cmd_run(&cli);
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kh_error.h"
@@ -255,6 +256,97 @@ START_TEST(test_reintegrate_from_file)
 }
 END_TEST
 
+/* Runs a study, then plants a fault with h5py (python code with {f} the open
+ * file), and returns the exit status of khsim verify and its output. */
+static int verify_planted(const char *ini, const char *plant, char *text, size_t len)
+{
+    char study[512], out[600], err[8192], cmd[4096];
+    kh_test_write_file(study, sizeof study, ".ini", ini);
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *argv[] = {"run", study, "-o", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 0);
+    const char *py = getenv("PYTHON");
+    if (plant) {
+        snprintf(cmd, sizeof cmd, "%s -c \"import h5py\nf = h5py.File('%s', 'r+')\n%s\"",
+                 py && *py ? py : "/usr/bin/python3", out, plant);
+        ck_assert_msg(system(cmd) == 0, "planting failed: %s", cmd);
+    }
+    snprintf(cmd, sizeof cmd, "%s verify %s", getenv("KHSIM") ? getenv("KHSIM") : "./khsim", out);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(text, 1, len - 1, p);
+    text[n] = '\0';
+    int status = pclose(p);
+    remove(out);
+    remove(study);
+    return WEXITSTATUS(status);
+}
+
+static const char *audit_ini = "[network]\nhidden = 6\ninputs = 8\np = 3\nw_inh = 0.3\n"
+                               "tau_L = 2\n[learning]\ng = power\nn = 1\ndrive = Q\n"
+                               "[input]\nsource = uniform\nsamples = 3\npresentation_time = 3\n"
+                               "[init]\nweights = uniform\nscale = 0.8\n[solver]\nrtol = 1e-9\n"
+                               "atol = 1e-12\n[output]\nrecord_every = 0.05\n";
+
+START_TEST(test_verify_passes)
+{
+    char text[65536];
+    ck_assert_int_eq(verify_planted(audit_ini, NULL, text, sizeof text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "every guaranteed property holds"));
+    /* The default study too (drive h: its decreases of L are all explained). */
+    const char *argv[] = {"verify", "output/default.h5", NULL};
+    char err[4096];
+    if (access("output/default.h5", R_OK) == 0) {
+        ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 0);
+    }
+}
+END_TEST
+
+START_TEST(test_verify_planted_lyapunov)
+{
+    char text[65536];
+    /* Row 25 lies inside the first presentation (rows 0..59). */
+    int code = verify_planted(audit_ini, "L = f['trajectory/lyapunov']\nL[25] = L[24] - 0.5", text,
+                              sizeof text);
+    ck_assert_msg(code == 1, "exit %d: %s", code, text);
+    ck_assert_ptr_nonnull(strstr(text, "FAIL lyapunov"));
+    ck_assert_ptr_nonnull(strstr(text, "presentation 0, t = 1.2 to 1.25"));
+}
+END_TEST
+
+START_TEST(test_verify_planted_off_sphere)
+{
+    char text[65536];
+    int code =
+        verify_planted(audit_ini, "B = f['trajectory/pnorm']\nb = B[100]\nb[2] += 5.0\nB[100] = b",
+                       text, sizeof text);
+    ck_assert_msg(code == 1, "exit %d: %s", code, text);
+    ck_assert_ptr_nonnull(strstr(text, "FAIL sphere"));
+    ck_assert_ptr_nonnull(strstr(text, "unit 2 moved away from the sphere"));
+}
+END_TEST
+
+START_TEST(test_verify_json)
+{
+    char study[512], out[600], err[8192], cmd[2048];
+    kh_test_write_file(study, sizeof study, ".ini", audit_ini);
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *argv[] = {"run", study, "-o", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 0);
+    const char *py = getenv("PYTHON");
+    snprintf(cmd, sizeof cmd,
+             "%s verify %s --json | %s -c \"import json, sys; d = json.load(sys.stdin); "
+             "assert d['ok'] and len(d['sphere']['units']) == 6 and "
+             "d['lyapunov']['decreases'] == 0\"",
+             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", out,
+             py && *py ? py : "/usr/bin/python3");
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    const char *not_h5[] = {"verify", study, NULL};
+    ck_assert_int_eq(kh_test_khsim(not_h5, err, sizeof err, 0), 2);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
 Suite *kh_cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -268,6 +360,10 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_divergence);
     tcase_add_test(tc, test_info);
     tcase_add_loop_test(tc, test_reintegrate_from_file, 0, 3);
+    tcase_add_test(tc, test_verify_passes);
+    tcase_add_test(tc, test_verify_planted_lyapunov);
+    tcase_add_test(tc, test_verify_planted_off_sphere);
+    tcase_add_test(tc, test_verify_json);
     suite_add_tcase(s, tc);
     return s;
 }
