@@ -312,6 +312,48 @@ START_TEST(test_steady_state_errors)
 }
 END_TEST
 
+/* w_inh >= 1: from h0 the integration reaches a single winner, which is
+ * stable; a planted two-winner fixed point is one, and is unstable; w < 1
+ * is the closed form and stable. */
+START_TEST(test_steady_state_stability)
+{
+    long order[8];
+    kh_steady_result res;
+    /* Currents 2.385, 1.9, -0.5, 0.7 with w = 1.5 from h0 = 0: the largest wins. */
+    double I[4] = {2.385, 1.9, -0.5, 0.7}, h[4] = {0, 0, 0, 0};
+    ck_assert_int_eq(kh_steady_state(I, 4, 1.5, 1.0, 1e-12, 1000000, h, order, &res), KH_OK);
+    ck_assert_int_eq(res.n_active, 1);
+    ck_assert_int_eq(res.stable, 1);
+    ck_assert_double_eq_tol(h[0], 2.385, 1e-10);
+    ck_assert_double_eq_tol(h[1], 1.9 - 1.5 * 2.385, 1e-10);
+    ck_assert_double_le(res.residual, 1e-12);
+    /* From an h0 that favours unit 1, unit 1 wins: a different stable fixed point. */
+    double h1[4] = {0, 3, 0, 0};
+    ck_assert_int_eq(kh_steady_state(I, 4, 1.5, 1.0, 1e-12, 1000000, h1, order, &res), KH_OK);
+    ck_assert_int_eq(res.n_active, 1);
+    ck_assert_double_eq_tol(h1[1], 1.9, 1e-10);
+    /* Two equal currents started equal: the symmetric two-winner fixed point
+     * h = I / (1 + w) is reached and classified unstable (eigenvalue w - 1). */
+    double I2[3] = {1.0, 1.0, -1.0}, h2[3] = {0, 0, 0};
+    ck_assert_int_eq(kh_steady_state(I2, 3, 2.0, 1.0, 1e-12, 1000000, h2, order, &res), KH_OK);
+    ck_assert_int_eq(res.n_active, 2);
+    ck_assert_int_eq(res.stable, 0);
+    ck_assert_double_eq_tol(res.lambda_max, 1.0, 1e-15);
+    ck_assert_double_eq_tol(h2[0], 1.0 / 3.0, 1e-10);
+    /* w < 1: the closed form, stable, with every unit's residual below tol. */
+    double h3[4];
+    ck_assert_int_eq(kh_steady_state(I, 4, 0.5, 1.0, 1e-12, 10, h3, order, &res), KH_OK);
+    ck_assert_int_eq(res.stable, 1);
+    ck_assert_int_eq(res.iterations, 0);
+    ck_assert_double_le(res.residual, 1e-12);
+    /* Too few steps: KH_ENOCONV with the residual in the message. */
+    double h4[4] = {0, 0, 0, 0};
+    ck_assert_int_eq(kh_steady_state(I, 4, 1.5, 1.0, 1e-12, 5, h4, order, &res), KH_ENOCONV);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "max |tau dh/dt|"));
+    ck_assert_int_eq(kh_steady_state(I, 4, -1.0, 1.0, 1e-12, 5, h4, order, &res), KH_EINVAL);
+}
+END_TEST
+
 /* A bcm_step study whose units cross h = 0 and h = h*: locating the
  * switches costs far fewer rejected steps and keeps the answer. */
 START_TEST(test_switch_location)
@@ -456,6 +498,7 @@ Suite *kh_physics_suite(void)
     tcase_add_test(tc, test_hebb_closed_form);
     tcase_add_loop_test(tc, test_steady_state_closed_form, 0, 4);
     tcase_add_test(tc, test_steady_state_errors);
+    tcase_add_test(tc, test_steady_state_stability);
     tcase_add_loop_test(tc, test_switch_location, 0, 3);
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, 3);
     tcase_add_loop_test(tc, test_dopri5_reduced_agrees, 0, 5);
