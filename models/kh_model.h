@@ -70,7 +70,8 @@ typedef struct kh_model_type {
 /* The common head of every model's workspace, and the scratch shared by
  * the network helpers below. Models embed it as their first member. */
 typedef struct kh_model_ws {
-    const kh_params *p; /* borrowed, must outlive the workspace */
+    const struct kh_model_type *type; /* the model this workspace belongs to */
+    const kh_params *p;               /* borrowed, must outlive the workspace */
     long m, n;
     const double *v; /* borrowed: current input, length n */
     double Rp;       /* R^p */

@@ -57,6 +57,7 @@ kh_model_ws *kh_net_alloc(const kh_params *p, const char *model)
         kh_net_free(w);
         return NULL;
     }
+    w->type = kh_model_find(model);
     return w;
 }
 

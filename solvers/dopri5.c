@@ -39,7 +39,8 @@
 #include "kh_solver.h"
 #include "kh_switch.h"
 
-#define KH_DP_ROUNDS 3 /* dense-output locations of a switch before real brackets */
+#define KH_DP_ROUNDS 3  /* dense-output locations of a switch before real brackets */
+#define KH_DP_NEAR 1e-3 /* a switch this early in a step is located on a shorter one */
 
 static const double A[7][6] = {
     {0, 0, 0, 0, 0, 0},
@@ -486,7 +487,17 @@ static int dp_step(dp_state *s, double *t, double t1)
             int located = 0;
             for (int round = 0; round < KH_DP_ROUNDS && !located; round++) {
                 s->dense_h = lo;
+                double top = lo;
                 hi = kh_switch_bracket(&s->sw, lo, dense_trial, s, NULL, &lo, &k);
+                if (round == 0 && hi < KH_DP_NEAR * top && hi * 100.0 > s->sw.tol) {
+                    /* In the first sliver of a long step the interpolant is
+                     * dominated by stages far past the switch: take a step
+                     * a few times that long instead, whose dense output is
+                     * accurate there. */
+                    h = 10.0 * hi;
+                    located = -1;
+                    break;
+                }
                 lo = fmax(0.0, lo - fmax(4.0 * s->sw.tol, 1e-7 * hi));
                 if (lo <= 0.0) {
                     located = 1;
@@ -495,6 +506,9 @@ static int dp_step(dp_state *s, double *t, double t1)
                 } else {
                     located = kh_switch_crossed(&s->sw, NULL) < 0;
                 }
+            }
+            if (located < 0) {
+                continue;
             }
             if (!located && lo > 0.0) {
                 if (kh_switch_crossed(&s->sw, NULL) < 0) {
@@ -524,6 +538,11 @@ static int dp_step(dp_state *s, double *t, double t1)
             *t = d == 0.0 ? s->t0 + lo : ((final && lo + d >= h) ? t1 : s->t0 + lo + d);
             if (d > 0.0) {
                 kh_switch_note(&s->sw, k, *t);
+            } else {
+                /* The function comes close without crossing: go on with a
+                 * step short enough for the next location to be accurate. */
+                kh_switch_near_miss(&s->sw, k, *t);
+                s->h = fmin(s->h, 100.0 * fmax(hi, s->sw.tol));
             }
             return KH_OK; /* s->h is kept: the step size before the switch */
         }

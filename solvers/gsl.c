@@ -294,6 +294,8 @@ static int rk_step(gsl_state *s, double *t, double t1, double y[])
             *t = (final && lo + d >= h0) ? t1 : t0 + lo + d;
             if (d > 0.0) {
                 kh_switch_note(&s->sw, k, *t);
+            } else {
+                kh_switch_near_miss(&s->sw, k, *t);
             }
             return KH_OK; /* s->h is kept: the step size before the switch */
         }

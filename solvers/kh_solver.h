@@ -37,6 +37,10 @@ typedef struct kh_solver_type {
     int (*apply)(void *s, double *t, double t1, double y[]);
     /* Forgets the step history, for a discontinuity of the input or state. */
     void (*reset)(void *s);
+    /* Optional: called at each presentation's start, after reset and before
+     * the first row is recorded; may set part of y (quasi_static puts h at
+     * its steady state). KH_OK, KH_ENOCONV, KH_EINVAL. */
+    int (*start)(void *s, double t, double y[]);
     void (*free)(void *s);
     void (*stats)(const void *s, kh_solver_stats *st);
 } kh_solver_type;
@@ -57,6 +61,7 @@ kh_solver *kh_solver_alloc(const char *method, const kh_model_type *model, void 
 void kh_solver_free(kh_solver *s);
 int kh_solver_apply(kh_solver *s, double *t, double t1, double y[]);
 void kh_solver_reset(kh_solver *s);
+int kh_solver_start(kh_solver *s, double t, double y[]);
 void kh_solver_stats_get(const kh_solver *s, kh_solver_stats *st);
 
 #ifdef __cplusplus

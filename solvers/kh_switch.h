@@ -72,5 +72,9 @@ double kh_switch_cross(kh_switch *w, double *y, const double *f, size_t dim, dou
 
 /* Counts a located switch of function k at time t (and the Zeno guard). */
 void kh_switch_note(kh_switch *w, long k, double t);
+/* A switch of function k located at t that the crossing step did not reach
+ * (the function approaches its surface without crossing): not counted, but
+ * a run of them at shrinking intervals sets k aside like a Zeno run. */
+void kh_switch_near_miss(kh_switch *w, long k, double t);
 
 #endif

@@ -6,10 +6,11 @@
 #include "../src/kh_error.h"
 #include "kh_solver.h"
 
-extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_euler;
+extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_euler,
+    kh_solver_quasi_static;
 
 const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl, &kh_solver_dopri5, &kh_solver_euler,
-                                            NULL};
+                                            &kh_solver_quasi_static, NULL};
 
 const kh_solver_type *kh_solver_find(const char *method)
 {
@@ -69,6 +70,11 @@ int kh_solver_apply(kh_solver *s, double *t, double t1, double y[])
 void kh_solver_reset(kh_solver *s)
 {
     s->type->reset(s->state);
+}
+
+int kh_solver_start(kh_solver *s, double t, double y[])
+{
+    return s->type->start ? s->type->start(s->state, t, y) : KH_OK;
 }
 
 void kh_solver_stats_get(const kh_solver *s, kh_solver_stats *st)

@@ -169,7 +169,7 @@ double kh_switch_cross(kh_switch *w, double *y, const double *f, size_t dim, dou
     return 0.0;
 }
 
-void kh_switch_note(kh_switch *w, long k, double t)
+static void zeno_guard(kh_switch *w, long k, double t)
 {
     double gap = t - w->last_t;
     if (k >= 0 && k == w->last_k && gap <= w->last_gap) {
@@ -184,5 +184,15 @@ void kh_switch_note(kh_switch *w, long k, double t)
     w->last_k = k;
     w->last_gap = gap;
     w->last_t = t;
+}
+
+void kh_switch_near_miss(kh_switch *w, long k, double t)
+{
+    zeno_guard(w, k, t);
+}
+
+void kh_switch_note(kh_switch *w, long k, double t)
+{
+    zeno_guard(w, k, t);
     w->switches++;
 }

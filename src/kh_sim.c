@@ -141,6 +141,9 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
             memset(r->y, 0, (size_t)m * sizeof(double));
         }
         kh_solver_reset(r->solver);
+        if ((st = kh_solver_start(r->solver, *t, r->y)) != KH_OK) {
+            break;
+        }
         if ((st = kh_h5_append_input(r->h5, r->data.x + (size_t)s * (size_t)n, t_start, t_end)) !=
                 KH_OK ||
             (st = record(r, *t, s)) != KH_OK) {

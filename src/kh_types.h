@@ -58,7 +58,9 @@ typedef struct kh_params {
     int locate_switches; /* KH_LOCATE_* */
     double switch_tol;   /* time resolution of switch location */
     long max_steps;      /* per presentation; 0 = no limit */
-    long threads;        /* OpenMP threads; 0 = runtime default */
+    double steady_tol;   /* quasi_static: residual of the steady state of h */
+    long steady_max_steps;
+    long threads; /* OpenMP threads; 0 = runtime default */
     /* [output] */
     char out_path[KH_PATH_MAX];
     double record_every, snapshot_every;
