@@ -528,7 +528,10 @@ int kh_h5_read_params(const char *path, kh_config *c)
         snprintf(where, sizeof where, "%s: /params: ", path);
         if (e->kind == KH_PT_STRING || e->kind == KH_PT_ENUM) {
             if (kh_h5_read_attr_string(path, "/params", name, text, sizeof text) != KH_OK) {
-                return KH_ERROR(KH_EIO, "%s: /params lacks %s: not a khsim file", path, name);
+                if (strcmp(name, "network.model") == 0) {
+                    return KH_ERROR(KH_EIO, "%s: /params lacks %s: not a khsim file", path, name);
+                }
+                continue; /* a key newer than the file: its default */
             }
             if (text[0] == '\0') {
                 continue; /* an unset optional path */
@@ -536,7 +539,7 @@ int kh_h5_read_params(const char *path, kh_config *c)
         } else {
             double x;
             if (kh_h5_read_attr_double(path, "/params", name, &x) != KH_OK) {
-                return KH_ERROR(KH_EIO, "%s: /params lacks %s: not a khsim file", path, name);
+                continue; /* a key newer than the file: its default */
             }
             snprintf(text, sizeof text, "%.17g", x);
         }

@@ -63,7 +63,9 @@ int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, 
                            size_t len);
 
 /* Reads /params of a khsim file back into c (every key of kh_param_table,
- * through the same validation as a study file). KH_OK, KH_EIO, KH_EINVAL. */
+ * through the same validation as a study file; a key the file lacks, from an
+ * older khsim, keeps its default). KH_OK, KH_EIO (no network.model: not a
+ * khsim file), KH_EINVAL. */
 int kh_h5_read_params(const char *path, kh_config *c);
 
 /* Prints a description of a khsim file (attributes and dataset shapes). */
