@@ -71,7 +71,8 @@ typedef struct kh_model_type {
  * the network helpers below. Models embed it as their first member. */
 typedef struct kh_model_ws {
     const struct kh_model_type *type; /* the model this workspace belongs to */
-    const kh_params *p;               /* borrowed, must outlive the workspace */
+    void *aux;          /* borrowed: a solver's own data for wrapped models (quasi_static) */
+    const kh_params *p; /* borrowed, must outlive the workspace */
     long m, n;
     const double *v; /* borrowed: current input, length n */
     double Rp;       /* R^p */

@@ -1,17 +1,22 @@
 /* quasi_static: the adiabatic limit tau / tau_L -> 0 of the full system.
  *
- * At the start of each presentation h is put at the steady state of the
- * neuron dynamics for the current W and the new sample,
- *   0 = I_mu - w_inh sum_{nu != mu} r(h_nu) - h_mu
- * (solvers/steady.c: the closed form for w_inh < 1; for w_inh >= 1 the fixed
- * point reached by integration from the h the presentation starts with, 0
- * after a reset), and held there while W (and any state after it, such as
- * bcm's theta) is integrated over the presentation with dopri5, the model's
- * right-hand side with dh/dt set to 0. This is the approximation of the
- * notebooks that solve for h first and then for W, done once per sample;
- * the tests check that its W approaches the full system's as tau / tau_L
- * shrinks. Reference: Krotov and Hopfield, PNAS 116:7723 (2019), section 3;
- * D. Manzali's slides (../shared/seeds), Fig. 5. */
+ * h is slaved to the steady state of the neuron dynamics for the current W
+ * and sample,
+ *   0 = I_mu - w_inh sum_{nu != mu} r(h_nu) - h_mu,
+ * and W (with any state after it, such as bcm's theta) is integrated with
+ * dopri5 under the model's plasticity at that h:
+ * - w_inh < 1: the steady state is unique; its closed form (solvers/steady.c)
+ *   is taken again at every evaluation of the right-hand side, so h follows
+ *   W within a presentation;
+ * - w_inh >= 1: several fixed points may be stable. At each presentation's
+ *   start the one reached by integration from the h the presentation starts
+ *   with (0 after a reset) is found; if it has a single winner, h follows W
+ *   on that branch (h = I for the winner, I - w_inh I_winner for the rest);
+ *   otherwise it is held over the presentation.
+ * The recorded h is that steady state. The tests check that the final W
+ * approaches the full system's as tau / tau_L shrinks.
+ * Reference: Krotov and Hopfield, PNAS 116:7723 (2019), section 3; the
+ * nested solves of D. Manzali's notebook (../shared/seeds), Fig. 5. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,38 +25,77 @@
 #include "kh_steady.h"
 
 typedef struct qs_state {
-    kh_model_type held; /* the model with dh/dt = 0 */
+    kh_model_type slaved; /* the model with h at its steady state */
     kh_model_ws *ws;
     const kh_params *p;
     kh_solver *inner;
+    double *hs; /* the steady state at the last evaluation */
     long *order;
+    long winner; /* w_inh >= 1: the single winner of this presentation, or -1 */
 } qs_state;
 
 static const char *const names[] = {"quasi_static", NULL};
 
-static int held_rhs(double t, const double y[], double dydt[], void *ws)
+/* hs <- the steady state for the moments in ws (see the header comment). */
+static void steady(qs_state *s)
 {
-    kh_model_ws *w = ws;
-    int r = w->type->rhs(t, y, dydt, ws);
-    memset(dydt, 0, (size_t)w->m * sizeof(double));
-    return r;
+    const kh_model_ws *w = s->ws;
+    const double wi = s->p->w_inh;
+    if (wi < 1.0) {
+        long k;
+        kh_steady_closed_form(w->I, w->m, wi, s->hs, s->order, &k);
+    } else if (s->winner >= 0) {
+        double Iw = w->I[s->winner];
+        for (long mu = 0; mu < w->m; mu++) {
+            s->hs[mu] = mu == s->winner ? Iw : w->I[mu] - wi * Iw;
+        }
+    } /* else: held since the start */
 }
 
-static int held_reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
+static int slaved_reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
 {
+    (void)h;
     kh_model_ws *w = ws;
-    int r = w->type->reduced(h, z, dh, dz, ws);
+    qs_state *s = w->aux;
+    steady(s);
+    int r = w->type->reduced(s->hs, z, dh, dz, ws);
     memset(dh, 0, (size_t)w->m * sizeof(double));
     return r;
 }
 
-static int held_jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
+static void slaved_reduced_switches(const double *h, void *ws, double out[])
+{
+    (void)h;
+    kh_model_ws *w = ws;
+    qs_state *s = w->aux;
+    steady(s);
+    w->type->reduced_switches(s->hs, ws, out);
+}
+
+static int slaved_need_moments(const void *ws)
+{
+    (void)ws;
+    return 1; /* h depends on W through the steady state */
+}
+
+static int slaved_rhs(double t, const double y[], double dydt[], void *ws)
+{
+    (void)t;
+    kh_model_ws *w = ws;
+    const long mn = w->m * w->n;
+    kh_net_moments(w, y, y + w->m, 0);
+    int r = slaved_reduced(y, y + w->m + mn, dydt, dydt + w->m + mn, ws);
+    if (r == 0) {
+        kh_net_dwdt(w, y + w->m, dydt + w->m);
+    }
+    return r;
+}
+
+static void slaved_switches(const double y[], void *ws, double out[])
 {
     kh_model_ws *w = ws;
-    int r = w->type->jacobian(t, y, dfdy, dfdt, ws);
-    size_t dim = w->type->dim(w->p);
-    memset(dfdy, 0, (size_t)w->m * dim * sizeof(double));
-    return r;
+    kh_net_moments(w, y, y + w->m, 0);
+    slaved_reduced_switches(y, ws, out);
 }
 
 static void qs_free(void *vs)
@@ -61,6 +105,7 @@ static void qs_free(void *vs)
         return;
     }
     kh_solver_free(s->inner);
+    free(s->hs);
     free(s->order);
     free(s);
 }
@@ -75,18 +120,26 @@ static void *qs_alloc(const char *method, const kh_model_type *model, void *ws, 
         return NULL;
     }
     qs_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->order = malloc(2 * (size_t)p->n_hidden * sizeof(long)))) {
+    if (!s || !(s->hs = calloc((size_t)p->n_hidden, sizeof(double))) ||
+        !(s->order = malloc(2 * (size_t)p->n_hidden * sizeof(long)))) {
         qs_free(s);
         KH_ERROR(KH_ENOMEM, "cannot allocate the quasi_static solver");
         return NULL;
     }
     s->ws = ws;
     s->p = p;
-    s->held = *model;
-    s->held.rhs = held_rhs;
-    s->held.reduced = held_reduced;
-    s->held.jacobian = model->jacobian ? held_jacobian : NULL;
-    s->inner = kh_solver_alloc("dopri5", &s->held, ws, dim, p, stop);
+    s->winner = -1;
+    s->ws->aux = s;
+    s->slaved = *model;
+    s->slaved.rhs = slaved_rhs;
+    s->slaved.jacobian = NULL;
+    s->slaved.reduced = slaved_reduced;
+    if (model->switches) {
+        s->slaved.switches = slaved_switches;
+        s->slaved.reduced_switches = slaved_reduced_switches;
+        s->slaved.switches_need_moments = slaved_need_moments;
+    }
+    s->inner = kh_solver_alloc("dopri5", &s->slaved, ws, dim, p, stop);
     if (!s->inner) {
         qs_free(s);
         return NULL;
@@ -99,7 +152,19 @@ static void qs_reset(void *vs)
     kh_solver_reset(((qs_state *)vs)->inner);
 }
 
-/* h <- the steady state for the current W and sample. */
+/* Puts h in y at the steady state of y's W. */
+static int settle(qs_state *s, double t, double y[])
+{
+    kh_model_ws *w = s->ws;
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return KH_ERROR(KH_ESOLVER, "the state is not finite at t = %.9g", t);
+    }
+    steady(s);
+    memcpy(y, s->hs, (size_t)w->m * sizeof(double));
+    return KH_OK;
+}
+
+/* At a presentation's start: the fixed point, and for w_inh >= 1 its branch. */
 static int qs_start(void *vs, double t, double y[])
 {
     qs_state *s = vs;
@@ -108,17 +173,30 @@ static int qs_start(void *vs, double t, double y[])
         return KH_ERROR(KH_ESOLVER, "the state is not finite at t = %.9g", t);
     }
     kh_steady_result res;
+    memcpy(s->hs, y, (size_t)w->m * sizeof(double));
     int st = kh_steady_state(w->I, w->m, s->p->w_inh, s->p->tau, s->p->steady_tol,
-                             s->p->steady_max_steps, y, s->order, &res);
+                             s->p->steady_max_steps, s->hs, s->order, &res);
     if (st != KH_OK) {
         return KH_ERROR(st, "quasi_static at t = %.9g: %s", t, kh_errmsg());
     }
+    s->winner = -1;
+    if (s->p->w_inh >= 1.0 && res.n_active == 1) {
+        for (long mu = 0; mu < w->m; mu++) {
+            if (s->hs[mu] > 0.0) {
+                s->winner = mu;
+            }
+        }
+    }
+    memcpy(y, s->hs, (size_t)w->m * sizeof(double));
     return KH_OK;
 }
 
 static int qs_apply(void *vs, double *t, double t1, double y[])
 {
-    return kh_solver_apply(((qs_state *)vs)->inner, t, t1, y);
+    qs_state *s = vs;
+    int st = kh_solver_apply(s->inner, t, t1, y);
+    int s2 = settle(s, *t, y);
+    return st != KH_OK ? st : s2;
 }
 
 static void qs_stats(const void *vs, kh_solver_stats *st)

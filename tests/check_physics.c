@@ -354,6 +354,44 @@ START_TEST(test_steady_state_stability)
 }
 END_TEST
 
+/* quasi_static is the limit tau / tau_L -> 0 of the full system: the
+ * difference of their final W shrinks with the ratio. */
+START_TEST(test_quasi_static_limit)
+{
+    const double taus[3] = {0.1, 0.01, 0.001};
+    double diff[3];
+    for (int k = 0; k < 3; k++) {
+        char ini[2048], full[512], qs[512];
+        const char *fmt = "[network]\nhidden = 6\ninputs = 10\np = 3\nw_inh = 0.5\ntau = %g\n"
+                          "tau_L = 10\n[learning]\ng = power\nn = 2\ndrive = h\n"
+                          "[input]\nsource = uniform\nsamples = 4\npresentation_time = 2\n"
+                          "seed = 8\n[init]\nweights = uniform\nscale = 0.6\nseed = 2\n"
+                          "[solver]\nmethod = %s\nrtol = 1e-10\natol = 1e-12\n"
+                          "[output]\nrecord_every = 2\nsnapshot_every = 8\n";
+        snprintf(ini, sizeof ini, fmt, taus[k], "dopri5");
+        run_study(ini, full, sizeof full, NULL);
+        snprintf(ini, sizeof ini, fmt, taus[k], "quasi_static");
+        run_study(ini, qs, sizeof qs, NULL);
+        int rank;
+        long d[3];
+        double *a = kh_test_read(full, "/snapshots/W", &rank, d);
+        double *b = kh_test_read(qs, "/snapshots/W", &rank, d);
+        long last = (d[0] - 1) * d[1] * d[2];
+        diff[k] = 0;
+        for (long i = 0; i < d[1] * d[2]; i++) {
+            diff[k] = fmax(diff[k], fabs(a[last + i] - b[last + i]));
+        }
+        free(a);
+        free(b);
+        remove(full);
+        remove(qs);
+    }
+    ck_assert_msg(diff[1] < 0.3 * diff[0] && diff[2] < 0.3 * diff[1],
+                  "max |W_full - W_qs| = %g, %g, %g for tau/tau_L = 1e-2, 1e-3, 1e-4", diff[0],
+                  diff[1], diff[2]);
+}
+END_TEST
+
 /* A bcm_step study whose units cross h = 0 and h = h*: locating the
  * switches costs far fewer rejected steps and keeps the answer. */
 START_TEST(test_switch_location)
@@ -499,6 +537,7 @@ Suite *kh_physics_suite(void)
     tcase_add_loop_test(tc, test_steady_state_closed_form, 0, 4);
     tcase_add_test(tc, test_steady_state_errors);
     tcase_add_test(tc, test_steady_state_stability);
+    tcase_add_test(tc, test_quasi_static_limit);
     tcase_add_loop_test(tc, test_switch_location, 0, 3);
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, 3);
     tcase_add_loop_test(tc, test_dopri5_reduced_agrees, 0, 5);
