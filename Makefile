@@ -26,7 +26,7 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst %.c,build/%.o,$(TEST_SRC))
 DEPS_OK := build/.deps-ok
 
-.PHONY: all run test bench data install clean setup
+.PHONY: all run test bench data install clean setup plots
 
 all: khsim
 
@@ -66,6 +66,12 @@ test: khsim build/khsim_tests
 	  else echo "clang-format not found: format not checked"; fi
 	g++ -std=c++17 -fsyntax-only -Wall -Wextra -x c++ gpu/kh_kernels.h
 	KHSIM=./khsim PYTHON=$(PYTHON) ./build/khsim_tests
+
+# The default study's figures, into output/figures/.
+plots: khsim | $(DEPS_OK)
+	@test -f output/default.h5 || ./khsim run examples/default.ini
+	for s in activities sphere lyapunov receptive_fields; do \
+	  $(PYTHON) plots/$$s.py output/default.h5 --out output/figures || exit 1; done
 
 bench: khsim | $(DEPS_OK)
 	sh bench/run.sh

@@ -349,6 +349,41 @@ START_TEST(test_verify_json)
 }
 END_TEST
 
+/* Every plot script renders a small file into a temporary directory, and
+ * the PNG it writes is not blank. */
+START_TEST(test_plots)
+{
+    const char *scripts[] = {"activities", "sphere", "lyapunov", "receptive_fields"};
+    char study[512], out[600], dir[600], err[8192], cmd[4096];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 4\ninputs = 16\np = 3\nw_inh = 0.3\ntau_L = 2\n"
+                       "[learning]\ng = bcm_step\nh_star = 0.2\n[input]\nsource = uniform\n"
+                       "samples = 3\npresentation_time = 2\n[init]\nscale = 0.5\n"
+                       "[output]\nrecord_every = 0.1\nsnapshot_every = 2\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    snprintf(dir, sizeof dir, "%s.figs", study);
+    const char *argv[] = {"run", study, "-o", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 0);
+    const char *py = getenv("PYTHON");
+    py = py && *py ? py : "/usr/bin/python3";
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "%s plots/%s.py %s --out %s > /dev/null", py, scripts[i], out,
+                 dir);
+        ck_assert_msg(system(cmd) == 0, "%s failed", scripts[i]);
+        const char *base = strrchr(out, '/') + 1;
+        snprintf(cmd, sizeof cmd,
+                 "%s -c \"import matplotlib.image as I; a = I.imread('%s/%.*s_%s.png'); "
+                 "assert a.shape[0] > 100 and a.shape[1] > 100 and a[..., :3].std() > 0.01\"",
+                 py, dir, (int)(strlen(base) - 3), base, scripts[i]);
+        ck_assert_msg(system(cmd) == 0, "%s: the PNG is missing or blank", scripts[i]);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
 Suite *kh_cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -366,6 +401,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_verify_planted_lyapunov);
     tcase_add_test(tc, test_verify_planted_off_sphere);
     tcase_add_test(tc, test_verify_json);
+    tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
     return s;
 }

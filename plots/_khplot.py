@@ -1,0 +1,47 @@
+"""Shared helpers of the plot scripts: open a khsim file, save a figure.
+
+Plots read only what khsim recorded (DESIGN.md section 5); they hold no
+model math. Run with Debian's /usr/bin/python3 (h5py and matplotlib from
+python3-h5py and python3-matplotlib)."""
+import argparse
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import h5py  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def args(description):
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("file", help="a khsim .h5 file")
+    ap.add_argument("--out", default="output/figures", help="directory for the PNG")
+    return ap
+
+
+def open_run(path):
+    return h5py.File(path, "r")
+
+
+def param(f, key):
+    v = f["params"].attrs[key]
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def save(fig, path, out, name):
+    os.makedirs(out, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    dest = os.path.join(out, f"{stem}_{name}.png")
+    fig.savefig(dest, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    print(dest)
+    return dest
+
+
+def presentation_starts(ax, f):
+    """Thin vertical lines where each presentation starts (for at most 60)."""
+    ts = f["input/t_start"][:]
+    if len(ts) <= 60:
+        for t in ts[1:]:
+            ax.axvline(t, color="0.8", lw=0.6, zorder=0)
