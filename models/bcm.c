@@ -24,8 +24,11 @@ static void *ws_alloc(const kh_params *p)
     return kh_net_alloc(p, "bcm");
 }
 
-static void coefficients(kh_model_ws *w, const double *h, const double *theta)
+/* z = theta. */
+static void coefficients(const double *h, const double *theta, int jac, void *ws)
 {
+    (void)jac;
+    kh_model_ws *w = ws;
     for (long mu = 0; mu < w->m; mu++) {
         w->a[mu] = (h[mu] - theta[mu]) * h[mu];
         w->b[mu] = w->p->epsilon;
@@ -34,69 +37,28 @@ static void coefficients(kh_model_ws *w, const double *h, const double *theta)
     }
 }
 
-extern const kh_model_type kh_model_bcm;
-
-/* z = theta. */
-static int reduced(const double *h, const double *theta, double *dh, double *dtheta, void *ws)
+static void extra_rhs(const double *h, const double *theta, double *dtheta, void *ws)
 {
     kh_model_ws *w = ws;
-    if (kh_net_not_finite(w, h, theta, w->m)) {
-        return 1;
-    }
-    kh_net_dhdt(w, h, dh);
-    coefficients(w, h, theta);
     for (long mu = 0; mu < w->m; mu++) {
         dtheta[mu] = (h[mu] * h[mu] - theta[mu]) / w->p->tau_theta;
     }
-    return 0;
 }
 
-static int rhs(double t, const double y[], double dydt[], void *ws)
+/* d a / d theta = -h through tau_L dW = a v - epsilon W, and the theta rows. */
+static void extra_jacobian(const double *y, double *dfdy, size_t d, void *ws)
 {
-    (void)t;
-    return kh_net_rhs(&kh_model_bcm, ws, y, dydt);
-}
-
-static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
-{
-    (void)t;
     kh_model_ws *w = ws;
     const long m = w->m, n = w->n;
-    const size_t d = dim(w->p), th = (size_t)(m + m * n);
-    const double *theta = y + th;
-    if (kh_net_moments(w, y, y + m, 0)) {
-        return 1;
-    }
-    coefficients(w, y, theta);
-    kh_net_jacobian(w, y, dfdy, d);
+    const size_t th = (size_t)(m + m * n);
     for (long mu = 0; mu < m; mu++) {
         for (long i = 0; i < n; i++) {
-            /* d a / d theta = -h, through tau_L dW = a v - epsilon W. */
             dfdy[(size_t)(m + mu * n + i) * d + th + (size_t)mu] = -y[mu] * w->v[i] / w->p->tau_L;
         }
         double *row = dfdy + (th + (size_t)mu) * d;
         row[mu] = 2.0 * y[mu] / w->p->tau_theta;
         row[th + (size_t)mu] = -1.0 / w->p->tau_theta;
     }
-    for (size_t i = 0; i < d; i++) {
-        dfdt[i] = 0.0;
-    }
-    return 0;
-}
-
-static int observe(const double y[], void *ws, kh_obs *o)
-{
-    kh_model_ws *w = ws;
-    if (kh_net_moments(w, y, y + w->m, 0)) {
-        return 1;
-    }
-    for (long mu = 0; mu < w->m; mu++) {
-        o->current[mu] = w->I[mu];
-        o->pnorm[mu] = w->B[mu];
-    }
-    o->L = NAN;
-    o->dL_dt = NAN;
-    return 0;
 }
 
 static size_t n_switch(const void *ws)
@@ -119,11 +81,6 @@ static int switches_need_moments(const void *ws)
     return 0;
 }
 
-static void switches(const double y[], void *ws, double s[])
-{
-    kh_net_switches(&kh_model_bcm, ws, y, s);
-}
-
 /* The ReLU of the inhibition is a kink: the RHS stays continuous. */
 static void switch_jumps(const void *ws, unsigned char jump[])
 {
@@ -139,13 +96,16 @@ const kh_model_type kh_model_bcm = {
     .dim = dim,
     .alloc = ws_alloc,
     .free = kh_net_free,
-    .rhs = rhs,
-    .jacobian = jacobian,
-    .observe = observe,
+    .rhs = kh_net_rhs,
+    .jacobian = kh_net_jacobian_full,
+    .observe = kh_net_observe_plain,
     .n_switch = n_switch,
-    .switches = switches,
+    .switches = kh_net_switches,
     .switch_jumps = switch_jumps,
-    .reduced = reduced,
+    .reduced = kh_net_reduced,
+    .coefficients = coefficients,
+    .extra_rhs = extra_rhs,
+    .extra_jacobian = extra_jacobian,
     .reduced_switches = reduced_switches,
     .switches_need_moments = switches_need_moments,
 };

@@ -31,66 +31,17 @@ static void *ws_alloc(const kh_params *p)
     return kh_net_alloc(p, "hebb");
 }
 
-static void coefficients(kh_model_ws *w, const double *h)
+static void coefficients(const double *h, const double *z, int jac, void *ws)
 {
+    (void)z;
+    (void)jac;
+    kh_model_ws *w = ws;
     for (long mu = 0; mu < w->m; mu++) {
         w->a[mu] = h[mu];
         w->b[mu] = 0.0;
         w->ah[mu] = 1.0;
         w->bh[mu] = w->aI[mu] = w->bI[mu] = w->aB[mu] = w->bB[mu] = 0.0;
     }
-}
-
-extern const kh_model_type kh_model_hebb;
-
-static int reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
-{
-    (void)z;
-    (void)dz;
-    kh_model_ws *w = ws;
-    if (kh_net_not_finite(w, h, NULL, 0)) {
-        return 1;
-    }
-    kh_net_dhdt(w, h, dh);
-    coefficients(w, h);
-    return 0;
-}
-
-static int rhs(double t, const double y[], double dydt[], void *ws)
-{
-    (void)t;
-    return kh_net_rhs(&kh_model_hebb, ws, y, dydt);
-}
-
-static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
-{
-    (void)t;
-    kh_model_ws *w = ws;
-    size_t d = dim(w->p);
-    if (kh_net_moments(w, y, y + w->m, 0)) {
-        return 1;
-    }
-    coefficients(w, y);
-    kh_net_jacobian(w, y, dfdy, d);
-    for (size_t i = 0; i < d; i++) {
-        dfdt[i] = 0.0;
-    }
-    return 0;
-}
-
-static int observe(const double y[], void *ws, kh_obs *o)
-{
-    kh_model_ws *w = ws;
-    if (kh_net_moments(w, y, y + w->m, 0)) {
-        return 1;
-    }
-    for (long mu = 0; mu < w->m; mu++) {
-        o->current[mu] = w->I[mu];
-        o->pnorm[mu] = w->B[mu];
-    }
-    o->L = NAN;
-    o->dL_dt = NAN;
-    return 0;
 }
 
 static size_t n_switch(const void *ws)
@@ -105,10 +56,11 @@ const kh_model_type kh_model_hebb = {
     .dim = dim,
     .alloc = ws_alloc,
     .free = kh_net_free,
-    .rhs = rhs,
-    .jacobian = jacobian,
-    .observe = observe,
+    .rhs = kh_net_rhs,
+    .jacobian = kh_net_jacobian_full,
+    .observe = kh_net_observe_plain,
     .n_switch = n_switch,
     .switches = NULL,
-    .reduced = reduced,
+    .reduced = kh_net_reduced,
+    .coefficients = coefficients,
 };

@@ -58,6 +58,17 @@ typedef struct kh_model_type {
      * so, ws->I and ws->B; switches is this after the moments. */
     void (*reduced_switches)(const double *h, void *ws, double s[]);
     int (*switches_need_moments)(const void *ws);
+    /* The rule's plasticity, affine in each row of W: from h, the state
+     * after W z and the moments in ws->I, ws->B, fills ws->a and ws->b of
+     * tau_L dW_mu/dt = a_mu v - b_mu W_mu, and with jac also their partials
+     * ws->ah ... ws->bB. The generic rhs, reduced and jacobian of kh_net.c
+     * are built on it. */
+    void (*coefficients)(const double *h, const double *z, int jac, void *ws);
+    /* Optional, for a state after W (bcm's theta): its derivative, and its
+     * rows and columns of the Jacobian (dfdy, dim x dim, already holding the
+     * h and W blocks). */
+    void (*extra_rhs)(const double *h, const double *z, double *dz, void *ws);
+    void (*extra_jacobian)(const double *y, double *dfdy, size_t dim, void *ws);
     /* For rules with the homeostatic L^p sphere (else NULL): g(d) of a unit
      * with activity h and moments I, B, so that
      * tau_L dB/dt = p g(d) I (R^p - B) (DESIGN.md section 1). */
@@ -110,11 +121,17 @@ int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv
 int kh_net_not_finite(const kh_model_ws *w, const double *h, const double *z, long nz);
 /* S = sum_nu r(h_nu), summed in a fixed order. */
 double kh_net_relu_sum(const double *h, long m);
-/* The full rhs of a row-affine model from its reduced form: the moments,
- * reduced(), then the rows of dW. nz is the size of the state after W. */
-int kh_net_rhs(const kh_model_type *model, kh_model_ws *w, const double *y, double *dydt);
-/* The switching functions of a model from its reduced form. */
-void kh_net_switches(const kh_model_type *model, kh_model_ws *w, const double *y, double *s);
+/* Generic entries of kh_model_type, built on the model's coefficients (and
+ * extra_rhs, extra_jacobian, reduced_switches), found through ws->type:
+ * the reduced form (the not-finite check, dh/dt, a and b, dz), the full
+ * right-hand side (the moments, reduced, then the rows of dW), the analytic
+ * Jacobian, the switching functions, and observe for rules without a
+ * Lyapunov function (I and B; L = dL/dt = NaN). */
+int kh_net_reduced(const double *h, const double *z, double *dh, double *dz, void *ws);
+int kh_net_rhs(double t, const double y[], double dydt[], void *ws);
+int kh_net_jacobian_full(double t, const double y[], double *dfdy, double dfdt[], void *ws);
+void kh_net_switches(const double y[], void *ws, double s[]);
+int kh_net_observe_plain(const double y[], void *ws, kh_obs *o);
 /* dh/dt of every unit from the moments. */
 void kh_net_dhdt(const kh_model_ws *w, const double *h, double *dh);
 /* dW/dt = (a v - b W) / tau_L, in parallel over rows. */

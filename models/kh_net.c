@@ -118,13 +118,35 @@ int kh_net_not_finite(const kh_model_ws *w, const double *h, const double *z, lo
     return 0;
 }
 
-int kh_net_rhs(const kh_model_type *model, kh_model_ws *w, const double *y, double *dydt)
+/* The size of the state after W. */
+static long n_extra(const kh_model_ws *w)
 {
+    return (long)w->type->dim(w->p) - w->m - w->m * w->n;
+}
+
+int kh_net_reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
+{
+    kh_model_ws *w = ws;
+    if (kh_net_not_finite(w, h, z, n_extra(w))) {
+        return 1;
+    }
+    kh_net_dhdt(w, h, dh);
+    w->type->coefficients(h, z, 0, ws);
+    if (w->type->extra_rhs) {
+        w->type->extra_rhs(h, z, dz, ws);
+    }
+    return 0;
+}
+
+int kh_net_rhs(double t, const double y[], double dydt[], void *ws)
+{
+    (void)t;
+    kh_model_ws *w = ws;
     const long mn = w->m * w->n;
     if (kh_net_moments(w, y, y + w->m, 0)) {
         return 1;
     }
-    int r = model->reduced(y, y + w->m + mn, dydt, dydt + w->m + mn, w);
+    int r = w->type->reduced(y, y + w->m + mn, dydt, dydt + w->m + mn, ws);
     if (r != 0) {
         return r;
     }
@@ -132,12 +154,45 @@ int kh_net_rhs(const kh_model_type *model, kh_model_ws *w, const double *y, doub
     return 0;
 }
 
-void kh_net_switches(const kh_model_type *model, kh_model_ws *w, const double *y, double *s)
+int kh_net_jacobian_full(double t, const double y[], double *dfdy, double dfdt[], void *ws)
 {
-    if (model->switches_need_moments(w)) {
+    (void)t;
+    kh_model_ws *w = ws;
+    const size_t dim = w->type->dim(w->p);
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return 1;
+    }
+    w->type->coefficients(y, y + w->m + w->m * w->n, 1, ws);
+    kh_net_jacobian(w, y, dfdy, dim);
+    if (w->type->extra_jacobian) {
+        w->type->extra_jacobian(y, dfdy, dim, ws);
+    }
+    for (size_t i = 0; i < dim; i++) {
+        dfdt[i] = 0.0;
+    }
+    return 0;
+}
+
+void kh_net_switches(const double y[], void *ws, double s[])
+{
+    kh_model_ws *w = ws;
+    if (w->type->switches_need_moments(w)) {
         kh_net_moments(w, y, y + w->m, 0);
     }
-    model->reduced_switches(y, w, s);
+    w->type->reduced_switches(y, w, s);
+}
+
+int kh_net_observe_plain(const double y[], void *ws, kh_obs *o)
+{
+    kh_model_ws *w = ws;
+    if (kh_net_moments(w, y, y + w->m, 0)) {
+        return 1;
+    }
+    memcpy(o->current, w->I, (size_t)w->m * sizeof(double));
+    memcpy(o->pnorm, w->B, (size_t)w->m * sizeof(double));
+    o->L = NAN;
+    o->dL_dt = NAN;
+    return 0;
 }
 
 double kh_net_relu_sum(const double *h, long m)

@@ -35,8 +35,10 @@ static double drive_of(const kh_model_ws *w, long mu, double h)
 }
 
 /* a = g(d) R^p and b = g(d) I, with their partials when `jac` is set. */
-static void coefficients(kh_model_ws *w, const double *h, int jac)
+static void coefficients(const double *h, const double *z, int jac, void *ws)
 {
+    (void)z;
+    kh_model_ws *w = ws;
     const kh_params *p = w->p;
     for (long mu = 0; mu < w->m; mu++) {
         double d = drive_of(w, mu, h[mu]);
@@ -62,43 +64,6 @@ static void coefficients(kh_model_ws *w, const double *h, int jac)
             w->bB[mu] = dg * w->I[mu] * dQdB;
         }
     }
-}
-
-extern const kh_model_type kh_model_krotov_hopfield;
-
-static int reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
-{
-    (void)z;
-    (void)dz;
-    kh_model_ws *w = ws;
-    if (kh_net_not_finite(w, h, NULL, 0)) {
-        return 1;
-    }
-    kh_net_dhdt(w, h, dh);
-    coefficients(w, h, 0);
-    return 0;
-}
-
-static int rhs(double t, const double y[], double dydt[], void *ws)
-{
-    (void)t;
-    return kh_net_rhs(&kh_model_krotov_hopfield, ws, y, dydt);
-}
-
-static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
-{
-    (void)t;
-    kh_model_ws *w = ws;
-    size_t d = dim(w->p);
-    if (kh_net_moments(w, y, y + w->m, 0)) {
-        return 1;
-    }
-    coefficients(w, y, 1);
-    kh_net_jacobian(w, y, dfdy, d);
-    for (size_t i = 0; i < d; i++) {
-        dfdt[i] = 0.0;
-    }
-    return 0;
 }
 
 static int observe(const double y[], void *ws, kh_obs *o)
@@ -179,11 +144,6 @@ static void reduced_switches(const double *h, void *ws, double s[])
     }
 }
 
-static void switches(const double y[], void *ws, double s[])
-{
-    kh_net_switches(&kh_model_krotov_hopfield, ws, y, s);
-}
-
 static double sphere_gain(double h, double I, double B, const void *ws)
 {
     const kh_params *p = ((const kh_model_ws *)ws)->p;
@@ -229,13 +189,14 @@ const kh_model_type kh_model_krotov_hopfield = {
     .dim = dim,
     .alloc = ws_alloc,
     .free = kh_net_free,
-    .rhs = rhs,
-    .jacobian = jacobian,
+    .rhs = kh_net_rhs,
+    .jacobian = kh_net_jacobian_full,
     .observe = observe,
     .n_switch = n_switch,
-    .switches = switches,
+    .switches = kh_net_switches,
     .switch_jumps = switch_jumps,
-    .reduced = reduced,
+    .reduced = kh_net_reduced,
+    .coefficients = coefficients,
     .reduced_switches = reduced_switches,
     .switches_need_moments = switches_need_moments,
     .sphere_gain = sphere_gain,

@@ -32,8 +32,11 @@ static void *ws_alloc(const kh_params *p)
     return kh_net_alloc(p, "oja");
 }
 
-static void coefficients(kh_model_ws *w, const double *h)
+static void coefficients(const double *h, const double *z, int jac, void *ws)
 {
+    (void)z;
+    (void)jac;
+    kh_model_ws *w = ws;
     for (long mu = 0; mu < w->m; mu++) {
         w->a[mu] = h[mu] * w->Rp;
         w->b[mu] = h[mu] * w->I[mu];
@@ -42,43 +45,6 @@ static void coefficients(kh_model_ws *w, const double *h)
         w->bI[mu] = h[mu];
         w->aI[mu] = w->aB[mu] = w->bB[mu] = 0.0;
     }
-}
-
-extern const kh_model_type kh_model_oja;
-
-static int reduced(const double *h, const double *z, double *dh, double *dz, void *ws)
-{
-    (void)z;
-    (void)dz;
-    kh_model_ws *w = ws;
-    if (kh_net_not_finite(w, h, NULL, 0)) {
-        return 1;
-    }
-    kh_net_dhdt(w, h, dh);
-    coefficients(w, h);
-    return 0;
-}
-
-static int rhs(double t, const double y[], double dydt[], void *ws)
-{
-    (void)t;
-    return kh_net_rhs(&kh_model_oja, ws, y, dydt);
-}
-
-static int jacobian(double t, const double y[], double *dfdy, double dfdt[], void *ws)
-{
-    (void)t;
-    kh_model_ws *w = ws;
-    size_t d = dim(w->p);
-    if (kh_net_moments(w, y, y + w->m, 0)) {
-        return 1;
-    }
-    coefficients(w, y);
-    kh_net_jacobian(w, y, dfdy, d);
-    for (size_t i = 0; i < d; i++) {
-        dfdt[i] = 0.0;
-    }
-    return 0;
 }
 
 static int observe(const double y[], void *ws, kh_obs *o)
@@ -127,12 +93,13 @@ const kh_model_type kh_model_oja = {
     .dim = dim,
     .alloc = ws_alloc,
     .free = kh_net_free,
-    .rhs = rhs,
-    .jacobian = jacobian,
+    .rhs = kh_net_rhs,
+    .jacobian = kh_net_jacobian_full,
     .observe = observe,
     .n_switch = n_switch,
     .switches = NULL,
-    .reduced = reduced,
+    .reduced = kh_net_reduced,
+    .coefficients = coefficients,
     .sphere_gain = sphere_gain,
     .lyapunov_weight = lyapunov_weight,
 };

@@ -592,13 +592,8 @@ static int dp_apply(void *vs, double *t, double t1, double y[])
         kh_switch_start(&s->sw, NULL);
     }
     while (*t < t1) {
-        if (s->stop && *s->stop) {
-            status = KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
-            break;
-        }
-        if (s->p->max_steps > 0 && s->steps_since_reset >= s->p->max_steps) {
-            status = KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g",
-                              s->p->max_steps, *t);
+        status = kh_solver_may_step(s->stop, s->steps_since_reset, s->p->max_steps, *t);
+        if (status != KH_OK) {
             break;
         }
         if ((status = dp_step(s, t, t1)) != KH_OK) {

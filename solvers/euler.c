@@ -62,12 +62,9 @@ static int euler_apply(void *vs, double *t, double t1, double y[])
     euler_state *s = vs;
     const double dt = s->p->dt;
     while (*t < t1) {
-        if (s->stop && *s->stop) {
-            return KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
-        }
-        if (s->p->max_steps > 0 && s->steps_since_reset >= s->p->max_steps) {
-            return KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g",
-                            s->p->max_steps, *t);
+        int st = kh_solver_may_step(s->stop, s->steps_since_reset, s->p->max_steps, *t);
+        if (st != KH_OK) {
+            return st;
         }
         /* Land exactly on t1 when the remainder is within rounding of dt. */
         double h = (t1 - *t <= dt * (1.0 + 1e-9)) ? t1 - *t : dt;

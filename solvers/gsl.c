@@ -385,12 +385,9 @@ static int gsl_apply(void *vs, double *t, double t1, double y[])
     const kh_params *p = s->p;
     kh_switch_start(&s->sw, y);
     while (*t < t1) {
-        if (s->stop && *s->stop) {
-            return KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
-        }
-        if (p->max_steps > 0 && s->steps_since_reset >= p->max_steps) {
-            return KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g", p->max_steps,
-                            *t);
+        int st = kh_solver_may_step(s->stop, s->steps_since_reset, p->max_steps, *t);
+        if (st != KH_OK) {
+            return st;
         }
         s->rhs_status = 0;
         int r = s->multistep ? ms_step(s, t, t1, y) : rk_step(s, t, t1, y);

@@ -53,6 +53,11 @@ typedef struct kh_solver {
 
 extern const kh_solver_type *const kh_solvers[];
 
+/* For the solvers' step loops: KH_EINTR when *stop (may be NULL) is raised,
+ * KH_ESOLVER when steps has reached max_steps (> 0), else KH_OK; t is the
+ * time the message names. */
+int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_steps, double t);
+
 /* Finds the solver of a method; NULL + KH_ERROR naming the choices. */
 const kh_solver_type *kh_solver_find(const char *method);
 

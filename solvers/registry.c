@@ -28,6 +28,17 @@ const kh_solver_type *kh_solver_find(const char *method)
     return NULL;
 }
 
+int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_steps, double t)
+{
+    if (stop && *stop) {
+        return KH_ERROR(KH_EINTR, "interrupted at t = %.9g", t);
+    }
+    if (max_steps > 0 && steps >= max_steps) {
+        return KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g", max_steps, t);
+    }
+    return KH_OK;
+}
+
 kh_solver *kh_solver_alloc(const char *method, const kh_model_type *model, void *ws, size_t dim,
                            const kh_params *p, const volatile sig_atomic_t *stop)
 {
