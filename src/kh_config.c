@@ -108,6 +108,8 @@ const kh_param_info kh_param_table[] = {
      "OpenMP threads (0: OMP_NUM_THREADS or all cores)"},
     {"output", "path", KH_PT_STRING, STR(out_path), 0, "", 0, 0, 0, NULL, "",
      "output file (default output/<study name>.h5)"},
+    {"output", "compress_snapshots", KH_PT_BOOL, OFF(compress_snapshots), 0, 0, NULL, 0, 1, 0,
+     NULL, "", "deflate /snapshots/W too (the trajectory always is)"},
     {"output", "record_every", KH_PT_DOUBLE, OFF(record_every), 0, 0.1, NULL, 0, BIG, 1, NULL,
      "time", "interval between /trajectory rows within a presentation"},
     {"output", "snapshot_every", KH_PT_DOUBLE, OFF(snapshot_every), 0, 10, NULL, 0, BIG, 1, NULL,

@@ -64,6 +64,7 @@ typedef struct kh_params {
     /* [output] */
     char out_path[KH_PATH_MAX];
     double record_every, snapshot_every;
+    int compress_snapshots;
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;
