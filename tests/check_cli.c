@@ -1,6 +1,7 @@
 /* The khsim binary end to end: exit codes, messages, interruption, and the
  * completeness of its files (an independent SciPy re-integration). */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,9 +128,11 @@ START_TEST(test_unwritable_output)
 }
 END_TEST
 
-/* SIGINT: exit 130 and a valid file with every /trajectory dataset of one length. */
+/* SIGINT and SIGTERM: exit 128 + the signal and a valid file with every
+ * /trajectory dataset of one length. */
 START_TEST(test_sigint_leaves_valid_file)
 {
+    const int sig = _i == 0 ? SIGINT : SIGTERM;
     char study[512], out[600], err[8192];
     kh_test_write_file(study, sizeof study, ".ini",
                        "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
@@ -139,8 +142,8 @@ START_TEST(test_sigint_leaves_valid_file)
                        "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
     snprintf(out, sizeof out, "%s.h5", study);
     const char *argv[] = {"run", study, "-o", out, NULL};
-    int code = kh_test_khsim(argv, err, sizeof err, 1.5);
-    ck_assert_msg(code == 130, "exit %d: %s", code, err);
+    int code = kh_test_khsim_signal(argv, err, sizeof err, 1.5, sig);
+    ck_assert_msg(code == 128 + sig, "exit %d: %s", code, err);
     ck_assert_ptr_nonnull(strstr(err, "interrupted"));
     char buf[256];
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
@@ -393,7 +396,7 @@ Suite *kh_cli_suite(void)
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_loop_test(tc, test_bad_files, 0, 2);
     tcase_add_test(tc, test_unwritable_output);
-    tcase_add_test(tc, test_sigint_leaves_valid_file);
+    tcase_add_loop_test(tc, test_sigint_leaves_valid_file, 0, 2);
     tcase_add_test(tc, test_divergence);
     tcase_add_test(tc, test_info);
     tcase_add_loop_test(tc, test_reintegrate_from_file, 0, 3);

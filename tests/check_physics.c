@@ -501,10 +501,12 @@ START_TEST(test_threads_bit_identical)
              "reset_h = true\n[init]\nscale = 0.2\n[solver]\nmethod = %s\ndt = 0.002\n"
              "[output]\nrecord_every = 0.1\nsnapshot_every = 1\n",
              method[_i]);
+    char c2[512];
     omp_set_num_threads(1);
     run_study(ini, a, sizeof a, NULL);
     omp_set_num_threads(2);
     run_study(ini, b, sizeof b, NULL);
+    run_study(ini, c2, sizeof c2, NULL); /* and run after run */
     const char *ds[] = {"/trajectory/t",     "/trajectory/h",        "/trajectory/current",
                         "/trajectory/pnorm", "/trajectory/lyapunov", "/trajectory/dL_dt",
                         "/snapshots/W"};
@@ -513,15 +515,20 @@ START_TEST(test_threads_bit_identical)
         long da[3], db[3];
         double *x = kh_test_read(a, ds[i], &rank, da);
         double *y = kh_test_read(b, ds[i], &rank, db);
+        double *z = kh_test_read(c2, ds[i], &rank, db);
         ck_assert_int_eq(da[0], db[0]);
         size_t len = (size_t)(da[0] * da[1] * da[2]);
         ck_assert_msg(memcmp(x, y, len * sizeof(double)) == 0, "%s: %s differs with 2 threads",
                       method[_i], ds[i]);
+        ck_assert_msg(memcmp(y, z, len * sizeof(double)) == 0, "%s: %s differs run to run",
+                      method[_i], ds[i]);
         free(x);
         free(y);
+        free(z);
     }
     remove(a);
     remove(b);
+    remove(c2);
 }
 END_TEST
 

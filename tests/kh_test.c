@@ -44,6 +44,12 @@ void kh_test_write_file(char *buf, size_t len, const char *suffix, const char *t
 
 int kh_test_khsim(const char *const argv[], char *err, size_t errlen, double sigint_after)
 {
+    return kh_test_khsim_signal(argv, err, errlen, sigint_after, SIGINT);
+}
+
+int kh_test_khsim_signal(const char *const argv[], char *err, size_t errlen, double sigint_after,
+                         int sig)
+{
     const char *bin = getenv("KHSIM");
     if (!bin || !*bin) {
         bin = "./khsim";
@@ -76,7 +82,7 @@ int kh_test_khsim(const char *const argv[], char *err, size_t errlen, double sig
         struct timespec ts = {(time_t)sigint_after,
                               (long)((sigint_after - (double)(time_t)sigint_after) * 1e9)};
         nanosleep(&ts, NULL);
-        kill(pid, SIGINT);
+        kill(pid, sig);
     }
     size_t got = 0;
     ssize_t r;

@@ -19,6 +19,9 @@ void kh_test_tmpname(char *buf, size_t len, const char *suffix);
  * killed). If sigint_after > 0, sends SIGINT after that many seconds. */
 int kh_test_khsim(const char *const argv[], char *err, size_t errlen, double sigint_after);
 
+/* The same, sending signal sig (instead of SIGINT) after `after` seconds. */
+int kh_test_khsim_signal(const char *const argv[], char *err, size_t errlen, double after, int sig);
+
 /* Reads a dataset, failing the test on error; returns the data (caller frees). */
 double *kh_test_read(const char *path, const char *ds, int *rank, long dims[3]);
 
