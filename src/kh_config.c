@@ -92,7 +92,7 @@ const kh_param_info kh_param_table[] = {
      "time", "first trial step of adaptive steppers"},
     {"solver", "dt", KH_PT_DOUBLE, OFF(dt), 0, 1e-3, NULL, 0, BIG, 1, NULL, "time",
      "step of euler"},
-    {"solver", "locate_switches", KH_PT_ENUM, OFF(locate_switches), 0, KH_LOCATE_JUMPS, NULL, 0,
+    {"solver", "locate_switches", KH_PT_ENUM, OFF(locate_switches), 0, KH_LOCATE_ALL, NULL, 0,
      0, 0, "none,jumps,all", "", "which switches of the RHS adaptive steppers locate and "
      "restart at: the jumps of bcm_step (jumps), also the kinks of the ReLU and of power g "
      "(all), or none"},
