@@ -11,22 +11,24 @@ PKGS    := gsl hdf5 check inih zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs gsl hdf5 inih zlib 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
-CFLAGS  ?= -O3 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wpedantic -Wshadow \
+B       ?= build
+SANFLAGS ?=
+OPT     ?= -O3 -g
+CFLAGS  += $(OPT) $(SANFLAGS) -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wpedantic -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion $(WERROR)
-CPPFLAGS += -Ibuild -Isrc -Imodels -Isolvers -Igpu
-LDLIBS  = $(PKG_LIBS) -fopenmp -lm
+CPPFLAGS += -I$(B) -Isrc -Imodels -Isolvers -Igpu
+LDLIBS  = $(SANFLAGS) $(PKG_LIBS) -fopenmp -lm
 
 MODEL_SRC  := $(filter-out models/registry.c models/kh_net.c,$(wildcard models/*.c))
 MODEL_NAMES := $(basename $(notdir $(MODEL_SRC)))
 LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard models/*.c) \
            $(wildcard solvers/*.c)
-LIB_OBJ := $(patsubst %.c,build/%.o,$(LIB_SRC))
+LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 TEST_SRC := $(wildcard tests/*.c)
-TEST_OBJ := $(patsubst %.c,build/%.o,$(TEST_SRC))
+TEST_OBJ := $(patsubst %.c,$(B)/%.o,$(TEST_SRC))
 DEPS_OK := build/.deps-ok
 
-.PHONY: all run test bench data install clean setup plots
+.PHONY: all run test check test-sanitize bench data install clean setup plots
 
 all: khsim
 
@@ -40,32 +42,45 @@ $(DEPS_OK): scripts/setup.sh
 	sh scripts/setup.sh
 	@touch $@
 
-build/kh_models.def: $(MODEL_SRC) Makefile | $(DEPS_OK)
-	@mkdir -p build
+$(B)/kh_models.def: $(MODEL_SRC) Makefile | $(DEPS_OK)
+	@mkdir -p $(B)
 	@printf 'KH_MODEL(%s)\n' $(MODEL_NAMES) > $@.tmp && mv $@.tmp $@
 
-build/%.o: %.c build/kh_models.def | $(DEPS_OK)
+$(B)/%.o: %.c $(B)/kh_models.def | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-build/libkhsim.a: $(LIB_OBJ)
+$(B)/libkhsim.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-khsim: build/src/main.o build/libkhsim.a
+khsim: $(B)/src/main.o $(B)/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/khsim_tests: $(TEST_OBJ) build/libkhsim.a
+$(B)/khsim: $(B)/src/main.o $(B)/libkhsim.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/khsim_tests: $(TEST_OBJ) $(B)/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 SOURCES := $(wildcard src/*.[ch] models/*.[ch] solvers/*.[ch] gpu/*.h tests/*.[ch])
 
-# The whole suite: the format, the shared GPU header as C++17, then every
-# Check suite.
-test: khsim build/khsim_tests
+# The whole suite: the format, the shared GPU header as C++17, every Check
+# suite, then the same suite under the sanitizers (test-sanitize).
+test: check test-sanitize
+
+check: khsim $(B)/khsim_tests
 	@if command -v clang-format >/dev/null; then clang-format --dry-run -Werror $(SOURCES); \
 	  else echo "clang-format not found: format not checked"; fi
 	g++ -std=c++17 -fsyntax-only -Wall -Wextra -x c++ gpu/kh_kernels.h
-	KHSIM=./khsim PYTHON=$(PYTHON) ./build/khsim_tests
+	KHSIM=./khsim PYTHON=$(PYTHON) ./$(B)/khsim_tests
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (into build-san/); any report fails it.
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+test-sanitize: | $(DEPS_OK)
+	$(MAKE) B=build-san SANFLAGS="$(SAN)" OPT="-O1 -g" build-san/khsim build-san/khsim_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  KHSIM=./build-san/khsim PYTHON=$(PYTHON) ./build-san/khsim_tests
 
 # The default study's figures, into output/figures/.
 plots: khsim | $(DEPS_OK)
@@ -86,6 +101,6 @@ install: khsim
 	install -m 755 khsim $(DESTDIR)$(PREFIX)/bin/khsim
 
 clean:
-	rm -rf build khsim
+	rm -rf build build-san khsim
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) build/src/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/src/main.d
