@@ -23,6 +23,7 @@ typedef struct kh_solver_stats {
     long jac_evals;    /* Jacobian evaluations */
     long switches;     /* located switches of the right-hand side */
     long sliding;      /* switching functions set aside as sliding (Zeno) */
+    long unstable;     /* quasi_static: presentations whose fixed point of h was unstable */
 } kh_solver_stats;
 
 typedef struct kh_solver_type {

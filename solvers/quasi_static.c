@@ -31,7 +31,8 @@ typedef struct qs_state {
     kh_solver *inner;
     double *hs; /* the steady state at the last evaluation */
     long *order;
-    long winner; /* w_inh >= 1: the single winner of this presentation, or -1 */
+    long winner;   /* w_inh >= 1: the single winner of this presentation, or -1 */
+    long unstable; /* presentations whose fixed point was unstable */
 } qs_state;
 
 static const char *const names[] = {"quasi_static", NULL};
@@ -179,6 +180,7 @@ static int qs_start(void *vs, double t, double y[])
     if (st != KH_OK) {
         return KH_ERROR(st, "quasi_static at t = %.9g: %s", t, kh_errmsg());
     }
+    s->unstable += !res.stable;
     s->winner = -1;
     if (s->p->w_inh >= 1.0 && res.n_active == 1) {
         for (long mu = 0; mu < w->m; mu++) {
@@ -201,7 +203,9 @@ static int qs_apply(void *vs, double *t, double t1, double y[])
 
 static void qs_stats(const void *vs, kh_solver_stats *st)
 {
-    kh_solver_stats_get(((const qs_state *)vs)->inner, st);
+    const qs_state *s = vs;
+    kh_solver_stats_get(s->inner, st);
+    st->unstable = s->unstable;
 }
 
 const kh_solver_type kh_solver_quasi_static = {

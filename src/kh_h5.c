@@ -339,9 +339,13 @@ int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
     const struct {
         const char *name;
         long value;
-    } counters[] = {{"steps", st->steps},         {"failed_steps", st->failed_steps},
-                    {"rhs_evals", st->rhs_evals}, {"jac_evals", st->jac_evals},
-                    {"switches", st->switches},   {"sliding", st->sliding}};
+    } counters[] = {{"steps", st->steps},
+                    {"failed_steps", st->failed_steps},
+                    {"rhs_evals", st->rhs_evals},
+                    {"jac_evals", st->jac_evals},
+                    {"switches", st->switches},
+                    {"sliding", st->sliding},
+                    {"unstable_fixed_points", st->unstable}};
     int s = attr_string(g, "method", method);
     if (s == KH_OK) {
         s = attr_double(g, "rtol", rtol);
