@@ -498,7 +498,7 @@ static int dp_step(dp_state *s, double *t, double t1)
                     located = -1;
                     break;
                 }
-                lo = fmax(0.0, lo - fmax(4.0 * s->sw.tol, 1e-7 * hi));
+                lo = fmax(0.0, lo - fmax(4.0 * s->sw.tol, KH_CROSS_MARGIN * hi));
                 if (lo <= 0.0) {
                     located = 1;
                 } else if (stages(s, lo) != 0) {
@@ -534,7 +534,7 @@ static int dp_step(dp_state *s, double *t, double t1)
                 accept(s);
             }
             double d0 = fmax(hi - lo, s->sw.tol);
-            double d = cross(s, d0, fmin(64.0 * fmax(d0, 1e-7 * h), h - lo));
+            double d = cross(s, d0, kh_switch_cross_limit(d0, h, h - lo));
             *t = d == 0.0 ? s->t0 + lo : ((final && lo + d >= h) ? t1 : s->t0 + lo + d);
             if (d > 0.0) {
                 kh_switch_note(&s->sw, k, *t);

@@ -218,7 +218,7 @@ static int cross(gsl_state *s, double t, double d0, double h, double y[], double
         return gsl_failure(s, r, t);
     }
     d0 = fmax(d0, s->sw.tol);
-    *d = kh_switch_cross(&s->sw, y, s->dydt_out, s->dim, d0, fmin(64.0 * fmax(d0, 1e-7 * h), h),
+    *d = kh_switch_cross(&s->sw, y, s->dydt_out, s->dim, d0, kh_switch_cross_limit(d0, h, h),
                          s->ytr);
     return KH_OK;
 }

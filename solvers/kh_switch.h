@@ -22,6 +22,13 @@
 #include "../models/kh_model.h"
 
 #define KH_ZENO_RUN 4
+/* A located switch is approached to KH_CROSS_MARGIN times the step (at least
+ * a few switch_tol) and crossed by an Euler step of at most KH_CROSS_GROWTH
+ * times that: the located time carries the error of the bracket or of the
+ * interpolant it was found on, and the Euler step's error is its length
+ * times the jump of the right-hand side. */
+#define KH_CROSS_MARGIN 1e-7
+#define KH_CROSS_GROWTH 64.0
 
 /* Fills s with the switching functions at state y (by default the model's
  * switches(y, ws, s); a solver with its own state representation sets its own). */
@@ -69,6 +76,10 @@ double kh_switch_bracket(kh_switch *w, double dt, kh_trial_fn trial, void *ctx, 
  * when no such step crosses (y is then unchanged). */
 double kh_switch_cross(kh_switch *w, double *y, const double *f, size_t dim, double d0,
                        double d_max, double *ytr);
+
+/* The longest Euler step kh_switch_cross may take after a switch bracketed
+ * to d0 in a step of h, no longer than room. */
+double kh_switch_cross_limit(double d0, double h, double room);
 
 /* Counts a located switch of function k at time t (and the Zeno guard). */
 void kh_switch_note(kh_switch *w, long k, double t);

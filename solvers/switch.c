@@ -155,6 +155,11 @@ double kh_switch_bracket(kh_switch *w, double dt, kh_trial_fn trial, void *ctx, 
     return hi;
 }
 
+double kh_switch_cross_limit(double d0, double h, double room)
+{
+    return fmin(KH_CROSS_GROWTH * fmax(d0, KH_CROSS_MARGIN * h), room);
+}
+
 double kh_switch_cross(kh_switch *w, double *y, const double *f, size_t dim, double d0,
                        double d_max, double *ytr)
 {

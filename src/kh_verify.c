@@ -142,7 +142,15 @@ int kh_verify(const char *path, int json, FILE *out)
     double worst_final = 0.0;
     double *entered = calloc((size_t)(m > 0 ? m : 1), sizeof(double));
     long *neg = calloc((size_t)(m > 0 ? m : 1), sizeof(long));
-    if (model->sphere_gain && T > 0 && entered && neg) {
+    if (!entered || !neg) {
+        free(entered);
+        free(neg);
+        model->free(ws);
+        record_free(&r);
+        kh_config_free(c);
+        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate the audit of %ld units", path, m);
+    }
+    if (model->sphere_gain && T > 0) {
         for (long mu = 0; mu < m; mu++) {
             entered[mu] = NAN;
             for (long k = T - 1; k >= 0; k--) {
