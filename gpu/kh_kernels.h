@@ -26,26 +26,44 @@
 #define KH_K_LINEAR 1
 #define KH_K_POWER 2
 
-/* |x|^e for e >= 0, without pow() for the integer exponents 0..4. `ie` is
- * the exponent as an integer when it is one, else -1. */
-KH_HD static inline double kh_abspow(double x, double e, int ie)
-{
-    double a = fabs(x);
-    switch (ie) {
-    case 0:
-        return 1.0;
-    case 1:
-        return a;
-    case 2:
-        return a * a;
-    case 3:
-        return a * a * a;
-    case 4:
-        return (a * a) * (a * a);
-    default:
-        return pow(a, e);
-    }
-}
+/* The functions that exist in double and float (gpu/kh_kernels_real.h):
+ * kh_abspow, kh_signed_pow, kh_moment_elem, kh_relu, kh_g, kh_G, kh_q,
+ * kh_dhdt, kh_dw_elem, kh_dw_row, kh_dL_term, kh_euler_axpy,
+ * kh_unit_coefficients, kh_fast_dw, kh_rank_above, kh_topk_offer; the float
+ * ones end in _f. */
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define KH_INLINE __attribute__((always_inline))
+#else
+#define KH_INLINE
+#endif
+
+#define KH_R double
+#define KH_S(name) name
+#define KH_C(x) x
+#define KH_FABS fabs
+#define KH_POW pow
+#define KH_COPYSIGN copysign
+#include "kh_kernels_real.h"
+#undef KH_R
+#undef KH_S
+#undef KH_C
+#undef KH_FABS
+#undef KH_POW
+#undef KH_COPYSIGN
+
+#define KH_R float
+#define KH_S(name) name##_f
+#define KH_C(x) x##f
+#define KH_FABS fabsf
+#define KH_POW powf
+#define KH_COPYSIGN copysignf
+#include "kh_kernels_real.h"
+#undef KH_R
+#undef KH_S
+#undef KH_C
+#undef KH_FABS
+#undef KH_POW
+#undef KH_COPYSIGN
 
 /* The integer form of an exponent for kh_abspow: e itself if it is an
  * integer in 0..4, else -1. */
@@ -66,13 +84,6 @@ KH_HD static inline int kh_int_exponent(double e)
 #define KH_CLONES
 #endif
 
-/* Inlined into each clone of its caller, so that the clone's ISA applies. */
-#if defined(__GNUC__) && !defined(__CUDACC__)
-#define KH_INLINE __attribute__((always_inline))
-#else
-#define KH_INLINE
-#endif
-
 #if defined(__CUDA_ARCH__) || !defined(_OPENMP)
 #define KH_SIMD_SUM3
 #else
@@ -90,9 +101,11 @@ KH_HD static inline int kh_int_exponent(double e)
         double wi = (W_EXPR);                                                                      \
         double a = fabs(wi);                                                                       \
         double a2 = (EXPR); /* |w|^(p-2) */                                                        \
-        double a1 = a2 * a; /* |w|^(p-1) */                                                        \
-        si += copysign(a1, wi) * v[i];                                                             \
-        sb += a1 * a;                                                                              \
+        double ti, tb;                                                                             \
+        (void)a;                                                                                   \
+        kh_moment_elem(wi, v[i], a2, &ti, &tb);                                                    \
+        si += ti;                                                                                  \
+        sb += tb;                                                                                  \
         VV;                                                                                        \
     }
 
@@ -165,25 +178,6 @@ KH_HD static inline double kh_dB_dw(double w, double p, double p2, int ip2)
     return p * (w < 0.0 ? -a1 : a1);
 }
 
-/* ReLU r(x). */
-KH_HD static inline double kh_relu(double x)
-{
-    return x > 0.0 ? x : 0.0;
-}
-
-/* g(x) of DESIGN.md section 1. */
-KH_HD static inline double kh_g(int kind, double x, double delta, double h_star, double n)
-{
-    switch (kind) {
-    case KH_K_BCM_STEP:
-        return x < 0.0 ? 0.0 : (x < h_star ? -delta : 1.0);
-    case KH_K_LINEAR:
-        return x;
-    default:
-        return x > 0.0 ? pow(x, n) : 0.0;
-    }
-}
-
 /* g'(x), taken as 0 at the jumps of bcm_step. */
 KH_HD static inline double kh_dg(int kind, double x, double delta, double h_star, double n)
 {
@@ -196,59 +190,6 @@ KH_HD static inline double kh_dg(int kind, double x, double delta, double h_star
         return 1.0;
     default:
         return x > 0.0 ? n * pow(x, n - 1.0) : 0.0;
-    }
-}
-
-/* G(x), the antiderivative of g with G(0) = 0. */
-KH_HD static inline double kh_G(int kind, double x, double delta, double h_star, double n)
-{
-    switch (kind) {
-    case KH_K_BCM_STEP:
-        return x < 0.0 ? 0.0 : (x < h_star ? -delta * x : -delta * h_star + (x - h_star));
-    case KH_K_LINEAR:
-        return 0.5 * x * x;
-    default:
-        return x > 0.0 ? pow(x, n + 1.0) / (n + 1.0) : 0.0;
-    }
-}
-
-/* Q = I / B^((p-1)/p), with Q = 0 where B = 0 (DESIGN.md section 4). */
-KH_HD static inline double kh_q(double I, double B, double p)
-{
-    return B > 0.0 ? I / pow(B, (p - 1.0) / p) : 0.0;
-}
-
-/* dh/dt of one unit: (I - w_inh (S - r(h)) - h) / tau, S = sum_nu r(h_nu). */
-KH_HD static inline double kh_dhdt(double I, double h, double S, double w_inh, double tau)
-{
-    return (I - w_inh * (S - kh_relu(h)) - h) / tau;
-}
-
-/* One row of dW/dt: (a v_i - b W_i) / tau_L. */
-KH_HD KH_INLINE static inline void kh_dw_row(const double *w, const double *v, long n, double a,
-                                             double b, double inv_tau_L, double *dw)
-{
-    for (long i = 0; i < n; i++) {
-        dw[i] = (a * v[i] - b * w[i]) * inv_tau_L;
-    }
-}
-
-/* One unit's term of tau_L dL/dt (DESIGN.md section 1):
- * (p-1) R^p g(Q) g(d) [B <v,v> - I^2] / B^((p-1)/p + 1); 0 where B = 0. */
-KH_HD static inline double kh_dL_term(double gQ, double gd, double I, double B, double vv, double p,
-                                      double Rp)
-{
-    if (!(B > 0.0)) {
-        return 0.0;
-    }
-    return (p - 1.0) * Rp * gQ * gd * (B * vv - I * I) / pow(B, (p - 1.0) / p + 1.0);
-}
-
-/* One forward Euler step of a vector: y += dt * dydt. */
-KH_HD static inline void kh_euler_axpy(double *y, const double *dydt, long dim, double dt)
-{
-    for (long i = 0; i < dim; i++) {
-        y[i] += dt * dydt[i];
     }
 }
 
