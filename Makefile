@@ -6,10 +6,11 @@ CC      ?= cc
 PYTHON  := /usr/bin/python3
 PREFIX  ?= /usr/local
 WERROR  := $(if $(CI),-Werror,)
-PKGS    := gsl hdf5 check inih zlib
+PKGS    := gsl hdf5 check inih zlib openblas
 # Lazy (=): evaluated in recipes, after the set-up step has installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs gsl hdf5 inih zlib 2>/dev/null)
+# GSL's CBLAS is replaced by OpenBLAS (GSL calls cblas_*; one provider only).
+PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl hdf5 inih zlib openblas 2>/dev/null))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 B       ?= build
 SANFLAGS ?=

@@ -7,10 +7,11 @@
 #include "kh_solver.h"
 
 extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_euler,
-    kh_solver_quasi_static;
+    kh_solver_quasi_static, kh_solver_fast;
 
-const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl, &kh_solver_dopri5, &kh_solver_euler,
-                                            &kh_solver_quasi_static, NULL};
+const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl,   &kh_solver_dopri5,
+                                            &kh_solver_euler, &kh_solver_quasi_static,
+                                            &kh_solver_fast,  NULL};
 
 const kh_solver_type *kh_solver_find(const char *method)
 {

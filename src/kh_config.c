@@ -55,6 +55,15 @@ const kh_param_info kh_param_table[] = {
      "weight decay of the bcm model"},
     {"learning", "tau_theta", KH_PT_DOUBLE, OFF(tau_theta), 0, 10, NULL, 0, BIG, 1, NULL, "time",
      "time constant of the sliding threshold of the bcm model"},
+    {"learning", "fast_rank", KH_PT_BOOL, OFF(fast_rank), 0, 1, NULL, 0, 1, 0, NULL, "",
+     "fast rule: rank the currents (on) or take the steady state of h (off) for the activities"},
+    {"learning", "fast_code", KH_PT_BOOL, OFF(fast_code), 0, 1, NULL, 0, 1, 0, NULL, "",
+     "fast rule: the code 1 (top) / -delta (k-th) (on) or g of the activities (off)"},
+    {"learning", "fast_maxnorm", KH_PT_BOOL, OFF(fast_maxnorm), 0, 1, NULL, 0, 1, 0, NULL, "",
+     "fast rule: W += eps Delta W / max|Delta W| (on) or the plain step "
+     "W += eps (presentation_time / tau_L) Delta W (off)"},
+    {"learning", "min_norm", KH_PT_DOUBLE, OFF(fast_min_norm), 0, 1e-30, NULL, 0, BIG, 1, NULL, "",
+     "fast rule: floor of max|Delta W| in the max-normalised step (the notebook's prec)"},
     {"input", "source", KH_PT_ENUM, OFF(source), 0, KH_SRC_MNIST, NULL, 0, 0, 0,
      "uniform,mnist,file", "", "input source"},
     {"input", "path", KH_PT_STRING, STR(input_path), 0, "data/mnist-1000", 0, 0, 0, NULL, "",
@@ -83,7 +92,7 @@ const kh_param_info kh_param_table[] = {
      "khsim .h5 file whose last /snapshots/W row is the initial W (weights = file)"},
     {"solver", "method", KH_PT_STRING, STR(method), 0, "dopri5", 0, 0, 0, NULL, "",
      "rk2 | rk4 | rkf45 | rkck | rk8pd | msadams | rk1imp | rk2imp | rk4imp | bsimp | "
-     "msbdf | dopri5 | euler | quasi_static"},
+     "msbdf | dopri5 | euler | quasi_static | fast"},
     {"solver", "rtol", KH_PT_DOUBLE, OFF(rtol), 0, 1e-6, NULL, 0, 1, 1, NULL, "",
      "relative tolerance of adaptive steppers"},
     {"solver", "atol", KH_PT_DOUBLE, OFF(atol), 0, 1e-9, NULL, 0, BIG, 0, NULL, "",
@@ -106,6 +115,13 @@ const kh_param_info kh_param_table[] = {
      "most steps per presentation (0: no limit)"},
     {"solver", "threads", KH_PT_LONG, OFF(threads), 0, 0, NULL, 0, 4096, 0, NULL, "",
      "OpenMP threads (0: OMP_NUM_THREADS or all cores)"},
+    {"solver", "precision", KH_PT_ENUM, OFF(precision), 0, KH_PREC_DOUBLE, NULL, 0, 0, 0,
+     "double,float", "", "arithmetic of the fast rule and of batched euler (double: reference)"},
+    {"solver", "device", KH_PT_ENUM, OFF(device), 0, KH_DEV_CPU, NULL, 0, 0, 0, "cpu,cuda,auto",
+     "", "where batched euler runs: cpu, cuda (an error without a GPU) or auto (cuda when a "
+     "GPU is there, else cpu)"},
+    {"solver", "batch", KH_PT_LONG, OFF(ensemble), 0, 1, NULL, 1, LBIG, 0, NULL, "",
+     "euler: trajectories integrated together (trajectory b uses init.seed + b)"},
     {"output", "path", KH_PT_STRING, STR(out_path), 0, "", 0, 0, 0, NULL, "",
      "output file (default output/<study name>.h5)"},
     {"output", "compress_snapshots", KH_PT_BOOL, OFF(compress_snapshots), 0, 0, NULL, 0, 1, 0,
@@ -114,6 +130,8 @@ const kh_param_info kh_param_table[] = {
      "time", "interval between /trajectory rows within a presentation"},
     {"output", "snapshot_every", KH_PT_DOUBLE, OFF(snapshot_every), 0, 10, NULL, 0, BIG, 1, NULL,
      "time", "interval between /snapshots/W rows"},
+    {"output", "snapshot_batches", KH_PT_LONG, OFF(snapshot_batches), 0, 0, NULL, 0, LBIG, 0,
+     NULL, "", "fast: a /snapshots/W row every this many minibatches (0: at each epoch's end)"},
     {NULL, NULL, KH_PT_DOUBLE, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 /* clang-format on */

@@ -236,8 +236,8 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
     return f;
 }
 
-/* Appends one row (count rows of the trailing shape) at index *len. */
-static int append(kh_h5 *f, int which, long *len, const void *data)
+/* Appends `rows` rows of the trailing shape at index *len. */
+static int append_n(kh_h5 *f, int which, long *len, long rows, const void *data)
 {
     const ds_spec *s = &specs[which];
     hid_t d = f->ds[which];
@@ -245,12 +245,12 @@ static int append(kh_h5 *f, int which, long *len, const void *data)
     hid_t sp = H5Dget_space(d);
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
-    dims[0] = (hsize_t)*len + 1;
+    dims[0] = (hsize_t)(*len + rows);
     if (H5Dset_extent(d, dims) < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot extend %s (disk full?)", f->path, s->name);
     }
     for (int i = 0; i < s->rank; i++) {
-        count[i] = i == 0 ? 1 : dims[i];
+        count[i] = i == 0 ? (hsize_t)rows : dims[i];
     }
     hid_t fs = H5Dget_space(d);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
@@ -261,6 +261,163 @@ static int append(kh_h5 *f, int which, long *len, const void *data)
     H5Sclose(fs);
     if (e < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot write %s (disk full?)", f->path, s->name);
+    }
+    return KH_OK;
+}
+
+static int append(kh_h5 *f, int which, long *len, const void *data)
+{
+    return append_n(f, which, len, 1, data);
+}
+
+int kh_h5_append_inputs(kh_h5 *f, const double *v, long rows, const double *t_start,
+                        const double *t_end)
+{
+    long k = f->n_input;
+    int s;
+    if ((s = append_n(f, D_V, &k, rows, v)) != KH_OK ||
+        (s = append_n(f, D_TSTART, &k, rows, t_start)) != KH_OK ||
+        (s = append_n(f, D_TEND, &k, rows, t_end)) != KH_OK) {
+        return s;
+    }
+    f->n_input += rows;
+    return KH_OK;
+}
+
+/* Whether `path` exists, checking each of its groups in turn (H5Lexists
+ * itself fails when an intermediate group is missing). */
+static int link_exists(hid_t file, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *q = buf + 1;; q++) {
+        if (*q == '/' || *q == '\0') {
+            char c = *q;
+            *q = '\0';
+            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
+                return 0;
+            }
+            if (c == '\0') {
+                return 1;
+            }
+            *q = c;
+        }
+    }
+}
+
+/* Opens `path` (1-D or 2-D [E, len], extendible along its first axis),
+ * creating it with its groups at length 0 when missing. */
+static hid_t series_open(kh_h5 *f, const char *path, long len, int is_long, const char *units)
+{
+    if (link_exists(f->file, path)) {
+        return H5Dopen2(f->file, path, H5P_DEFAULT);
+    }
+    int rank = len > 0 ? 2 : 1;
+    hsize_t dims[2] = {0, (hsize_t)len}, maxd[2] = {H5S_UNLIMITED, (hsize_t)len};
+    long per = len > 0 ? len : 1;
+    long rows = 65536 / (8 * per);
+    hsize_t chunk[2] = {(hsize_t)(rows < 1 ? 1 : (rows > 1024 ? 1024 : rows)), (hsize_t)per};
+    hid_t sp = H5Screate_simple(rank, dims, maxd);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, rank, chunk);
+    H5Pset_shuffle(pl);
+    H5Pset_deflate(pl, 1);
+    hid_t lc = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lc, 1);
+    hid_t d = H5Dcreate2(f->file, path, is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE, sp, lc, pl,
+                         H5P_DEFAULT);
+    H5Pclose(lc);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    if (d >= 0 && units && attr_string(d, "units", units) != KH_OK) {
+        H5Dclose(d);
+        return -1;
+    }
+    return d;
+}
+
+int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, int is_long,
+                        const char *units)
+{
+    hid_t d = series_open(f, path, len, is_long, units);
+    if (d < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot create %s", f->path, path);
+    }
+    int rank = len > 0 ? 2 : 1;
+    hsize_t dims[2], start[2] = {0, 0}, count[2] = {1, (hsize_t)len};
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    start[0] = dims[0];
+    dims[0] += 1;
+    herr_t e = H5Dset_extent(d, dims);
+    if (e >= 0) {
+        hid_t fs = H5Dget_space(d);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        hid_t ms = H5Screate_simple(rank, count, NULL);
+        e = H5Dwrite(d, is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, row);
+        H5Sclose(ms);
+        H5Sclose(fs);
+    }
+    H5Dclose(d);
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot append to %s (disk full?)", f->path, path) : KH_OK;
+}
+
+int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
+                      int is_long, const char *units)
+{
+    hsize_t hd[3];
+    for (int i = 0; i < rank; i++) {
+        hd[i] = (hsize_t)dims[i];
+    }
+    hid_t sp = H5Screate_simple(rank, hd, NULL);
+    hid_t lc = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lc, 1);
+    hid_t type = is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE;
+    hid_t d = H5Dcreate2(f->file, path, type, sp, lc, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    if (e >= 0 && units && attr_string(d, "units", units) != KH_OK) {
+        e = -1;
+    }
+    if (d >= 0) {
+        H5Dclose(d);
+    }
+    H5Pclose(lc);
+    H5Sclose(sp);
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot write %s", f->path, path) : KH_OK;
+}
+
+/* Opens group `path`, creating it (and its parents) when missing. */
+static hid_t group_open(hid_t file, const char *path)
+{
+    if (strcmp(path, "/") == 0) {
+        return H5Gopen2(file, "/", H5P_DEFAULT);
+    }
+    if (link_exists(file, path)) {
+        return H5Gopen2(file, path, H5P_DEFAULT);
+    }
+    hid_t lc = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lc, 1);
+    hid_t g = H5Gcreate2(file, path, lc, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lc);
+    return g;
+}
+
+int kh_h5_set_attr(kh_h5 *f, const char *group, const char *name, double x, const char *text)
+{
+    hid_t g = group_open(f->file, group);
+    if (g < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot open group %s", f->path, group);
+    }
+    int s = text ? attr_string(g, name, text) : attr_double(g, name, x);
+    H5Gclose(g);
+    return s;
+}
+
+int kh_h5_flush(kh_h5 *f)
+{
+    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot flush (disk full?)", f->path);
     }
     return KH_OK;
 }

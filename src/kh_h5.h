@@ -24,6 +24,28 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
 /* Appends one presentation: its input row v [n], start and end time. */
 int kh_h5_append_input(kh_h5 *f, const double *v, double t_start, double t_end);
 
+/* Appends `rows` presentations at once: v [rows, n], t_start and t_end [rows]. */
+int kh_h5_append_inputs(kh_h5 *f, const double *v, long rows, const double *t_start,
+                        const double *t_end);
+
+/* Appends one row to the extendible dataset `path` (created with its groups
+ * on first use, deflated): a scalar when len == 0 (a 1-D series), else a row
+ * of len values ([E, len]). is_long: int64 instead of double. `units` may be
+ * NULL. KH_OK or KH_EIO. */
+int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, int is_long,
+                        const char *units);
+
+/* Writes a whole fixed-size dataset of rank 1..3 (groups created). */
+int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
+                      int is_long, const char *units);
+
+/* Sets attribute `name` of group `group` (created when missing): the
+ * string `text`, or the number x when text is NULL. KH_OK or KH_EIO. */
+int kh_h5_set_attr(kh_h5 *f, const char *group, const char *name, double x, const char *text);
+
+/* Flushes the file to disk. KH_OK or KH_EIO. */
+int kh_h5_flush(kh_h5 *f);
+
 /* Appends one /trajectory row. */
 int kh_h5_append_row(kh_h5 *f, double t, const double *h, const double *current,
                      const double *pnorm, double L, double dL_dt, long sample);

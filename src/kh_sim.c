@@ -78,7 +78,7 @@ static void run_free(run *r)
 
 /* Refuses an output path whose directory is missing or read-only before any
  * computation. */
-static int check_output_path(const char *path)
+int kh_sim_check_output_path(const char *path)
 {
     char dir[KH_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
@@ -205,6 +205,9 @@ int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t 
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
     int st = KH_OK;
+    if (strcmp(p->method, "fast") == 0) {
+        return kh_sim_fast_run(c, overrides, stop, progress, progress_ctx, res);
+    }
     if (!(r.model = kh_model_find(p->model)) || !kh_solver_find(p->method)) {
         return KH_EINVAL;
     }
@@ -234,7 +237,7 @@ int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t 
         run_free(&r);
         return KH_EINVAL;
     }
-    if ((st = check_output_path(p->out_path)) != KH_OK) {
+    if ((st = kh_sim_check_output_path(p->out_path)) != KH_OK) {
         run_free(&r);
         return st;
     }

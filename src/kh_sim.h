@@ -9,10 +9,12 @@
 
 #include "../solvers/kh_solver.h"
 #include "kh_config.h"
+#include "kh_rng.h"
 
 typedef struct kh_sim_result {
     kh_solver_stats stats;
     long rows, snapshots, presentations;
+    long epochs; /* method = fast: epochs completed */
     double t_end, wall_seconds;
 } kh_sim_result;
 
@@ -28,6 +30,20 @@ typedef void (*kh_progress_fn)(void *ctx, double frac, const char *line);
  * Returns KH_OK, KH_EINVAL, KH_EIO, KH_ENOMEM, KH_ESOLVER, KH_EINTR. */
 int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
+
+/* The run of method = fast (src/kh_sim_fast.c): epochs of shuffled
+ * minibatches through the fast rule, recorded as the README describes
+ * (/epochs, /fast/order, a snapshot per epoch or per output.snapshot_batches).
+ * Same contract and codes as kh_sim_run, which calls it for method = fast. */
+int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
+                    kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
+
+/* order <- a uniformly random permutation of 0..N-1 (Fisher-Yates) from r. */
+void kh_sim_shuffle(long *order, long N, kh_rng *r);
+
+/* KH_EIO when the directory of `path` is missing or read-only, or the file
+ * exists and is not writable; else KH_OK. */
+int kh_sim_check_output_path(const char *path);
 
 /* Fills W [m, n] as init.weights says (normal or uniform with init.seed, or
  * the last /snapshots/W row of init.path). KH_OK, KH_EIO, KH_EINVAL. */

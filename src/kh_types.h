@@ -24,6 +24,10 @@ enum { KH_DRIVE_H, KH_DRIVE_Q };
 enum { KH_SRC_UNIFORM, KH_SRC_MNIST, KH_SRC_FILE };
 /* Which switches of the right-hand side adaptive solvers locate. */
 enum { KH_LOCATE_NONE, KH_LOCATE_JUMPS, KH_LOCATE_ALL };
+/* Arithmetic of the fast rule and of the batched Euler kernels. */
+enum { KH_PREC_DOUBLE, KH_PREC_FLOAT };
+/* Where the batched Euler ensemble runs. */
+enum { KH_DEV_CPU, KH_DEV_CUDA, KH_DEV_AUTO };
 /* Initial weights. */
 enum { KH_INIT_NORMAL, KH_INIT_UNIFORM, KH_INIT_FILE };
 
@@ -40,6 +44,8 @@ typedef struct kh_params {
     double eps0;
     long epochs, batch;
     double epsilon, tau_theta;
+    int fast_rank, fast_code, fast_maxnorm; /* the fast rule's three departures (on = paper) */
+    double fast_min_norm;                   /* floor of max|Delta W| (the notebook's prec) */
     /* [input] */
     int source;
     char input_path[KH_PATH_MAX];
@@ -60,11 +66,15 @@ typedef struct kh_params {
     long max_steps;      /* per presentation; 0 = no limit */
     double steady_tol;   /* quasi_static: residual of the steady state of h */
     long steady_max_steps;
-    long threads; /* OpenMP threads; 0 = runtime default */
+    long threads;  /* OpenMP threads; 0 = runtime default */
+    int precision; /* KH_PREC_*: fast rule and batched Euler */
+    int device;    /* KH_DEV_*: batched Euler */
+    long ensemble; /* solver.batch: trajectories integrated together by euler */
     /* [output] */
     char out_path[KH_PATH_MAX];
     double record_every, snapshot_every;
     int compress_snapshots;
+    long snapshot_batches; /* fast: a snapshot every this many minibatches (0: per epoch) */
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;

@@ -100,7 +100,14 @@ static int cmd_run(const kh_cli *cli)
     if (pc.shown) {
         fprintf(stderr, "\r\033[K");
     }
-    if (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) {
+    if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) && strcmp(c->p.method, "fast") == 0) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s, %ld epochs (%ld minibatches, %ld samples), %ld snapshots; %.3f s, "
+                "%.3f s per epoch\n",
+                c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
+                res.epochs, res.stats.steps, res.presentations, res.snapshots, res.wall_seconds,
+                res.epochs > 0 ? res.wall_seconds / (double)res.epochs : 0.0);
+    } else if (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s, %ld presentations to t = %.6g, %ld rows, %ld snapshots; %ld steps "
                 "(%ld rejected, %ld switches), %ld rhs evaluations, %.3f s\n",

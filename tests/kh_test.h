@@ -35,5 +35,6 @@ Suite *kh_solvers_suite(void);
 Suite *kh_physics_suite(void);
 Suite *kh_h5_suite(void);
 Suite *kh_cli_suite(void);
+Suite *kh_fast_suite(void);
 
 #endif

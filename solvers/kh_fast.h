@@ -1,0 +1,72 @@
+/* The fast approximation of Krotov & Hopfield (PNAS 2019, section 3;
+ * DESIGN.md section 1, last paragraph), `solver.method = fast`.
+ *
+ * For a minibatch of samples v_b: currents I_mub = sum_i sgn(W)|W|^(p-1) v_ib
+ * (one GEMM); per sample, g = 1 for the unit with the largest current and
+ * -delta for the k-th largest; Delta W_mui = R^p sum_b g_mub v_ib -
+ * (sum_b g_mub I_mub) W_mui; W += eps Delta W / max|Delta W|. Only the rows
+ * some sample touches are formed and updated, and sgn(W)|W|^(p-1) is kept
+ * up to date for those rows only.
+ *
+ * Each departure from the exact dynamics is a switch (learning.*):
+ *   fast_rank    on: activities = the currents, ranked;
+ *                off: activities = the steady state h* of the neuron dynamics
+ *                (solvers/steady.c; integrated from h = 0 when w_inh >= 1).
+ *   fast_code    on: the code 1 (top) / -delta (k-th); with fast_rank off only
+ *                units with h* > 0 receive it; off: g(activity), the study's g.
+ *   fast_maxnorm on: the max-normalised step; off: the plain Euler step
+ *                W += eps (presentation_time / tau_L) Delta W.
+ *
+ * Arithmetic in solver.precision (float or double), through OpenBLAS for the
+ * current product; the per-element functions are those of gpu/kh_kernels.h. */
+#ifndef KH_FAST_H
+#define KH_FAST_H
+
+#include "../src/kh_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kh_fast kh_fast;
+
+/* Plans a fast-rule learner for the data X [N, n] (copied, in the study's
+ * precision) from the initial weights W0 [m, n], for minibatches of at most
+ * max_batch samples. p is borrowed and must outlive the learner.
+ * NULL + KH_ERROR (KH_EINVAL, KH_ENOMEM) on failure. */
+kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double *W0,
+                       long max_batch);
+void kh_fast_free(kh_fast *f);
+
+/* One minibatch: the samples idx[0..nb-1] (rows of X, 1 <= nb <= max_batch)
+ * at learning rate eps. KH_OK, KH_EINVAL (bad index), KH_ENOCONV (a steady
+ * state of h not reached, fast_rank off), KH_ESOLVER (W not finite). */
+int kh_fast_step(kh_fast *f, const long *idx, long nb, double eps);
+
+/* The update a minibatch would make at the current W, without applying it:
+ * Delta W [m, n] (dense, before any step size). Same codes as kh_fast_step. */
+int kh_fast_delta(kh_fast *f, const long *idx, long nb, double *dW);
+
+/* For sample b of the last kh_fast_step or kh_fast_delta: its currents,
+ * the activities the code was taken from and the code g (each [m], any may
+ * be NULL). */
+void kh_fast_last(const kh_fast *f, long b, double *current, double *activity, double *g);
+
+/* The current weights as double [m, n]; or sets them. */
+void kh_fast_get_W(const kh_fast *f, double *W);
+void kh_fast_set_W(kh_fast *f, const double *W);
+
+/* B_mu = sum_i |W_mui|^p of every unit into B [m]. */
+void kh_fast_pnorm(const kh_fast *f, double *B);
+
+/* The number of units that have been a sample's winner (g = 1) since the
+ * last reset; reset != 0 starts a new count. */
+long kh_fast_winners(kh_fast *f, int reset);
+
+/* Floating-point operations of the last step (GEMM plus row updates). */
+double kh_fast_flops(const kh_fast *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,277 @@
+/* The run loop of method = fast: epochs of shuffled minibatches through the
+ * fast rule (solvers/fast.c), recorded in the layout of DESIGN.md section 5
+ * plus /epochs and /fast (README, "The fast rule's record").
+ *
+ * Model time: each sample stands for one presentation of length
+ * input.presentation_time, so after c samples t = c presentation_time.
+ * /input/v holds the data set once, in data order (row j: t_start = j T);
+ * /fast/order [epochs, N] holds each epoch's sample order. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../gpu/kh_kernels.h"
+#include "../solvers/kh_fast.h"
+#include "kh_data.h"
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_rng.h"
+#include "kh_sim.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void kh_sim_shuffle(long *order, long N, kh_rng *r)
+{
+    for (long i = 0; i < N; i++) {
+        order[i] = i;
+    }
+    for (long i = N - 1; i > 0; i--) {
+        long j = (long)(kh_rng_uniform(r) * (double)(i + 1));
+        long tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}
+
+typedef struct fast_run {
+    kh_dataset data;
+    kh_fast *fast;
+    kh_h5 *h5;
+    double *W, *cur, *act, *B, *tbuf;
+    long *order;
+} fast_run;
+
+static void fast_run_free(fast_run *r)
+{
+    kh_fast_free(r->fast);
+    kh_dataset_release(&r->data);
+    free(r->W);
+    free(r->cur);
+    free(r->act);
+    free(r->B);
+    free(r->tbuf);
+    free(r->order);
+}
+
+/* One /trajectory row for sample b of the last minibatch: its currents, the
+ * activities its code came from (h), B and L = sum G(Q) at that sample. */
+static int record_row(fast_run *r, const kh_params *p, double t, long b, long sample)
+{
+    const long m = p->n_hidden;
+    kh_fast_last(r->fast, b, r->cur, r->act, NULL);
+    kh_fast_pnorm(r->fast, r->B);
+    double L = 0.0;
+    for (long mu = 0; mu < m; mu++) {
+        double Q = kh_q(r->cur[mu], r->B[mu], p->p);
+        L += kh_G(p->g, Q, p->delta, p->h_star, p->g_n);
+    }
+    return kh_h5_append_row(r->h5, t, r->act, r->cur, r->B, L, NAN, sample);
+}
+
+/* The per-epoch record: eps, the fraction of units that won at least once,
+ * the mean and max |B - R^p|, the epoch's wall time. */
+static int record_epoch(fast_run *r, const kh_params *p, double eps, double seconds,
+                        double *dev_max_out)
+{
+    const long m = p->n_hidden;
+    const double Rp = pow(p->R, p->p);
+    kh_fast_pnorm(r->fast, r->B);
+    double mean = 0.0, mx = 0.0;
+    for (long mu = 0; mu < m; mu++) {
+        double d = fabs(r->B[mu] - Rp);
+        mean += d;
+        mx = d > mx ? d : mx;
+    }
+    mean /= (double)m;
+    double won = (double)kh_fast_winners(r->fast, 1) / (double)m;
+    *dev_max_out = mx;
+    int s;
+    if ((s = kh_h5_series_append(r->h5, "/epochs/eps", &eps, 0, 0, "learning rate")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/won_fraction", &won, 0, 0,
+                                 "fraction of units that won at least one sample")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/sphere_dev_mean", &mean, 0, 0,
+                                 "mean over units of |B_mu - R^p|")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/sphere_dev_max", &mx, 0, 0,
+                                 "max over units of |B_mu - R^p|")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/wall_seconds", &seconds, 0, 0, "s")) != KH_OK) {
+        return s;
+    }
+    return KH_OK;
+}
+
+static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *stop,
+                 kh_progress_fn progress, void *pctx, kh_sim_result *res)
+{
+    const long N = r->data.n_samples, nb_max = p->batch, E = p->epochs;
+    const long per_epoch = (N + nb_max - 1) / nb_max;
+    const double T = p->presentation_time;
+    kh_rng rng;
+    kh_rng_seed(&rng, (uint64_t)p->input_seed, 3);
+    double last_report = now_seconds();
+    long batches = 0, samples = 0;
+    int st = KH_OK;
+    for (long e = 0; e < E && st == KH_OK; e++) {
+        const double eps = p->eps0 * (1.0 - (double)e / (double)E);
+        const double t0 = now_seconds();
+        kh_sim_shuffle(r->order, N, &rng);
+        if ((st = kh_h5_series_append(r->h5, "/fast/order", r->order, N, 1,
+                                      "index into /input/v")) != KH_OK) {
+            break;
+        }
+        long nb = 0, b0 = 0;
+        for (long i = 0; i < per_epoch; i++) {
+            if (stop && *stop) {
+                st = KH_ERROR(KH_EINTR, "interrupted in epoch %ld at minibatch %ld", e + 1, i);
+                break;
+            }
+            b0 = i * nb_max;
+            nb = N - b0 < nb_max ? N - b0 : nb_max;
+            if ((st = kh_fast_step(r->fast, r->order + b0, nb, eps)) != KH_OK) {
+                break;
+            }
+            batches++;
+            samples += nb;
+            res->presentations = samples;
+            res->stats.steps = batches;
+            res->stats.rhs_evals = samples;
+            res->t_end = (double)samples * T;
+            if (p->snapshot_batches > 0 && batches % p->snapshot_batches == 0) {
+                kh_fast_get_W(r->fast, r->W);
+                if ((st = kh_h5_append_snapshot(r->h5, (double)samples * T, r->W)) != KH_OK) {
+                    break;
+                }
+                res->snapshots++;
+            }
+            if (progress && now_seconds() - last_report > 0.25) {
+                char line[160];
+                snprintf(line, sizeof line, "epoch %ld/%ld  minibatch %ld/%ld", e + 1, E, i + 1,
+                         per_epoch);
+                progress(pctx, (double)(e * per_epoch + i + 1) / (double)(E * per_epoch), line);
+                last_report = now_seconds();
+            }
+        }
+        if (st != KH_OK) {
+            break;
+        }
+        double dev_max = 0.0;
+        const double t = (double)samples * T;
+        if ((st = record_row(r, p, t, nb - 1, r->order[b0 + nb - 1])) != KH_OK ||
+            (st = record_epoch(r, p, eps, now_seconds() - t0, &dev_max)) != KH_OK) {
+            break;
+        }
+        res->rows++;
+        res->epochs = e + 1;
+        if (p->snapshot_batches == 0) {
+            kh_fast_get_W(r->fast, r->W);
+            if ((st = kh_h5_append_snapshot(r->h5, t, r->W)) != KH_OK) {
+                break;
+            }
+            res->snapshots++;
+        } else if ((st = kh_h5_flush(r->h5)) != KH_OK) {
+            break;
+        }
+        res->t_end = t;
+    }
+    /* The final W, when the last snapshot is older. */
+    if (st == KH_OK && p->snapshot_batches > 0 && batches % p->snapshot_batches != 0) {
+        kh_fast_get_W(r->fast, r->W);
+        if ((st = kh_h5_append_snapshot(r->h5, (double)samples * T, r->W)) == KH_OK) {
+            res->snapshots++;
+        }
+    }
+    return st;
+}
+
+int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
+                    kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
+{
+    kh_params *p = &c->p;
+    fast_run r;
+    memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
+    if (strcmp(p->model, "krotov_hopfield") != 0) {
+        return KH_ERROR(KH_EINVAL,
+                        "solver.method = fast is the approximation of network.model = "
+                        "krotov_hopfield, not of %s",
+                        p->model);
+    }
+    int st = kh_data_load(p, &r.data);
+    if (st != KH_OK) {
+        return st;
+    }
+    p->n_visible = r.data.n_features;
+    const long m = p->n_hidden, n = p->n_visible, N = r.data.n_samples;
+    r.W = malloc((size_t)m * (size_t)n * sizeof(double));
+    r.cur = malloc((size_t)m * sizeof(double));
+    r.act = malloc((size_t)m * sizeof(double));
+    r.B = malloc((size_t)m * sizeof(double));
+    r.tbuf = malloc(2 * (size_t)N * sizeof(double));
+    r.order = malloc((size_t)N * sizeof(long));
+    if (!r.W || !r.cur || !r.act || !r.B || !r.tbuf || !r.order) {
+        fast_run_free(&r);
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule's run");
+    }
+    if ((st = kh_sim_init_weights(p, r.W)) != KH_OK) {
+        fast_run_free(&r);
+        return st;
+    }
+    long nb = p->batch < N ? p->batch : N;
+    if (!(r.fast = kh_fast_alloc(p, r.data.x, N, r.W, nb))) {
+        fast_run_free(&r);
+        return KH_EINVAL;
+    }
+    if ((st = kh_sim_check_output_path(p->out_path)) != KH_OK) {
+        fast_run_free(&r);
+        return st;
+    }
+    if (!(r.h5 = kh_h5_create(p->out_path, c, "the fast approximation (PNAS 2019, section 3)",
+                              overrides, m, n))) {
+        fast_run_free(&r);
+        return KH_EIO;
+    }
+    for (long j = 0; j < N; j++) {
+        r.tbuf[j] = (double)j * p->presentation_time;
+        r.tbuf[N + j] = (double)(j + 1) * p->presentation_time;
+    }
+    double t0 = now_seconds();
+    st = kh_h5_append_inputs(r.h5, r.data.x, N, r.tbuf, r.tbuf + N);
+    if (st == KH_OK && (st = kh_h5_append_snapshot(r.h5, 0.0, r.W)) == KH_OK) {
+        res->snapshots = 1;
+        st = train(&r, p, stop, progress, progress_ctx, res);
+    }
+    res->wall_seconds = now_seconds() - t0;
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
+    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
+    if (st != KH_OK && st != KH_EIO) {
+        /* Keep the weights reached: the last snapshot row is the state at the stop. */
+        kh_fast_get_W(r.fast, r.W);
+        if (kh_h5_append_snapshot(r.h5, res->t_end, r.W) == KH_OK) {
+            res->snapshots++;
+        }
+    }
+    int s2 = kh_h5_write_solver(r.h5, "fast", 0.0, 0.0, &res->stats, res->wall_seconds);
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r.h5, "/solver", "precision", 0.0,
+                            p->precision == KH_PREC_FLOAT ? "float" : "double");
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_write_state(r.h5, "t", &res->t_end, 1);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_status(r.h5, status, msg);
+    }
+    int s3 = kh_h5_close(r.h5);
+    fast_run_free(&r);
+    if (st != KH_OK) {
+        return st;
+    }
+    return s2 != KH_OK ? s2 : s3;
+}
