@@ -13,6 +13,9 @@ void kh_cli_usage(FILE *out)
     fprintf(out, "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
                  "usage:\n"
                  "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
+                 "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+                 "                             the fast rule against the exact dynamics of the "
+                 "study\n"
                  "  khsim info OUT.h5          what a file holds\n"
                  "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
                  "  khsim --help | --version\n\n"
@@ -82,10 +85,11 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
     }
     cli->command = argv[optind++];
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0 &&
-        strcmp(cli->command, "verify") != 0) {
-        return KH_ERROR(KH_EINVAL,
-                        "unknown command '%s' (commands: run, info, verify; see khsim --help)",
-                        cli->command);
+        strcmp(cli->command, "verify") != 0 && strcmp(cli->command, "compare") != 0) {
+        return KH_ERROR(
+            KH_EINVAL,
+            "unknown command '%s' (commands: run, compare, info, verify; see khsim --help)",
+            cli->command);
     }
     /* Options may follow the command and its argument. */
     while (optind < argc) {
@@ -128,7 +132,8 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         return KH_ERROR(KH_EINVAL, "khsim %s needs a file argument (see khsim --help)",
                         cli->command);
     }
-    if (strcmp(cli->command, "run") != 0 && (cli->n_sets || cli->out || cli->quiet)) {
+    if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "compare") != 0 &&
+        (cli->n_sets || cli->out || cli->quiet)) {
         return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o or --quiet", cli->command);
     }
     if (strcmp(cli->command, "verify") != 0 && cli->json) {

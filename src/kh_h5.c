@@ -537,6 +537,26 @@ long kh_h5_rows(const kh_h5 *f)
     return f->n_rows;
 }
 
+kh_h5 *kh_h5_open_rw(const char *path)
+{
+    kh_h5 *f = calloc(1, sizeof *f);
+    if (!f) {
+        KH_ERROR(KH_ENOMEM, "cannot allocate the HDF5 writer");
+        return NULL;
+    }
+    for (int i = 0; i < D_N; i++) {
+        f->ds[i] = -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f->file < 0) {
+        free(f);
+        KH_ERROR(KH_EIO, "%s: cannot open for writing", path);
+        return NULL;
+    }
+    return f;
+}
+
 int kh_h5_close(kh_h5 *f)
 {
     if (!f) {

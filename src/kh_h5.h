@@ -68,6 +68,10 @@ int kh_h5_set_status(kh_h5 *f, const char *status, const char *message);
 /* Number of rows written to /trajectory so far. */
 long kh_h5_rows(const kh_h5 *f);
 
+/* Opens an existing file to add datasets and attributes (kh_h5_series_append,
+ * kh_h5_write_array, kh_h5_set_attr, kh_h5_set_status); NULL + KH_ERROR. */
+kh_h5 *kh_h5_open_rw(const char *path);
+
 /* Closes the file; NULL-safe. KH_OK or KH_EIO. */
 int kh_h5_close(kh_h5 *f);
 

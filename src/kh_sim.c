@@ -115,7 +115,7 @@ static int record(run *r, double t, long sample)
 /* The loop over presentations. *t and the solver state are left at the last
  * accepted state on any failure. */
 static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *pctx, double *t,
-                     long *n_snap, long *n_pres)
+                     long *n_snap, long *n_pres, const kh_sim_hooks *hooks)
 {
     const long m = p->n_hidden, n = p->n_visible, N = r->data.n_samples;
     double *W = r->y + m;
@@ -150,6 +150,10 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
             break;
         }
         *n_pres = s + 1;
+        if (hooks && hooks->begin &&
+            (st = hooks->begin(hooks->ctx, s, r->y, r->data.x + (size_t)s * (size_t)n)) != KH_OK) {
+            break;
+        }
         long k = 1;
         while (*t < t_end) {
             double t_rec = t_start + (double)k * p->record_every;
@@ -179,6 +183,9 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
                 last_report = now_seconds();
             }
         }
+        if (st == KH_OK && hooks && hooks->end) {
+            st = hooks->end(hooks->ctx, s, r->y);
+        }
         t_start = t_end;
     }
     if (st != KH_OK) {
@@ -199,6 +206,13 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
 
 int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
+{
+    return kh_sim_run_hooked(c, overrides, stop, progress, progress_ctx, NULL, res);
+}
+
+int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
+                      kh_progress_fn progress, void *progress_ctx, const kh_sim_hooks *hooks,
+                      kh_sim_result *res)
 {
     kh_params *p = &c->p;
     run r;
@@ -247,7 +261,7 @@ int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t 
         return KH_EIO;
     }
     double t0 = now_seconds(), t = 0.0;
-    st = integrate(&r, p, progress, progress_ctx, &t, &res->snapshots, &res->presentations);
+    st = integrate(&r, p, progress, progress_ctx, &t, &res->snapshots, &res->presentations, hooks);
     res->wall_seconds = now_seconds() - t0;
     res->t_end = t;
     res->rows = kh_h5_rows(r.h5);

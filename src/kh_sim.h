@@ -31,6 +31,21 @@ typedef void (*kh_progress_fn)(void *ctx, double frac, const char *line);
 int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
 
+/* Called by the run loop around each presentation s (for khsim compare):
+ * begin after the reset of h and the solver's start, before the first step,
+ * with the state y and the input v [n]; end when the presentation is over.
+ * Both borrow y; a status other than KH_OK ends the run with it. */
+typedef struct kh_sim_hooks {
+    void *ctx;
+    int (*begin)(void *ctx, long s, const double *y, const double *v);
+    int (*end)(void *ctx, long s, const double *y);
+} kh_sim_hooks;
+
+/* kh_sim_run with hooks (may be NULL); not for method = fast. */
+int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
+                      kh_progress_fn progress, void *progress_ctx, const kh_sim_hooks *hooks,
+                      kh_sim_result *res);
+
 /* The run of method = fast (src/kh_sim_fast.c): epochs of shuffled
  * minibatches through the fast rule, recorded as the README describes
  * (/epochs, /fast/order, a snapshot per epoch or per output.snapshot_batches).

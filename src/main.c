@@ -13,6 +13,7 @@
 #endif
 
 #include "kh_cli.h"
+#include "kh_compare.h"
 #include "kh_config.h"
 #include "kh_error.h"
 #include "kh_h5.h"
@@ -65,18 +66,16 @@ static void show_progress(void *vctx, double frac, const char *line)
     c->shown = 1;
 }
 
-static int cmd_run(const kh_cli *cli)
+/* Reads the study of `run` or `compare` with its --set and -o, validates it
+ * and sets the thread count; the overrides, one per line, into `overrides`. */
+static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t len)
 {
-    kh_config *c = kh_config_alloc();
-    if (!c) {
-        return KH_ENOMEM;
-    }
     int s = kh_config_read(c, cli->path);
-    char overrides[8192] = "";
+    overrides[0] = '\0';
     for (int i = 0; i < cli->n_sets && s == KH_OK; i++) {
         s = kh_config_set(c, cli->sets[i]);
         size_t l = strlen(overrides);
-        snprintf(overrides + l, sizeof overrides - l, "%s%s", l ? "\n" : "", cli->sets[i]);
+        snprintf(overrides + l, len - l, "%s%s", l ? "\n" : "", cli->sets[i]);
     }
     if (s == KH_OK && cli->out) {
         s = kh_config_set_kv(c, "output", "path", cli->out, "-o: ");
@@ -84,15 +83,26 @@ static int cmd_run(const kh_cli *cli)
     if (s == KH_OK) {
         s = kh_config_validate(c);
     }
+#ifdef _OPENMP
+    if (s == KH_OK && c->p.threads > 0) {
+        omp_set_num_threads((int)c->p.threads);
+    }
+#endif
+    return s;
+}
+
+static int cmd_run(const kh_cli *cli)
+{
+    kh_config *c = kh_config_alloc();
+    if (!c) {
+        return KH_ENOMEM;
+    }
+    char overrides[8192] = "";
+    int s = load_study(cli, c, overrides, sizeof overrides);
     if (s != KH_OK) {
         kh_config_free(c);
         return s;
     }
-#ifdef _OPENMP
-    if (c->p.threads > 0) {
-        omp_set_num_threads((int)c->p.threads);
-    }
-#endif
     progress_ctx pc = {wall(), 0};
     int tty = !cli->quiet && isatty(STDERR_FILENO);
     kh_sim_result res;
@@ -114,6 +124,28 @@ static int cmd_run(const kh_cli *cli)
                 c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
                 res.presentations, res.t_end, res.rows, res.snapshots, res.stats.steps,
                 res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds);
+    }
+    kh_config_free(c);
+    return s;
+}
+
+static int cmd_compare(const kh_cli *cli)
+{
+    kh_config *c = kh_config_alloc();
+    if (!c) {
+        return KH_ENOMEM;
+    }
+    char overrides[8192] = "";
+    int s = load_study(cli, c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        kh_config_free(c);
+        return s;
+    }
+    progress_ctx pc = {wall(), 0};
+    int tty = !cli->quiet && isatty(STDERR_FILENO);
+    s = kh_compare_run(c, overrides, &stop_signal, tty ? show_progress : NULL, &pc, stdout);
+    if (pc.shown) {
+        fprintf(stderr, "\r\033[K");
     }
     kh_config_free(c);
     return s;
@@ -147,6 +179,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cli.command, "info") == 0) {
         s = kh_h5_info(cli.path, stdout);
+    } else if (strcmp(cli.command, "compare") == 0) {
+        s = cmd_compare(&cli);
     } else if (strcmp(cli.command, "verify") == 0) {
         s = kh_verify(cli.path, cli.json, stdout);
     } else {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kh_compare.h"
 #include "kh_error.h"
 #include "kh_fast.h"
 #include "kh_h5.h"
@@ -310,8 +311,69 @@ START_TEST(test_fast_errors)
     kh_sim_result res;
     ck_assert_int_eq(kh_sim_run(c, NULL, NULL, NULL, NULL, &res), KH_EINVAL);
     ck_assert_ptr_nonnull(strstr(kh_errmsg(), "krotov_hopfield"));
+    ck_assert_int_eq(kh_compare_run(c, NULL, NULL, NULL, NULL, stdout), KH_EINVAL);
+    kh_config_free(c);
+    /* compare needs the exact method in solver.method. */
+    c = kh_test_config("[network]\nhidden = 4\ninputs = 3\n[solver]\nmethod = fast\n"
+                       "[input]\nsource = uniform\n");
+    ck_assert_int_eq(kh_compare_run(c, NULL, NULL, NULL, NULL, stdout), KH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "not fast"));
     remove(out);
     kh_config_free(c);
+}
+END_TEST
+
+/* khsim compare on constructed cases. With w_inh < 1, h relaxed within each
+ * presentation (T = 30 tau) and W nearly still (tau_L = 1e6), the exact
+ * winner is the unit of largest current: 100 % winner agreement. With
+ * w_inh = 2 and h kept between samples (no reset), the previous winner
+ * holds on while its current exceeds half the largest: agreement < 100 %. */
+static double compare_agreement(const char *ini, double *g_agree)
+{
+    kh_config *c = kh_test_config(ini);
+    char out[512];
+    kh_test_tmpname(out, sizeof out, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    FILE *report = tmpfile();
+    ck_assert_ptr_nonnull(report);
+    int st = kh_compare_run(c, NULL, NULL, NULL, NULL, report);
+    ck_assert_msg(st == KH_OK, "compare: %s", kh_errmsg());
+    rewind(report);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, report);
+    text[n] = '\0';
+    fclose(report);
+    ck_assert_ptr_nonnull(strstr(text, "winner agrees"));
+    double win;
+    ck_assert_int_eq(kh_h5_read_attr_double(out, "/comparison", "winner_agreement", &win), KH_OK);
+    ck_assert_int_eq(kh_h5_read_attr_double(out, "/comparison", "g_agreement_mean", g_agree),
+                     KH_OK);
+    int rank;
+    long d[3];
+    double *cosine = kh_test_read(out, "/comparison/unit_cosine_batch", &rank, d);
+    ck_assert_int_eq(d[0], c->p.n_hidden);
+    free(cosine);
+    remove(out);
+    kh_config_free(c);
+    return win;
+}
+
+START_TEST(test_compare_agreement)
+{
+    const char *base = "[network]\nhidden = 8\np = 3\nw_inh = %g\ntau = 1\n"
+                       "tau_L = 1e6\n[learning]\ng = bcm_step\nh_star = 0.01\nbatch = 4\n"
+                       "[input]\nsamples = 40\npresentation_time = 30\n"
+                       "reset_h = %s\n[init]\nweights = normal\nscale = 0.1\nseed = 2\n"
+                       "[solver]\nrtol = 1e-8\n[output]\nrecord_every = 5\n";
+    char ini[1024];
+    double g_must, g_not;
+    snprintf(ini, sizeof ini, base, 0.5, "true");
+    double must = compare_agreement(ini, &g_must);
+    ck_assert_msg(must == 1.0, "w_inh < 1, relaxed: winner agreement %g, expected 1", must);
+    snprintf(ini, sizeof ini, base, 2.0, "false");
+    double not = compare_agreement(ini, &g_not);
+    ck_assert_msg(not < 0.9, "w_inh = 2 without reset: winner agreement %g, expected < 0.9", not );
+    ck_assert(g_must > 0.0 && g_must <= 1.0 && g_not <= 1.0);
 }
 END_TEST
 
@@ -326,6 +388,7 @@ Suite *kh_fast_suite(void)
     tcase_add_test(tc, test_fast_numpy_notebook);
     tcase_add_test(tc, test_fast_record);
     tcase_add_test(tc, test_fast_errors);
+    tcase_add_test(tc, test_compare_agreement);
     suite_add_tcase(s, tc);
     return s;
 }
