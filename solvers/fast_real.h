@@ -45,20 +45,32 @@ static void FR(free)(FR(impl) * s)
  * layout of the current product. */
 static void FR(refresh_wp)(const kh_fast *f, FR(impl) * s, const long *rows, long nr)
 {
-    const long n = f->n, m = f->m;
+    const long n = f->n;
     const R p1 = (R)f->p1;
     const int ip1 = f->ip1;
     R *W = s->W, *Wp = s->Wp;
     if (f->sparse) {
-        /* Column mu of the transposed Wp for each row: row by row of Wp^T,
-         * so that the writes sweep it once instead of striding m per write. */
-#pragma omp parallel for default(none) shared(rows, W, Wp) firstprivate(nr, n, m, p1, ip1)         \
-    schedule(static)
-        for (long i = 0; i < n; i++) {
-            R *wpt = Wp + (size_t)i * (size_t)m;
-            for (long r = 0; r < nr; r++) {
-                const long mu = rows ? rows[r] : r;
-                wpt[mu] = KS(kh_signed_pow)(W[(size_t)mu * (size_t)n + (size_t)i], p1, ip1);
+        /* Unit mu = t FR_TILE + u sits at [(t n + i) FR_TILE + u]: each tile of
+         * units is one contiguous block, n x FR_TILE. The rows come sorted
+         * by tile (tiles[] gives each tile's first row), and each tile is
+         * written row of Wp by row, all its touched units together. */
+        const long *ts = f->tile_start;
+        const long nts = rows ? f->n_tile_start : -1;
+        const long nblocks = rows ? nts : (f->m + FR_TILE - 1) / FR_TILE;
+        const long m = f->m;
+#pragma omp parallel for default(none) shared(rows, W, Wp, ts)                                     \
+    firstprivate(nblocks, n, m, p1, ip1) schedule(static)
+        for (long t = 0; t < nblocks; t++) {
+            long r0 = rows ? ts[t] : t * FR_TILE;
+            long r1 = rows ? ts[t + 1] : (t + 1) * FR_TILE < m ? (t + 1) * FR_TILE : m;
+            const long tile = (rows ? rows[r0] : r0) / FR_TILE;
+            R *blk = Wp + (size_t)tile * (size_t)n * FR_TILE;
+            for (long i = 0; i < n; i++) {
+                for (long r = r0; r < r1; r++) {
+                    const long mu = rows ? rows[r] : r;
+                    blk[(size_t)i * FR_TILE + (size_t)(mu % FR_TILE)] =
+                        KS(kh_signed_pow)(W[(size_t)mu * (size_t)n + (size_t)i], p1, ip1);
+                }
             }
         }
         return;
@@ -73,13 +85,40 @@ static void FR(refresh_wp)(const kh_fast *f, FR(impl) * s, const long *rows, lon
     }
 }
 
-/* c [m] += x wpt [m]: one input's share of a sample's currents. */
-KH_CLONES static void FR(axpy)(R *c, const R *wpt, long m, R x)
+/* One tile of FR_TILE units of every sample's currents, from the sparse
+ * inputs: C[b, t0 + u] = sum_q val_q Wp[col_q, t0 + u]. The tile's block of
+ * Wp (n x FR_TILE, contiguous) stays in the cache while every sample of the
+ * minibatch goes through it, and the accumulators stay in eight vector
+ * registers (GCC's vector extension; FR_TILE = 8 vectors of 32 bytes). Only
+ * the units below m are stored. */
+typedef R FR(vec) __attribute__((vector_size(32)));
+#define FR_VL ((int)(32 / sizeof(R)))
+
+KH_CLONES static void FR(tile_currents)(R *C, const R *Wpt, const long *rowptr, const long *col,
+                                        const R *val, const long *idx, long nb, long m, long n,
+                                        long t0)
 {
-    for (long mu = 0; mu < m; mu++) {
-        c[mu] += x * wpt[mu];
+    const R *blk = Wpt + (size_t)t0 * (size_t)n; /* tile t0 / FR_TILE: n x FR_TILE */
+    for (long b = 0; b < nb; b++) {
+        FR(vec) acc[8];
+        for (int k = 0; k < 8; k++) {
+            acc[k] = (FR(vec)){0};
+        }
+        const long j = idx[b];
+        for (long q = rowptr[j]; q < rowptr[j + 1]; q++) {
+            const R x = val[q];
+            const R *w = blk + (size_t)col[q] * FR_TILE;
+            for (int k = 0; k < 8; k++) {
+                FR(vec) wk;
+                memcpy(&wk, w + k * FR_VL, sizeof wk);
+                acc[k] += x * wk;
+            }
+        }
+        R *c = C + (size_t)b * (size_t)m + (size_t)t0;
+        memcpy(c, acc, (size_t)(m - t0 < FR_TILE ? m - t0 : FR_TILE) * sizeof(R));
     }
 }
+#undef FR_VL
 
 /* d [n] += g v [n]. */
 KH_CLONES static void FR(acc_row)(R *d, const R *v, long n, R g)
@@ -120,22 +159,18 @@ static void FR(currents)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
         return;
     }
     const long *rowptr = s->rowptr, *col = s->col;
-    const R *val = s->val, *Wp = s->Wp, *X = s->X;
-    R *C = s->C, *Vb = s->Vb;
+    const R *val = s->val, *Wp = s->Wp;
+    R *C = s->C;
+    /* The last tile may be partial: its padding units of Wp are zero. */
+    const long n_tiles = (m + FR_TILE - 1) / FR_TILE;
+#pragma omp parallel for default(none) shared(idx, rowptr, col, val, Wp, C)                        \
+    firstprivate(nb, m, n, n_tiles) schedule(static)
+    for (long t = 0; t < n_tiles; t++) {
+        FR(tile_currents)(C, Wp, rowptr, col, val, idx, nb, m, n, t * FR_TILE);
+    }
     long nnz = 0;
-#pragma omp parallel for default(none) shared(idx, rowptr, col, val, Wp, C, X, Vb)                \
-    firstprivate(nb, m, n) reduction(+ : nnz) schedule(static)
     for (long b = 0; b < nb; b++) {
-        R *c = C + (size_t)b * (size_t)m;
-        const long j = idx[b];
-        memcpy(Vb + (size_t)b * (size_t)n, X + (size_t)j * (size_t)n, (size_t)n * sizeof(R));
-        for (long mu = 0; mu < m; mu++) {
-            c[mu] = (R)0;
-        }
-        for (long q = rowptr[j]; q < rowptr[j + 1]; q++) {
-            FR(axpy)(c, Wp + (size_t)col[q] * (size_t)m, m, val[q]);
-        }
-        nnz += rowptr[j + 1] - rowptr[j];
+        nnz += rowptr[idx[b] + 1] - rowptr[idx[b]];
     }
     f->flops = 2.0 * (double)nnz * (double)m;
 }
@@ -148,7 +183,9 @@ static FR(impl) * FR(alloc)(const kh_fast *f, const double *X, const double *W0)
         return NULL;
     }
     s->W = malloc(m * n * sizeof(R));
-    s->Wp = malloc(m * n * sizeof(R));
+    /* Sparse data: Wp in tiles of FR_TILE units, the last one zero-padded. */
+    const size_t m_pad = (m + FR_TILE - 1) / FR_TILE * FR_TILE;
+    s->Wp = calloc((f->sparse ? m_pad : m) * n, sizeof(R));
     s->X = malloc(N * n * sizeof(R));
     s->Vb = malloc(B * n * sizeof(R));
     s->C = malloc(B * m * sizeof(R));
@@ -288,8 +325,11 @@ static int FR(delta)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
     const long *rows = f->rows, *head = f->head, *next = f->next, *cb = f->cb;
     const R Rp = (R)f->Rp;
     R *dW = s->dW, *rowmax = s->rowmax;
-    const R *W = s->W, *C = s->C, *Vb = s->Vb, *cg = s->cg;
-#pragma omp parallel for default(none) shared(rows, head, next, cb, dW, rowmax, W, C, Vb, cg)      \
+    const R *W = s->W, *C = s->C, *cg = s->cg;
+    /* The samples' inputs: the gathered minibatch (GEMM) or the data's rows. */
+    const R *V = f->sparse ? s->X : s->Vb;
+    const long *vrow = f->sparse ? idx : NULL;
+#pragma omp parallel for default(none) shared(rows, head, next, cb, dW, rowmax, W, C, V, vrow, cg) \
     firstprivate(nt, n, m, Rp) schedule(static)
     for (long r = 0; r < nt; r++) {
         const long mu = rows[r];
@@ -302,7 +342,8 @@ static int FR(delta)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
         for (long c = head[mu]; c >= 0; c = next[c]) {
             const R g = cg[c];
             gI += g * C[(size_t)cb[c] * (size_t)m + (size_t)mu];
-            FR(acc_row)(d, Vb + (size_t)cb[c] * (size_t)n, n, g);
+            const long b = cb[c];
+            FR(acc_row)(d, V + (size_t)(vrow ? vrow[b] : b) * (size_t)n, n, g);
         }
         rowmax[r] = FR(finish_row)(d, w, n, gI, Rp);
     }
@@ -334,6 +375,7 @@ static int FR(apply)(kh_fast *f, FR(impl) * s, double eps)
             bad |= !(w - w == (R)0);
         }
     }
+    tiles_of_rows(f, FR_TILE);
     FR(refresh_wp)(f, s, rows, nt);
     f->flops += 3.0 * (double)n * (double)nt;
     return bad ? KH_ERROR(KH_ESOLVER, "the fast rule made W non-finite (NaN or Inf)") : KH_OK;

@@ -14,7 +14,8 @@
 typedef struct kh_sim_result {
     kh_solver_stats stats;
     long rows, snapshots, presentations;
-    long epochs; /* method = fast: epochs completed */
+    long epochs;  /* method = fast: epochs completed */
+    double flops; /* method = fast: floating-point operations performed */
     double t_end, wall_seconds;
 } kh_sim_result;
 

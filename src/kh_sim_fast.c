@@ -138,6 +138,7 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
             }
             batches++;
             samples += nb;
+            res->flops += kh_fast_flops(r->fast);
             res->presentations = samples;
             res->stats.steps = batches;
             res->stats.rhs_evals = samples;
@@ -261,6 +262,9 @@ int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atom
     if (s2 == KH_OK) {
         s2 = kh_h5_set_attr(r.h5, "/solver", "precision", 0.0,
                             p->precision == KH_PREC_FLOAT ? "float" : "double");
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r.h5, "/solver", "flops", res->flops, NULL);
     }
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r.h5, "t", &res->t_end, 1);
