@@ -24,14 +24,51 @@ MODEL_SRC  := $(filter-out models/registry.c models/kh_net.c,$(wildcard models/*
 MODEL_NAMES := $(basename $(notdir $(MODEL_SRC)))
 LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard models/*.c) \
            $(wildcard solvers/*.c)
+# The GPU: gpu/stub.c (every kh_gpu_* says KH_ENOTSUP), or with GPU=1 (make gpu)
+# the CUDA kernels of gpu/kh_gpu.cu through nvcc.
+GPU ?=
+ifeq ($(GPU),)
+LIB_SRC += gpu/stub.c
 LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+else
+LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gpu/kh_gpu.o
+endif
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst %.c,$(B)/%.o,$(TEST_SRC))
 DEPS_OK := build/.deps-ok
 
-.PHONY: all run test check test-sanitize bench data install clean setup plots
+.PHONY: all run test check test-sanitize test-gpu-build bench data install clean setup plots
 
 all: khsim
+
+# make gpu: khsim with the CUDA kernels (gpu/kh_gpu.cu), built in build-gpu/
+# and copied to ./khsim, plus build-gpu/khsim_gpucheck (gpu/check.sh runs it).
+# GSL and inih are linked statically there, and the CUDA runtime too, so that
+# the binaries also run on a GPU machine that lacks those libraries.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra $(if $(CI),-Werror all-warnings,)
+ifneq ($(GPU),)
+LDLIBS = $(SANFLAGS) $(filter-out -lgsl -linih,$(PKG_LIBS)) -Wl,-Bstatic -lgsl -linih \
+         -Wl,-Bdynamic -fopenmp -L$(CUDA_HOME)/lib64 -lcudart_static -lcublas \
+         -Wl,-rpath,$(CUDA_HOME)/lib64 -lrt -ldl -lpthread -lstdc++ -lm
+endif
+
+.PHONY: gpu
+gpu: | $(DEPS_OK)
+	@test -n "$(NVCC)" || { echo "make gpu: nvcc not found (install CUDA; make builds the CPU khsim)"; exit 1; }
+	$(MAKE) B=build-gpu GPU=1 build-gpu/khsim build-gpu/khsim_gpucheck
+	cp build-gpu/khsim khsim
+
+$(B)/gpu/kh_gpu.o: gpu/kh_gpu.cu gpu/kh_gpu.h gpu/kh_kernels.h gpu/kh_kernels_real.h \
+                   src/kh_error.h src/kh_types.h | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Igpu -Isrc -c $< -o $@
+
+$(B)/khsim_gpucheck: $(B)/gpu/check_main.o $(B)/libkhsim.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The default study: one real MNIST digit (shipped), written to output/default.h5.
 run: khsim
@@ -63,16 +100,18 @@ $(B)/khsim: $(B)/src/main.o $(B)/libkhsim.a
 $(B)/khsim_tests: $(TEST_OBJ) $(B)/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-SOURCES := $(wildcard src/*.[ch] models/*.[ch] solvers/*.[ch] gpu/*.h tests/*.[ch])
+SOURCES := $(wildcard src/*.[ch] models/*.[ch] solvers/*.[ch] gpu/*.[ch] gpu/*.cu tests/*.[ch] \
+             bench/*.c)
 
 # The whole suite: the format, the shared GPU header as C++17, every Check
 # suite, then the same suite under the sanitizers (test-sanitize).
-test: check test-sanitize
+test: check test-sanitize test-gpu-build
 
 check: khsim $(B)/khsim_tests
 	@if command -v clang-format >/dev/null; then clang-format --dry-run -Werror $(SOURCES); \
 	  else echo "clang-format not found: format not checked"; fi
 	g++ -std=c++17 -fsyntax-only -Wall -Wextra -x c++ gpu/kh_kernels.h
+	$(CC) -std=c11 -fsyntax-only -Wall -Wextra -Wpedantic -Wdouble-promotion -x c gpu/kh_kernels.h
 	KHSIM=./khsim PYTHON=$(PYTHON) ./$(B)/khsim_tests
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer
@@ -82,6 +121,12 @@ test-sanitize: | $(DEPS_OK)
 	$(MAKE) B=build-san SANFLAGS="$(SAN)" OPT="-O1 -g" build-san/khsim build-san/khsim_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  KHSIM=./build-san/khsim PYTHON=$(PYTHON) ./build-san/khsim_tests
+
+# With nvcc present, the CUDA build (make gpu's, into build-gpu/) must compile
+# and link; its kernels run only on a GPU machine (gpu/check.sh).
+test-gpu-build: | $(DEPS_OK)
+	@if [ -n "$(NVCC)" ]; then $(MAKE) B=build-gpu GPU=1 build-gpu/khsim build-gpu/khsim_gpucheck; \
+	  else echo "nvcc not found: the CUDA build is not compiled"; fi
 
 # The default study's figures, into output/figures/.
 plots: khsim | $(DEPS_OK)

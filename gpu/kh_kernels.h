@@ -86,18 +86,20 @@ KH_HD static inline int kh_int_exponent(double e)
 
 #if defined(__CUDA_ARCH__) || !defined(_OPENMP)
 #define KH_SIMD_SUM3
+#define KH_SIMD_SUM2
 #else
 /* A vectorised sum of si, sb, sv. Its order is fixed by the build (the vector width), not
  * by the thread count: each row is summed by one thread. */
 #define KH_SIMD_SUM3 _Pragma("omp simd reduction(+ : si, sb, sv)")
+#define KH_SIMD_SUM2 _Pragma("omp simd reduction(+ : si, sb)")
 #endif
 
 /* The body of the row moments for one form of |w|^(p-2) (EXPR of a = |w|),
  * with the weight W_EXPR of element i and VV the statement that accumulates
  * <v,v>_mu, or nothing. */
-#define KH_MOMENTS_LOOP(W_EXPR, EXPR, VV)                                                          \
-    KH_SIMD_SUM3                                                                                   \
-    for (long i = 0; i < n; i++) {                                                                 \
+#define KH_MOMENTS_LOOP(W_EXPR, EXPR, VV, SIMD)                                                    \
+    SIMD for (long i = 0; i < n; i++)                                                              \
+    {                                                                                              \
         double wi = (W_EXPR);                                                                      \
         double a = fabs(wi);                                                                       \
         double a2 = (EXPR); /* |w|^(p-2) */                                                        \
@@ -110,19 +112,19 @@ KH_HD static inline int kh_int_exponent(double e)
     }
 
 /* The exponent dispatch of the row moments, once per row. */
-#define KH_MOMENTS_DISPATCH(W_EXPR, VV)                                                            \
+#define KH_MOMENTS_DISPATCH(W_EXPR, VV, SIMD)                                                      \
     switch (ip2) {                                                                                 \
     case 0:                                                                                        \
-        KH_MOMENTS_LOOP(W_EXPR, 1.0, VV)                                                           \
+        KH_MOMENTS_LOOP(W_EXPR, 1.0, VV, SIMD)                                                     \
         break;                                                                                     \
     case 1:                                                                                        \
-        KH_MOMENTS_LOOP(W_EXPR, a, VV)                                                             \
+        KH_MOMENTS_LOOP(W_EXPR, a, VV, SIMD)                                                       \
         break;                                                                                     \
     case 2:                                                                                        \
-        KH_MOMENTS_LOOP(W_EXPR, a *a, VV)                                                          \
+        KH_MOMENTS_LOOP(W_EXPR, a *a, VV, SIMD)                                                    \
         break;                                                                                     \
     default:                                                                                       \
-        KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV)                                                    \
+        KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV, SIMD)                                              \
         break;                                                                                     \
     }
 
@@ -134,10 +136,10 @@ KH_HD KH_INLINE static inline void kh_row_moments(const double *w, const double 
 {
     double si = 0.0, sb = 0.0, sv = 0.0;
     if (vv) {
-        KH_MOMENTS_DISPATCH(w[i], sv += a2 * v[i] * v[i])
+        KH_MOMENTS_DISPATCH(w[i], sv += a2 * v[i] * v[i], KH_SIMD_SUM3)
         *vv = sv;
     } else {
-        KH_MOMENTS_DISPATCH(w[i], (void)0)
+        KH_MOMENTS_DISPATCH(w[i], (void)0, KH_SIMD_SUM2)
     }
     *I = si;
     *B = sb;
@@ -149,9 +151,8 @@ KH_HD KH_INLINE static inline void kh_row_moments_affine(const double *w0, const
                                                          double alpha, double beta, double p2,
                                                          int ip2, double *I, double *B)
 {
-    double si = 0.0, sb = 0.0, sv = 0.0;
-    KH_MOMENTS_DISPATCH(alpha * w0[i] + beta * v[i], (void)0)
-    (void)sv;
+    double si = 0.0, sb = 0.0;
+    KH_MOMENTS_DISPATCH(alpha * w0[i] + beta * v[i], (void)0, KH_SIMD_SUM2)
     *I = si;
     *B = sb;
 }

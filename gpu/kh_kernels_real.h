@@ -170,3 +170,31 @@ KH_HD static inline void KH_S(kh_topk_offer)(KH_R *top, long *idx, long k, KH_R 
     top[j] = c;
     idx[j] = mu;
 }
+
+/* tau dh/dt of one unit at the currents I with S = sum_nu r(h_nu): the rate
+ * of the relaxation to the steady state (solvers/steady.c, the GPU's
+ * minibatch relaxation). */
+KH_HD static inline KH_R KH_S(kh_relax_rate)(KH_R h, KH_R I, KH_R S, KH_R w_inh)
+{
+    return I - w_inh * (S - KH_S(kh_relu)(h)) - h;
+}
+
+/* One Euler step of that relaxation, dt in units of tau. */
+KH_HD static inline KH_R KH_S(kh_relax_step)(KH_R h, KH_R I, KH_R S, KH_R w_inh, KH_R dt)
+{
+    return h + dt * KH_S(kh_relax_rate)(h, I, S, w_inh);
+}
+
+/* The relaxation's step, tau / (1 + w_inh (m - 1)), in units of tau: within
+ * the stability bound of every Jacobian of the system (Gershgorin). */
+KH_HD static inline KH_R KH_S(kh_relax_dt)(KH_R w_inh, long m)
+{
+    return KH_C(1.0) / (KH_C(1.0) + w_inh * (KH_R)(m > 1 ? m - 1 : 1));
+}
+
+/* One element of a forward Euler step of W: w + dt (a v - b w) / tau_L, the
+ * step solvers/euler.c takes through the model's right-hand side. */
+KH_HD static inline KH_R KH_S(kh_euler_w)(KH_R w, KH_R v, KH_R a, KH_R b, KH_R inv_tau_L, KH_R dt)
+{
+    return w + dt * KH_S(kh_dw_elem)(w, v, a, b, inv_tau_L);
+}

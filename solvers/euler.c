@@ -8,8 +8,11 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "../gpu/kh_kernels.h"
 #include "../src/kh_error.h"
+#include "kh_euler.h"
 #include "kh_solver.h"
 
 typedef struct euler_state {
@@ -98,3 +101,162 @@ const kh_solver_type kh_solver_euler = {
     .free = euler_free,
     .stats = euler_stats,
 };
+
+/* --- The batched ensemble (kh_euler.h) --- */
+
+struct kh_ens {
+    long B, m, n;
+    int precision;
+    kh_ens_params *prm; /* [B] */
+    struct ens_d_state *d;
+    struct ens_f_state *f;
+};
+
+#define ER double
+#define EB(name) ens_d_##name
+#define KS(name) name
+#include "euler_batch_real.h"
+#undef ER
+#undef EB
+#undef KS
+
+#define ER float
+#define EB(name) ens_f_##name
+#define KS(name) name##_f
+#include "euler_batch_real.h"
+#undef ER
+#undef EB
+#undef KS
+
+void kh_ens_free(kh_ens *e)
+{
+    if (!e) {
+        return;
+    }
+    ens_d_free(e->d);
+    ens_f_free(e->f);
+    free(e->prm);
+    free(e);
+}
+
+kh_ens *kh_ens_alloc(long B, long m, long n, int precision, const kh_ens_params *prm)
+{
+    if (B < 1 || m < 1 || n < 1) {
+        KH_ERROR(KH_EINVAL, "an ensemble needs B, m, n >= 1 (got %ld, %ld, %ld)", B, m, n);
+        return NULL;
+    }
+    kh_ens *e = calloc(1, sizeof *e);
+    if (!e || !(e->prm = malloc((size_t)B * sizeof *e->prm))) {
+        kh_ens_free(e);
+        KH_ERROR(KH_ENOMEM, "cannot allocate an ensemble of %ld", B);
+        return NULL;
+    }
+    e->B = B;
+    e->m = m;
+    e->n = n;
+    e->precision = precision;
+    memcpy(e->prm, prm, (size_t)B * sizeof *prm);
+    if (precision == KH_PREC_FLOAT) {
+        e->f = ens_f_alloc(B, m, n);
+    } else {
+        e->d = ens_d_alloc(B, m, n);
+    }
+    if (!e->d && !e->f) {
+        kh_ens_free(e);
+        KH_ERROR(KH_ENOMEM, "cannot allocate an ensemble of %ld x %ld x %ld", B, m, n);
+        return NULL;
+    }
+    return e;
+}
+
+/* dst [len] (the ensemble's precision) <- src [len] (double). */
+#define ENS_COPY_IN(e, field, src, len)                                                            \
+    do {                                                                                           \
+        for (size_t i_ = 0; i_ < (len); i_++) {                                                    \
+            if ((e)->d) {                                                                          \
+                (e)->d->field[i_] = (src)[i_];                                                     \
+            } else {                                                                               \
+                (e)->f->field[i_] = (float)(src)[i_];                                              \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+#define ENS_COPY_OUT(e, field, dst, len)                                                           \
+    do {                                                                                           \
+        for (size_t i_ = 0; i_ < (len); i_++) {                                                    \
+            (dst)[i_] = (e)->d ? (e)->d->field[i_] : (double)(e)->f->field[i_];                    \
+        }                                                                                          \
+    } while (0)
+
+static void ens_moments(kh_ens *e)
+{
+    if (e->d) {
+        ens_d_moments(e, e->d);
+    } else {
+        ens_f_moments(e, e->f);
+    }
+}
+
+int kh_ens_set_state(kh_ens *e, const double *h, const double *W)
+{
+    const size_t bm = (size_t)e->B * (size_t)e->m;
+    if (h) {
+        ENS_COPY_IN(e, h, h, bm);
+    }
+    if (W) {
+        ENS_COPY_IN(e, W, W, bm * (size_t)e->n);
+    }
+    ens_moments(e);
+    return KH_OK;
+}
+
+int kh_ens_set_input(kh_ens *e, const double *v)
+{
+    ENS_COPY_IN(e, v, v, (size_t)e->B * (size_t)e->n);
+    ens_moments(e);
+    return KH_OK;
+}
+
+int kh_ens_advance(kh_ens *e, long steps, double dt)
+{
+    for (long k = 0; k < steps; k++) {
+        int bad = e->d ? ens_d_step(e, e->d, dt) : ens_f_step(e, e->f, dt);
+        if (bad) {
+            return KH_ERROR(KH_ESOLVER,
+                            "the ensemble's state became non-finite (NaN or Inf) at step %ld: "
+                            "the dynamics diverge (try a smaller solver.dt)",
+                            k + 1);
+        }
+    }
+    return KH_OK;
+}
+
+int kh_ens_get(const kh_ens *e, double *h, double *W, double *I, double *Bn)
+{
+    const size_t bm = (size_t)e->B * (size_t)e->m;
+    if (h) {
+        ENS_COPY_OUT(e, h, h, bm);
+    }
+    if (W) {
+        ENS_COPY_OUT(e, W, W, bm * (size_t)e->n);
+    }
+    if (I) {
+        ENS_COPY_OUT(e, I, I, bm);
+    }
+    if (Bn) {
+        ENS_COPY_OUT(e, Bn, Bn, bm);
+    }
+    return KH_OK;
+}
+
+int kh_ens_get_W(const kh_ens *e, long t, double *W)
+{
+    if (t < 0 || t >= e->B) {
+        return KH_ERROR(KH_EINVAL, "trajectory %ld of an ensemble of %ld", t, e->B);
+    }
+    const size_t mn = (size_t)e->m * (size_t)e->n, o = (size_t)t * mn;
+    for (size_t i = 0; i < mn; i++) {
+        W[i] = e->d ? e->d->W[o + i] : (double)e->f->W[o + i];
+    }
+    return KH_OK;
+}

@@ -93,7 +93,7 @@ static double residual(const double *I, long m, double w, const double *h)
         S += kh_relu(h[mu]);
     }
     for (long mu = 0; mu < m; mu++) {
-        r = fmax(r, fabs(I[mu] - w * (S - kh_relu(h[mu])) - h[mu]));
+        r = fmax(r, fabs(kh_relax_rate(h[mu], I[mu], S, w)));
     }
     return r;
 }
@@ -112,7 +112,7 @@ int kh_steady_state(const double *I, long m, double w_inh, double tau, double to
             return s;
         }
     } else {
-        const double dt = 1.0 / (1.0 + w_inh * (double)(m > 1 ? m - 1 : 1));
+        const double dt = kh_relax_dt(w_inh, m);
         double r = residual(I, m, w_inh, h);
         while (r > tol) {
             if (res->iterations >= max_iter) {
@@ -127,7 +127,7 @@ int kh_steady_state(const double *I, long m, double w_inh, double tau, double to
             }
             /* One Euler step; each unit reads only its own old h and S. */
             for (long mu = 0; mu < m; mu++) {
-                h[mu] += dt * (I[mu] - w_inh * (S - kh_relu(h[mu])) - h[mu]);
+                h[mu] = kh_relax_step(h[mu], I[mu], S, w_inh, dt);
             }
             res->iterations++;
             r = residual(I, m, w_inh, h);

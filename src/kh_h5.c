@@ -305,18 +305,23 @@ static int link_exists(hid_t file, const char *path)
     }
 }
 
-/* Opens `path` (1-D or 2-D [E, len], extendible along its first axis),
+/* Opens `path` ([E] or [E, tail...], extendible along its first axis),
  * creating it with its groups at length 0 when missing. */
-static hid_t series_open(kh_h5 *f, const char *path, long len, int is_long, const char *units)
+static hid_t series_open(kh_h5 *f, const char *path, int tail_rank, const long *tail, int is_long,
+                         const char *units)
 {
     if (link_exists(f->file, path)) {
         return H5Dopen2(f->file, path, H5P_DEFAULT);
     }
-    int rank = len > 0 ? 2 : 1;
-    hsize_t dims[2] = {0, (hsize_t)len}, maxd[2] = {H5S_UNLIMITED, (hsize_t)len};
-    long per = len > 0 ? len : 1;
+    const int rank = 1 + tail_rank;
+    hsize_t dims[3] = {0, 0, 0}, maxd[3] = {H5S_UNLIMITED, 0, 0}, chunk[3] = {1, 1, 1};
+    long per = 1;
+    for (int i = 0; i < tail_rank; i++) {
+        dims[1 + i] = maxd[1 + i] = chunk[1 + i] = (hsize_t)tail[i];
+        per *= tail[i] > 0 ? tail[i] : 1;
+    }
     long rows = 65536 / (8 * per);
-    hsize_t chunk[2] = {(hsize_t)(rows < 1 ? 1 : (rows > 1024 ? 1024 : rows)), (hsize_t)per};
+    chunk[0] = (hsize_t)(rows < 1 ? 1 : (rows > 1024 ? 1024 : rows));
     hid_t sp = H5Screate_simple(rank, dims, maxd);
     hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(pl, rank, chunk);
@@ -336,15 +341,21 @@ static hid_t series_open(kh_h5 *f, const char *path, long len, int is_long, cons
     return d;
 }
 
-int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, int is_long,
-                        const char *units)
+int kh_h5_series_append_nd(kh_h5 *f, const char *path, const void *row, int tail_rank,
+                           const long *tail, int is_long, const char *units)
 {
-    hid_t d = series_open(f, path, len, is_long, units);
+    if (tail_rank < 0 || tail_rank > 2) {
+        return KH_ERROR(KH_EINVAL, "%s: a series row has rank 0 to 2, not %d", path, tail_rank);
+    }
+    hid_t d = series_open(f, path, tail_rank, tail, is_long, units);
     if (d < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot create %s", f->path, path);
     }
-    int rank = len > 0 ? 2 : 1;
-    hsize_t dims[2], start[2] = {0, 0}, count[2] = {1, (hsize_t)len};
+    const int rank = 1 + tail_rank;
+    hsize_t dims[3], start[3] = {0, 0, 0}, count[3] = {1, 1, 1};
+    for (int i = 0; i < tail_rank; i++) {
+        count[1 + i] = (hsize_t)tail[i];
+    }
     hid_t sp = H5Dget_space(d);
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
@@ -361,6 +372,12 @@ int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, i
     }
     H5Dclose(d);
     return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot append to %s (disk full?)", f->path, path) : KH_OK;
+}
+
+int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, int is_long,
+                        const char *units)
+{
+    return kh_h5_series_append_nd(f, path, row, len > 0 ? 1 : 0, &len, is_long, units);
 }
 
 int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,

@@ -35,6 +35,10 @@ int kh_h5_append_inputs(kh_h5 *f, const double *v, long rows, const double *t_st
 int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, int is_long,
                         const char *units);
 
+/* The same for a row of shape tail [tail_rank] (0 to 2): [E, tail...]. */
+int kh_h5_series_append_nd(kh_h5 *f, const char *path, const void *row, int tail_rank,
+                           const long *tail, int is_long, const char *units);
+
 /* Writes a whole fixed-size dataset of rank 1..3 (groups created). */
 int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
                       int is_long, const char *units);

@@ -222,6 +222,13 @@ int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_at
     if (strcmp(p->method, "fast") == 0) {
         return kh_sim_fast_run(c, overrides, stop, progress, progress_ctx, res);
     }
+    if (kh_sim_ens_wanted(p)) {
+        if (hooks) {
+            return KH_ERROR(KH_EINVAL, "khsim compare integrates one trajectory: solver.batch "
+                                       "= 1, device = cpu, precision = double");
+        }
+        return kh_sim_ens_run(c, overrides, stop, progress, progress_ctx, res);
+    }
     if (!(r.model = kh_model_find(p->model)) || !kh_solver_find(p->method)) {
         return KH_EINVAL;
     }

@@ -14,8 +14,9 @@
 typedef struct kh_sim_result {
     kh_solver_stats stats;
     long rows, snapshots, presentations;
-    long epochs;  /* method = fast: epochs completed */
-    double flops; /* method = fast: floating-point operations performed */
+    long epochs;      /* method = fast: epochs completed */
+    double flops;     /* method = fast: floating-point operations performed */
+    char device[320]; /* batched euler: where it ran, and why */
     double t_end, wall_seconds;
 } kh_sim_result;
 
@@ -53,6 +54,17 @@ int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_at
  * Same contract and codes as kh_sim_run, which calls it for method = fast. */
 int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                     kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
+
+/* Whether a study takes batched Euler (method = euler with solver.batch > 1,
+ * device cuda | auto, or precision float). */
+int kh_sim_ens_wanted(const kh_params *p);
+
+/* The run of batched Euler (src/kh_sim_ens.c): B trajectories (init.seed + b)
+ * on the CPU or the GPU; trajectory 0 in the DESIGN.md record, all of them
+ * in /ensemble. Same contract as kh_sim_run, which calls it when
+ * kh_sim_ens_wanted; KH_ENOTSUP for device = cuda without a device. */
+int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
+                   kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
 
 /* order <- a uniformly random permutation of 0..N-1 (Fisher-Yates) from r. */
 void kh_sim_shuffle(long *order, long N, kh_rng *r);

@@ -110,6 +110,9 @@ static int cmd_run(const kh_cli *cli)
     if (pc.shown) {
         fprintf(stderr, "\r\033[K");
     }
+    if (strncmp(res.device, "cpu (", 5) == 0) {
+        fprintf(stderr, "khsim: ran on the %s\n", res.device);
+    }
     if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) && strcmp(c->p.method, "fast") == 0) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s, %ld epochs (%ld minibatches, %ld samples), %ld snapshots; %.3f s, "

@@ -36,5 +36,6 @@ Suite *kh_physics_suite(void);
 Suite *kh_h5_suite(void);
 Suite *kh_cli_suite(void);
 Suite *kh_fast_suite(void);
+Suite *kh_gpu_suite(void);
 
 #endif

@@ -1,0 +1,48 @@
+#!/bin/sh
+# gpu/check.sh: the GPU check, on a machine with an NVIDIA GPU, in one call,
+# in under 5 minutes:
+#   1. build (make gpu), unless build-gpu/ came built with the tree;
+#   2. khsim_gpucheck: the GPU against the CPU on fresh random inputs (double
+#      within 1e-12 relative, float within 1e-5), then the throughput table
+#      (copy bandwidth; batched Euler for B = 1 ... 4096; the fast rule's
+#      epoch on MNIST at m = 2000, GPU and CPU of the same machine);
+#   3. end to end through the study file: examples/ensemble.ini with
+#      solver.device = cuda and = cpu, and (where python3 has h5py and numpy)
+#      the largest relative difference of their /ensemble/W_final.
+# Results go to $OUT (or output/gpu) as gpu_check.txt. Exit status: that of
+# the check (1: a comparison failed; 2: no GPU).
+set -eu
+cd "$(dirname "$0")/.."
+OUT=${OUT:-output/gpu}
+mkdir -p "$OUT"
+if [ ! -x build-gpu/khsim_gpucheck ] || [ ! -x build-gpu/khsim ]; then
+    make gpu
+fi
+export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
+{
+    echo "gpu/check.sh on $(hostname), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPU cores"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    echo
+} > "$OUT/gpu_check.txt"
+status=0
+timeout 240 ./build-gpu/khsim_gpucheck data/mnist >> "$OUT/gpu_check.txt" 2>&1 || status=$?
+# End to end through the study file: the same ensemble on the GPU and the CPU.
+for dev in cuda cpu; do
+    timeout 60 ./build-gpu/khsim run examples/ensemble.ini --quiet -o "$OUT/ensemble_$dev.h5" \
+        --set solver.device=$dev >> "$OUT/gpu_check.txt" 2>&1 || status=1
+done
+if python3 -c "import h5py, numpy" 2>/dev/null; then
+    python3 - "$OUT/ensemble_cuda.h5" "$OUT/ensemble_cpu.h5" >> "$OUT/gpu_check.txt" 2>&1 <<'PY' || status=1
+import sys, h5py, numpy as np
+a = h5py.File(sys.argv[1], "r")["/ensemble/W_final"][...]
+b = h5py.File(sys.argv[2], "r")["/ensemble/W_final"][...]
+d = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+print(f"end to end, examples/ensemble.ini: /ensemble/W_final cuda vs cpu, max rel. diff {d:.3e}")
+sys.exit(0 if d <= 1e-12 else 1)
+PY
+else
+    echo "end to end: no python3 with h5py here; the two files are in $OUT" >> "$OUT/gpu_check.txt"
+fi
+cat "$OUT/gpu_check.txt"
+exit $status
