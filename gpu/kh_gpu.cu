@@ -276,7 +276,26 @@ __global__ void ens_steps(R *h, R *W, const R *v, R *I, R *Bn, R *a, R *b, const
             const R am = at[mu], bm = bt[mu];
             R si = 0, sb = 0;
             R *wr = Wt + mu * n;
-            for (long i = lane; i < n; i += WARP) {
+            long i = lane;
+            /* Four coalesced loads in flight per lane, then the rest. */
+            for (; i + 3 * WARP < n; i += 4 * WARP) {
+                R w[4], x[4];
+                for (int u = 0; u < 4; u++) {
+                    w[u] = wr[i + u * WARP];
+                    x[u] = vt[i + u * WARP];
+                }
+                for (int u = 0; u < 4; u++) {
+                    R ti, tb;
+                    w[u] = euler_w(w[u], x[u], am, bm, inv, dt);
+                    moment_elem(w[u], x[u], abspow(w[u], p2, ip2), &ti, &tb);
+                    si += ti;
+                    sb += tb;
+                }
+                for (int u = 0; u < 4; u++) {
+                    wr[i + u * WARP] = w[u];
+                }
+            }
+            for (; i < n; i += WARP) {
                 R w = euler_w(wr[i], vt[i], am, bm, inv, dt), ti, tb;
                 wr[i] = w;
                 moment_elem(w, vt[i], abspow(w, p2, ip2), &ti, &tb);
