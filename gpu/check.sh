@@ -6,9 +6,10 @@
 #      within 1e-12 relative, float within 1e-5), then the throughput table
 #      (copy bandwidth; batched Euler for B = 1 ... 4096; the fast rule's
 #      epoch on MNIST at m = 2000, GPU and CPU of the same machine);
-#   3. end to end through the study file: examples/ensemble.ini with
-#      solver.device = cuda and = cpu, and (where python3 has h5py and numpy)
-#      the largest relative difference of their /ensemble/W_final.
+#   3. end to end through the study file: bench/fast.ini (the fast rule on
+#      MNIST, m = 2000) and examples/ensemble.ini with solver.device = cuda
+#      and = cpu, and (where python3 has h5py and numpy) the largest
+#      difference of their final weights.
 # Results go to $OUT (or output/gpu) as gpu_check.txt. Exit status: that of
 # the check (1: a comparison failed; 2: no GPU).
 set -eu
@@ -32,6 +33,22 @@ for dev in cuda cpu; do
     timeout 60 ./build-gpu/khsim run examples/ensemble.ini --quiet -o "$OUT/ensemble_$dev.h5" \
         --set solver.device=$dev >> "$OUT/gpu_check.txt" 2>&1 || status=1
 done
+# The fast rule through the study file on MNIST (m = 2000), GPU and CPU, double.
+for dev in cuda cpu; do
+    timeout 90 ./build-gpu/khsim run bench/fast.ini --quiet -o "$OUT/fast_$dev.h5" \
+        --set solver.device=$dev --set solver.precision=double --set learning.epochs=2 \
+        >> "$OUT/gpu_check.txt" 2>&1 || status=1
+done
+if python3 -c "import h5py, numpy" 2>/dev/null; then
+    python3 - "$OUT/fast_cuda.h5" "$OUT/fast_cpu.h5" >> "$OUT/gpu_check.txt" 2>&1 <<'PY' || status=1
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+d = float(np.max(np.abs(a["/snapshots/W"][-1] - b["/snapshots/W"][-1])))
+print(f"end to end, bench/fast.ini (double, 2 epochs): W cuda vs cpu, max |diff| {d:.3e}; "
+      f"s/epoch cuda {a['/epochs/wall_seconds'][-1]:.3f}, cpu {b['/epochs/wall_seconds'][-1]:.3f}")
+sys.exit(0 if d <= 1e-9 else 1)
+PY
+fi
 if python3 -c "import h5py, numpy" 2>/dev/null; then
     python3 - "$OUT/ensemble_cuda.h5" "$OUT/ensemble_cpu.h5" >> "$OUT/gpu_check.txt" 2>&1 <<'PY' || status=1
 import sys, h5py, numpy as np

@@ -595,7 +595,8 @@ template <typename R> __global__ void fast_gather(R *Vb, const R *X, const long 
  * of the units, thread 0 merges the lists (kh_topk_offer both times, and
  * ties go to the lower index, so the result is the CPU's). */
 template <typename R>
-__global__ void fast_topk(const R *C, long m, long k, long *crow, unsigned char *touched)
+__global__ void fast_topk(const R *C, long m, long k, long *crow, unsigned char *touched,
+                          unsigned char *won)
 {
     __shared__ R tv[THREADS * KH_GPU_KMAX];
     __shared__ long ti[THREADS * KH_GPU_KMAX];
@@ -629,6 +630,7 @@ __global__ void fast_topk(const R *C, long m, long k, long *crow, unsigned char 
         crow[2 * b + 1] = idx[k - 1];
         if (idx[0] >= 0) {
             touched[idx[0]] = 1;
+            won[idx[0]] = 1;
         }
         if (idx[k - 1] >= 0) {
             touched[idx[k - 1]] = 1;
@@ -731,7 +733,7 @@ struct kh_gpu_fast {
     cublasHandle_t blas;
     void *X, *W, *Wp, *Vb, *C, *dW, *rowmax;
     long *idx, *crow;
-    unsigned char *touched;
+    unsigned char *touched, *won;
 };
 
 void kh_gpu_fast_free(kh_gpu_fast *f)
@@ -742,7 +744,8 @@ void kh_gpu_fast_free(kh_gpu_fast *f)
     if (f->blas) {
         cublasDestroy(f->blas);
     }
-    void *bufs[] = {f->X, f->W, f->Wp, f->Vb, f->C, f->dW, f->rowmax, f->idx, f->crow, f->touched};
+    void *bufs[] = {f->X,      f->W,   f->Wp,   f->Vb,      f->C,  f->dW,
+                    f->rowmax, f->idx, f->crow, f->touched, f->won};
     for (void *b : bufs) {
         cudaFree(b);
     }
@@ -807,6 +810,12 @@ kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0
     }
     if (e == cudaSuccess) {
         e = cudaMemset(f->touched, 0, (size_t)m);
+    }
+    if (e == cudaSuccess) {
+        e = cudaMalloc((void **)&f->won, (size_t)m);
+    }
+    if (e == cudaSuccess) {
+        e = cudaMemset(f->won, 0, (size_t)m);
     }
     /* Float needs a staging copy in its precision; double uploads as is. */
     void *host = f->fl ? malloc((xn > mn ? xn : mn) * r) : (void *)f;
@@ -876,7 +885,7 @@ template <typename R> static int fast_batch(kh_gpu_fast *f, const long *didx, lo
     if (bs != CUBLAS_STATUS_SUCCESS) {
         return KH_ERROR(KH_EGPU, "cuBLAS gemm failed (status %d)", (int)bs);
     }
-    fast_topk<R><<<nb, THREADS>>>(C, m, f->k, f->crow, f->touched);
+    fast_topk<R><<<nb, THREADS>>>(C, m, f->k, f->crow, f->touched, f->won);
     CK_LAUNCH("fast_topk");
     fast_delta<R><<<m, THREADS>>>(W, Vb, C, f->crow, nb, m, n, (R)f->delta, (R)f->Rp, f->touched,
                                   dW, rowmax);
@@ -932,4 +941,26 @@ int kh_gpu_fast_get_W(kh_gpu_fast *f, double *W)
     }
     free(h);
     return e != cudaSuccess ? KH_ERROR(KH_EGPU, "download of W: %s", cudaGetErrorString(e)) : KH_OK;
+}
+
+int kh_gpu_fast_winners(kh_gpu_fast *f, int reset, long *count)
+{
+    unsigned char *h = (unsigned char *)malloc((size_t)f->m);
+    if (!h) {
+        return KH_ERROR(KH_ENOMEM, "cannot download the winners");
+    }
+    cudaError_t e = cudaMemcpy(h, f->won, (size_t)f->m, cudaMemcpyDeviceToHost);
+    long c = 0;
+    for (long mu = 0; mu < f->m && e == cudaSuccess; mu++) {
+        c += h[mu];
+    }
+    free(h);
+    if (e == cudaSuccess && reset) {
+        e = cudaMemset(f->won, 0, (size_t)f->m);
+    }
+    if (e != cudaSuccess) {
+        return KH_ERROR(KH_EGPU, "winners: %s", cudaGetErrorString(e));
+    }
+    *count = c;
+    return KH_OK;
 }

@@ -77,6 +77,9 @@ int kh_gpu_fast_step(kh_gpu_fast *f, const long *idx, long nb, double eps);
  * calls of kh_gpu_fast_step, without a host round trip per minibatch). */
 int kh_gpu_fast_epoch(kh_gpu_fast *f, const long *order, double eps);
 int kh_gpu_fast_get_W(kh_gpu_fast *f, double *W);
+/* The number of units that have been a sample's winner since the last reset
+ * into *count; reset != 0 starts a new count. */
+int kh_gpu_fast_winners(kh_gpu_fast *f, int reset, long *count);
 
 #ifdef __cplusplus
 }

@@ -100,3 +100,9 @@ int kh_gpu_fast_get_W(kh_gpu_fast *f, double *W)
     (void)f, (void)W;
     return KH_ERROR(KH_ENOTSUP, NO_CUDA);
 }
+
+int kh_gpu_fast_winners(kh_gpu_fast *f, int reset, long *count)
+{
+    (void)f, (void)reset, (void)count;
+    return KH_ERROR(KH_ENOTSUP, NO_CUDA);
+}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../gpu/kh_gpu.h"
 #include "../gpu/kh_kernels.h"
 #include "../solvers/kh_fast.h"
 #include "kh_data.h"
@@ -42,15 +43,18 @@ void kh_sim_shuffle(long *order, long N, kh_rng *r)
 
 typedef struct fast_run {
     kh_dataset data;
-    kh_fast *fast;
+    kh_fast *fast;      /* the CPU's learner, or */
+    kh_gpu_fast *gfast; /* the GPU's (solver.device = cuda | auto, with a GPU) */
     kh_h5 *h5;
     double *W, *cur, *act, *B, *tbuf;
     long *order;
+    long m, n;
 } fast_run;
 
 static void fast_run_free(fast_run *r)
 {
     kh_fast_free(r->fast);
+    kh_gpu_fast_free(r->gfast);
     kh_dataset_release(&r->data);
     free(r->W);
     free(r->cur);
@@ -60,13 +64,51 @@ static void fast_run_free(fast_run *r)
     free(r->order);
 }
 
+/* The weights as double [m, n], from either learner. */
+static int get_W(fast_run *r, double *W)
+{
+    if (r->gfast) {
+        return kh_gpu_fast_get_W(r->gfast, W);
+    }
+    kh_fast_get_W(r->fast, W);
+    return KH_OK;
+}
+
+/* One minibatch on either learner; the operations it took into *flops. */
+static int step(fast_run *r, const long *idx, long nb, double eps, double *flops)
+{
+    if (r->gfast) {
+        *flops += 2.0 * (double)nb * (double)r->m * (double)r->n;
+        return kh_gpu_fast_step(r->gfast, idx, nb, eps);
+    }
+    int st = kh_fast_step(r->fast, idx, nb, eps);
+    *flops += kh_fast_flops(r->fast);
+    return st;
+}
+
 /* One /trajectory row for sample b of the last minibatch: its currents, the
  * activities its code came from (h), B and L = sum G(Q) at that sample. */
 static int record_row(fast_run *r, const kh_params *p, double t, long b, long sample)
 {
     const long m = p->n_hidden;
-    kh_fast_last(r->fast, b, r->cur, r->act, NULL);
-    kh_fast_pnorm(r->fast, r->B);
+    if (r->gfast) {
+        /* The GPU keeps no per-sample record: the currents of the sample at
+         * the weights reached, on the host. */
+        const long n = p->n_visible;
+        const double *v = r->data.x + (size_t)sample * (size_t)n;
+        int st = kh_gpu_fast_get_W(r->gfast, r->W);
+        if (st != KH_OK) {
+            return st;
+        }
+        for (long mu = 0; mu < m; mu++) {
+            kh_row_moments(r->W + (size_t)mu * (size_t)n, v, n, p->p - 2.0,
+                           kh_int_exponent(p->p - 2.0), &r->cur[mu], &r->B[mu], NULL);
+            r->act[mu] = r->cur[mu];
+        }
+    } else {
+        kh_fast_last(r->fast, b, r->cur, r->act, NULL);
+        kh_fast_pnorm(r->fast, r->B);
+    }
     double L = 0.0;
     for (long mu = 0; mu < m; mu++) {
         double Q = kh_q(r->cur[mu], r->B[mu], p->p);
@@ -82,7 +124,26 @@ static int record_epoch(fast_run *r, const kh_params *p, double eps, double seco
 {
     const long m = p->n_hidden;
     const double Rp = pow(p->R, p->p);
-    kh_fast_pnorm(r->fast, r->B);
+    long winners = 0;
+    int st = get_W(r, r->W);
+    if (st != KH_OK) {
+        return st;
+    }
+    const int ip = kh_int_exponent(p->p);
+    for (long mu = 0; mu < m; mu++) {
+        double sum = 0.0;
+        for (long i = 0; i < p->n_visible; i++) {
+            sum += kh_abspow(r->W[(size_t)mu * (size_t)p->n_visible + (size_t)i], p->p, ip);
+        }
+        r->B[mu] = sum;
+    }
+    if (r->gfast) {
+        if ((st = kh_gpu_fast_winners(r->gfast, 1, &winners)) != KH_OK) {
+            return st;
+        }
+    } else {
+        winners = kh_fast_winners(r->fast, 1);
+    }
     double mean = 0.0, mx = 0.0;
     for (long mu = 0; mu < m; mu++) {
         double d = fabs(r->B[mu] - Rp);
@@ -90,7 +151,7 @@ static int record_epoch(fast_run *r, const kh_params *p, double eps, double seco
         mx = d > mx ? d : mx;
     }
     mean /= (double)m;
-    double won = (double)kh_fast_winners(r->fast, 1) / (double)m;
+    double won = (double)winners / (double)m;
     *dev_max_out = mx;
     int s;
     if ((s = kh_h5_series_append(r->h5, "/epochs/eps", &eps, 0, 0, "learning rate")) != KH_OK ||
@@ -126,25 +187,41 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
             break;
         }
         long nb = 0, b0 = 0;
-        for (long i = 0; i < per_epoch; i++) {
+        if (r->gfast && p->snapshot_batches == 0) {
+            /* A whole epoch on the GPU without a host round trip per minibatch. */
+            if ((st = kh_gpu_fast_epoch(r->gfast, r->order, eps)) != KH_OK) {
+                break;
+            }
+            b0 = (per_epoch - 1) * nb_max;
+            nb = N - b0;
+            batches += per_epoch;
+            samples += N;
+            res->flops += 2.0 * (double)N * (double)r->m * (double)r->n;
+            res->presentations = samples;
+            res->stats.steps = batches;
+            res->stats.rhs_evals = samples;
+            res->t_end = (double)samples * T;
+        }
+        for (long i = 0; i < per_epoch && !(r->gfast && p->snapshot_batches == 0); i++) {
             if (stop && *stop) {
                 st = KH_ERROR(KH_EINTR, "interrupted in epoch %ld at minibatch %ld", e + 1, i);
                 break;
             }
             b0 = i * nb_max;
             nb = N - b0 < nb_max ? N - b0 : nb_max;
-            if ((st = kh_fast_step(r->fast, r->order + b0, nb, eps)) != KH_OK) {
+            if ((st = step(r, r->order + b0, nb, eps, &res->flops)) != KH_OK) {
                 break;
             }
             batches++;
             samples += nb;
-            res->flops += kh_fast_flops(r->fast);
             res->presentations = samples;
             res->stats.steps = batches;
             res->stats.rhs_evals = samples;
             res->t_end = (double)samples * T;
             if (p->snapshot_batches > 0 && batches % p->snapshot_batches == 0) {
-                kh_fast_get_W(r->fast, r->W);
+                if ((st = get_W(r, r->W)) != KH_OK) {
+                    break;
+                }
                 if ((st = kh_h5_append_snapshot(r->h5, (double)samples * T, r->W)) != KH_OK) {
                     break;
                 }
@@ -170,8 +247,8 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
         res->rows++;
         res->epochs = e + 1;
         if (p->snapshot_batches == 0) {
-            kh_fast_get_W(r->fast, r->W);
-            if ((st = kh_h5_append_snapshot(r->h5, t, r->W)) != KH_OK) {
+            if ((st = get_W(r, r->W)) != KH_OK ||
+                (st = kh_h5_append_snapshot(r->h5, t, r->W)) != KH_OK) {
                 break;
             }
             res->snapshots++;
@@ -181,13 +258,46 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
         res->t_end = t;
     }
     /* The final W, when the last snapshot is older. */
-    if (st == KH_OK && p->snapshot_batches > 0 && batches % p->snapshot_batches != 0) {
-        kh_fast_get_W(r->fast, r->W);
+    if (st == KH_OK && p->snapshot_batches > 0 && batches % p->snapshot_batches != 0 &&
+        (st = get_W(r, r->W)) == KH_OK) {
         if ((st = kh_h5_append_snapshot(r->h5, (double)samples * T, r->W)) == KH_OK) {
             res->snapshots++;
         }
     }
     return st;
+}
+
+/* The CPU's learner, or the GPU's where solver.device asks for it and one is
+ * there. The GPU runs the paper's rule (all three switches on). */
+static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_sim_result *res)
+{
+    snprintf(res->device, sizeof res->device, "cpu");
+    if (p->device != KH_DEV_CPU) {
+        char name[256] = "", why[1024] = "";
+        double mem;
+        int ma, mi;
+        int st = kh_gpu_probe(name, sizeof name, &mem, &ma, &mi);
+        if (st == KH_OK && !(p->fast_rank && p->fast_code && p->fast_maxnorm)) {
+            st = KH_ERROR(KH_ENOTSUP, "the GPU's fast rule is the paper's: learning.fast_rank, "
+                                      "fast_code and fast_maxnorm must be on");
+        }
+        if (st == KH_OK) {
+            r->gfast = kh_gpu_fast_alloc(r->data.x, N, p->n_visible, r->W, p->n_hidden, nb, p->p,
+                                         p->R, p->k, p->delta, p->fast_min_norm, p->precision);
+            st = r->gfast ? KH_OK : KH_EGPU;
+        }
+        if (st == KH_OK) {
+            snprintf(res->device, sizeof res->device, "cuda: %s", name);
+            return KH_OK;
+        }
+        snprintf(why, sizeof why, "%s", kh_errmsg());
+        if (p->device == KH_DEV_CUDA) {
+            return KH_ERROR(KH_ENOTSUP, "solver.device = cuda: %s", why);
+        }
+        snprintf(res->device, sizeof res->device, "cpu (device = auto: %s)", why);
+    }
+    r->fast = kh_fast_alloc(p, r->data.x, N, r->W, nb);
+    return r->fast ? KH_OK : KH_EINVAL;
 }
 
 int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
@@ -223,10 +333,12 @@ int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atom
         fast_run_free(&r);
         return st;
     }
+    r.m = m;
+    r.n = n;
     long nb = p->batch < N ? p->batch : N;
-    if (!(r.fast = kh_fast_alloc(p, r.data.x, N, r.W, nb))) {
+    if ((st = choose_learner(&r, p, N, nb, res)) != KH_OK) {
         fast_run_free(&r);
-        return KH_EINVAL;
+        return st;
     }
     if ((st = kh_sim_check_output_path(p->out_path)) != KH_OK) {
         fast_run_free(&r);
@@ -253,8 +365,7 @@ int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atom
     const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
     if (st != KH_OK && st != KH_EIO) {
         /* Keep the weights reached: the last snapshot row is the state at the stop. */
-        kh_fast_get_W(r.fast, r.W);
-        if (kh_h5_append_snapshot(r.h5, res->t_end, r.W) == KH_OK) {
+        if (get_W(&r, r.W) == KH_OK && kh_h5_append_snapshot(r.h5, res->t_end, r.W) == KH_OK) {
             res->snapshots++;
         }
     }
@@ -265,6 +376,9 @@ int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atom
     }
     if (s2 == KH_OK) {
         s2 = kh_h5_set_attr(r.h5, "/solver", "flops", res->flops, NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r.h5, "/solver", "device", 0.0, res->device);
     }
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r.h5, "t", &res->t_end, 1);
