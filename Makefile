@@ -115,12 +115,13 @@ check: khsim $(B)/khsim_tests
 	KHSIM=./khsim PYTHON=$(PYTHON) ./$(B)/khsim_tests
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer
-# (into build-san/); any report fails it.
+# (into build-san/); any report fails it. The test cases tagged "slow" (whole
+# training runs, whose code the quick cases also go through) are left out.
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test-sanitize: | $(DEPS_OK)
 	$(MAKE) B=build-san SANFLAGS="$(SAN)" OPT="-O1 -g" build-san/khsim build-san/khsim_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  KHSIM=./build-san/khsim PYTHON=$(PYTHON) ./build-san/khsim_tests
+	  CK_EXCLUDE_TAGS=slow KHSIM=./build-san/khsim PYTHON=$(PYTHON) ./build-san/khsim_tests
 
 # With nvcc present, the CUDA build (make gpu's, into build-gpu/) must compile
 # and link; its kernels run only on a GPU machine (gpu/check.sh).

@@ -16,6 +16,11 @@ void kh_cli_usage(FILE *out)
                  "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
                  "                             the fast rule against the exact dynamics of the "
                  "study\n"
+                 "  khsim train STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+                 "                             the fast rule on MNIST, then the supervised "
+                 "readout\n"
+                 "  khsim train --resume OUT.h5 [--quiet]\n"
+                 "                             continue an interrupted training\n"
                  "  khsim info OUT.h5          what a file holds\n"
                  "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
                  "  khsim --help | --version\n\n"
@@ -58,13 +63,11 @@ void kh_cli_usage(FILE *out)
 int kh_cli_parse(int argc, char **argv, kh_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
+        {"set", required_argument, NULL, 's'}, {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},     {"json", no_argument, NULL, 'j'},
+        {"resume", no_argument, NULL, 'r'},    {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -85,10 +88,11 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
     }
     cli->command = argv[optind++];
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0 &&
-        strcmp(cli->command, "verify") != 0 && strcmp(cli->command, "compare") != 0) {
+        strcmp(cli->command, "verify") != 0 && strcmp(cli->command, "compare") != 0 &&
+        strcmp(cli->command, "train") != 0) {
         return KH_ERROR(
             KH_EINVAL,
-            "unknown command '%s' (commands: run, compare, info, verify; see khsim --help)",
+            "unknown command '%s' (commands: run, compare, train, info, verify; see khsim --help)",
             cli->command);
     }
     /* Options may follow the command and its argument. */
@@ -117,6 +121,9 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         case 'j':
             cli->json = 1;
             break;
+        case 'r':
+            cli->resume = 1;
+            break;
         case 'h':
             cli->command = "help";
             return KH_OK;
@@ -133,8 +140,15 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
                         cli->command);
     }
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "compare") != 0 &&
-        (cli->n_sets || cli->out || cli->quiet)) {
+        strcmp(cli->command, "train") != 0 && (cli->n_sets || cli->out || cli->quiet)) {
         return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o or --quiet", cli->command);
+    }
+    if (cli->resume && strcmp(cli->command, "train") != 0) {
+        return KH_ERROR(KH_EINVAL, "--resume goes with khsim train");
+    }
+    if (cli->resume && (cli->n_sets || cli->out)) {
+        return KH_ERROR(KH_EINVAL, "khsim train --resume OUT.h5 takes no --set or -o: the "
+                                   "record holds the study");
     }
     if (strcmp(cli->command, "verify") != 0 && cli->json) {
         return KH_ERROR(KH_EINVAL, "--json goes with khsim verify");

@@ -8,13 +8,14 @@
 #define KH_CLI_MAX_SETS 256
 
 typedef struct kh_cli {
-    const char *command; /* run, info, verify, help, version */
+    const char *command; /* run, compare, train, info, verify, help, version */
     const char *path;    /* the study file or the .h5 file */
     const char *out;     /* -o */
     const char *sets[KH_CLI_MAX_SETS];
     int n_sets;
-    int quiet; /* --quiet: no progress line */
-    int json;  /* --json: the report of verify as JSON */
+    int quiet;  /* --quiet: no progress line */
+    int json;   /* --json: the report of verify as JSON */
+    int resume; /* --resume: path is a record to continue (train) */
 } kh_cli;
 
 /* Parses argv. KH_OK or KH_EINVAL (with the reason in kh_errmsg()). */

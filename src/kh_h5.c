@@ -554,6 +554,104 @@ long kh_h5_rows(const kh_h5 *f)
     return f->n_rows;
 }
 
+kh_h5 *kh_h5_open_append(const char *path, long rows_keep, long snaps_keep)
+{
+    kh_h5 *f = kh_h5_open_rw(path);
+    if (!f) {
+        return NULL;
+    }
+    int s = KH_OK;
+    for (int i = 0; i < D_N && s == KH_OK; i++) {
+        f->ds[i] = H5Dopen2(f->file, specs[i].name, H5P_DEFAULT);
+        if (f->ds[i] < 0) {
+            s = KH_ERROR(KH_EIO, "%s: no dataset %s: not a khsim record", path, specs[i].name);
+            break;
+        }
+        hsize_t dims[3];
+        hid_t sp = H5Dget_space(f->ds[i]);
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sclose(sp);
+        long len = (long)dims[0];
+        if (i == D_V) {
+            f->n_input = len;
+            f->n = specs[i].rank == 2 ? (long)dims[1] : 0;
+        } else if (i == D_H) {
+            f->m = (long)dims[1];
+        }
+        long keep = -1;
+        if (i >= D_T && i <= D_SAMPLE) {
+            keep = rows_keep;
+        } else if (i == D_ST || i == D_SW) {
+            keep = snaps_keep;
+        }
+        if (keep >= 0 && keep < len) {
+            dims[0] = (hsize_t)keep;
+            if (H5Dset_extent(f->ds[i], dims) < 0) {
+                s = KH_ERROR(KH_EIO, "%s: cannot shorten %s", path, specs[i].name);
+            }
+            len = keep;
+        }
+        if (i == D_T) {
+            f->n_rows = len;
+        } else if (i == D_SW) {
+            f->n_snap = len;
+        }
+    }
+    if (s != KH_OK) {
+        kh_h5_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+int kh_h5_truncate(kh_h5 *f, const char *path, long rows)
+{
+    if (!link_exists(f->file, path)) {
+        return KH_OK;
+    }
+    hid_t d = H5Dopen2(f->file, path, H5P_DEFAULT);
+    if (d < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot open %s", f->path, path);
+    }
+    hsize_t dims[3];
+    hid_t sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    herr_t e = 0;
+    if (rank > 0 && (hsize_t)rows < dims[0]) {
+        dims[0] = (hsize_t)rows;
+        e = H5Dset_extent(d, dims);
+    }
+    H5Dclose(d);
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot shorten %s", f->path, path) : KH_OK;
+}
+
+long kh_h5_length(kh_h5 *f, const char *path)
+{
+    if (!link_exists(f->file, path)) {
+        return 0;
+    }
+    hid_t d = H5Dopen2(f->file, path, H5P_DEFAULT);
+    if (d < 0) {
+        return -1;
+    }
+    hsize_t dims[3] = {0, 0, 0};
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return (long)dims[0];
+}
+
+int kh_h5_overwrite(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
+                    int is_long, const char *units)
+{
+    if (link_exists(f->file, path) && H5Ldelete(f->file, path, H5P_DEFAULT) < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot replace %s", f->path, path);
+    }
+    return kh_h5_write_array(f, path, x, rank, dims, is_long, units);
+}
+
 kh_h5 *kh_h5_open_rw(const char *path)
 {
     kh_h5 *f = calloc(1, sizeof *f);
@@ -662,6 +760,43 @@ static hid_t open_attr(const char *path, const char *obj, const char *name, hid_
         return -1;
     }
     return H5Aopen_by_name(*f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+int kh_h5_read_row(const char *path, const char *dataset, long row, double *out, long len)
+{
+    hid_t f = open_ro(path);
+    if (f < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot open", path);
+    }
+    hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    int s = KH_OK;
+    if (d < 0) {
+        s = KH_ERROR(KH_EIO, "%s: no dataset %s", path, dataset);
+    } else {
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[3] = {0, 1, 1}, start[3] = {(hsize_t)row, 0, 0};
+        int rank = H5Sget_simple_extent_dims(sp, dims, NULL);
+        long per = 1;
+        for (int i = 1; i < rank; i++) {
+            per *= (long)dims[i];
+        }
+        if (rank < 1 || row < 0 || (hsize_t)row >= dims[0] || per != len) {
+            s = KH_ERROR(KH_EIO, "%s: %s has no row %ld of %ld values", path, dataset, row, len);
+        } else {
+            hsize_t count[3] = {1, dims[1], dims[2]};
+            H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+            hsize_t ml[1] = {(hsize_t)len};
+            hid_t ms = H5Screate_simple(1, ml, NULL);
+            if (H5Dread(d, H5T_NATIVE_DOUBLE, ms, sp, H5P_DEFAULT, out) < 0) {
+                s = KH_ERROR(KH_EIO, "%s: cannot read row %ld of %s", path, row, dataset);
+            }
+            H5Sclose(ms);
+        }
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    return s;
 }
 
 int kh_h5_read_attr_double(const char *path, const char *obj, const char *name, double *x)

@@ -76,6 +76,22 @@ long kh_h5_rows(const kh_h5 *f);
  * kh_h5_write_array, kh_h5_set_attr, kh_h5_set_status); NULL + KH_ERROR. */
 kh_h5 *kh_h5_open_rw(const char *path);
 
+/* Opens a khsim record to go on writing it (a resumed run): every dataset of
+ * section 5, with /trajectory shortened to rows_keep rows and /snapshots to
+ * snaps_keep (either < 0: kept whole). NULL + KH_ERROR (KH_EIO). */
+kh_h5 *kh_h5_open_append(const char *path, long rows_keep, long snaps_keep);
+
+/* Shortens the extendible dataset `path` to `rows` along its first axis (a
+ * missing dataset is fine). KH_OK or KH_EIO. */
+int kh_h5_truncate(kh_h5 *f, const char *path, long rows);
+
+/* The length of `path` along its first axis (0 when missing, -1 on error). */
+long kh_h5_length(kh_h5 *f, const char *path);
+
+/* kh_h5_write_array, replacing `path` when it exists (a checkpoint). */
+int kh_h5_overwrite(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
+                    int is_long, const char *units);
+
 /* Closes the file; NULL-safe. KH_OK or KH_EIO. */
 int kh_h5_close(kh_h5 *f);
 
@@ -84,6 +100,10 @@ int kh_h5_close(kh_h5 *f);
 /* Reads a whole double dataset: *data (malloc'd, caller frees), its rank and
  * dims (up to 3). KH_OK, KH_EIO (missing file or dataset), KH_ENOMEM. */
 int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, long dims[3]);
+
+/* Reads row `row` of a dataset [rows, ...] holding len values per row into
+ * out (double). KH_OK, KH_EIO (missing, or no such row, or another size). */
+int kh_h5_read_row(const char *path, const char *dataset, long row, double *out, long len);
 
 /* Reads a numeric attribute of an object ("/" , "/params", "/solver"). */
 int kh_h5_read_attr_double(const char *path, const char *obj, const char *name, double *x);

@@ -55,6 +55,14 @@ int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_at
 int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                     kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
 
+/* kh_sim_fast_run, or with resume != 0 its continuation: c holds the
+ * parameters of the record c->p.out_path (kh_h5_read_params), which is
+ * continued from its last complete epoch (the orders of the epochs done are
+ * replayed, so the result is the uninterrupted run's). */
+int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
+                       const volatile sig_atomic_t *stop, kh_progress_fn progress,
+                       void *progress_ctx, kh_sim_result *res);
+
 /* Whether a study takes batched Euler (method = euler with solver.batch > 1,
  * device cuda | auto, or precision float). */
 int kh_sim_ens_wanted(const kh_params *p);

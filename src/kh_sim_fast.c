@@ -168,17 +168,24 @@ static int record_epoch(fast_run *r, const kh_params *p, double eps, double seco
 }
 
 static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *stop,
-                 kh_progress_fn progress, void *pctx, kh_sim_result *res)
+                 kh_progress_fn progress, void *pctx, kh_sim_result *res, long start)
 {
     const long N = r->data.n_samples, nb_max = p->batch, E = p->epochs;
     const long per_epoch = (N + nb_max - 1) / nb_max;
     const double T = p->presentation_time;
     kh_rng rng;
     kh_rng_seed(&rng, (uint64_t)p->input_seed, 3);
+    /* A resumed run replays the orders of the epochs done, so that epoch e
+     * sees the order an uninterrupted run gives it. */
+    for (long e = 0; e < start; e++) {
+        kh_sim_shuffle(r->order, N, &rng);
+    }
     double last_report = now_seconds();
-    long batches = 0, samples = 0;
+    long batches = start * per_epoch, samples = start * N;
+    res->epochs = start;
+    res->t_end = (double)samples * T;
     int st = KH_OK;
-    for (long e = 0; e < E && st == KH_OK; e++) {
+    for (long e = start; e < E && st == KH_OK; e++) {
         const double eps = p->eps0 * (1.0 - (double)e / (double)E);
         const double t0 = now_seconds();
         kh_sim_shuffle(r->order, N, &rng);
@@ -303,6 +310,25 @@ static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_s
 int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                     kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
 {
+    return kh_sim_fast_run_ex(c, overrides, 0, stop, progress, progress_ctx, res);
+}
+
+/* The epochs a record holds complete (its /epochs rows), or -1 on error. */
+static long epochs_done(const char *path)
+{
+    kh_h5 *f = kh_h5_open_rw(path);
+    if (!f) {
+        return -1;
+    }
+    long e = kh_h5_length(f, "/epochs/eps");
+    kh_h5_close(f);
+    return e;
+}
+
+int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
+                       const volatile sig_atomic_t *stop, kh_progress_fn progress,
+                       void *progress_ctx, kh_sim_result *res)
+{
     kh_params *p = &c->p;
     fast_run r;
     memset(&r, 0, sizeof r);
@@ -329,7 +355,25 @@ int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atom
         fast_run_free(&r);
         return KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule's run");
     }
-    if ((st = kh_sim_init_weights(p, r.W)) != KH_OK) {
+    long start = 0;
+    if (resume) {
+        if (p->snapshot_batches != 0) {
+            fast_run_free(&r);
+            return KH_ERROR(KH_EINVAL,
+                            "%s: a fast run resumes at an epoch's end: it needs "
+                            "output.snapshot_batches = 0",
+                            p->out_path);
+        }
+        if ((start = epochs_done(p->out_path)) < 0) {
+            fast_run_free(&r);
+            return KH_EIO;
+        }
+        /* Row 0 is W(0), row e the weights after epoch e. */
+        st = kh_h5_read_row(p->out_path, "/snapshots/W", start, r.W, m * n);
+    } else {
+        st = kh_sim_init_weights(p, r.W);
+    }
+    if (st != KH_OK) {
         fast_run_free(&r);
         return st;
     }
@@ -344,20 +388,48 @@ int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atom
         fast_run_free(&r);
         return st;
     }
-    if (!(r.h5 = kh_h5_create(p->out_path, c, "the fast approximation (PNAS 2019, section 3)",
-                              overrides, m, n))) {
+    if (resume) {
+        /* Whatever an interrupted epoch left is dropped: rows, its order, the
+         * snapshot written at the stop, the /epochs rows past the last. */
+        r.h5 = kh_h5_open_append(p->out_path, start, start + 1);
+        const char *series[] = {"/fast/order",
+                                "/epochs/eps",
+                                "/epochs/won_fraction",
+                                "/epochs/sphere_dev_mean",
+                                "/epochs/sphere_dev_max",
+                                "/epochs/wall_seconds"};
+        for (size_t i = 0; r.h5 && st == KH_OK && i < sizeof series / sizeof series[0]; i++) {
+            st = kh_h5_truncate(r.h5, series[i], start);
+        }
+        if (r.h5 && st == KH_OK) {
+            st = kh_h5_set_attr(r.h5, "/solver", "resumed_at_epoch", (double)start, NULL);
+        }
+        if (r.h5 && st == KH_OK) {
+            st = kh_h5_set_status(r.h5, "running", "");
+        }
+    } else {
+        r.h5 = kh_h5_create(p->out_path, c, "the fast approximation (PNAS 2019, section 3)",
+                            overrides, m, n);
+    }
+    if (!r.h5 || st != KH_OK) {
         fast_run_free(&r);
-        return KH_EIO;
+        kh_h5_close(r.h5);
+        return st != KH_OK ? st : KH_EIO;
     }
     for (long j = 0; j < N; j++) {
         r.tbuf[j] = (double)j * p->presentation_time;
         r.tbuf[N + j] = (double)(j + 1) * p->presentation_time;
     }
     double t0 = now_seconds();
-    st = kh_h5_append_inputs(r.h5, r.data.x, N, r.tbuf, r.tbuf + N);
-    if (st == KH_OK && (st = kh_h5_append_snapshot(r.h5, 0.0, r.W)) == KH_OK) {
-        res->snapshots = 1;
-        st = train(&r, p, stop, progress, progress_ctx, res);
+    if (resume) {
+        res->snapshots = start + 1;
+        st = train(&r, p, stop, progress, progress_ctx, res, start);
+    } else {
+        st = kh_h5_append_inputs(r.h5, r.data.x, N, r.tbuf, r.tbuf + N);
+        if (st == KH_OK && (st = kh_h5_append_snapshot(r.h5, 0.0, r.W)) == KH_OK) {
+            res->snapshots = 1;
+            st = train(&r, p, stop, progress, progress_ctx, res, 0);
+        }
     }
     res->wall_seconds = now_seconds() - t0;
     char msg[2048];

@@ -28,6 +28,8 @@ enum { KH_LOCATE_NONE, KH_LOCATE_JUMPS, KH_LOCATE_ALL };
 enum { KH_PREC_DOUBLE, KH_PREC_FLOAT };
 /* Where the batched Euler ensemble runs. */
 enum { KH_DEV_CPU, KH_DEV_CUDA, KH_DEV_AUTO };
+/* The features the readout of khsim train learns on. */
+enum { KH_FEAT_LEARNED, KH_FEAT_RANDOM, KH_FEAT_PIXELS };
 /* Initial weights. */
 enum { KH_INIT_NORMAL, KH_INIT_UNIFORM, KH_INIT_FILE };
 
@@ -75,6 +77,11 @@ typedef struct kh_params {
     double record_every, snapshot_every;
     int compress_snapshots;
     long snapshot_batches; /* fast: a snapshot every this many minibatches (0: per epoch) */
+    /* [train] (khsim train: the supervised readout, PNAS 2019 eq. 1 and appendix B) */
+    double tr_power, tr_loss_power, tr_beta, tr_lr;
+    long tr_epochs, tr_batch, tr_seed, tr_test_samples;
+    int tr_features; /* KH_FEAT_* */
+    double tr_adam_b1, tr_adam_b2, tr_adam_eps;
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;

@@ -18,6 +18,7 @@
 #include "kh_error.h"
 #include "kh_h5.h"
 #include "kh_sim.h"
+#include "kh_train.h"
 #include "kh_verify.h"
 #include "kh_version.h"
 
@@ -154,6 +155,52 @@ static int cmd_compare(const kh_cli *cli)
     return s;
 }
 
+static int cmd_train(const kh_cli *cli)
+{
+    kh_config *c = kh_config_alloc();
+    if (!c) {
+        return KH_ENOMEM;
+    }
+    char overrides[8192] = "";
+    int s;
+    if (cli->resume) {
+        /* The record holds the study: its /params, and it is the output. */
+        s = kh_h5_read_params(cli->path, c);
+        if (s == KH_OK) {
+            snprintf(c->p.out_path, sizeof c->p.out_path, "%s", cli->path);
+#ifdef _OPENMP
+            if (c->p.threads > 0) {
+                omp_set_num_threads((int)c->p.threads);
+            }
+#endif
+        }
+    } else {
+        s = load_study(cli, c, overrides, sizeof overrides);
+    }
+    if (s != KH_OK) {
+        kh_config_free(c);
+        return s;
+    }
+    progress_ctx pc = {wall(), 0};
+    int tty = !cli->quiet && isatty(STDERR_FILENO);
+    kh_train_result res;
+    s = kh_train_run(c, overrides, cli->resume, &stop_signal, tty ? show_progress : NULL, &pc,
+                     &res);
+    if (pc.shown) {
+        fprintf(stderr, "\r\033[K");
+    }
+    if (s == KH_OK || s == KH_EINTR) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s; readout epoch %ld, train error %.2f %%, test error %.2f %%; "
+                "unsupervised %.1f s, features %.1f s, readout %.1f s\n",
+                c->p.out_path, s == KH_OK ? "complete" : "interrupted", res.epochs,
+                100.0 * res.train_error, 100.0 * res.test_error, res.seconds_unsupervised,
+                res.seconds_features, res.seconds_readout);
+    }
+    kh_config_free(c);
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
@@ -182,6 +229,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cli.command, "info") == 0) {
         s = kh_h5_info(cli.path, stdout);
+    } else if (strcmp(cli.command, "train") == 0) {
+        s = cmd_train(&cli);
     } else if (strcmp(cli.command, "compare") == 0) {
         s = cmd_compare(&cli);
     } else if (strcmp(cli.command, "verify") == 0) {

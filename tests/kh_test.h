@@ -37,5 +37,6 @@ Suite *kh_h5_suite(void);
 Suite *kh_cli_suite(void);
 Suite *kh_fast_suite(void);
 Suite *kh_gpu_suite(void);
+Suite *kh_train_suite(void);
 
 #endif

@@ -1,0 +1,435 @@
+/* khsim train: the paper's MNIST pipeline (Krotov & Hopfield, PNAS 2019,
+ * section 3 and appendix B):
+ *   1. unsupervised: the fast rule (method = fast) on the training digits, the
+ *      record of `khsim run` (src/kh_sim_fast.c);
+ *   2. features: h = max(W v, 0)^n for every training and test digit, once,
+ *      with W frozen (one GEMM each);
+ *   3. supervised: the readout c = tanh(beta S h), loss sum |c - t|^m, Adam
+ *      with the paper's learning-rate schedule (src/kh_readout.c).
+ * Everything goes to one file: the fast rule's record plus /train (README,
+ * "khsim train"). Each readout epoch ends with a checkpoint (S, Adam's
+ * moments and step count), so `--resume` continues an interrupted training
+ * from the last complete epoch of either phase and ends where an
+ * uninterrupted one would. */
+#include "kh_train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../gpu/kh_kernels.h"
+#include "kh_data.h"
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_readout.h"
+#include "kh_rng.h"
+
+#define N_CLASSES 10
+/* Samples per GEMM when counting errors. */
+#define ERROR_CHUNK 1000
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct trainer {
+    kh_dataset train, test;
+    double *W, *Htr, *Hte, *S, *G, *m1, *m2, *Z, *D, *Hb;
+    long *order, *lb;
+    long M, n; /* features per sample, inputs */
+} trainer;
+
+static void trainer_free(trainer *t)
+{
+    kh_dataset_release(&t->train);
+    kh_dataset_release(&t->test);
+    double *d[] = {t->W, t->Htr, t->Hte, t->S, t->G, t->m1, t->m2, t->Z, t->D, t->Hb};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        free(d[i]);
+    }
+    free(t->order);
+    free(t->lb);
+}
+
+/* The test digits: t10k-images / t10k-labels in input.path. */
+static int load_test(const kh_params *p, kh_dataset *d)
+{
+    char img[KH_PATH_MAX + 64], lab[KH_PATH_MAX + 64];
+    int st = kh_data_find(p->input_path, "t10k-images-idx3-ubyte", img, sizeof img);
+    if (st == KH_OK) {
+        st = kh_data_find(p->input_path, "t10k-labels-idx1-ubyte", lab, sizeof lab);
+    }
+    if (st != KH_OK) {
+        return KH_ERROR(KH_EIO,
+                        "input.path = %s: khsim train needs the test set (t10k-images-idx3-ubyte "
+                        "and t10k-labels-idx1-ubyte; make data puts them in data/mnist)",
+                        p->input_path);
+    }
+    long count = p->tr_test_samples > 0 ? p->tr_test_samples : -1;
+    if ((st = kh_idx_read(img, 0, count, d)) != KH_OK) {
+        return st;
+    }
+    return kh_idx_read_labels(lab, 0, d->n_samples, &d->labels);
+}
+
+/* A random frozen W on the same sphere as the learned one: W(0) of the
+ * study, each row scaled to ||W_mu||_p = R. */
+static void random_sphere(const kh_params *p, double *W)
+{
+    const long m = p->n_hidden, n = p->n_visible;
+    const int ip = kh_int_exponent(p->p);
+    for (long mu = 0; mu < m; mu++) {
+        double B = 0.0;
+        for (long i = 0; i < n; i++) {
+            B += kh_abspow(W[mu * n + i], p->p, ip);
+        }
+        double scale = B > 0.0 ? p->R / pow(B, 1.0 / p->p) : 0.0;
+        for (long i = 0; i < n; i++) {
+            W[mu * n + i] *= scale;
+        }
+    }
+}
+
+/* Phase 1 and the features: the W the readout sees (learned, random, or
+ * none for pixels), then H for the training and test sets. */
+static int features(trainer *t, kh_config *c, const char *overrides, int resume,
+                    const volatile sig_atomic_t *stop, kh_progress_fn progress, void *pctx,
+                    double *sec_unsup, double *sec_feat)
+{
+    kh_params *p = &c->p;
+    const long m = p->n_hidden, n = p->n_visible;
+    int st = KH_OK;
+    double t0 = now_seconds();
+    if (p->tr_features == KH_FEAT_LEARNED) {
+        kh_sim_result res;
+        st = kh_sim_fast_run_ex(c, overrides, resume, stop, progress, pctx, &res);
+        if (st != KH_OK) {
+            return st;
+        }
+        /* Row `epochs` of /snapshots/W: the weights after the last epoch. */
+        st = kh_h5_read_row(p->out_path, "/snapshots/W", p->epochs, t->W, m * n);
+    } else if (p->tr_features == KH_FEAT_RANDOM) {
+        if ((st = kh_sim_init_weights(p, t->W)) == KH_OK) {
+            random_sphere(p, t->W);
+        }
+    }
+    *sec_unsup += now_seconds() - t0;
+    if (st != KH_OK) {
+        return st;
+    }
+    t0 = now_seconds();
+    if (p->tr_features == KH_FEAT_PIXELS) {
+        memcpy(t->Htr, t->train.x, (size_t)(t->train.n_samples * n) * sizeof(double));
+        memcpy(t->Hte, t->test.x, (size_t)(t->test.n_samples * n) * sizeof(double));
+    } else {
+        kh_readout_features(t->W, m, n, t->train.x, t->train.n_samples, p->tr_power, t->Htr);
+        kh_readout_features(t->W, m, n, t->test.x, t->test.n_samples, p->tr_power, t->Hte);
+    }
+    *sec_feat += now_seconds() - t0;
+    return KH_OK;
+}
+
+/* beta = 1 / the mean over the training set of max_mu h_mu (train.beta = 0). */
+static double auto_beta(const trainer *t)
+{
+    const long N = t->train.n_samples, M = t->M;
+    double sum = 0.0;
+    for (long b = 0; b < N; b++) {
+        double mx = 0.0;
+        for (long mu = 0; mu < M; mu++) {
+            mx = t->Htr[b * M + mu] > mx ? t->Htr[b * M + mu] : mx;
+        }
+        sum += mx;
+    }
+    return sum > 0.0 ? (double)N / sum : 1.0;
+}
+
+/* Writes the readout's checkpoint: S, Adam's moments and its step count. */
+static int checkpoint(kh_h5 *f, const trainer *t, long adam_t)
+{
+    const long dims[2] = {N_CLASSES, t->M};
+    int st = kh_h5_overwrite(f, "/train/S", t->S, 2, dims, 0, "readout weights S [classes, M]");
+    if (st == KH_OK) {
+        st = kh_h5_overwrite(f, "/train/adam_m1", t->m1, 2, dims, 0, "Adam's first moment");
+    }
+    if (st == KH_OK) {
+        st = kh_h5_overwrite(f, "/train/adam_m2", t->m2, 2, dims, 0, "Adam's second moment");
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/train", "adam_t", (double)adam_t, NULL);
+    }
+    return st == KH_OK ? kh_h5_flush(f) : st;
+}
+
+static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long start, long adam_t,
+                   const volatile sig_atomic_t *stop, kh_progress_fn progress, void *pctx,
+                   kh_train_result *res)
+{
+    const long N = t->train.n_samples, Nt = t->test.n_samples, M = t->M, E = p->tr_epochs;
+    const long B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
+    kh_rng rng;
+    kh_rng_seed(&rng, (uint64_t)p->tr_seed, 5);
+    for (long e = 0; e < start; e++) {
+        kh_sim_shuffle(t->order, N, &rng);
+    }
+    double last_report = now_seconds(), t0 = now_seconds();
+    for (long e = start; e < E; e++) {
+        const double lr = kh_readout_lr(p->tr_lr, e, E);
+        kh_sim_shuffle(t->order, N, &rng);
+        double loss = 0.0;
+        for (long b0 = 0; b0 < N; b0 += B) {
+            if (stop && *stop) {
+                return KH_ERROR(KH_EINTR, "interrupted in readout epoch %ld", e + 1);
+            }
+            const long nb = N - b0 < B ? N - b0 : B;
+            for (long b = 0; b < nb; b++) {
+                const long j = t->order[b0 + b];
+                memcpy(t->Hb + b * M, t->Htr + j * M, (size_t)M * sizeof(double));
+                t->lb[b] = t->train.labels[j];
+            }
+            loss += kh_readout_loss(t->S, N_CLASSES, M, beta, p->tr_loss_power, t->Hb, t->lb, nb,
+                                    t->G, t->Z, t->D);
+            kh_adam_step(t->S, t->G, t->m1, t->m2, CM, ++adam_t, lr, p->tr_adam_b1, p->tr_adam_b2,
+                         p->tr_adam_eps);
+            if (progress && now_seconds() - last_report > 0.25) {
+                char line[200];
+                snprintf(line, sizeof line, "readout epoch %ld/%ld  test error %s", e + 1, E,
+                         res->test_error >= 0 ? "" : "-");
+                if (res->test_error >= 0) {
+                    snprintf(line, sizeof line, "readout epoch %ld/%ld  test error %.2f %%", e + 1,
+                             E, 100.0 * res->test_error);
+                }
+                progress(pctx, (double)e / (double)E + (double)b0 / (double)N / (double)E, line);
+                last_report = now_seconds();
+            }
+        }
+        double tr_err = (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Htr, t->train.labels,
+                                                  N, t->Z, ERROR_CHUNK) /
+                        (double)N;
+        double te_err = (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Hte, t->test.labels,
+                                                  Nt, t->Z, ERROR_CHUNK) /
+                        (double)Nt;
+        res->train_error = tr_err;
+        res->test_error = te_err;
+        res->epochs = e + 1;
+        int st;
+        if ((st = kh_h5_series_append(f, "/train/train_error", &tr_err, 0, 0, "fraction")) !=
+                KH_OK ||
+            (st = kh_h5_series_append(f, "/train/test_error", &te_err, 0, 0, "fraction")) !=
+                KH_OK ||
+            (st = kh_h5_series_append(f, "/train/loss", &loss, 0, 0, "sum |c - t|^m")) != KH_OK ||
+            (st = kh_h5_series_append(f, "/train/lr", &lr, 0, 0, "Adam's learning rate")) !=
+                KH_OK ||
+            (st = checkpoint(f, t, adam_t)) != KH_OK) {
+            return st;
+        }
+        res->seconds_readout = now_seconds() - t0;
+    }
+    return KH_OK;
+}
+
+static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer *t)
+{
+    static const char *const feat[] = {"learned", "random", "pixels"};
+    struct {
+        const char *name;
+        double x;
+    } a[] = {
+        {"power_n", p->tr_power},
+        {"loss_power_m", p->tr_loss_power},
+        {"beta", beta},
+        {"beta_auto", p->tr_beta == 0.0},
+        {"lr", p->tr_lr},
+        {"epochs", (double)p->tr_epochs},
+        {"batch", (double)p->tr_batch},
+        {"seed", (double)p->tr_seed},
+        {"adam_beta1", p->tr_adam_b1},
+        {"adam_beta2", p->tr_adam_b2},
+        {"adam_eps", p->tr_adam_eps},
+        {"train_samples", (double)t->train.n_samples},
+        {"test_samples", (double)t->test.n_samples},
+        {"features_per_sample", (double)t->M},
+    };
+    int st = KH_OK;
+    for (size_t i = 0; i < sizeof a / sizeof a[0] && st == KH_OK; i++) {
+        st = kh_h5_set_attr(f, "/train", a[i].name, a[i].x, NULL);
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/train", "features", 0.0, feat[p->tr_features]);
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/train", "lr_schedule", 0.0,
+                            "lr until epochs/3, then x0.5, x0.1, x0.05, x0.01 every epochs/6");
+    }
+    return st;
+}
+
+int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
+                 kh_progress_fn progress, void *pctx, kh_train_result *res)
+{
+    kh_params *p = &c->p;
+    memset(res, 0, sizeof *res);
+    res->test_error = res->train_error = -1.0;
+    if (strcmp(p->method, "fast") != 0 || strcmp(p->model, "krotov_hopfield") != 0) {
+        return KH_ERROR(KH_EINVAL, "khsim train learns W with the fast rule: it needs "
+                                   "solver.method = fast and network.model = krotov_hopfield");
+    }
+    if (p->source != KH_SRC_MNIST) {
+        return KH_ERROR(KH_EINVAL, "khsim train needs labelled digits: input.source = mnist");
+    }
+    trainer t;
+    memset(&t, 0, sizeof t);
+    int st = kh_data_load(p, &t.train);
+    if (st == KH_OK && !t.train.labels) {
+        st = KH_ERROR(KH_EINVAL, "input.path = %s: no training labels", p->input_path);
+    }
+    if (st == KH_OK) {
+        st = load_test(p, &t.test);
+    }
+    if (st != KH_OK) {
+        trainer_free(&t);
+        return st;
+    }
+    p->n_visible = t.train.n_features;
+    const long m = p->n_hidden, n = p->n_visible, N = t.train.n_samples, Nt = t.test.n_samples;
+    if (t.test.n_features != n) {
+        trainer_free(&t);
+        return KH_ERROR(KH_EINVAL, "the test digits have %ld inputs, the training digits %ld",
+                        t.test.n_features, n);
+    }
+    t.n = n;
+    t.M = p->tr_features == KH_FEAT_PIXELS ? n : m;
+    const long M = t.M, B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
+    t.W = calloc((size_t)(m * n), sizeof(double));
+    t.Htr = malloc((size_t)(N * M) * sizeof(double));
+    t.Hte = malloc((size_t)(Nt * M) * sizeof(double));
+    t.S = calloc((size_t)CM, sizeof(double));
+    t.G = malloc((size_t)CM * sizeof(double));
+    t.m1 = calloc((size_t)CM, sizeof(double));
+    t.m2 = calloc((size_t)CM, sizeof(double));
+    t.Z = malloc((size_t)(N_CLASSES * (B > ERROR_CHUNK ? B : ERROR_CHUNK)) * sizeof(double));
+    t.D = malloc((size_t)(N_CLASSES * B) * sizeof(double));
+    t.Hb = malloc((size_t)(B * M) * sizeof(double));
+    t.order = malloc((size_t)N * sizeof(long));
+    t.lb = malloc((size_t)B * sizeof(long));
+    if (!t.W || !t.Htr || !t.Hte || !t.S || !t.G || !t.m1 || !t.m2 || !t.Z || !t.D || !t.Hb ||
+        !t.order || !t.lb) {
+        trainer_free(&t);
+        return KH_ERROR(KH_ENOMEM, "cannot allocate khsim train's features (%ld x %ld)", N + Nt, M);
+    }
+    /* What a resumed readout continues from: the epochs it recorded. */
+    long start = 0, adam_t = 0;
+    int have_record = 0;
+    if (resume) {
+        kh_h5 *f = kh_h5_open_rw(p->out_path);
+        if (!f) {
+            trainer_free(&t);
+            return KH_EIO;
+        }
+        start = kh_h5_length(f, "/train/test_error");
+        have_record = kh_h5_length(f, "/snapshots/W") > 0;
+        kh_h5_close(f);
+        if (start > 0) {
+            double at = 0.0;
+            double *arr[3] = {NULL, NULL, NULL};
+            double *dst[3] = {t.S, t.m1, t.m2};
+            const char *name[3] = {"/train/S", "/train/adam_m1", "/train/adam_m2"};
+            st = kh_h5_read_attr_double(p->out_path, "/train", "adam_t", &at);
+            for (int i = 0; i < 3 && st == KH_OK; i++) {
+                int rank;
+                long dims[3];
+                st = kh_h5_read(p->out_path, name[i], &arr[i], &rank, dims);
+                if (st == KH_OK && (rank != 2 || dims[0] * dims[1] != CM)) {
+                    st = KH_ERROR(KH_EIO, "%s: %s is not [%d, %ld]", p->out_path, name[i],
+                                  N_CLASSES, M);
+                }
+                if (st == KH_OK) {
+                    memcpy(dst[i], arr[i], (size_t)CM * sizeof(double));
+                }
+            }
+            for (int i = 0; i < 3; i++) {
+                free(arr[i]);
+            }
+            adam_t = (long)at;
+        }
+    }
+    if (st == KH_OK && resume && !have_record) {
+        st = KH_ERROR(KH_EINVAL, "%s: nothing to resume (no snapshots)", p->out_path);
+    }
+    if (st != KH_OK) {
+        trainer_free(&t);
+        return st;
+    }
+    if (!resume && p->tr_features != KH_FEAT_LEARNED) {
+        /* The baselines have no unsupervised phase: a record with W alone. */
+        if ((st = kh_sim_check_output_path(p->out_path)) != KH_OK) {
+            trainer_free(&t);
+            return st;
+        }
+        kh_h5 *f = kh_h5_create(p->out_path, c, "khsim train: readout baseline", overrides, m, n);
+        if (!f) {
+            trainer_free(&t);
+            return KH_EIO;
+        }
+        kh_h5_close(f);
+    }
+    /* Phase 1 on resume continues the fast rule only when it is unfinished. */
+    st = features(&t, c, overrides, resume, stop, progress, pctx, &res->seconds_unsupervised,
+                  &res->seconds_features);
+    if (st != KH_OK) {
+        trainer_free(&t);
+        return st;
+    }
+    const double beta = p->tr_beta > 0.0 ? p->tr_beta : auto_beta(&t);
+    kh_h5 *f = kh_h5_open_rw(p->out_path);
+    if (!f) {
+        trainer_free(&t);
+        return KH_EIO;
+    }
+    const long dW[2] = {m, n};
+    st = write_hyper(f, p, beta, &t);
+    if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS) {
+        st = kh_h5_overwrite(f, "/train/W", t.W, 2, dW, 0, "the frozen W the features come from");
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_status(f, "running", "");
+    }
+    if (st == KH_OK) {
+        /* A record cut inside an epoch keeps only whole epochs. */
+        const char *series[] = {"/train/train_error", "/train/test_error", "/train/loss",
+                                "/train/lr"};
+        for (size_t i = 0; i < sizeof series / sizeof series[0] && st == KH_OK; i++) {
+            st = kh_h5_truncate(f, series[i], start);
+        }
+    }
+    if (st == KH_OK) {
+        st = readout(&t, p, f, beta, start, adam_t, stop, progress, pctx, res);
+    }
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
+    int s2 = kh_h5_set_attr(f, "/train", "seconds_unsupervised", res->seconds_unsupervised, NULL);
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(f, "/train", "seconds_features", res->seconds_features, NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(f, "/train", "seconds_readout", res->seconds_readout, NULL);
+    }
+    if (s2 == KH_OK && res->test_error >= 0) {
+        s2 = kh_h5_set_attr(f, "/train", "test_error_final", res->test_error, NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_status(
+            f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
+    }
+    int s3 = kh_h5_close(f);
+    trainer_free(&t);
+    if (st != KH_OK) {
+        return KH_ERROR(st, "%s", msg);
+    }
+    return s2 != KH_OK ? s2 : s3;
+}

@@ -1,0 +1,237 @@
+/* khsim train: the readout's gradient, Adam, a small run on the shipped
+ * digits against a random frozen W, and resume after an interruption. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_readout.h"
+#include "kh_rng.h"
+#include "kh_test.h"
+#include "kh_train.h"
+
+/* dL/dS from kh_readout_loss against central differences of the loss. */
+START_TEST(test_readout_gradient)
+{
+    const long C = 10, M = 7, B = 5;
+    double S[70], G[70], H[35], Z[50], D[50];
+    long lab[5] = {3, 0, 9, 3, 7};
+    kh_rng r;
+    kh_rng_seed(&r, 2385, 1);
+    for (int i = 0; i < C * M; i++) {
+        S[i] = 0.3 * kh_rng_normal(&r);
+    }
+    for (int i = 0; i < B * M; i++) {
+        H[i] = pow(kh_rng_uniform(&r), 2.0) * 3.0;
+    }
+    const double beta = 0.7, m = 6.0 + (_i ? 4.0 : 0.0);
+    kh_readout_loss(S, C, M, beta, m, H, lab, B, G, Z, D);
+    double worst = 0.0;
+    for (int i = 0; i < C * M; i++) {
+        const double h = 1e-6, s0 = S[i];
+        S[i] = s0 + h;
+        double lp = kh_readout_loss(S, C, M, beta, m, H, lab, B, NULL, Z, D);
+        S[i] = s0 - h;
+        double lm = kh_readout_loss(S, C, M, beta, m, H, lab, B, NULL, Z, D);
+        S[i] = s0;
+        double fd = (lp - lm) / (2.0 * h);
+        worst = fmax(worst, fabs(fd - G[i]) / (1e-3 + fabs(fd)));
+    }
+    ck_assert_msg(worst < 1e-6, "gradient vs central differences: relative error %g", worst);
+}
+END_TEST
+
+/* Adam on f(x) = g . x (a constant gradient): its bias-corrected moments are
+ * exactly g and g^2 at every step, so x_t = x_0 - t lr g / (|g| + eps). On
+ * the quadratic f = sum a_i (x_i - c_i)^2 / 2 it converges to c. */
+START_TEST(test_adam_closed_form)
+{
+    double x[3] = {1.5, -2.0, 0.25}, g[3] = {0.3, -2.385, 1e-3}, m1[3] = {0}, m2[3] = {0};
+    const double lr = 0.01, eps = 1e-8;
+    for (long t = 1; t <= 50; t++) {
+        kh_adam_step(x, g, m1, m2, 3, t, lr, 0.9, 0.999, eps);
+    }
+    const double x0[3] = {1.5, -2.0, 0.25};
+    for (int i = 0; i < 3; i++) {
+        double want = x0[i] - 50.0 * lr * g[i] / (fabs(g[i]) + eps);
+        ck_assert_double_eq_tol(x[i], want, 1e-12);
+    }
+    double y[2] = {3.0, -1.0}, a[2] = {2.0, 0.5}, c[2] = {-0.7, 2.385}, gy[2];
+    double n1[2] = {0}, n2[2] = {0};
+    for (long t = 1; t <= 5000; t++) {
+        for (int i = 0; i < 2; i++) {
+            gy[i] = a[i] * (y[i] - c[i]);
+        }
+        kh_adam_step(y, gy, n1, n2, 2, t, kh_readout_lr(0.05, t - 1, 5000), 0.9, 0.999, eps);
+    }
+    ck_assert_double_eq_tol(y[0], c[0], 1e-4);
+    ck_assert_double_eq_tol(y[1], c[1], 1e-4);
+    /* The paper's schedule at E = 300. */
+    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 99, 300), 1e-3, 1e-18);
+    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 100, 300), 5e-4, 1e-18);
+    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 150, 300), 1e-4, 1e-18);
+    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 249, 300), 5e-5, 1e-18);
+    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 299, 300), 1e-5, 1e-18);
+}
+END_TEST
+
+static const char *small = "[network]\nhidden = 100\np = 4\n[learning]\nepochs = 150\n"
+                           "batch = 100\neps0 = 0.04\n[input]\nsamples = 1000\n"
+                           "[solver]\nmethod = fast\n[train]\nloss_power = 6\nepochs = 60\n"
+                           "features = %s\n";
+
+static double train_error(const char *features, double *train_err)
+{
+    char ini[512], out[512];
+    snprintf(ini, sizeof ini, small, features);
+    kh_config *c = kh_test_config(ini);
+    kh_test_tmpname(out, sizeof out, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    kh_train_result res;
+    ck_assert_msg(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res) == KH_OK, "%s", kh_errmsg());
+    ck_assert_int_eq(res.epochs, 60);
+    int rank;
+    long d[3];
+    double *te = kh_test_read(out, "/train/test_error", &rank, d);
+    ck_assert_int_eq(d[0], 60);
+    ck_assert_double_eq_tol(te[59], res.test_error, 1e-15);
+    free(te);
+    *train_err = res.train_error;
+    remove(out);
+    kh_config_free(c);
+    return res.test_error;
+}
+
+/* The shipped digits (1000 to train, 1000 to test), m = 100: the learned
+ * features reach a test error that a random frozen W on the same sphere does
+ * not. */
+START_TEST(test_learned_beats_random)
+{
+    double tr_l, tr_r;
+    double learned = train_error("learned", &tr_l);
+    double random = train_error("random", &tr_r);
+    ck_assert_msg(learned < random - 0.1, "test error learned %.3f vs random %.3f", learned,
+                  random);
+    ck_assert_msg(learned < 0.35, "test error of the learned features %.3f", learned);
+}
+END_TEST
+
+/* Interrupted (SIGINT) in the unsupervised phase or in the readout, then
+ * `khsim train --resume`: the same S and errors as an uninterrupted run. */
+START_TEST(test_resume_equals_uninterrupted)
+{
+    const char *ini = "[network]\nhidden = 100\np = 4\n[learning]\nepochs = 120\nbatch = 100\n"
+                      "[input]\nsamples = 1000\n[solver]\nmethod = fast\nthreads = 2\n"
+                      "[train]\nloss_power = 6\nepochs = 300\n";
+    char study[512], full[600], cut[600], err[8192];
+    kh_test_write_file(study, sizeof study, ".ini", ini);
+    snprintf(full, sizeof full, "%s.full.h5", study);
+    snprintf(cut, sizeof cut, "%s.cut.h5", study);
+    const char *a_full[] = {"train", study, "-o", full, "--quiet", NULL};
+    ck_assert_int_eq(kh_test_khsim(a_full, err, sizeof err, 0), 0);
+    const double when[2] = {0.6, 2.2};
+    int rank;
+    long d1[3], d2[3];
+    double *S1 = kh_test_read(full, "/train/S", &rank, d1);
+    double *E1 = kh_test_read(full, "/train/test_error", &rank, d2);
+    for (int k = 0; k < 2; k++) {
+        const char *a_cut[] = {"train", study, "-o", cut, "--quiet", NULL};
+        int code = kh_test_khsim(a_cut, err, sizeof err, when[k]);
+        if (code == 0) {
+            printf("check_train: the run ended before its SIGINT at %.1f s: resume is of a "
+                   "complete record\n",
+                   when[k]);
+        } else {
+            ck_assert_int_eq(code, 130);
+        }
+        const char *a_res[] = {"train", "--resume", cut, "--quiet", NULL};
+        ck_assert_msg(kh_test_khsim(a_res, err, sizeof err, 0) == 0, "resume: %s", err);
+        long e1[3], e2[3];
+        double *S2 = kh_test_read(cut, "/train/S", &rank, e1);
+        double *E2 = kh_test_read(cut, "/train/test_error", &rank, e2);
+        ck_assert_int_eq(e2[0], d2[0]);
+        for (long i = 0; i < d1[0] * d1[1]; i++) {
+            ck_assert_msg(S1[i] == S2[i], "S differs at %ld after a stop at %.1f s", i, when[k]);
+        }
+        for (long i = 0; i < d2[0]; i++) {
+            ck_assert(E1[i] == E2[i]);
+        }
+        char status[64];
+        ck_assert_int_eq(kh_h5_read_attr_string(cut, "/", "status", status, sizeof status), KH_OK);
+        ck_assert_str_eq(status, "complete");
+        free(S2);
+        free(E2);
+        remove(cut);
+    }
+    free(S1);
+    free(E1);
+    remove(full);
+    remove(study);
+}
+END_TEST
+
+/* The whole pipeline on a tiny problem, through the library: the record's
+ * shapes, the hyper-parameters, and a pixels baseline (no W in /train). */
+START_TEST(test_train_smoke)
+{
+    const char *ini = "[network]\nhidden = 12\np = 3\n[learning]\nepochs = 3\nbatch = 50\n"
+                      "[input]\nsamples = 200\n[solver]\nmethod = fast\n[train]\nepochs = 4\n"
+                      "batch = 50\ntest_samples = 100\nfeatures = %s\n";
+    const char *feat[2] = {"learned", "pixels"};
+    for (int k = 0; k < 2; k++) {
+        char text[512], out[512];
+        snprintf(text, sizeof text, ini, feat[k]);
+        kh_config *c = kh_test_config(text);
+        kh_test_tmpname(out, sizeof out, ".h5");
+        snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+        kh_train_result res;
+        ck_assert_msg(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res) == KH_OK, "%s", kh_errmsg());
+        int rank;
+        long d[3];
+        double *S = kh_test_read(out, "/train/S", &rank, d);
+        ck_assert_int_eq(d[0], 10);
+        ck_assert_int_eq(d[1], k ? 784 : 12);
+        double x;
+        ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "test_samples", &x), KH_OK);
+        ck_assert_double_eq_tol(x, 100, 0);
+        ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "beta", &x), KH_OK);
+        ck_assert(x > 0.0);
+        ck_assert(res.test_error >= 0.0 && res.test_error <= 1.0);
+        free(S);
+        remove(out);
+        kh_config_free(c);
+    }
+    /* Bad input: not the fast rule; not MNIST. */
+    kh_config *c = kh_test_config("[network]\nhidden = 4\n[solver]\nmethod = dopri5\n");
+    kh_train_result res;
+    ck_assert_int_eq(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res), KH_EINVAL);
+    kh_config_free(c);
+    c = kh_test_config("[network]\nhidden = 4\ninputs = 5\n[input]\nsource = uniform\n"
+                       "[solver]\nmethod = fast\n");
+    ck_assert_int_eq(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res), KH_EINVAL);
+    kh_config_free(c);
+}
+END_TEST
+
+Suite *kh_train_suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_readout_gradient, 0, 2);
+    tcase_add_test(tc, test_adam_closed_form);
+    tcase_add_test(tc, test_train_smoke);
+    suite_add_tcase(s, tc);
+    /* Runs of several seconds: make test-sanitize leaves them out
+     * (CK_EXCLUDE_TAGS=slow); the plain build runs them. */
+    TCase *slow = tcase_create("train-runs");
+    tcase_set_tags(slow, "slow");
+    tcase_set_timeout(slow, 300);
+    tcase_add_test(slow, test_learned_beats_random);
+    tcase_add_test(slow, test_resume_equals_uninterrupted);
+    suite_add_tcase(s, slow);
+    return s;
+}
