@@ -196,7 +196,7 @@ START_TEST(test_train_smoke)
         ck_assert_int_eq(d[1], k ? 784 : 12);
         double x;
         ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "test_samples", &x), KH_OK);
-        ck_assert_double_eq_tol(x, 100, 0);
+        ck_assert_double_eq_tol(x, 100, 1e-12);
         ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "beta", &x), KH_OK);
         ck_assert(x > 0.0);
         ck_assert(res.test_error >= 0.0 && res.test_error <= 1.0);
