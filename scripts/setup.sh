@@ -3,7 +3,7 @@
 # Run by make; safe to run by hand. Uses apt-get as root, sudo otherwise.
 set -eu
 PKGS="build-essential libgsl-dev libhdf5-dev check libopenblas-dev libinih-dev pkg-config \
-python3-h5py python3-matplotlib python3-numpy python3-scipy"
+python3-h5py python3-matplotlib python3-numpy python3-scipy libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

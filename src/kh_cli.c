@@ -21,6 +21,9 @@ void kh_cli_usage(FILE *out)
                  "readout\n"
                  "  khsim train --resume OUT.h5 [--quiet]\n"
                  "                             continue an interrupted training\n"
+                 "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
+                 "under\n"
+                 "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
                  "  khsim info OUT.h5          what a file holds\n"
                  "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
                  "  khsim --help | --version\n\n"
@@ -89,10 +92,11 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
     cli->command = argv[optind++];
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0 &&
         strcmp(cli->command, "verify") != 0 && strcmp(cli->command, "compare") != 0 &&
-        strcmp(cli->command, "train") != 0) {
+        strcmp(cli->command, "train") != 0 && strcmp(cli->command, "sweep") != 0) {
         return KH_ERROR(
             KH_EINVAL,
-            "unknown command '%s' (commands: run, compare, train, info, verify; see khsim --help)",
+            "unknown command '%s' (commands: run, compare, train, sweep, info, verify; see khsim "
+            "--help)",
             cli->command);
     }
     /* Options may follow the command and its argument. */

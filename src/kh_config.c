@@ -171,6 +171,17 @@ size_t kh_param_count(void)
     return i;
 }
 
+long kh_param_find_dotted(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot || dot == name) {
+        return -1;
+    }
+    char section[64];
+    snprintf(section, sizeof section, "%.*s", (int)(dot - name), name);
+    return kh_param_find(section, dot + 1);
+}
+
 long kh_param_find(const char *section, const char *key)
 {
     for (size_t i = 0; kh_param_table[i].key; i++) {

@@ -26,6 +26,9 @@ size_t kh_param_count(void);
 /* Finds the table entry of "section.key"; returns its index or -1. */
 long kh_param_find(const char *section, const char *key);
 
+/* The same for "section.key" written as one name; -1 when none. */
+long kh_param_find_dotted(const char *name);
+
 /* Allocates a config holding every default. NULL + KH_ERROR on failure. */
 kh_config *kh_config_alloc(void);
 void kh_config_free(kh_config *c);

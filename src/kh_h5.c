@@ -652,6 +652,49 @@ int kh_h5_overwrite(kh_h5 *f, const char *path, const void *x, int rank, const l
     return kh_h5_write_array(f, path, x, rank, dims, is_long, units);
 }
 
+kh_h5 *kh_h5_create_plain(const char *path)
+{
+    kh_h5 *f = calloc(1, sizeof *f);
+    if (!f) {
+        KH_ERROR(KH_ENOMEM, "cannot allocate the HDF5 writer");
+        return NULL;
+    }
+    for (int i = 0; i < D_N; i++) {
+        f->ds[i] = -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    char now[64];
+    iso_now(now, sizeof now);
+    if (f->file < 0 || attr_string(f->file, "khsim_version", KH_VERSION) != KH_OK ||
+        attr_string(f->file, "created", now) != KH_OK) {
+        kh_h5_close(f);
+        KH_ERROR(KH_EIO, "%s: cannot create the HDF5 file", path);
+        return NULL;
+    }
+    return f;
+}
+
+int kh_h5_external_link(kh_h5 *f, const char *link, const char *target_file)
+{
+    hid_t lc = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lc, 1);
+    herr_t e = H5Lcreate_external(target_file, "/", f->file, link, lc, H5P_DEFAULT);
+    H5Pclose(lc);
+    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot link %s to %s", f->path, link, target_file) : KH_OK;
+}
+
+int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, const char *text)
+{
+    hid_t d = H5Dopen2(f->file, dataset, H5P_DEFAULT);
+    if (d < 0) {
+        return KH_ERROR(KH_EIO, "%s: no dataset %s", f->path, dataset);
+    }
+    int s = attr_string(d, name, text);
+    H5Dclose(d);
+    return s;
+}
+
 kh_h5 *kh_h5_open_rw(const char *path)
 {
     kh_h5 *f = calloc(1, sizeof *f);

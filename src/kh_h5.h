@@ -92,6 +92,17 @@ long kh_h5_length(kh_h5 *f, const char *path);
 int kh_h5_overwrite(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
                     int is_long, const char *units);
 
+/* Creates an empty HDF5 file (root attributes khsim_version and created),
+ * for an index (khsim sweep). NULL + KH_ERROR (KH_EIO). */
+kh_h5 *kh_h5_create_plain(const char *path);
+
+/* An external link `link` (groups created) to the root of target_file,
+ * relative to the directory of f. KH_OK or KH_EIO. */
+int kh_h5_external_link(kh_h5 *f, const char *link, const char *target_file);
+
+/* A string attribute of a dataset. KH_OK or KH_EIO. */
+int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, const char *text);
+
 /* Closes the file; NULL-safe. KH_OK or KH_EIO. */
 int kh_h5_close(kh_h5 *f);
 

@@ -10,6 +10,9 @@
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
+#ifdef KH_HAVE_MPI
+#include <mpi.h>
+#endif
 #endif
 
 #include "kh_cli.h"
@@ -18,6 +21,7 @@
 #include "kh_error.h"
 #include "kh_h5.h"
 #include "kh_sim.h"
+#include "kh_sweep.h"
 #include "kh_train.h"
 #include "kh_verify.h"
 #include "kh_version.h"
@@ -201,8 +205,22 @@ static int cmd_train(const kh_cli *cli)
     return s;
 }
 
+#ifdef KH_HAVE_MPI
+static int khsim_main(int argc, char **argv);
+#endif
+
 int main(int argc, char **argv)
 {
+#ifdef KH_HAVE_MPI
+    MPI_Init(&argc, &argv);
+    int status = khsim_main(argc, argv);
+    MPI_Finalize();
+    return status;
+}
+
+static int khsim_main(int argc, char **argv)
+{
+#endif
     gsl_set_error_handler_off();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct sigaction sa;
@@ -229,6 +247,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cli.command, "info") == 0) {
         s = kh_h5_info(cli.path, stdout);
+    } else if (strcmp(cli.command, "sweep") == 0) {
+        s = kh_sweep_run(cli.path, &stop_signal, stdout);
     } else if (strcmp(cli.command, "train") == 0) {
         s = cmd_train(&cli);
     } else if (strcmp(cli.command, "compare") == 0) {

@@ -38,5 +38,6 @@ Suite *kh_cli_suite(void);
 Suite *kh_fast_suite(void);
 Suite *kh_gpu_suite(void);
 Suite *kh_train_suite(void);
+Suite *kh_sweep_suite(void);
 
 #endif

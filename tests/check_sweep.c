@@ -1,0 +1,203 @@
+/* khsim sweep: the points, the index (HDF5 with external links, CSV), a
+ * failing point recorded without stopping the sweep, a restart that skips
+ * the complete points, and the MPI task farm against the serial sweep. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_sweep.h"
+#include "kh_test.h"
+
+static const char *base = "[network]\nhidden = 4\ninputs = 6\np = 3\ntau_L = 5\n"
+                          "[learning]\ng = power\ndrive = Q\n[input]\nsource = uniform\n"
+                          "samples = 2\npresentation_time = 3\n[solver]\nrtol = 1e-8\n"
+                          "[output]\nrecord_every = 0.5\n";
+
+/* Writes the base study and a sweep over it into a fresh directory. */
+static void make_sweep(char *dir, size_t len, const char *body, char *sweep, size_t slen)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, len, "%s/khsim_sweep_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/base.ini", dir);
+    FILE *f = fopen(path, "w");
+    fputs(base, f);
+    fclose(f);
+    snprintf(sweep, slen, "%s/sweep.ini", dir);
+    f = fopen(sweep, "w");
+    fprintf(f, "[sweep]\nbase = %s/base.ini\nout = %s/out\n%s", dir, dir, body);
+    fclose(f);
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static long count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    long n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        n += c == '\n';
+    }
+    fclose(f);
+    return n;
+}
+
+/* 2 x 2 grid times a list of 2: 8 points, the list's second entry failing
+ * (solver.max_steps = 3), every failure recorded and the rest complete. */
+START_TEST(test_sweep_serial)
+{
+    char dir[512], sweep[1024], path[1200];
+    make_sweep(dir, sizeof dir,
+               "[grid]\nnetwork.w_inh = 0.2, 0.6\ninit.seed = 1, 2\n"
+               "[list]\nsolver.max_steps = 0, 3\nlearning.n = 1, 2\n",
+               sweep, sizeof sweep);
+    FILE *null = fopen("/dev/null", "w");
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_ECHECK);
+    snprintf(path, sizeof path, "%s/out/index.csv", dir);
+    ck_assert_int_eq(count_lines(path), 9);
+    snprintf(path, sizeof path, "%s/out/index.h5", dir);
+    int rank;
+    long d[3];
+    double *status = kh_test_read(path, "/points/status", &rank, d);
+    double *w = kh_test_read(path, "/points/network.w_inh", &rank, d);
+    double *verify = kh_test_read(path, "/points/verify", &rank, d);
+    ck_assert_int_eq(d[0], 8);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_double_eq_tol(status[i], (i < 4 ? 0 : 1), 1e-12);
+        ck_assert_double_eq_tol(w[i], ((i / 2) % 2 ? 0.6 : 0.2), 1e-12);
+        ck_assert_double_eq_tol(verify[i], (i < 4 ? 1 : -1), 1e-12);
+        /* The index's link reaches the point's own record. */
+        char obj[64];
+        double x;
+        snprintf(obj, sizeof obj, "/point/%04d/params", i);
+        ck_assert_int_eq(kh_h5_read_attr_double(path, obj, "network.w_inh", &x), KH_OK);
+        ck_assert_double_eq_tol(x, w[i], 1e-12);
+    }
+    char msg[512];
+    ck_assert_int_eq(kh_h5_read_attr_string(path, "/points/messages", "0005", msg, sizeof msg),
+                     KH_OK);
+    ck_assert_ptr_nonnull(strstr(msg, "max_steps"));
+    /* A restart skips the complete points: their files are not rewritten. */
+    char p0[1200], created[64], again[64];
+    snprintf(p0, sizeof p0, "%s/out/point_0000.h5", dir);
+    ck_assert_int_eq(kh_h5_read_attr_string(p0, "/", "created", created, sizeof created), KH_OK);
+    struct stat st0, st1;
+    ck_assert_int_eq(stat(p0, &st0), 0);
+    sleep(1);
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_ECHECK);
+    ck_assert_int_eq(stat(p0, &st1), 0);
+    ck_assert_int_eq((long)st0.st_mtime, (long)st1.st_mtime);
+    ck_assert_int_eq(kh_h5_read_attr_string(p0, "/", "created", again, sizeof again), KH_OK);
+    ck_assert_str_eq(created, again);
+    /* A bad sweep file is refused before anything runs. */
+    char bad[1024];
+    snprintf(bad, sizeof bad, "%s/bad.ini", dir);
+    FILE *f = fopen(bad, "w");
+    fprintf(f, "[sweep]\nbase = %s/base.ini\n[grid]\nnetwork.nope = 1, 2\n", dir);
+    fclose(f);
+    ck_assert_int_eq(kh_sweep_run(bad, NULL, null), KH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "network.nope"));
+    f = fopen(bad, "w");
+    fprintf(f, "[sweep]\nbase = %s/base.ini\n[grid]\nnetwork.p = 3, 1.5\n", dir);
+    fclose(f);
+    ck_assert_int_eq(kh_sweep_run(bad, NULL, null), KH_EINVAL);
+    fclose(null);
+    free(status);
+    free(w);
+    free(verify);
+    remove_tree(dir);
+}
+END_TEST
+
+/* The same sweep under `mpirun -np 2 ./khsim-mpi` gives every point the
+ * datasets of the serial sweep, bit for bit. */
+START_TEST(test_sweep_mpi)
+{
+    if (access("./khsim-mpi", X_OK) != 0 || system("command -v mpirun >/dev/null 2>&1") != 0) {
+        printf("check_sweep: the MPI sweep test is skipped: no ./khsim-mpi (make mpi) or no "
+               "mpirun\n");
+        return;
+    }
+    char dir[512], sweep[1024];
+    make_sweep(dir, sizeof dir, "[grid]\nnetwork.w_inh = 0.2, 0.6, 1.2\ninit.seed = 1, 2\n", sweep,
+               sizeof sweep);
+    FILE *null = fopen("/dev/null", "w");
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_OK);
+    fclose(null);
+    char mpi_sweep[1100], cmd[4096];
+    snprintf(mpi_sweep, sizeof mpi_sweep, "%s/sweep_mpi.ini", dir);
+    FILE *f = fopen(mpi_sweep, "w");
+    fprintf(f,
+            "[sweep]\nbase = %s/base.ini\nout = %s/mpi\n"
+            "[grid]\nnetwork.w_inh = 0.2, 0.6, 1.2\ninit.seed = 1, 2\n",
+            dir, dir);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "mpirun --allow-run-as-root --oversubscribe -np 2 ./khsim-mpi sweep %s "
+             ">%s/mpi.log 2>&1",
+             mpi_sweep, dir);
+    int code = system(cmd);
+    if (code != 0) {
+        char log[1100];
+        snprintf(log, sizeof log, "%s/mpi.log", dir);
+        f = fopen(log, "r");
+        char text[4096] = "";
+        size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+        text[n] = '\0';
+        if (f) {
+            fclose(f);
+        }
+        if (!strstr(text, "point") && !strstr(text, "index")) {
+            printf("check_sweep: mpirun cannot start here, the MPI test is skipped:\n%s\n", text);
+            remove_tree(dir);
+            return;
+        }
+        ck_abort_msg("the MPI sweep failed (exit %d):\n%s", code, text);
+    }
+    const char *ds[] = {"/trajectory/h", "/trajectory/current", "/snapshots/W"};
+    for (int i = 0; i < 6; i++) {
+        for (int k = 0; k < 3; k++) {
+            char a[1200], b[1200];
+            snprintf(a, sizeof a, "%s/out/point_%04d.h5", dir, i);
+            snprintf(b, sizeof b, "%s/mpi/point_%04d.h5", dir, i);
+            int rank;
+            long da[3], db[3];
+            double *x = kh_test_read(a, ds[k], &rank, da);
+            double *y = kh_test_read(b, ds[k], &rank, db);
+            long len = da[0] * (rank > 1 ? da[1] : 1) * (rank > 2 ? da[2] : 1);
+            ck_assert_int_eq(da[0], db[0]);
+            for (long j = 0; j < len; j++) {
+                ck_assert_msg(x[j] == y[j], "point %d %s differs at %ld", i, ds[k], j);
+            }
+            free(x);
+            free(y);
+        }
+    }
+    remove_tree(dir);
+}
+END_TEST
+
+Suite *kh_sweep_suite(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("sweep");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_sweep_serial);
+    tcase_add_test(tc, test_sweep_mpi);
+    suite_add_tcase(s, tc);
+    return s;
+}
