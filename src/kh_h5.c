@@ -2,7 +2,10 @@
 #include "kh_h5.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,8 +19,59 @@ struct kh_h5 {
     hid_t ds[D_N];
     long m, n;
     long n_input, n_rows, n_snap;
+    double pending; /* bytes appended since the last flush (an upper bound) */
+    int full;       /* the room check stopped the run: no more bulk writes */
     char path[KH_PATH_MAX];
 };
+
+/* At most this much of what was appended since the last flush is still in
+ * HDF5's caches and not yet in the file's size (1 MiB of chunk cache per open
+ * dataset, the metadata cache): the rest is in the file already. */
+#define KH_H5_CACHED (32.0 * 1024 * 1024)
+
+/* What a record keeps free for its last writes (status, solver attributes,
+ * final state) once the room check has stopped a run. */
+#define KH_H5_RESERVE (1.0 * 1024 * 1024)
+
+/* Whether `bytes` more fit: the file's size, what is still in HDF5's caches
+ * since the last flush, these bytes and the reserve against the smaller of
+ * the file-size limit (RLIMIT_FSIZE) and the free space of its file system.
+ * When they do not, the run is stopped here with KH_EIO, so that the file can
+ * still be closed valid (a write that fails inside HDF5 leaves it unreadable). */
+static int room_for(kh_h5 *f, double bytes)
+{
+    hsize_t size = 0;
+    H5Fget_filesize(f->file, &size);
+    double limit = INFINITY;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        limit = (double)rl.rlim_cur;
+    }
+    struct statvfs sv;
+    if (statvfs(f->path, &sv) == 0) {
+        limit = fmin(limit, (double)size + (double)sv.f_bavail * (double)sv.f_frsize);
+    }
+    const double unflushed = fmin(f->pending + bytes, KH_H5_CACHED);
+    if (f->full || (double)size + unflushed + KH_H5_RESERVE > limit) {
+        f->full = 1;
+        return KH_ERROR(KH_EIO,
+                        "%s: no room for more (%.0f bytes written, %.0f allowed by the file-size "
+                        "limit or the free disk space): the run stops here and the file keeps "
+                        "every row so far",
+                        f->path, (double)size, limit);
+    }
+    f->pending += bytes;
+    return KH_OK;
+}
+
+static int flush(kh_h5 *f)
+{
+    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot flush (disk full?)", f->path);
+    }
+    f->pending = 0.0;
+    return KH_OK;
+}
 
 typedef struct ds_spec {
     const char *name;
@@ -245,6 +299,7 @@ static int append_n(kh_h5 *f, int which, long *len, long rows, const void *data)
     hid_t sp = H5Dget_space(d);
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
+
     dims[0] = (hsize_t)(*len + rows);
     if (H5Dset_extent(d, dims) < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot extend %s (disk full?)", f->path, s->name);
@@ -270,11 +325,33 @@ static int append(kh_h5 *f, int which, long *len, const void *data)
     return append_n(f, which, len, 1, data);
 }
 
+/* Bytes of `rows` rows of the datasets `which` [n]. */
+static double row_bytes(const kh_h5 *f, const int *which, int n, long rows)
+{
+    double b = 0.0;
+    for (int k = 0; k < n; k++) {
+        const ds_spec *s = &specs[which[k]];
+        double r = 8.0 * (double)rows;
+        if (s->rank >= 2) {
+            r *= (double)(which[k] == D_V ? f->n : f->m);
+        }
+        if (s->rank == 3) {
+            r *= (double)f->n;
+        }
+        b += r;
+    }
+    return b;
+}
+
 int kh_h5_append_inputs(kh_h5 *f, const double *v, long rows, const double *t_start,
                         const double *t_end)
 {
     long k = f->n_input;
-    int s;
+    const int cols[] = {D_V, D_TSTART, D_TEND};
+    int s = room_for(f, row_bytes(f, cols, 3, rows));
+    if (s != KH_OK) {
+        return s;
+    }
     if ((s = append_n(f, D_V, &k, rows, v)) != KH_OK ||
         (s = append_n(f, D_TSTART, &k, rows, t_start)) != KH_OK ||
         (s = append_n(f, D_TEND, &k, rows, t_end)) != KH_OK) {
@@ -347,6 +424,14 @@ int kh_h5_series_append_nd(kh_h5 *f, const char *path, const void *row, int tail
     if (tail_rank < 0 || tail_rank > 2) {
         return KH_ERROR(KH_EINVAL, "%s: a series row has rank 0 to 2, not %d", path, tail_rank);
     }
+    double bytes = 8.0;
+    for (int i = 0; i < tail_rank; i++) {
+        bytes *= (double)tail[i];
+    }
+    int room = room_for(f, bytes);
+    if (room != KH_OK) {
+        return room;
+    }
     hid_t d = series_open(f, path, tail_rank, tail, is_long, units);
     if (d < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot create %s", f->path, path);
@@ -383,6 +468,17 @@ int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, i
 int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
                       int is_long, const char *units)
 {
+    double bytes = 8.0;
+    for (int i = 0; i < rank; i++) {
+        bytes *= (double)dims[i];
+    }
+    /* Small arrays (a final state) may use the reserve; bulk ones may not. */
+    if (bytes > KH_H5_RESERVE / 8) {
+        int room = room_for(f, bytes);
+        if (room != KH_OK) {
+            return room;
+        }
+    }
     hsize_t hd[3];
     for (int i = 0; i < rank; i++) {
         hd[i] = (hsize_t)dims[i];
@@ -433,16 +529,17 @@ int kh_h5_set_attr(kh_h5 *f, const char *group, const char *name, double x, cons
 
 int kh_h5_flush(kh_h5 *f)
 {
-    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot flush (disk full?)", f->path);
-    }
-    return KH_OK;
+    return flush(f);
 }
 
 int kh_h5_append_input(kh_h5 *f, const double *v, double t_start, double t_end)
 {
     long k = f->n_input;
-    int s;
+    const int cols[] = {D_V, D_TSTART, D_TEND};
+    int s = room_for(f, row_bytes(f, cols, 3, 1));
+    if (s != KH_OK) {
+        return s;
+    }
     if ((s = append(f, D_V, &k, v)) != KH_OK || (s = append(f, D_TSTART, &k, &t_start)) != KH_OK ||
         (s = append(f, D_TEND, &k, &t_end)) != KH_OK) {
         return s;
@@ -455,7 +552,12 @@ int kh_h5_append_row(kh_h5 *f, double t, const double *h, const double *current,
                      const double *pnorm, double L, double dL_dt, long sample)
 {
     long k = f->n_rows;
-    int s;
+    const int cols[] = {D_H, D_CUR, D_PNORM, D_L, D_DL, D_SAMPLE, D_T};
+    /* Room for the whole row first: a row is written whole or not at all. */
+    int s = room_for(f, row_bytes(f, cols, 7, 1));
+    if (s != KH_OK) {
+        return s;
+    }
     /* The time column goes last: a reader sees t only for complete rows. */
     if ((s = append(f, D_H, &k, h)) != KH_OK || (s = append(f, D_CUR, &k, current)) != KH_OK ||
         (s = append(f, D_PNORM, &k, pnorm)) != KH_OK || (s = append(f, D_L, &k, &L)) != KH_OK ||
@@ -470,15 +572,16 @@ int kh_h5_append_row(kh_h5 *f, double t, const double *h, const double *current,
 int kh_h5_append_snapshot(kh_h5 *f, double t, const double *W)
 {
     long k = f->n_snap;
-    int s;
+    const int cols[] = {D_SW, D_ST};
+    int s = room_for(f, row_bytes(f, cols, 2, 1));
+    if (s != KH_OK) {
+        return s;
+    }
     if ((s = append(f, D_SW, &k, W)) != KH_OK || (s = append(f, D_ST, &k, &t)) != KH_OK) {
         return s;
     }
     f->n_snap++;
-    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot flush (disk full?)", f->path);
-    }
-    return KH_OK;
+    return flush(f);
 }
 
 int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
@@ -543,8 +646,8 @@ int kh_h5_set_status(kh_h5 *f, const char *status, const char *message)
     if (s == KH_OK) {
         s = attr_string(f->file, "message", message ? message : "");
     }
-    if (s == KH_OK && H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
-        s = KH_ERROR(KH_EIO, "%s: cannot flush", f->path);
+    if (s == KH_OK) {
+        s = flush(f);
     }
     return s;
 }

@@ -39,5 +39,6 @@ Suite *kh_fast_suite(void);
 Suite *kh_gpu_suite(void);
 Suite *kh_train_suite(void);
 Suite *kh_sweep_suite(void);
+Suite *kh_reliability_suite(void);
 
 #endif

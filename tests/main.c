@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, kh_gpu_suite());
     srunner_add_suite(sr, kh_train_suite());
     srunner_add_suite(sr, kh_sweep_suite());
+    srunner_add_suite(sr, kh_reliability_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

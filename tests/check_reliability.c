@@ -1,0 +1,182 @@
+/* Nothing lost, nothing crashes: a disk that fills up mid-run, the same
+ * numbers twice and for 1 and 2 threads, and the fuzzers' regression inputs. */
+#include <dirent.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "kh_config.h"
+#include "kh_data.h"
+#include "kh_error.h"
+#include "kh_h5.h"
+#include "kh_sim.h"
+#include "kh_test.h"
+
+/* The file-size limit (RLIMIT_FSIZE, as a full disk) reached mid-run: exit 2,
+ * a message, and a valid file whose every row is whole and audits clean. */
+START_TEST(test_disk_full)
+{
+    char out[512], cmd[2048];
+    kh_test_tmpname(out, sizeof out, ".h5");
+    const char *bin = getenv("KHSIM") ? getenv("KHSIM") : "./khsim";
+    /* ulimit -f counts 512-byte blocks: 3 MB, a fifth of the whole record. */
+    snprintf(cmd, sizeof cmd,
+             "sh -c 'ulimit -f 6000; exec %s run examples/manzali_fig5.ini -o %s --quiet' "
+             "2>%s.err",
+             bin, out, out);
+    int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 2);
+    char err[1200], text[4096] = "";
+    snprintf(err, sizeof err, "%s.err", out);
+    FILE *f = fopen(err, "r");
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(text, "no room"), "message: %s", text);
+    char st[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", st, sizeof st), KH_OK);
+    ck_assert_str_eq(st, "failed");
+    int rank;
+    long dt[3], dh[3], dw[3];
+    double *t = kh_test_read(out, "/trajectory/t", &rank, dt);
+    double *h = kh_test_read(out, "/trajectory/h", &rank, dh);
+    double *W = kh_test_read(out, "/snapshots/W", &rank, dw);
+    ck_assert_int_gt(dt[0], 100);
+    ck_assert_int_eq(dt[0], dh[0]);
+    ck_assert_int_ge(dw[0], 1);
+    snprintf(cmd, sizeof cmd, "%s verify %s >/dev/null", bin, out);
+    ck_assert_int_eq(system(cmd), 0);
+    free(t);
+    free(h);
+    free(W);
+    remove(err);
+    remove(out);
+}
+END_TEST
+
+/* Reads dataset ds of two files and requires them equal bit for bit. */
+static void same_dataset(const char *a, const char *b, const char *ds)
+{
+    int rank;
+    long da[3], db[3];
+    double *x = kh_test_read(a, ds, &rank, da);
+    double *y = kh_test_read(b, ds, &rank, db);
+    long len = 1;
+    for (int i = 0; i < rank; i++) {
+        ck_assert_int_eq(da[i], db[i]);
+        len *= da[i];
+    }
+    for (long i = 0; i < len; i++) {
+        ck_assert_msg(memcmp(&x[i], &y[i], sizeof(double)) == 0, "%s differs at %ld: %.17g %.17g",
+                      ds, i, x[i], y[i]);
+    }
+    free(x);
+    free(y);
+}
+
+static void run_with_threads(const char *ini, int threads, char *out, size_t len)
+{
+    kh_config *c = kh_test_config(ini);
+    kh_test_tmpname(out, len, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    omp_set_num_threads(threads);
+    kh_sim_result res;
+    int s = kh_sim_run(c, NULL, NULL, NULL, NULL, &res);
+    omp_set_num_threads(2);
+    ck_assert_msg(s == KH_OK, "%s", kh_errmsg());
+    kh_config_free(c);
+}
+
+/* The same study and seeds give identical datasets run after run, and for 1
+ * and 2 OpenMP threads: the exact dynamics (dopri5, switches located), the
+ * batched Euler ensemble and the fast rule (sparse data, no BLAS threads in
+ * play). */
+START_TEST(test_determinism)
+{
+    const char *studies[] = {
+        "[network]\nhidden = 24\np = 3\nw_inh = 0.5\ntau_L = 20\n[learning]\nh_star = 0.1\n"
+        "[input]\nsamples = 3\npresentation_time = 4\nreset_h = true\n[init]\nscale = 0.1\n"
+        "[output]\nrecord_every = 0.5\nsnapshot_every = 4\n",
+        "[network]\nhidden = 8\np = 3\nw_inh = 0.5\n[input]\nsamples = 2\npresentation_time = 2\n"
+        "[init]\nscale = 0.1\n[solver]\nmethod = euler\ndt = 0.01\nbatch = 3\nprecision = float\n"
+        "[output]\nrecord_every = 0.5\n",
+        "[network]\nhidden = 40\np = 4\n[learning]\nepochs = 2\nbatch = 25\n[input]\n"
+        "samples = 300\n[solver]\nmethod = fast\n",
+    };
+    const char *ds[3][3] = {{"/trajectory/h", "/trajectory/current", "/snapshots/W"},
+                            {"/trajectory/h", "/ensemble/pnorm", "/ensemble/W_final"},
+                            {"/trajectory/current", "/epochs/sphere_dev_mean", "/snapshots/W"}};
+    char a[512], b[512], c[512];
+    run_with_threads(studies[_i], 2, a, sizeof a);
+    run_with_threads(studies[_i], 2, b, sizeof b);
+    run_with_threads(studies[_i], 1, c, sizeof c);
+    for (int k = 0; k < 3; k++) {
+        same_dataset(a, b, ds[_i][k]);
+        same_dataset(a, c, ds[_i][k]);
+    }
+    remove(a);
+    remove(b);
+    remove(c);
+}
+END_TEST
+
+/* Every input the fuzzers found a crash or a hang with (tests/fuzz/regress/)
+ * is now a clean error or a clean parse, through the same entry points. */
+START_TEST(test_fuzz_regressions)
+{
+    const char *dir = "tests/fuzz/regress";
+    DIR *d = opendir(dir);
+    if (!d) {
+        return;
+    }
+    struct dirent *e;
+    long n = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (strncmp(e->d_name, "ini-", 4) == 0) {
+            kh_config *c = kh_config_alloc();
+            int s = kh_config_read(c, path);
+            if (s == KH_OK) {
+                kh_config_validate(c);
+            }
+            kh_config_free(c);
+        } else if (strncmp(e->d_name, "idx-", 4) == 0) {
+            kh_dataset ds;
+            memset(&ds, 0, sizeof ds);
+            if (kh_idx_read(path, 0, -1, &ds) == KH_OK) {
+                kh_dataset_release(&ds);
+            }
+        } else if (strncmp(e->d_name, "h5-", 3) == 0) {
+            FILE *null = fopen("/dev/null", "w");
+            kh_h5_info(path, null);
+            fclose(null);
+            kh_config *c = kh_config_alloc();
+            kh_h5_read_params(path, c);
+            kh_config_free(c);
+        }
+        n++;
+    }
+    closedir(d);
+    printf("check_reliability: %ld fuzz regression inputs replayed\n", n);
+}
+END_TEST
+
+Suite *kh_reliability_suite(void)
+{
+    Suite *s = suite_create("reliability");
+    TCase *tc = tcase_create("reliability");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_disk_full);
+    tcase_add_loop_test(tc, test_determinism, 0, 3);
+    tcase_add_test(tc, test_fuzz_regressions);
+    suite_add_tcase(s, tc);
+    return s;
+}
