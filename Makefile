@@ -66,6 +66,35 @@ mpi: | $(DEPS_OK)
 	$(MAKE) B=build-mpi CC="$(MPICC)" CPPFLAGS_EXTRA=-DKH_HAVE_MPI build-mpi/khsim
 	cp build-mpi/khsim khsim-mpi
 
+# make fuzz: the libFuzzer harnesses of tests/fuzz/ (clang, ASan, UBSan), each
+# run FUZZ_SECONDS from the seed corpus; a crash stops it with the input in
+# build-fuzz/crashes/. Installs clang and its fuzzer runtime when missing.
+FUZZ_SECONDS ?= 600
+FUZZERS := fuzz_ini fuzz_idx fuzz_h5
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+
+.PHONY: fuzz fuzz-build
+fuzz: fuzz-build
+	@mkdir -p build-fuzz/crashes
+	for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz/corpus/$$f; \
+	  echo "== $$f for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 ./build-fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	    -rss_limit_mb=4096 -malloc_limit_mb=8192 -artifact_prefix=build-fuzz/crashes/$$f- -print_final_stats=1 \
+	    build-fuzz/corpus/$$f tests/fuzz/corpus/$${f#fuzz_} || exit 1; \
+	done
+
+fuzz-build: | $(DEPS_OK)
+	@command -v clang >/dev/null && test -n "$$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" \
+	  || sh scripts/setup.sh fuzz
+	$(MAKE) B=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" OPT="-O1 -g" \
+	  build-fuzz/libkhsim.a
+	for f in $(FUZZERS); do \
+	  clang -O1 -g -std=c11 -D_GNU_SOURCE -fopenmp $(FUZZ_SAN) -fsanitize=fuzzer -Isrc -Imodels \
+	    -Isolvers -Igpu $$(pkg-config --cflags $(PKGS)) tests/fuzz/$$f.c build-fuzz/libkhsim.a \
+	    -o build-fuzz/$$f $(PKG_LIBS) -lm || exit 1; \
+	done
+
 .PHONY: gpu
 gpu: | $(DEPS_OK)
 	@test -n "$(NVCC)" || { echo "make gpu: nvcc not found (install CUDA; make builds the CPU khsim)"; exit 1; }
@@ -169,6 +198,6 @@ install: khsim
 	install -m 755 khsim $(DESTDIR)$(PREFIX)/bin/khsim
 
 clean:
-	rm -rf build build-san build-gpu build-mpi khsim khsim-mpi
+	rm -rf build build-san build-gpu build-mpi build-fuzz khsim khsim-mpi
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/src/main.d

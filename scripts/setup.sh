@@ -4,6 +4,10 @@
 set -eu
 PKGS="build-essential libgsl-dev libhdf5-dev check libopenblas-dev libinih-dev pkg-config \
 python3-h5py python3-matplotlib python3-numpy python3-scipy libopenmpi-dev openmpi-bin"
+# `setup.sh fuzz` (make fuzz): clang and its libFuzzer runtime too.
+if [ "${1:-}" = "fuzz" ]; then
+    PKGS="$PKGS clang libclang-rt-14-dev libomp-14-dev"
+fi
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

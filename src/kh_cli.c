@@ -13,6 +13,7 @@ void kh_cli_usage(FILE *out)
     fprintf(out, "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
                  "usage:\n"
                  "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
+                 "  khsim run --resume OUT.h5 [--quiet]   continue an interrupted run\n"
                  "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
                  "                             the fast rule against the exact dynamics of the "
                  "study\n"
@@ -147,12 +148,14 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         strcmp(cli->command, "train") != 0 && (cli->n_sets || cli->out || cli->quiet)) {
         return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o or --quiet", cli->command);
     }
-    if (cli->resume && strcmp(cli->command, "train") != 0) {
-        return KH_ERROR(KH_EINVAL, "--resume goes with khsim train");
+    if (cli->resume && strcmp(cli->command, "train") != 0 && strcmp(cli->command, "run") != 0) {
+        return KH_ERROR(KH_EINVAL, "--resume goes with khsim run and khsim train");
     }
     if (cli->resume && (cli->n_sets || cli->out)) {
-        return KH_ERROR(KH_EINVAL, "khsim train --resume OUT.h5 takes no --set or -o: the "
-                                   "record holds the study");
+        return KH_ERROR(KH_EINVAL,
+                        "khsim %s --resume OUT.h5 takes no --set or -o: the record "
+                        "holds the study",
+                        cli->command);
     }
     if (strcmp(cli->command, "verify") != 0 && cli->json) {
         return KH_ERROR(KH_EINVAL, "--json goes with khsim verify");

@@ -46,6 +46,35 @@ static int read_exact(gzFile f, void *buf, size_t len, const char *path, const c
     return KH_OK;
 }
 
+/* Reads len bytes into a buffer that grows as they arrive (64 MiB at a
+ * time), so that a header promising more than the file holds fails as a
+ * truncated file instead of asking for that much memory up front. *out is
+ * malloc'd (caller frees) on KH_OK. */
+static int read_grown(gzFile f, size_t len, const char *path, const char *what, unsigned char **out)
+{
+    const size_t step = (size_t)64 << 20;
+    unsigned char *buf = NULL;
+    size_t have = 0;
+    while (have < len) {
+        size_t want = len - have < step ? len - have : step;
+        unsigned char *nb = realloc(buf, have + want > 0 ? have + want : 1);
+        if (!nb) {
+            free(buf);
+            return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %zu bytes for %s", path, have + want,
+                            what);
+        }
+        buf = nb;
+        int s = read_exact(f, buf + have, want, path, what);
+        if (s != KH_OK) {
+            free(buf);
+            return s;
+        }
+        have += want;
+    }
+    *out = buf ? buf : malloc(1);
+    return *out ? KH_OK : KH_ERROR(KH_ENOMEM, "%s: out of memory", path);
+}
+
 typedef struct idx_header {
     int type, ndim;
     long dims[4];
@@ -80,6 +109,14 @@ static int open_idx(const char *path, gzFile *f, idx_header *h)
             return KH_ERROR(KH_EINVAL, "%s: dimension %d of the idx header is %ld", path, i,
                             h->dims[i]);
         }
+    }
+    /* No product of the dimensions may overflow the sizes computed from them. */
+    double total = 8.0;
+    for (int i = 0; i < h->ndim; i++) {
+        total *= (double)h->dims[i];
+    }
+    if (total > (double)(1L << 40)) {
+        return KH_ERROR(KH_EINVAL, "%s: the idx header promises %.3g bytes of values", path, total);
     }
     return KH_OK;
 }
@@ -140,20 +177,18 @@ int kh_idx_read(const char *path, long first, long count, kh_dataset *out)
         return s;
     }
     size_t nv = (size_t)count * (size_t)feat;
-    unsigned char *raw = malloc(nv * esz);
-    out->x = malloc(nv * sizeof(double));
-    if (!raw || !out->x) {
-        free(raw);
-        gzclose(f);
-        kh_dataset_release(out);
-        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %zu values", path, nv);
-    }
-    s = read_exact(f, raw, nv * esz, path, "the sample data");
+    unsigned char *raw = NULL;
+    s = read_grown(f, nv * esz, path, "the sample data", &raw);
     gzclose(f);
     if (s != KH_OK) {
-        free(raw);
         kh_dataset_release(out);
         return s;
+    }
+    out->x = malloc((nv ? nv : 1) * sizeof(double));
+    if (!out->x) {
+        free(raw);
+        kh_dataset_release(out);
+        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %zu values", path, nv);
     }
     for (size_t i = 0; i < nv; i++) {
         if (h.type == 0x08) {
@@ -196,14 +231,10 @@ int kh_idx_read_labels(const char *path, long first, long count, long **labels)
     }
     unsigned char *raw = NULL;
     if (s == KH_OK) {
-        raw = malloc((size_t)count);
-        *labels = malloc((size_t)count * sizeof(long));
-        if (!raw || !*labels) {
-            s = KH_ERROR(KH_ENOMEM, "%s: cannot allocate %ld labels", path, count);
-        }
+        s = read_grown(f, (size_t)count, path, "the labels", &raw);
     }
-    if (s == KH_OK) {
-        s = read_exact(f, raw, (size_t)count, path, "the labels");
+    if (s == KH_OK && !(*labels = malloc((size_t)(count > 0 ? count : 1) * sizeof(long)))) {
+        s = KH_ERROR(KH_ENOMEM, "%s: cannot allocate %ld labels", path, count);
     }
     if (f) {
         gzclose(f);

@@ -4,9 +4,9 @@
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
-#include <string.h>
 #include <time.h>
 
 #include "kh_error.h"
@@ -707,6 +707,24 @@ kh_h5 *kh_h5_open_append(const char *path, long rows_keep, long snaps_keep)
     return f;
 }
 
+int kh_h5_reopen_counts(kh_h5 *f)
+{
+    long *counts[] = {&f->n_input, &f->n_rows, &f->n_snap};
+    const int which[] = {D_V, D_T, D_SW};
+    for (int i = 0; i < 3; i++) {
+        hsize_t dims[3];
+        hid_t sp = H5Dget_space(f->ds[which[i]]);
+        if (sp < 0) {
+            return KH_ERROR(KH_EIO, "%s: cannot read the extent of %s", f->path,
+                            specs[which[i]].name);
+        }
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sclose(sp);
+        *counts[i] = (long)dims[0];
+    }
+    return KH_OK;
+}
+
 int kh_h5_truncate(kh_h5 *f, const char *path, long rows)
 {
     if (!link_exists(f->file, path)) {
@@ -874,8 +892,15 @@ int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, 
             total *= (size_t)dims[i];
         }
         *rank = r;
-        *data = malloc((total ? total : 1) * sizeof(double));
-        if (!*data) {
+        /* A dataset cannot hold more than its file (deflated at most about
+         * 1000 to 1): larger dimensions come from a damaged file, and are
+         * refused before they are allocated. */
+        hsize_t fsize = 0;
+        H5Fget_filesize(f, &fsize);
+        if ((double)total * 8.0 > 1100.0 * (double)fsize + (double)(1 << 20)) {
+            s = KH_ERROR(KH_EIO, "%s: %s claims %zu values, more than the file can hold", path,
+                         dataset, total);
+        } else if (!(*data = malloc((total ? total : 1) * sizeof(double)))) {
             s = KH_ERROR(KH_ENOMEM, "%s: cannot allocate %s", path, dataset);
         } else if (total &&
                    H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {

@@ -81,6 +81,10 @@ kh_h5 *kh_h5_open_rw(const char *path);
  * snaps_keep (either < 0: kept whole). NULL + KH_ERROR (KH_EIO). */
 kh_h5 *kh_h5_open_append(const char *path, long rows_keep, long snaps_keep);
 
+/* Re-reads how many inputs, rows and snapshots the open record holds (after
+ * kh_h5_truncate on its section 5 datasets). KH_OK or KH_EIO. */
+int kh_h5_reopen_counts(kh_h5 *f);
+
 /* Shortens the extendible dataset `path` to `rows` along its first axis (a
  * missing dataset is fine). KH_OK or KH_EIO. */
 int kh_h5_truncate(kh_h5 *f, const char *path, long rows);

@@ -60,8 +60,9 @@ typedef struct run {
     kh_solver *solver;
     kh_dataset data;
     kh_h5 *h5;
-    double *y, *cur, *pnorm;
+    double *y, *cur, *pnorm, *state_buf;
     size_t dim;
+    long model_m, model_n;
 } run;
 
 static void run_free(run *r)
@@ -74,6 +75,7 @@ static void run_free(run *r)
     free(r->y);
     free(r->cur);
     free(r->pnorm);
+    free(r->state_buf);
 }
 
 /* Refuses an output path whose directory is missing or read-only before any
@@ -112,49 +114,90 @@ static int record(run *r, double t, long sample)
     return kh_h5_append_row(r->h5, t, r->y, r->cur, r->pnorm, o.L, o.dL_dt, sample);
 }
 
+/* Where a resumed run goes on: presentation s0, from the snapshot at t0
+ * (row `snap`); mid = 1 when t0 lies inside s0 (the presentation goes on),
+ * 0 when s0 starts at t0. */
+typedef struct resume_point {
+    long s0, snap;
+    double t0;
+    int mid;
+} resume_point;
+
+/* A snapshot: W, and the rest of the state (h and any extra state) in
+ * /snapshots/state, so that a run can resume from it. */
+static int snapshot(run *r, double t)
+{
+    const long m = r->model_m;
+    const size_t rest = r->dim - (size_t)(m * r->model_n);
+    double *buf = r->state_buf;
+    memcpy(buf, r->y, (size_t)m * sizeof(double));
+    memcpy(buf + m, r->y + m + m * r->model_n, (rest - (size_t)m) * sizeof(double));
+    int st = kh_h5_series_append(r->h5, "/snapshots/state", buf, (long)rest, 0,
+                                 "h, then any state after W (bcm's theta), at each snapshot");
+    return st == KH_OK ? kh_h5_append_snapshot(r->h5, t, r->y + m) : st;
+}
+
 /* The loop over presentations. *t and the solver state are left at the last
  * accepted state on any failure. */
 static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *pctx, double *t,
-                     long *n_snap, long *n_pres, const kh_sim_hooks *hooks)
+                     long *n_snap, long *n_pres, const kh_sim_hooks *hooks, const resume_point *rp)
 {
     const long m = p->n_hidden, n = p->n_visible, N = r->data.n_samples;
-    double *W = r->y + m;
     double t_total = 0.0;
     for (long s = 0; s < N; s++) {
         t_total += kh_config_presentation_time(p, s, N);
     }
-    int st = kh_h5_append_snapshot(r->h5, 0.0, W);
-    if (st != KH_OK) {
-        return st;
-    }
-    *n_snap = 1;
+    int st = KH_OK;
     long next_snap = 1; /* snapshots at k * snapshot_every */
-    double last_report = now_seconds();
+    long s_first = 0;
     double t_start = 0.0;
-    for (long s = 0; s < N && st == KH_OK; s++) {
+    if (rp) {
+        s_first = rp->s0;
+        *n_snap = rp->snap + 1;
+        next_snap = rp->snap + 1;
+        for (long s = 0; s < s_first; s++) {
+            t_start += kh_config_presentation_time(p, s, N);
+        }
+    } else {
+        if ((st = snapshot(r, 0.0)) != KH_OK) {
+            return st;
+        }
+        *n_snap = 1;
+    }
+    double last_report = now_seconds();
+    for (long s = s_first; s < N && st == KH_OK; s++) {
         double t_end = t_start + kh_config_presentation_time(p, s, N);
         if (s == N - 1) {
             t_end = fmax(t_end, t_start);
         }
         kh_model_set_input(r->ws, r->data.x + (size_t)s * (size_t)n);
-        if (s > 0 && p->reset_h) {
-            memset(r->y, 0, (size_t)m * sizeof(double));
-        }
-        kh_solver_reset(r->solver);
-        if ((st = kh_solver_start(r->solver, *t, r->y)) != KH_OK) {
-            break;
-        }
-        if ((st = kh_h5_append_input(r->h5, r->data.x + (size_t)s * (size_t)n, t_start, t_end)) !=
-                KH_OK ||
-            (st = record(r, *t, s)) != KH_OK) {
-            break;
+        const int mid = rp && s == rp->s0 && rp->mid;
+        if (!mid) {
+            if (s > 0 && p->reset_h) {
+                memset(r->y, 0, (size_t)m * sizeof(double));
+            }
+            kh_solver_reset(r->solver);
+            if ((st = kh_solver_start(r->solver, *t, r->y)) != KH_OK) {
+                break;
+            }
+            if ((st = kh_h5_append_input(r->h5, r->data.x + (size_t)s * (size_t)n, t_start,
+                                         t_end)) != KH_OK ||
+                (st = record(r, *t, s)) != KH_OK) {
+                break;
+            }
+        } else {
+            kh_solver_reset(r->solver);
         }
         *n_pres = s + 1;
-        if (hooks && hooks->begin &&
+        if (!mid && hooks && hooks->begin &&
             (st = hooks->begin(hooks->ctx, s, r->y, r->data.x + (size_t)s * (size_t)n)) != KH_OK) {
             break;
         }
         long k = 1;
+        /* Resumed inside this presentation: the next record time after t. */
+        while (mid && t_start + (double)k * p->record_every <= *t) {
+            k++;
+        }
         while (*t < t_end) {
             double t_rec = t_start + (double)k * p->record_every;
             double t_snap = (double)next_snap * p->snapshot_every;
@@ -169,7 +212,7 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
                 k++;
             }
             if (t_snap <= target) {
-                if ((st = kh_h5_append_snapshot(r->h5, *t, W)) != KH_OK) {
+                if ((st = snapshot(r, *t)) != KH_OK) {
                     break;
                 }
                 (*n_snap)++;
@@ -196,13 +239,123 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
         return st;
     }
     if ((double)(next_snap - 1) * p->snapshot_every < *t) {
-        if ((st = kh_h5_append_snapshot(r->h5, *t, W)) != KH_OK) {
+        if ((st = snapshot(r, *t)) != KH_OK) {
             return st;
         }
         (*n_snap)++;
     }
     return KH_OK;
 }
+
+/* Finds where the record c->p.out_path resumes (its last snapshot that has
+ * its state), loads that state into r->y and shortens the record to it. */
+static int resume_from(run *r, const kh_params *p, resume_point *rp, double *t)
+{
+    const long m = p->n_hidden, n = p->n_visible;
+    const size_t rest = r->dim - (size_t)(m * n);
+    double *ts = NULL, *t_start = NULL, *t_end = NULL, *rows = NULL;
+    int rank;
+    long d[3], ds[3], di[3], dr[3];
+    int st = kh_h5_read(p->out_path, "/snapshots/t", &ts, &rank, d);
+    if (st == KH_OK) {
+        double *state = NULL;
+        st = kh_h5_read(p->out_path, "/snapshots/state", &state, &rank, ds);
+        free(state);
+        if (st != KH_OK) {
+            st = KH_ERROR(KH_EINVAL,
+                          "%s: no /snapshots/state: a record from before khsim could "
+                          "resume, or not a khsim run",
+                          p->out_path);
+        }
+    }
+    if (st == KH_OK) {
+        st = kh_h5_read(p->out_path, "/input/t_start", &t_start, &rank, di);
+    }
+    if (st == KH_OK) {
+        st = kh_h5_read(p->out_path, "/input/t_end", &t_end, &rank, di);
+    }
+    if (st == KH_OK) {
+        st = kh_h5_read(p->out_path, "/trajectory/t", &rows, &rank, dr);
+    }
+    long snap = -1;
+    if (st == KH_OK) {
+        snap = (d[0] < ds[0] ? d[0] : ds[0]) - 1;
+        if (snap < 0) {
+            st = KH_ERROR(KH_EINVAL, "%s: no snapshot to resume from", p->out_path);
+        }
+    }
+    if (st == KH_OK) {
+        const double t0 = ts[snap];
+        long s0 = di[0];
+        int mid = 0;
+        for (long s = 0; s < di[0]; s++) {
+            if (t_start[s] == t0) {
+                s0 = s;
+                break;
+            }
+            if (t_start[s] < t0 && t0 < t_end[s]) {
+                s0 = s;
+                mid = 1;
+                break;
+            }
+        }
+        if (s0 >= r->data.n_samples) {
+            st = KH_ERROR(KH_EINVAL, "%s: the run is already complete", p->out_path);
+        }
+        long keep_rows = 0;
+        while (st == KH_OK && keep_rows < dr[0] &&
+               (mid ? rows[keep_rows] <= t0 : rows[keep_rows] < t0)) {
+            keep_rows++;
+        }
+        if (st == KH_OK) {
+            st = kh_h5_read_row(p->out_path, "/snapshots/W", snap, r->y + m, m * n);
+        }
+        if (st == KH_OK) {
+            st = kh_h5_read_row(p->out_path, "/snapshots/state", snap, r->state_buf, (long)rest);
+        }
+        if (st == KH_OK) {
+            memcpy(r->y, r->state_buf, (size_t)m * sizeof(double));
+            memcpy(r->y + m + m * n, r->state_buf + m, (rest - (size_t)m) * sizeof(double));
+            r->h5 = kh_h5_open_append(p->out_path, keep_rows, snap + 1);
+            if (!r->h5) {
+                st = KH_EIO;
+            }
+        }
+        if (st == KH_OK) {
+            const char *in[] = {"/input/v", "/input/t_start", "/input/t_end"};
+            for (int i = 0; i < 3 && st == KH_OK; i++) {
+                st = kh_h5_truncate(r->h5, in[i], mid ? s0 + 1 : s0);
+            }
+            if (st == KH_OK) {
+                st = kh_h5_truncate(r->h5, "/snapshots/state", snap + 1);
+            }
+            if (st == KH_OK) {
+                /* kh_h5_open_append counted the inputs before they were cut. */
+                st = kh_h5_reopen_counts(r->h5);
+            }
+        }
+        if (st == KH_OK) {
+            st = kh_h5_set_attr(r->h5, "/solver", "resumed_at_t", t0, NULL);
+        }
+        if (st == KH_OK) {
+            st = kh_h5_set_status(r->h5, "running", "");
+        }
+        rp->s0 = s0;
+        rp->snap = snap;
+        rp->t0 = t0;
+        rp->mid = mid;
+        *t = t0;
+    }
+    free(ts);
+    free(t_start);
+    free(t_end);
+    free(rows);
+    return st;
+}
+
+static int run_main(kh_config *c, const char *overrides, int resume,
+                    const volatile sig_atomic_t *stop, kh_progress_fn progress, void *progress_ctx,
+                    const kh_sim_hooks *hooks, kh_sim_result *res);
 
 int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
@@ -214,15 +367,31 @@ int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_at
                       kh_progress_fn progress, void *progress_ctx, const kh_sim_hooks *hooks,
                       kh_sim_result *res)
 {
+    return run_main(c, overrides, 0, stop, progress, progress_ctx, hooks, res);
+}
+
+int kh_sim_resume(kh_config *c, const volatile sig_atomic_t *stop, kh_progress_fn progress,
+                  void *progress_ctx, kh_sim_result *res)
+{
+    return run_main(c, NULL, 1, stop, progress, progress_ctx, NULL, res);
+}
+
+static int run_main(kh_config *c, const char *overrides, int resume,
+                    const volatile sig_atomic_t *stop, kh_progress_fn progress, void *progress_ctx,
+                    const kh_sim_hooks *hooks, kh_sim_result *res)
+{
     kh_params *p = &c->p;
     run r;
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
     int st = KH_OK;
     if (strcmp(p->method, "fast") == 0) {
-        return kh_sim_fast_run(c, overrides, stop, progress, progress_ctx, res);
+        return kh_sim_fast_run_ex(c, overrides, resume, stop, progress, progress_ctx, res);
     }
     if (kh_sim_ens_wanted(p)) {
+        if (resume) {
+            return KH_ERROR(KH_ENOTSUP, "batched euler does not resume yet: run it again");
+        }
         if (hooks) {
             return KH_ERROR(KH_EINVAL, "khsim compare integrates one trajectory: solver.batch "
                                        "= 1, device = cpu, precision = double");
@@ -242,10 +411,13 @@ int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_at
         return KH_EINVAL;
     }
     r.dim = r.model->dim(p);
+    r.model_m = m;
+    r.model_n = n;
     r.y = calloc(r.dim, sizeof(double));
     r.cur = calloc((size_t)m, sizeof(double));
     r.pnorm = calloc((size_t)m, sizeof(double));
-    if (!r.y || !r.cur || !r.pnorm) {
+    r.state_buf = calloc(r.dim - (size_t)(m * n), sizeof(double));
+    if (!r.y || !r.cur || !r.pnorm || !r.state_buf) {
         run_free(&r);
         return KH_ERROR(KH_ENOMEM, "cannot allocate a state of %zu values", r.dim);
     }
@@ -262,13 +434,24 @@ int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_at
         run_free(&r);
         return st;
     }
-    r.h5 = kh_h5_create(p->out_path, c, r.model->summary, overrides, m, n);
+    resume_point rp;
+    double t = 0.0;
+    if (resume) {
+        if ((st = resume_from(&r, p, &rp, &t)) != KH_OK) {
+            kh_h5_close(r.h5);
+            run_free(&r);
+            return st;
+        }
+    } else {
+        r.h5 = kh_h5_create(p->out_path, c, r.model->summary, overrides, m, n);
+    }
     if (!r.h5) {
         run_free(&r);
         return KH_EIO;
     }
-    double t0 = now_seconds(), t = 0.0;
-    st = integrate(&r, p, progress, progress_ctx, &t, &res->snapshots, &res->presentations, hooks);
+    double t0 = now_seconds();
+    st = integrate(&r, p, progress, progress_ctx, &t, &res->snapshots, &res->presentations, hooks,
+                   resume ? &rp : NULL);
     res->wall_seconds = now_seconds() - t0;
     res->t_end = t;
     res->rows = kh_h5_rows(r.h5);

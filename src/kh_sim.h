@@ -43,6 +43,18 @@ typedef struct kh_sim_hooks {
     int (*end)(void *ctx, long s, const double *y);
 } kh_sim_hooks;
 
+/* Continues the record c->p.out_path (c read from it by kh_h5_read_params)
+ * from its last snapshot: the state there (W, and h and any extra state from
+ * /snapshots/state), the rows after it dropped, the presentation it lies in
+ * gone on with (or started, at a boundary). A fixed-step method gives the
+ * uninterrupted run's numbers bit for bit; an adaptive one restarts its step
+ * control there, and agrees within its tolerance. /solver records
+ * resumed_at_t. Same codes as kh_sim_run; KH_EINVAL when there is nothing to
+ * resume; KH_ENOTSUP for batched Euler. method = fast resumes at its last
+ * complete epoch (kh_sim_fast_run_ex). */
+int kh_sim_resume(kh_config *c, const volatile sig_atomic_t *stop, kh_progress_fn progress,
+                  void *progress_ctx, kh_sim_result *res);
+
 /* kh_sim_run with hooks (may be NULL); not for method = fast. */
 int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                       kh_progress_fn progress, void *progress_ctx, const kh_sim_hooks *hooks,

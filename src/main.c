@@ -96,6 +96,21 @@ static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t l
     return s;
 }
 
+/* The study of a record, to resume it: its /params, and it is the output. */
+static int load_record(const kh_cli *cli, kh_config *c)
+{
+    int s = kh_h5_read_params(cli->path, c);
+    if (s == KH_OK) {
+        snprintf(c->p.out_path, sizeof c->p.out_path, "%s", cli->path);
+#ifdef _OPENMP
+        if (c->p.threads > 0) {
+            omp_set_num_threads((int)c->p.threads);
+        }
+#endif
+    }
+    return s;
+}
+
 static int cmd_run(const kh_cli *cli)
 {
     kh_config *c = kh_config_alloc();
@@ -103,7 +118,7 @@ static int cmd_run(const kh_cli *cli)
         return KH_ENOMEM;
     }
     char overrides[8192] = "";
-    int s = load_study(cli, c, overrides, sizeof overrides);
+    int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, sizeof overrides);
     if (s != KH_OK) {
         kh_config_free(c);
         return s;
@@ -111,7 +126,8 @@ static int cmd_run(const kh_cli *cli)
     progress_ctx pc = {wall(), 0};
     int tty = !cli->quiet && isatty(STDERR_FILENO);
     kh_sim_result res;
-    s = kh_sim_run(c, overrides, &stop_signal, tty ? show_progress : NULL, &pc, &res);
+    s = cli->resume ? kh_sim_resume(c, &stop_signal, tty ? show_progress : NULL, &pc, &res)
+                    : kh_sim_run(c, overrides, &stop_signal, tty ? show_progress : NULL, &pc, &res);
     if (pc.shown) {
         fprintf(stderr, "\r\033[K");
     }
@@ -168,16 +184,7 @@ static int cmd_train(const kh_cli *cli)
     char overrides[8192] = "";
     int s;
     if (cli->resume) {
-        /* The record holds the study: its /params, and it is the output. */
-        s = kh_h5_read_params(cli->path, c);
-        if (s == KH_OK) {
-            snprintf(c->p.out_path, sizeof c->p.out_path, "%s", cli->path);
-#ifdef _OPENMP
-            if (c->p.threads > 0) {
-                omp_set_num_threads((int)c->p.threads);
-            }
-#endif
-        }
+        s = load_record(cli, c);
     } else {
         s = load_study(cli, c, overrides, sizeof overrides);
     }

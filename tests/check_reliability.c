@@ -169,6 +169,69 @@ START_TEST(test_fuzz_regressions)
 }
 END_TEST
 
+/* Interrupted by SIGINT, then `khsim run --resume`: Euler gives the
+ * uninterrupted run's datasets bit for bit, dopri5 agrees within its
+ * tolerance, the fast rule (resumed at an epoch's end) bit for bit. */
+START_TEST(test_run_resume)
+{
+    const char *ini[3] = {
+        "[network]\nhidden = 12\np = 3\nw_inh = 0.5\ntau_L = 20\n[learning]\nh_star = 0.1\n"
+        "[input]\nsamples = 6\npresentation_time = 5\nreset_h = true\n[init]\nscale = 0.1\n"
+        "[solver]\nmethod = euler\ndt = 0.001\n[output]\nrecord_every = 0.25\nsnapshot_every = 2\n",
+        "[network]\nhidden = 12\np = 3\nw_inh = 0.5\ntau_L = 20\n[learning]\nh_star = 0.1\n"
+        "[input]\nsamples = 40\npresentation_time = 5\nreset_h = true\n[init]\nscale = 0.1\n"
+        "[solver]\nrtol = 1e-9\natol = 1e-12\n[output]\nrecord_every = 0.25\n"
+        "snapshot_every = 2\n",
+        "[network]\nhidden = 100\np = 4\n[learning]\nepochs = 150\nbatch = 50\n[input]\n"
+        "samples = 1000\n[solver]\nmethod = fast\n",
+    };
+    const double when[3] = {0.4, 0.4, 0.5};
+    char study[512], full[600], cut[600], err[8192];
+    kh_test_write_file(study, sizeof study, ".ini", ini[_i]);
+    snprintf(full, sizeof full, "%s.full.h5", study);
+    snprintf(cut, sizeof cut, "%s.cut.h5", study);
+    const char *a_full[] = {"run", study, "-o", full, "--quiet", NULL};
+    ck_assert_int_eq(kh_test_khsim(a_full, err, sizeof err, 0), 0);
+    const char *a_cut[] = {"run", study, "-o", cut, "--quiet", NULL};
+    int code = kh_test_khsim(a_cut, err, sizeof err, when[_i]);
+    ck_assert_msg(code == 130, "the run was to be interrupted (exit %d): %s", code, err);
+    const char *a_res[] = {"run", "--resume", cut, "--quiet", NULL};
+    ck_assert_msg(kh_test_khsim(a_res, err, sizeof err, 0) == 0, "resume: %s", err);
+    char status[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(cut, "/", "status", status, sizeof status), KH_OK);
+    ck_assert_str_eq(status, "complete");
+    if (_i == 1) {
+        /* Adaptive: the same rows, values within the tolerance. */
+        int rank;
+        long da[3], db[3];
+        double *x = kh_test_read(full, "/snapshots/W", &rank, da);
+        double *y = kh_test_read(cut, "/snapshots/W", &rank, db);
+        ck_assert_int_eq(da[0], db[0]);
+        double e = 0.0;
+        for (long i = 0; i < da[0] * da[1] * da[2]; i++) {
+            e = fmax(e, fabs(x[i] - y[i]));
+        }
+        ck_assert_msg(e < 1e-6, "dopri5 resumed differs by %g", e);
+        free(x);
+        free(y);
+        double *tr = kh_test_read(cut, "/trajectory/t", &rank, db);
+        double *tf = kh_test_read(full, "/trajectory/t", &rank, da);
+        ck_assert_int_eq(da[0], db[0]);
+        free(tr);
+        free(tf);
+    } else {
+        const char *ds[2][3] = {{"/trajectory/h", "/trajectory/current", "/snapshots/W"},
+                                {"/trajectory/current", "/epochs/sphere_dev_mean", "/snapshots/W"}};
+        for (int k = 0; k < 3; k++) {
+            same_dataset(full, cut, ds[_i / 2][k]);
+        }
+    }
+    remove(full);
+    remove(cut);
+    remove(study);
+}
+END_TEST
+
 Suite *kh_reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -177,6 +240,7 @@ Suite *kh_reliability_suite(void)
     tcase_add_test(tc, test_disk_full);
     tcase_add_loop_test(tc, test_determinism, 0, 3);
     tcase_add_test(tc, test_fuzz_regressions);
+    tcase_add_loop_test(tc, test_run_resume, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
