@@ -134,10 +134,13 @@ const kh_param_info kh_param_table[] = {
      NULL, "", "fast: a /snapshots/W row every this many minibatches (0: at each epoch's end)"},
     {"train", "power", KH_PT_DOUBLE, OFF(tr_power), 0, 4.5, NULL, 1, BIG, 0, NULL, "",
      "readout: the power n of the activation h = max(W v, 0)^n"},
-    {"train", "loss_power", KH_PT_DOUBLE, OFF(tr_loss_power), 0, 10, NULL, 2, BIG, 0, NULL, "",
+    {"train", "loss_power", KH_PT_DOUBLE, OFF(tr_loss_power), 0, 6, NULL, 2, BIG, 0, NULL, "",
      "readout: the power m of the loss sum |c - t|^m"},
     {"train", "beta", KH_PT_DOUBLE, OFF(tr_beta), 0, 0, NULL, 0, BIG, 0, NULL, "",
-     "readout: c = tanh(beta S h); 0: 1 / the mean over the training set of max_mu h_mu"},
+     "readout: c = tanh(beta S h); 0: beta_scale / the mean over the training set of "
+     "max_mu h_mu"},
+    {"train", "beta_scale", KH_PT_DOUBLE, OFF(tr_beta_scale), 0, 10, NULL, 0, BIG, 1, NULL, "",
+     "readout: the factor of the automatic beta (train.beta = 0)"},
     {"train", "lr", KH_PT_DOUBLE, OFF(tr_lr), 0, 1e-3, NULL, 0, BIG, 1, NULL, "",
      "readout: Adam's first learning rate; then x0.5, x0.1, x0.05, x0.01 from 1/3 of the "
      "epochs, every 1/6 (the paper's 0.001 for 100 of 300, then every 50)"},

@@ -134,8 +134,10 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
     return KH_OK;
 }
 
-/* beta = 1 / the mean over the training set of max_mu h_mu (train.beta = 0). */
-static double auto_beta(const trainer *t)
+/* beta = beta_scale / the mean over the training set of max_mu h_mu
+ * (train.beta = 0): beta h is then of order one for the most active unit of
+ * a typical digit, whatever the scale of W v and the power n. */
+static double auto_beta(const trainer *t, double scale)
 {
     const long N = t->train.n_samples, M = t->M;
     double sum = 0.0;
@@ -146,7 +148,7 @@ static double auto_beta(const trainer *t)
         }
         sum += mx;
     }
-    return sum > 0.0 ? (double)N / sum : 1.0;
+    return sum > 0.0 ? scale * (double)N / sum : scale;
 }
 
 /* Writes the readout's checkpoint: S, Adam's moments and its step count. */
@@ -244,6 +246,7 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
         {"loss_power_m", p->tr_loss_power},
         {"beta", beta},
         {"beta_auto", p->tr_beta == 0.0},
+        {"beta_scale", p->tr_beta_scale},
         {"lr", p->tr_lr},
         {"epochs", (double)p->tr_epochs},
         {"batch", (double)p->tr_batch},
@@ -385,7 +388,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         trainer_free(&t);
         return st;
     }
-    const double beta = p->tr_beta > 0.0 ? p->tr_beta : auto_beta(&t);
+    const double beta = p->tr_beta > 0.0 ? p->tr_beta : auto_beta(&t, p->tr_beta_scale);
     kh_h5 *f = kh_h5_open_rw(p->out_path);
     if (!f) {
         trainer_free(&t);

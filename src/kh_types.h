@@ -78,7 +78,7 @@ typedef struct kh_params {
     int compress_snapshots;
     long snapshot_batches; /* fast: a snapshot every this many minibatches (0: per epoch) */
     /* [train] (khsim train: the supervised readout, PNAS 2019 eq. 1 and appendix B) */
-    double tr_power, tr_loss_power, tr_beta, tr_lr;
+    double tr_power, tr_loss_power, tr_beta, tr_beta_scale, tr_lr;
     long tr_epochs, tr_batch, tr_seed, tr_test_samples;
     int tr_features; /* KH_FEAT_* */
     double tr_adam_b1, tr_adam_b2, tr_adam_eps;
