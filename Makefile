@@ -64,7 +64,7 @@ MPICC ?= $(shell command -v mpicc 2>/dev/null)
 mpi: | $(DEPS_OK)
 	@test -n "$(MPICC)" || { echo "make mpi: mpicc not found (Debian: libopenmpi-dev)"; exit 1; }
 	$(MAKE) B=build-mpi CC="$(MPICC)" CPPFLAGS_EXTRA=-DKH_HAVE_MPI build-mpi/khsim
-	cp build-mpi/khsim khsim-mpi
+	cp build-mpi/khsim khsim-mpi.tmp && mv -f khsim-mpi.tmp khsim-mpi
 
 # make fuzz: the libFuzzer harnesses of tests/fuzz/ (clang, ASan, UBSan), each
 # run FUZZ_SECONDS from the seed corpus; a crash stops it with the input in
@@ -99,7 +99,7 @@ fuzz-build: | $(DEPS_OK)
 gpu: | $(DEPS_OK)
 	@test -n "$(NVCC)" || { echo "make gpu: nvcc not found (install CUDA; make builds the CPU khsim)"; exit 1; }
 	$(MAKE) B=build-gpu GPU=1 build-gpu/khsim build-gpu/khsim_gpucheck
-	cp build-gpu/khsim khsim
+	cp build-gpu/khsim khsim.tmp && mv -f khsim.tmp khsim
 
 $(B)/gpu/kh_gpu.o: gpu/kh_gpu.cu gpu/kh_gpu.h gpu/kh_kernels.h gpu/kh_kernels_real.h \
                    src/kh_error.h src/kh_types.h | $(DEPS_OK)
