@@ -98,6 +98,10 @@ static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t l
     return s;
 }
 
+/* How long khsim info and verify may read before the file is called damaged
+ * (seconds; the environment variable KHSIM_READ_TIMEOUT overrides it). */
+#define KH_READ_TIMEOUT 600
+
 /* khsim info and verify read files that may come from anywhere, and HDF5
  * 1.10 trusts what a damaged file says (the fuzzer found a crash inside its
  * attribute code): the reading runs in a child process, so that a crash
@@ -111,7 +115,13 @@ static int read_isolated(const kh_cli *cli)
         fprintf(stderr, "khsim: cannot fork: %s\n", strerror(errno));
         return 2;
     }
+    const char *env = getenv("KHSIM_READ_TIMEOUT");
+    const unsigned limit = env && atoi(env) > 0 ? (unsigned)atoi(env) : KH_READ_TIMEOUT;
     if (pid == 0) {
+        /* A damaged file can also make HDF5 loop forever (the fuzzer found
+         * one in its global-heap reader): the child gives up after `limit`. */
+        signal(SIGALRM, SIG_DFL);
+        alarm(limit);
         int s = strcmp(cli->command, "info") == 0 ? kh_h5_info(cli->path, stdout)
                                                   : kh_verify(cli->path, cli->json, stdout);
         if (s != KH_OK) {
@@ -126,6 +136,19 @@ static int read_isolated(const kh_cli *cli)
             fprintf(stderr, "khsim: waitpid: %s\n", strerror(errno));
             return 2;
         }
+        if (stop_signal) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return 128 + (int)stop_signal;
+        }
+    }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+        fprintf(stderr,
+                "khsim: input/output error: %s: reading did not end within %u s: the file "
+                "looks damaged (HDF5 can loop forever on one); KHSIM_READ_TIMEOUT=seconds "
+                "allows more\n",
+                cli->path, limit);
+        return 2;
     }
     if (WIFSIGNALED(status)) {
         fprintf(stderr,
