@@ -243,10 +243,16 @@ Suite *kh_reliability_suite(void)
     Suite *s = suite_create("reliability");
     TCase *tc = tcase_create("reliability");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_disk_full);
-    tcase_add_loop_test(tc, test_determinism, 0, 3);
     tcase_add_test(tc, test_fuzz_regressions);
-    tcase_add_loop_test(tc, test_run_resume, 0, 3);
     suite_add_tcase(s, tc);
+    /* Whole runs through the binary, several seconds each: make
+     * test-sanitize leaves them out (CK_EXCLUDE_TAGS=slow). */
+    TCase *runs = tcase_create("reliability-runs");
+    tcase_set_tags(runs, "slow");
+    tcase_set_timeout(runs, 240);
+    tcase_add_test(runs, test_disk_full);
+    tcase_add_loop_test(runs, test_determinism, 0, 3);
+    tcase_add_loop_test(runs, test_run_resume, 0, 3);
+    suite_add_tcase(s, runs);
     return s;
 }

@@ -132,7 +132,7 @@ START_TEST(test_resume_equals_uninterrupted)
     snprintf(cut, sizeof cut, "%s.cut.h5", study);
     const char *a_full[] = {"train", study, "-o", full, "--quiet", NULL};
     ck_assert_int_eq(kh_test_khsim(a_full, err, sizeof err, 0), 0);
-    const double when[2] = {0.6, 2.2};
+    const double when[2] = {0.5, 1.4};
     int rank;
     long d1[3], d2[3];
     double *S1 = kh_test_read(full, "/train/S", &rank, d1);
