@@ -5,6 +5,8 @@
  *   out = output/my_sweep         directory of the points and the index
  *                                 (default output/<sweep file name>)
  *   verify = true                 run khsim verify on every point
+ *   seed_per_point = false        true: init.seed and input.seed (where not
+ *                                 swept) keyed on (seed, point)
  *   [grid]                        every combination (the last key fastest)
  *   network.w_inh = 0.2, 0.5, 1.5
  *   init.seed = 1, 2
@@ -14,12 +16,13 @@
  *
  * Point i is the base study with its values set (as --set would) and
  * output.path = <out>/point_<i>.h5. Its random streams come from its own
- * study's seeds (xoshiro256** keyed by seed and stream), so what a point
- * computes depends only on the sweep file: not on the number of ranks, nor
- * on the order they run in. */
+ * study's seeds (xoshiro256** keyed by seed and stream; with seed_per_point,
+ * the seeds keyed on the point too), so what a point computes depends only on
+ * the sweep file: not on the number of ranks, nor on the order they run in. */
 #include "kh_sweep.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <ini.h>
 #include <math.h>
 #include <stdio.h>
@@ -53,6 +56,7 @@ typedef struct sweep {
     char path[KH_PATH_MAX], base[KH_PATH_MAX];
     char out[KH_PATH_MAX - 64]; /* leaves room for /point_NNNN.h5 */
     int verify;
+    int seed_per_point; /* init.seed and input.seed keyed on (seed, point) */
     sweep_key keys[MAX_KEYS];
     int n_keys;
     long n_points, list_len;
@@ -81,6 +85,12 @@ static int on_entry(void *user, const char *section, const char *name, const cha
             snprintf(s->base, sizeof s->base, "%s", value);
         } else if (strcmp(name, "out") == 0) {
             snprintf(s->out, sizeof s->out, "%s", value);
+        } else if (strcmp(name, "seed_per_point") == 0) {
+            s->seed_per_point = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+            if (!s->seed_per_point && strcmp(value, "false") != 0 && strcmp(value, "0") != 0) {
+                snprintf(s->error, sizeof s->error,
+                         "sweep.seed_per_point = '%s' is not true or false", value);
+            }
         } else if (strcmp(name, "verify") == 0) {
             s->verify = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
             if (!s->verify && strcmp(value, "false") != 0 && strcmp(value, "0") != 0) {
@@ -88,7 +98,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
                          value);
             }
         } else {
-            snprintf(s->error, sizeof s->error, "unknown key sweep.%s (base, out, verify)", name);
+            snprintf(s->error, sizeof s->error,
+                     "unknown key sweep.%s (base, out, verify, seed_per_point)", name);
         }
         return s->error[0] ? 0 : 1;
     }
@@ -210,6 +221,28 @@ static void point_path(const sweep *s, long i, char *buf, size_t len)
     snprintf(buf, len, "%s/point_%04ld.h5", s->out, i);
 }
 
+/* A seed keyed on (seed, point): splitmix64 of both, kept below 2^53 (the
+ * study file's largest integer). */
+static long keyed_seed(long seed, long point)
+{
+    uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull + (uint64_t)point + 1;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (long)(z & ((1ull << 53) - 1));
+}
+
+/* Whether key `name` is swept. */
+static int swept(const sweep *s, const char *name)
+{
+    for (int k = 0; k < s->n_keys; k++) {
+        if (strcmp(s->keys[k].name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The base study with point i's values. */
 static int point_config(const sweep *s, long i, kh_config **out, char *overrides, size_t len)
 {
@@ -225,6 +258,21 @@ static int point_config(const sweep *s, long i, kh_config **out, char *overrides
         st = kh_config_set(c, a);
         size_t l = strlen(overrides);
         snprintf(overrides + l, len - l, "%s%s", l ? "\n" : "", a);
+    }
+    /* seed_per_point: the seeds not swept become keyed on (seed, point), so
+     * that every point draws its own streams, whatever rank runs it. */
+    const char *seeds[2][2] = {{"init", "seed"}, {"input", "seed"}};
+    for (int q = 0; q < 2 && st == KH_OK && s->seed_per_point; q++) {
+        char name[32], value[32];
+        snprintf(name, sizeof name, "%s.%s", seeds[q][0], seeds[q][1]);
+        if (swept(s, name)) {
+            continue;
+        }
+        long base_seed = q == 0 ? c->p.init_seed : c->p.input_seed;
+        snprintf(value, sizeof value, "%ld", keyed_seed(base_seed, i));
+        st = kh_config_set_kv(c, seeds[q][0], seeds[q][1], value, "sweep: ");
+        size_t l = strlen(overrides);
+        snprintf(overrides + l, len - l, "%s%s=%s", l ? "\n" : "", name, value);
     }
     char path[KH_PATH_MAX];
     point_path(s, i, path, sizeof path);

@@ -124,7 +124,8 @@ START_TEST(test_sweep_serial)
 END_TEST
 
 /* The same sweep under `mpirun -np 2 ./khsim-mpi` gives every point the
- * datasets of the serial sweep, bit for bit. */
+ * datasets of the serial sweep, bit for bit (with init.seed keyed on the
+ * point, input.seed swept). */
 START_TEST(test_sweep_mpi)
 {
     if (access("./khsim-mpi", X_OK) != 0 || system("command -v mpirun >/dev/null 2>&1") != 0) {
@@ -133,8 +134,10 @@ START_TEST(test_sweep_mpi)
         return;
     }
     char dir[512], sweep[1024], cmd[4096];
-    make_sweep(dir, sizeof dir, "[grid]\nnetwork.w_inh = 0.2, 0.6, 1.2\ninit.seed = 1, 2\n", sweep,
-               sizeof sweep);
+    make_sweep(dir, sizeof dir,
+               "seed_per_point = true\n[grid]\nnetwork.w_inh = 0.2, 0.6, 1.2\n"
+               "input.seed = 1, 2\n",
+               sweep, sizeof sweep);
     /* The serial reference from the same binary (one process, no mpirun), so
      * that both sides are the same build. */
     snprintf(cmd, sizeof cmd, "./khsim-mpi sweep %s >%s/serial.log 2>&1", sweep, dir);
@@ -143,8 +146,8 @@ START_TEST(test_sweep_mpi)
     snprintf(mpi_sweep, sizeof mpi_sweep, "%s/sweep_mpi.ini", dir);
     FILE *f = fopen(mpi_sweep, "w");
     fprintf(f,
-            "[sweep]\nbase = %s/base.ini\nout = %s/mpi\n"
-            "[grid]\nnetwork.w_inh = 0.2, 0.6, 1.2\ninit.seed = 1, 2\n",
+            "[sweep]\nbase = %s/base.ini\nout = %s/mpi\nseed_per_point = true\n"
+            "[grid]\nnetwork.w_inh = 0.2, 0.6, 1.2\ninput.seed = 1, 2\n",
             dir, dir);
     fclose(f);
     snprintf(cmd, sizeof cmd,
@@ -182,7 +185,7 @@ START_TEST(test_sweep_mpi)
             long len = da[0] * (rank > 1 ? da[1] : 1) * (rank > 2 ? da[2] : 1);
             ck_assert_int_eq(da[0], db[0]);
             for (long j = 0; j < len; j++) {
-                ck_assert_msg(x[j] == y[j], "point %d %s differs at %ld", i, ds[k], j);
+                ck_assert_msg(x[j] == y[j], "point %d %s differs at %ld (%s)", i, ds[k], j, dir);
             }
             free(x);
             free(y);
