@@ -22,9 +22,9 @@
 #include "kh_sweep.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <ini.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
