@@ -301,7 +301,7 @@ static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_s
         if (p->device == KH_DEV_CUDA) {
             return KH_ERROR(KH_ENOTSUP, "solver.device = cuda: %s", why);
         }
-        snprintf(res->device, sizeof res->device, "cpu (device = auto: %s)", why);
+        snprintf(res->device, sizeof res->device, "cpu (device = auto: %.280s)", why);
     }
     r->fast = kh_fast_alloc(p, r->data.x, N, r->W, nb);
     return r->fast ? KH_OK : KH_EINVAL;
