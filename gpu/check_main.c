@@ -22,15 +22,9 @@
 #include "../src/kh_data.h"
 #include "../src/kh_error.h"
 #include "../src/kh_rng.h"
+#include "../src/kh_sim.h"
 #include "kh_gpu.h"
 #include "kh_kernels.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int failures = 0;
 
@@ -252,9 +246,9 @@ static void throughput(double copy_gbs)
             long steps = 20;
             double t = 0.0;
             for (;;) {
-                double t0 = now();
+                double t0 = kh_wall_seconds();
                 CHECK_OK(kh_gpu_ens_advance(e, steps, 1e-3));
-                t = now() - t0;
+                t = kh_wall_seconds() - t0;
                 if (t > 0.2 || steps >= 1L << 20) {
                     break;
                 }
@@ -289,15 +283,7 @@ static void fast_epoch(const char *mnist)
         W0[i] = kh_rng_normal(&r);
     }
     kh_rng_seed(&r, 1, 3);
-    for (long i = 0; i < N; i++) {
-        order[i] = i;
-    }
-    for (long i = N - 1; i > 0; i--) {
-        long j = (long)(kh_rng_uniform(&r) * (double)(i + 1));
-        long t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-    }
+    kh_sim_shuffle(order, N, &r);
     printf("\nfast rule, MNIST N = %ld, n = %ld, m = %ld, p = 4, k = 2, batch %ld (s per epoch)\n",
            N, n, m, nb);
     kh_config *c = kh_config_alloc();
@@ -316,18 +302,18 @@ static void fast_epoch(const char *mnist)
         }
         double best = 1e30;
         for (int e = 0; e < 3; e++) {
-            double t0 = now();
+            double t0 = kh_wall_seconds();
             CHECK_OK(kh_gpu_fast_epoch(g, order, 0.02 * (1.0 - e / 3.0)));
-            best = fmin(best, now() - t0);
+            best = fmin(best, kh_wall_seconds() - t0);
         }
         kh_gpu_fast_free(g);
         p->precision = prec;
         kh_fast *f = kh_fast_alloc(p, d.x, N, W0, nb);
-        double t0 = now();
+        double t0 = kh_wall_seconds();
         for (long b0 = 0; b0 < N; b0 += nb) {
             CHECK_OK(kh_fast_step(f, order + b0, N - b0 < nb ? N - b0 : nb, 0.02));
         }
-        double cpu = now() - t0;
+        double cpu = kh_wall_seconds() - t0;
         kh_fast_free(f);
         printf("  %-7s GPU %8.3f s (best of 3)   CPU (%d threads, same machine) %8.3f s   "
                "ratio %.1fx\n",

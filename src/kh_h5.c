@@ -217,8 +217,8 @@ static int write_params(hid_t file, const kh_config *c)
     return s;
 }
 
-kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summary,
-                    const char *overrides, long m, long n)
+/* A writer with no file open yet and no dataset, for `path`. */
+static kh_h5 *writer_alloc(const char *path)
 {
     kh_h5 *f = calloc(1, sizeof *f);
     if (!f) {
@@ -228,9 +228,19 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
     for (int i = 0; i < D_N; i++) {
         f->ds[i] = -1;
     }
+    snprintf(f->path, sizeof f->path, "%s", path);
+    return f;
+}
+
+kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summary,
+                    const char *overrides, long m, long n)
+{
+    kh_h5 *f = writer_alloc(path);
+    if (!f) {
+        return NULL;
+    }
     f->m = m;
     f->n = n;
-    snprintf(f->path, sizeof f->path, "%s", path);
     f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f->file < 0) {
         KH_ERROR(KH_EIO,
@@ -775,15 +785,10 @@ int kh_h5_overwrite(kh_h5 *f, const char *path, const void *x, int rank, const l
 
 kh_h5 *kh_h5_create_plain(const char *path)
 {
-    kh_h5 *f = calloc(1, sizeof *f);
+    kh_h5 *f = writer_alloc(path);
     if (!f) {
-        KH_ERROR(KH_ENOMEM, "cannot allocate the HDF5 writer");
         return NULL;
     }
-    for (int i = 0; i < D_N; i++) {
-        f->ds[i] = -1;
-    }
-    snprintf(f->path, sizeof f->path, "%s", path);
     f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     char now[64];
     iso_now(now, sizeof now);
@@ -818,15 +823,10 @@ int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, cons
 
 kh_h5 *kh_h5_open_rw(const char *path)
 {
-    kh_h5 *f = calloc(1, sizeof *f);
+    kh_h5 *f = writer_alloc(path);
     if (!f) {
-        KH_ERROR(KH_ENOMEM, "cannot allocate the HDF5 writer");
         return NULL;
     }
-    for (int i = 0; i < D_N; i++) {
-        f->ds[i] = -1;
-    }
-    snprintf(f->path, sizeof f->path, "%s", path);
     f->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f->file < 0) {
         free(f);

@@ -15,7 +15,7 @@
 #include "kh_h5.h"
 #include "kh_rng.h"
 
-static double now_seconds(void)
+double kh_wall_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -164,7 +164,7 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
         }
         *n_snap = 1;
     }
-    double last_report = now_seconds();
+    double last_report = kh_wall_seconds();
     for (long s = s_first; s < N && st == KH_OK; s++) {
         double t_end = t_start + kh_config_presentation_time(p, s, N);
         if (s == N - 1) {
@@ -218,12 +218,12 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
                 (*n_snap)++;
                 next_snap++;
             }
-            if (progress && now_seconds() - last_report > 0.25) {
+            if (progress && kh_wall_seconds() - last_report > 0.25) {
                 char line[160];
                 snprintf(line, sizeof line, "presentation %ld/%ld  t = %.4g / %.4g", s + 1, N, *t,
                          t_total);
                 progress(pctx, t_total > 0 ? *t / t_total : 1.0, line);
-                last_report = now_seconds();
+                last_report = kh_wall_seconds();
             }
         }
         if (st == KH_OK && hooks && hooks->end) {
@@ -449,10 +449,10 @@ static int run_main(kh_config *c, const char *overrides, int resume,
         run_free(&r);
         return KH_EIO;
     }
-    double t0 = now_seconds();
+    double t0 = kh_wall_seconds();
     st = integrate(&r, p, progress, progress_ctx, &t, &res->snapshots, &res->presentations, hooks,
                    resume ? &rp : NULL);
-    res->wall_seconds = now_seconds() - t0;
+    res->wall_seconds = kh_wall_seconds() - t0;
     res->t_end = t;
     res->rows = kh_h5_rows(r.h5);
     kh_solver_stats_get(r.solver, &res->stats);

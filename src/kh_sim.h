@@ -20,6 +20,9 @@ typedef struct kh_sim_result {
     double t_end, wall_seconds;
 } kh_sim_result;
 
+/* Seconds on the monotonic clock (for wall times and progress). */
+double kh_wall_seconds(void);
+
 /* Called at most a few times a second: frac in [0, 1], a short status line. */
 typedef void (*kh_progress_fn)(void *ctx, double frac, const char *line);
 

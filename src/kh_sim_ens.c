@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../gpu/kh_gpu.h"
 #include "../gpu/kh_kernels.h"
@@ -21,13 +20,6 @@
 #include "kh_error.h"
 #include "kh_h5.h"
 #include "kh_sim.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The ensemble on one device: the CPU's kh_ens or the GPU's kh_gpu_ens. */
 typedef struct backend {
@@ -160,7 +152,7 @@ static int integrate(ens_run *r, const kh_params *p, const volatile sig_atomic_t
     }
     res->snapshots = 1;
     long next_snap = 1;
-    double last_report = now_seconds(), t_start = 0.0;
+    double last_report = kh_wall_seconds(), t_start = 0.0;
     for (long s = 0; s < N && st == KH_OK; s++) {
         const double t_end = t_start + kh_config_presentation_time(p, s, N);
         const double *x = r->data.x + (size_t)s * (size_t)n;
@@ -208,12 +200,12 @@ static int integrate(ens_run *r, const kh_params *p, const volatile sig_atomic_t
                 res->snapshots++;
                 next_snap++;
             }
-            if (progress && now_seconds() - last_report > 0.25) {
+            if (progress && kh_wall_seconds() - last_report > 0.25) {
                 char line[160];
                 snprintf(line, sizeof line, "presentation %ld/%ld  t = %.4g / %.4g  (%ld x euler)",
                          s + 1, N, *t, t_total, B);
                 progress(pctx, t_total > 0 ? *t / t_total : 1.0, line);
-                last_report = now_seconds();
+                last_report = kh_wall_seconds();
             }
         }
         t_start = t_end;
@@ -347,11 +339,11 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
     st = kh_h5_write_array(r.h5, "/ensemble/init_seed", seeds, 1, dB, 1,
                            "init.seed of each trajectory");
     free(seeds);
-    double t0 = now_seconds(), t = 0.0;
+    double t0 = kh_wall_seconds(), t = 0.0;
     if (st == KH_OK) {
         st = integrate(&r, p, stop, progress, progress_ctx, res, &t);
     }
-    res->wall_seconds = now_seconds() - t0;
+    res->wall_seconds = kh_wall_seconds() - t0;
     res->t_end = t;
     res->rows = kh_h5_rows(r.h5);
     res->stats.rhs_evals = res->stats.steps;

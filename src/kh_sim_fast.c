@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../gpu/kh_gpu.h"
 #include "../gpu/kh_kernels.h"
@@ -20,13 +19,6 @@
 #include "kh_h5.h"
 #include "kh_rng.h"
 #include "kh_sim.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void kh_sim_shuffle(long *order, long N, kh_rng *r)
 {
@@ -87,7 +79,8 @@ static int step(fast_run *r, const long *idx, long nb, double eps, double *flops
 }
 
 /* One /trajectory row for sample b of the last minibatch: its currents, the
- * activities its code came from (h), B and L = sum G(Q) at that sample. */
+ * activities its code came from (h), B (into r->B, which record_epoch uses)
+ * and L = sum G(Q) at that sample. r->W holds the weights reached. */
 static int record_row(fast_run *r, const kh_params *p, double t, long b, long sample)
 {
     const long m = p->n_hidden;
@@ -96,10 +89,6 @@ static int record_row(fast_run *r, const kh_params *p, double t, long b, long sa
          * the weights reached, on the host. */
         const long n = p->n_visible;
         const double *v = r->data.x + (size_t)sample * (size_t)n;
-        int st = kh_gpu_fast_get_W(r->gfast, r->W);
-        if (st != KH_OK) {
-            return st;
-        }
         for (long mu = 0; mu < m; mu++) {
             kh_row_moments(r->W + (size_t)mu * (size_t)n, v, n, p->p - 2.0,
                            kh_int_exponent(p->p - 2.0), &r->cur[mu], &r->B[mu], NULL);
@@ -118,25 +107,14 @@ static int record_row(fast_run *r, const kh_params *p, double t, long b, long sa
 }
 
 /* The per-epoch record: eps, the fraction of units that won at least once,
- * the mean and max |B - R^p|, the epoch's wall time. */
-static int record_epoch(fast_run *r, const kh_params *p, double eps, double seconds,
-                        double *dev_max_out)
+ * the mean and max |B - R^p| (from r->B, left by record_row), the epoch's
+ * wall time. */
+static int record_epoch(fast_run *r, const kh_params *p, double eps, double seconds)
 {
     const long m = p->n_hidden;
     const double Rp = pow(p->R, p->p);
     long winners = 0;
-    int st = get_W(r, r->W);
-    if (st != KH_OK) {
-        return st;
-    }
-    const int ip = kh_int_exponent(p->p);
-    for (long mu = 0; mu < m; mu++) {
-        double sum = 0.0;
-        for (long i = 0; i < p->n_visible; i++) {
-            sum += kh_abspow(r->W[(size_t)mu * (size_t)p->n_visible + (size_t)i], p->p, ip);
-        }
-        r->B[mu] = sum;
-    }
+    int st;
     if (r->gfast) {
         if ((st = kh_gpu_fast_winners(r->gfast, 1, &winners)) != KH_OK) {
             return st;
@@ -152,7 +130,6 @@ static int record_epoch(fast_run *r, const kh_params *p, double eps, double seco
     }
     mean /= (double)m;
     double won = (double)winners / (double)m;
-    *dev_max_out = mx;
     int s;
     if ((s = kh_h5_series_append(r->h5, "/epochs/eps", &eps, 0, 0, "learning rate")) != KH_OK ||
         (s = kh_h5_series_append(r->h5, "/epochs/won_fraction", &won, 0, 0,
@@ -180,14 +157,14 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
     for (long e = 0; e < start; e++) {
         kh_sim_shuffle(r->order, N, &rng);
     }
-    double last_report = now_seconds();
+    double last_report = kh_wall_seconds();
     long batches = start * per_epoch, samples = start * N;
     res->epochs = start;
     res->t_end = (double)samples * T;
     int st = KH_OK;
     for (long e = start; e < E && st == KH_OK; e++) {
         const double eps = p->eps0 * (1.0 - (double)e / (double)E);
-        const double t0 = now_seconds();
+        const double t0 = kh_wall_seconds();
         kh_sim_shuffle(r->order, N, &rng);
         if ((st = kh_h5_series_append(r->h5, "/fast/order", r->order, N, 1,
                                       "index into /input/v")) != KH_OK) {
@@ -234,28 +211,28 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
                 }
                 res->snapshots++;
             }
-            if (progress && now_seconds() - last_report > 0.25) {
+            if (progress && kh_wall_seconds() - last_report > 0.25) {
                 char line[160];
                 snprintf(line, sizeof line, "epoch %ld/%ld  minibatch %ld/%ld", e + 1, E, i + 1,
                          per_epoch);
                 progress(pctx, (double)(e * per_epoch + i + 1) / (double)(E * per_epoch), line);
-                last_report = now_seconds();
+                last_report = kh_wall_seconds();
             }
         }
         if (st != KH_OK) {
             break;
         }
-        double dev_max = 0.0;
         const double t = (double)samples * T;
-        if ((st = record_row(r, p, t, nb - 1, r->order[b0 + nb - 1])) != KH_OK ||
-            (st = record_epoch(r, p, eps, now_seconds() - t0, &dev_max)) != KH_OK) {
+        /* The weights are fetched once per epoch, for the row, B and the snapshot. */
+        if ((st = get_W(r, r->W)) != KH_OK ||
+            (st = record_row(r, p, t, nb - 1, r->order[b0 + nb - 1])) != KH_OK ||
+            (st = record_epoch(r, p, eps, kh_wall_seconds() - t0)) != KH_OK) {
             break;
         }
         res->rows++;
         res->epochs = e + 1;
         if (p->snapshot_batches == 0) {
-            if ((st = get_W(r, r->W)) != KH_OK ||
-                (st = kh_h5_append_snapshot(r->h5, t, r->W)) != KH_OK) {
+            if ((st = kh_h5_append_snapshot(r->h5, t, r->W)) != KH_OK) {
                 break;
             }
             res->snapshots++;
@@ -420,7 +397,7 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
         r.tbuf[j] = (double)j * p->presentation_time;
         r.tbuf[N + j] = (double)(j + 1) * p->presentation_time;
     }
-    double t0 = now_seconds();
+    double t0 = kh_wall_seconds();
     if (resume) {
         res->snapshots = start + 1;
         st = train(&r, p, stop, progress, progress_ctx, res, start);
@@ -431,7 +408,7 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
             st = train(&r, p, stop, progress, progress_ctx, res, 0);
         }
     }
-    res->wall_seconds = now_seconds() - t0;
+    res->wall_seconds = kh_wall_seconds() - t0;
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
     const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../gpu/kh_kernels.h"
 #include "kh_data.h"
@@ -29,13 +28,6 @@
 #define N_CLASSES 10
 /* Samples per GEMM when counting errors. */
 #define ERROR_CHUNK 1000
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct trainer {
     kh_dataset train, test;
@@ -104,7 +96,7 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
     kh_params *p = &c->p;
     const long m = p->n_hidden, n = p->n_visible;
     int st = KH_OK;
-    double t0 = now_seconds();
+    double t0 = kh_wall_seconds();
     if (p->tr_features == KH_FEAT_LEARNED) {
         kh_sim_result res;
         st = kh_sim_fast_run_ex(c, overrides, resume, stop, progress, pctx, &res);
@@ -118,11 +110,11 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
             random_sphere(p, t->W);
         }
     }
-    *sec_unsup += now_seconds() - t0;
+    *sec_unsup += kh_wall_seconds() - t0;
     if (st != KH_OK) {
         return st;
     }
-    t0 = now_seconds();
+    t0 = kh_wall_seconds();
     if (p->tr_features == KH_FEAT_PIXELS) {
         memcpy(t->Htr, t->train.x, (size_t)(t->train.n_samples * n) * sizeof(double));
         memcpy(t->Hte, t->test.x, (size_t)(t->test.n_samples * n) * sizeof(double));
@@ -130,7 +122,7 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
         kh_readout_features(t->W, m, n, t->train.x, t->train.n_samples, p->tr_power, t->Htr);
         kh_readout_features(t->W, m, n, t->test.x, t->test.n_samples, p->tr_power, t->Hte);
     }
-    *sec_feat += now_seconds() - t0;
+    *sec_feat += kh_wall_seconds() - t0;
     return KH_OK;
 }
 
@@ -179,7 +171,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
     for (long e = 0; e < start; e++) {
         kh_sim_shuffle(t->order, N, &rng);
     }
-    double last_report = now_seconds(), t0 = now_seconds();
+    double last_report = kh_wall_seconds(), t0 = kh_wall_seconds();
     for (long e = start; e < E; e++) {
         const double lr = kh_readout_lr(p->tr_lr, e, E);
         kh_sim_shuffle(t->order, N, &rng);
@@ -198,16 +190,14 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
                                     t->G, t->Z, t->D);
             kh_adam_step(t->S, t->G, t->m1, t->m2, CM, ++adam_t, lr, p->tr_adam_b1, p->tr_adam_b2,
                          p->tr_adam_eps);
-            if (progress && now_seconds() - last_report > 0.25) {
-                char line[200];
-                snprintf(line, sizeof line, "readout epoch %ld/%ld  test error %s", e + 1, E,
-                         res->test_error >= 0 ? "" : "-");
+            if (progress && kh_wall_seconds() - last_report > 0.25) {
+                char line[200], err[32] = "-";
                 if (res->test_error >= 0) {
-                    snprintf(line, sizeof line, "readout epoch %ld/%ld  test error %.2f %%", e + 1,
-                             E, 100.0 * res->test_error);
+                    snprintf(err, sizeof err, "%.2f %%", 100.0 * res->test_error);
                 }
+                snprintf(line, sizeof line, "readout epoch %ld/%ld  test error %s", e + 1, E, err);
                 progress(pctx, (double)e / (double)E + (double)b0 / (double)N / (double)E, line);
-                last_report = now_seconds();
+                last_report = kh_wall_seconds();
             }
         }
         double tr_err = (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Htr, t->train.labels,
@@ -230,7 +220,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
             (st = checkpoint(f, t, adam_t)) != KH_OK) {
             return st;
         }
-        res->seconds_readout = now_seconds() - t0;
+        res->seconds_readout = kh_wall_seconds() - t0;
     }
     return KH_OK;
 }

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -56,17 +55,10 @@ typedef struct progress_ctx {
     int shown;
 } progress_ctx;
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void show_progress(void *vctx, double frac, const char *line)
 {
     progress_ctx *c = vctx;
-    double el = wall() - c->start;
+    double el = kh_wall_seconds() - c->start;
     double left = frac > 1e-3 ? el * (1.0 - frac) / frac : 0.0;
     fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left ~%.0fs", 100.0 * frac, line,
             el, left);
@@ -187,7 +179,7 @@ static int cmd_run(const kh_cli *cli)
         kh_config_free(c);
         return s;
     }
-    progress_ctx pc = {wall(), 0};
+    progress_ctx pc = {kh_wall_seconds(), 0};
     int tty = !cli->quiet && isatty(STDERR_FILENO);
     kh_sim_result res;
     s = cli->resume ? kh_sim_resume(c, &stop_signal, tty ? show_progress : NULL, &pc, &res)
@@ -229,7 +221,7 @@ static int cmd_compare(const kh_cli *cli)
         kh_config_free(c);
         return s;
     }
-    progress_ctx pc = {wall(), 0};
+    progress_ctx pc = {kh_wall_seconds(), 0};
     int tty = !cli->quiet && isatty(STDERR_FILENO);
     s = kh_compare_run(c, overrides, &stop_signal, tty ? show_progress : NULL, &pc, stdout);
     if (pc.shown) {
@@ -256,7 +248,7 @@ static int cmd_train(const kh_cli *cli)
         kh_config_free(c);
         return s;
     }
-    progress_ctx pc = {wall(), 0};
+    progress_ctx pc = {kh_wall_seconds(), 0};
     int tty = !cli->quiet && isatty(STDERR_FILENO);
     kh_train_result res;
     s = kh_train_run(c, overrides, cli->resume, &stop_signal, tty ? show_progress : NULL, &pc,
