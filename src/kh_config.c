@@ -137,8 +137,10 @@ const kh_param_info kh_param_table[] = {
     {"train", "loss_power", KH_PT_DOUBLE, OFF(tr_loss_power), 0, 6, NULL, 2, BIG, 0, NULL, "",
      "readout: the power m of the loss sum |c - t|^m"},
     {"train", "beta", KH_PT_DOUBLE, OFF(tr_beta), 0, 0, NULL, 0, BIG, 0, NULL, "",
-     "readout: c = tanh(beta S h); 0: beta_scale / the mean over the training set of "
-     "max_mu h_mu"},
+     "readout: c = tanh(beta S h); 0: automatic (train.beta_auto)"},
+    {"train", "beta_auto", KH_PT_ENUM, OFF(tr_beta_auto), 0, KH_BETA_DIGIT, NULL, 0, 0, 0,
+     "digit,set", "", "readout, train.beta = 0: beta = beta_scale / max_mu h_mu of each digit "
+     "(digit) or / the mean over the training set of max_mu h_mu (set)"},
     {"train", "beta_scale", KH_PT_DOUBLE, OFF(tr_beta_scale), 0, 10, NULL, 0, BIG, 1, NULL, "",
      "readout: the factor of the automatic beta (train.beta = 0)"},
     {"train", "lr", KH_PT_DOUBLE, OFF(tr_lr), 0, 1e-3, NULL, 0, BIG, 1, NULL, "",

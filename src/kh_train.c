@@ -126,21 +126,48 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
     return KH_OK;
 }
 
-/* beta = beta_scale / the mean over the training set of max_mu h_mu
- * (train.beta = 0): beta h is then of order one for the most active unit of
- * a typical digit, whatever the scale of W v and the power n. */
-static double auto_beta(const trainer *t, double scale)
+static double row_max(const double *h, long M)
 {
-    const long N = t->train.n_samples, M = t->M;
+    double mx = 0.0;
+    for (long mu = 0; mu < M; mu++) {
+        mx = h[mu] > mx ? h[mu] : mx;
+    }
+    return mx;
+}
+
+/* The readout's beta. train.beta > 0: that beta. Automatic (train.beta = 0):
+ *   digit: beta_b = beta_scale / max_mu h_mu(b) for each digit b, done by
+ *          dividing each row of the training and test H by its largest h
+ *          and returning beta_scale. The class of a digit, the largest
+ *          component of S h, is unchanged by a positive factor per digit:
+ *          only where each digit's tanh saturates in the loss changes.
+ *   set:   beta = beta_scale / the mean over the training digits of
+ *          max_mu h_mu: beta h of order one for the most active unit of a
+ *          typical digit, whatever the scale of W v and the power n. */
+static double readout_beta(trainer *t, const kh_params *p)
+{
+    const long N = t->train.n_samples, Nt = t->test.n_samples, M = t->M;
+    if (p->tr_beta > 0.0) {
+        return p->tr_beta;
+    }
+    if (p->tr_beta_auto == KH_BETA_DIGIT) {
+        double *H[2] = {t->Htr, t->Hte};
+        const long rows[2] = {N, Nt};
+        for (int s = 0; s < 2; s++) {
+            for (long b = 0; b < rows[s]; b++) {
+                double *h = H[s] + b * M, mx = row_max(h, M);
+                for (long mu = 0; mx > 0.0 && mu < M; mu++) {
+                    h[mu] /= mx;
+                }
+            }
+        }
+        return p->tr_beta_scale;
+    }
     double sum = 0.0;
     for (long b = 0; b < N; b++) {
-        double mx = 0.0;
-        for (long mu = 0; mu < M; mu++) {
-            mx = t->Htr[b * M + mu] > mx ? t->Htr[b * M + mu] : mx;
-        }
-        sum += mx;
+        sum += row_max(t->Htr + b * M, M);
     }
-    return sum > 0.0 ? scale * (double)N / sum : scale;
+    return sum > 0.0 ? p->tr_beta_scale * (double)N / sum : p->tr_beta_scale;
 }
 
 /* Writes the readout's checkpoint: S, Adam's moments and its step count. */
@@ -235,7 +262,6 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
         {"power_n", p->tr_power},
         {"loss_power_m", p->tr_loss_power},
         {"beta", beta},
-        {"beta_auto", p->tr_beta == 0.0},
         {"beta_scale", p->tr_beta_scale},
         {"lr", p->tr_lr},
         {"epochs", (double)p->tr_epochs},
@@ -254,6 +280,13 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(f, "/train", "features", 0.0, feat[p->tr_features]);
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/train", "beta_auto", 0.0,
+                            p->tr_beta > 0.0 ? "no (train.beta)"
+                            : p->tr_beta_auto == KH_BETA_DIGIT
+                                ? "digit: c = tanh(beta S h / max_mu h_mu) for each digit"
+                                : "set: beta = beta_scale / mean over digits of max_mu h_mu");
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(f, "/train", "lr_schedule", 0.0,
@@ -378,7 +411,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         trainer_free(&t);
         return st;
     }
-    const double beta = p->tr_beta > 0.0 ? p->tr_beta : auto_beta(&t, p->tr_beta_scale);
+    const double beta = readout_beta(&t, p);
     kh_h5 *f = kh_h5_open_rw(p->out_path);
     if (!f) {
         trainer_free(&t);

@@ -30,6 +30,9 @@ enum { KH_PREC_DOUBLE, KH_PREC_FLOAT };
 enum { KH_DEV_CPU, KH_DEV_CUDA, KH_DEV_AUTO };
 /* The features the readout of khsim train learns on. */
 enum { KH_FEAT_LEARNED, KH_FEAT_RANDOM, KH_FEAT_PIXELS };
+/* The automatic beta of the readout (train.beta = 0): one for each digit or
+ * one for the training set. */
+enum { KH_BETA_DIGIT, KH_BETA_SET };
 /* Initial weights. */
 enum { KH_INIT_NORMAL, KH_INIT_UNIFORM, KH_INIT_FILE };
 
@@ -80,7 +83,8 @@ typedef struct kh_params {
     /* [train] (khsim train: the supervised readout, PNAS 2019 eq. 1 and appendix B) */
     double tr_power, tr_loss_power, tr_beta, tr_beta_scale, tr_lr;
     long tr_epochs, tr_batch, tr_seed, tr_test_samples;
-    int tr_features; /* KH_FEAT_* */
+    int tr_features;  /* KH_FEAT_* */
+    int tr_beta_auto; /* KH_BETA_* */
     double tr_adam_b1, tr_adam_b2, tr_adam_eps;
 } kh_params;
 

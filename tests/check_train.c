@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kh_data.h"
 #include "kh_error.h"
 #include "kh_h5.h"
 #include "kh_readout.h"
@@ -84,6 +85,41 @@ static const char *small = "[network]\nhidden = 100\np = 4\n[learning]\nepochs =
                            "[solver]\nmethod = fast\n[train]\nloss_power = 6\nepochs = 60\n"
                            "features = %s\n";
 
+/* The record is the model of eq. 1 whatever the automatic beta did to H:
+ * the test error recomputed from /train/W and /train/S alone, with
+ * h = max(W v, 0)^n and the class argmax_alpha (S h)_alpha, equals the
+ * recorded one (per-digit beta divides each digit's h by its largest, which
+ * leaves the argmax alone). */
+static void check_record_classifies(const char *out, const kh_params *p, long Nt)
+{
+    char img[KH_PATH_MAX + 64], lab[KH_PATH_MAX + 64];
+    ck_assert_int_eq(kh_data_find(p->input_path, "t10k-images-idx3-ubyte", img, sizeof img), KH_OK);
+    ck_assert_int_eq(kh_data_find(p->input_path, "t10k-labels-idx1-ubyte", lab, sizeof lab), KH_OK);
+    kh_dataset d;
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(kh_idx_read(img, 0, Nt, &d), KH_OK);
+    ck_assert_int_eq(kh_idx_read_labels(lab, 0, Nt, &d.labels), KH_OK);
+    int rank;
+    long dw[3], ds[3], de[3];
+    double *W = kh_test_read(out, "/train/W", &rank, dw);
+    double *S = kh_test_read(out, "/train/S", &rank, ds);
+    double *E = kh_test_read(out, "/train/test_error", &rank, de);
+    ck_assert_int_eq(dw[1], d.n_features);
+    ck_assert_int_eq(ds[1], dw[0]);
+    double *H = malloc((size_t)(Nt * dw[0]) * sizeof(double));
+    double Z[10 * 50];
+    ck_assert_ptr_nonnull(H);
+    kh_readout_features(W, dw[0], dw[1], d.x, Nt, p->tr_power, H);
+    long errors = kh_readout_errors(S, 10, dw[0], 1.0, H, d.labels, Nt, Z, 50);
+    ck_assert_msg(errors == lround(E[de[0] - 1] * (double)Nt),
+                  "%ld errors recomputed, %.0f recorded", errors, E[de[0] - 1] * (double)Nt);
+    free(H);
+    free(W);
+    free(S);
+    free(E);
+    kh_dataset_release(&d);
+}
+
 static double train_error(const char *features, double *train_err)
 {
     char ini[512], out[512];
@@ -100,6 +136,7 @@ static double train_error(const char *features, double *train_err)
     ck_assert_int_eq(d[0], 60);
     ck_assert_double_eq_tol(te[59], res.test_error, 1e-15);
     free(te);
+    check_record_classifies(out, &c->p, 1000);
     *train_err = res.train_error;
     remove(out);
     kh_config_free(c);
@@ -207,6 +244,9 @@ START_TEST(test_train_smoke)
         ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "beta", &x), KH_OK);
         ck_assert(x > 0.0);
         ck_assert(res.test_error >= 0.0 && res.test_error <= 1.0);
+        if (k == 0) {
+            check_record_classifies(out, &c->p, 100);
+        }
         free(S);
         remove(out);
         kh_config_free(c);
