@@ -28,6 +28,18 @@ KH_HD static inline KH_R KH_S(kh_abspow)(KH_R x, KH_R e, int ie)
     }
 }
 
+/* B = sum_i |w_i|^p of one row of n weights (the sphere's B_mu; DESIGN
+ * section 1), summed in double whatever the precision of w. `ip` as for
+ * kh_abspow. */
+KH_HD static inline double KH_S(kh_row_pnorm)(const KH_R *w, long n, double p, int ip)
+{
+    double sum = 0.0;
+    for (long i = 0; i < n; i++) {
+        sum += kh_abspow((double)w[i], p, ip);
+    }
+    return sum;
+}
+
 /* sgn(x) |x|^e: with e = p - 1 the factor of W_mui in the current I_mu. */
 KH_HD static inline KH_R KH_S(kh_signed_pow)(KH_R x, KH_R e, int ie)
 {

@@ -432,10 +432,6 @@ static void FR(pnorm)(const kh_fast *f, const FR(impl) * s, double *B)
     const double pp = f->p->p;
     const int ip = kh_int_exponent(pp);
     for (long mu = 0; mu < f->m; mu++) {
-        double sum = 0.0;
-        for (long i = 0; i < n; i++) {
-            sum += kh_abspow((double)s->W[(size_t)mu * (size_t)n + (size_t)i], pp, ip);
-        }
-        B[mu] = sum;
+        B[mu] = KS(kh_row_pnorm)(s->W + (size_t)mu * (size_t)n, n, pp, ip);
     }
 }

@@ -151,11 +151,7 @@ static void sphere_dev(const double *W, long m, long n, const kh_params *p, doub
     const int ip = kh_int_exponent(p->p);
     const double Rp = pow(p->R, p->p);
     for (long mu = 0; mu < m; mu++) {
-        double B = 0.0;
-        for (long i = 0; i < n; i++) {
-            B += kh_abspow(W[mu * n + i], p->p, ip);
-        }
-        dev[mu] = fabs(B - Rp);
+        dev[mu] = fabs(kh_row_pnorm(W + mu * n, n, p->p, ip) - Rp);
     }
 }
 

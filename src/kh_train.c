@@ -76,10 +76,7 @@ static void random_sphere(const kh_params *p, double *W)
     const long m = p->n_hidden, n = p->n_visible;
     const int ip = kh_int_exponent(p->p);
     for (long mu = 0; mu < m; mu++) {
-        double B = 0.0;
-        for (long i = 0; i < n; i++) {
-            B += kh_abspow(W[mu * n + i], p->p, ip);
-        }
+        double B = kh_row_pnorm(W + mu * n, n, p->p, ip);
         double scale = B > 0.0 ? p->R / pow(B, 1.0 / p->p) : 0.0;
         for (long i = 0; i < n; i++) {
             W[mu * n + i] *= scale;
