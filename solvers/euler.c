@@ -69,8 +69,7 @@ static int euler_apply(void *vs, double *t, double t1, double y[])
         if (st != KH_OK) {
             return st;
         }
-        /* Land exactly on t1 when the remainder is within rounding of dt. */
-        double h = (t1 - *t <= dt * (1.0 + 1e-9)) ? t1 - *t : dt;
+        double h = kh_euler_lands(t1 - *t, dt) ? t1 - *t : dt;
         s->rhs_evals++;
         if (s->model->rhs(*t, y, s->dydt, s->ws) != 0) {
             return KH_ERROR(KH_ESOLVER,

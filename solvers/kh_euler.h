@@ -15,6 +15,15 @@
 extern "C" {
 #endif
 
+/* Euler's rule for landing on an output time: the step from t toward t1 is
+ * the whole remainder t1 - t when that is within rounding of dt, else dt.
+ * Used by `method = euler` (solvers/euler.c) and by the batched ensemble's
+ * run (src/kh_sim_ens.c), so both land on the same times. */
+static inline int kh_euler_lands(double remainder, double dt)
+{
+    return remainder <= dt * (1.0 + 1e-9);
+}
+
 typedef struct kh_ens kh_ens;
 
 /* B trajectories of m units and n inputs in precision KH_PREC_*; prm [B] is

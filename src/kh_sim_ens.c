@@ -117,12 +117,12 @@ static int record(ens_run *r, double t, long sample)
 }
 
 /* Advances from *t to target like method = euler: full steps of dt, the last
- * one shortened to land on target. */
+ * one the remainder (kh_euler_lands, the rule euler.c steps by). */
 static int advance_to(ens_run *r, double dt, double *t, double target, long *steps)
 {
     long k = 0;
     double tt = *t;
-    while (target - tt > dt * (1.0 + 1e-9)) {
+    while (!kh_euler_lands(target - tt, dt)) {
         tt += dt;
         k++;
     }
