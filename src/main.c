@@ -238,12 +238,7 @@ static int cmd_train(const kh_cli *cli)
         return KH_ENOMEM;
     }
     char overrides[8192] = "";
-    int s;
-    if (cli->resume) {
-        s = load_record(cli, c);
-    } else {
-        s = load_study(cli, c, overrides, sizeof overrides);
-    }
+    int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, sizeof overrides);
     if (s != KH_OK) {
         kh_config_free(c);
         return s;
