@@ -4,7 +4,7 @@ variants on a learned W quickly: h = max(W v, 0)^n, c = tanh(beta S h), loss
 sum |c - t|^m (or softmax cross-entropy), Adam with the paper's schedule
 compressed to --epochs (lr until 1/3, then x0.5, x0.1, x0.05, x0.01 every 1/6).
 
-    /usr/bin/python3 bench/readout_numpy.py OUT.h5 [--beta digit|set|l2|sum|unit]
+    /usr/bin/python3 bench/readout_numpy.py OUT.h5 [--beta digit|set|l2|sum|unit|vnorm]
         [--beta-scale 10] [--m 6] [--epochs 60] [--val]
 
 OUT.h5: a khsim file; W is /train/W when there is one, else the last
@@ -13,7 +13,8 @@ measures on the last 10 000 (a validation split) instead of the test digits.
 --beta: digit = beta_scale / max_mu h_mu per digit (khsim's beta_auto =
 digit), set = beta_scale / the mean of max_mu h_mu (beta_auto = set), l2 / sum
 = beta_scale / the 2-norm / the sum of h per digit, unit = each unit's h
-divided by its mean over the training digits, then beta as set.
+divided by its mean over the training digits, vnorm = each digit's h divided
+by |v|_2^n (its currents by |v|_2), both then with beta as set.
 Prints the train and test (or validation) error every 5 epochs and the time
 per epoch. The numbers in README's "khsim train" section that are marked as
 from this script came from it; it is not khsim's readout (float32, another
@@ -42,7 +43,7 @@ def main():
     ap.add_argument("--data", default="data/mnist")
     ap.add_argument("--n", type=float, default=4.5, help="power of the activation")
     ap.add_argument("--m", type=float, default=6, help="power of the loss")
-    ap.add_argument("--beta", default="digit", choices=["digit", "set", "l2", "sum", "unit"])
+    ap.add_argument("--beta", default="digit", choices=["digit", "set", "l2", "sum", "unit", "vnorm"])
     ap.add_argument("--beta-scale", type=float, default=10)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--epochs", type=int, default=60)
@@ -75,6 +76,9 @@ def main():
         Hte /= np.maximum(norm(Hte), 1e-30)
         beta = a.beta_scale
     else:
+        if a.beta == "vnorm":
+            Htr /= np.linalg.norm(Xtr, axis=1, keepdims=True) ** a.n
+            Hte /= np.linalg.norm(Xte, axis=1, keepdims=True) ** a.n
         if a.beta == "unit":
             s = np.maximum(Htr.mean(0), 1e-30)
             Htr /= s

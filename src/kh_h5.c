@@ -22,7 +22,20 @@ struct kh_h5 {
     double pending; /* bytes appended since the last flush (an upper bound) */
     int full;       /* the room check stopped the run: no more bulk writes */
     char path[KH_PATH_MAX];
+    /* /solver's counters and wall time as the file held them when it was
+     * opened to go on (kh_h5_open_append): the earlier parts of a resumed
+     * run, added to this part's by kh_h5_write_solver. */
+    double solver_prior[KH_H5_N_PRIOR];
 };
+
+/* The /solver attributes that add up over the parts of a resumed run:
+ * kh_h5_write_solver's N_COUNTERS counters, its wall time, then the fast
+ * rule's flops (written by kh_sim_fast). */
+#define N_COUNTERS 7
+#define PRIOR_WALL N_COUNTERS
+static const char *const prior_names[KH_H5_N_PRIOR] = {
+    "steps",   "failed_steps",          "rhs_evals",    "jac_evals", "switches",
+    "sliding", "unstable_fixed_points", "wall_seconds", "flops"};
 
 /* At most this much of what was appended since the last flush is still in
  * HDF5's caches and not yet in the file's size (1 MiB of chunk cache per open
@@ -537,6 +550,35 @@ int kh_h5_set_attr(kh_h5 *f, const char *group, const char *name, double x, cons
     return s;
 }
 
+int kh_h5_get_attr(kh_h5 *f, const char *obj, const char *name, double *x)
+{
+    if ((strcmp(obj, "/") != 0 && !link_exists(f->file, obj)) ||
+        H5Aexists_by_name(f->file, obj, name, H5P_DEFAULT) <= 0) {
+        return 0;
+    }
+    hid_t a = H5Aopen_by_name(f->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    double v;
+    herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+    if (a >= 0) {
+        H5Aclose(a);
+    }
+    if (e < 0) {
+        return 0;
+    }
+    *x = v;
+    return 1;
+}
+
+double kh_h5_solver_prior(const kh_h5 *f, const char *name)
+{
+    for (int i = 0; i < KH_H5_N_PRIOR; i++) {
+        if (strcmp(prior_names[i], name) == 0) {
+            return f->solver_prior[i];
+        }
+    }
+    return 0.0;
+}
+
 int kh_h5_flush(kh_h5 *f)
 {
     return flush(f);
@@ -623,16 +665,8 @@ int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
     if (g < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot open /solver", f->path);
     }
-    const struct {
-        const char *name;
-        long value;
-    } counters[] = {{"steps", st->steps},
-                    {"failed_steps", st->failed_steps},
-                    {"rhs_evals", st->rhs_evals},
-                    {"jac_evals", st->jac_evals},
-                    {"switches", st->switches},
-                    {"sliding", st->sliding},
-                    {"unstable_fixed_points", st->unstable}};
+    const long counters[N_COUNTERS] = {st->steps,    st->failed_steps, st->rhs_evals, st->jac_evals,
+                                       st->switches, st->sliding,      st->unstable};
     int s = attr_string(g, "method", method);
     if (s == KH_OK) {
         s = attr_double(g, "rtol", rtol);
@@ -640,11 +674,11 @@ int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
     if (s == KH_OK) {
         s = attr_double(g, "atol", atol);
     }
-    for (size_t i = 0; i < sizeof counters / sizeof counters[0] && s == KH_OK; i++) {
-        s = attr_long(g, counters[i].name, counters[i].value);
+    for (int i = 0; i < N_COUNTERS && s == KH_OK; i++) {
+        s = attr_long(g, prior_names[i], counters[i] + (long)f->solver_prior[i]);
     }
     if (s == KH_OK) {
-        s = attr_double(g, "wall_seconds", wall_seconds);
+        s = attr_double(g, "wall_seconds", wall_seconds + f->solver_prior[PRIOR_WALL]);
     }
     H5Gclose(g);
     return s;
@@ -709,6 +743,10 @@ kh_h5 *kh_h5_open_append(const char *path, long rows_keep, long snaps_keep)
         } else if (i == D_SW) {
             f->n_snap = len;
         }
+    }
+    for (int i = 0; i < KH_H5_N_PRIOR && s == KH_OK; i++) {
+        f->solver_prior[i] = 0.0;
+        kh_h5_get_attr(f, "/solver", prior_names[i], &f->solver_prior[i]);
     }
     if (s != KH_OK) {
         kh_h5_close(f);

@@ -47,6 +47,18 @@ int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const
  * string `text`, or the number x when text is NULL. KH_OK or KH_EIO. */
 int kh_h5_set_attr(kh_h5 *f, const char *group, const char *name, double x, const char *text);
 
+/* Numeric attribute `name` of object `obj` ("/" or a group) into *x: 1 when
+ * the file has it, else 0 with *x untouched (no error is set). */
+int kh_h5_get_attr(kh_h5 *f, const char *obj, const char *name, double *x);
+
+/* How many /solver attributes add up over the parts of a resumed run. */
+#define KH_H5_N_PRIOR 9
+
+/* /solver attribute `name` ("steps", ..., "wall_seconds", "flops") as the file held
+ * it when kh_h5_open_append opened it: the earlier parts of a resumed run;
+ * 0 for a new file or another name. */
+double kh_h5_solver_prior(const kh_h5 *f, const char *name);
+
 /* Flushes the file to disk. KH_OK or KH_EIO. */
 int kh_h5_flush(kh_h5 *f);
 
@@ -61,7 +73,9 @@ int kh_h5_append_snapshot(kh_h5 *f, double t, const double *W);
 int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len);
 
 /* Attributes of /solver: method, rtol, atol, the counters of st and the
- * wall time in seconds. */
+ * wall time in seconds. In a file opened with kh_h5_open_append (a resumed
+ * run) the counters and the wall time are added to those the file held
+ * when it was opened: they cover every part of the run. */
 int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
                        const kh_solver_stats *st, double wall_seconds);
 

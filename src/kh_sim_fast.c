@@ -159,6 +159,9 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
     }
     double last_report = kh_wall_seconds();
     long batches = start * per_epoch, samples = start * N;
+    /* The counters are this call's work (kh_h5_write_solver adds the
+     * earlier parts'); presentations and t_end are the run's position. */
+    const long batches0 = batches, samples0 = samples;
     res->epochs = start;
     res->t_end = (double)samples * T;
     int st = KH_OK;
@@ -182,8 +185,8 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
             samples += N;
             res->flops += 2.0 * (double)N * (double)r->m * (double)r->n;
             res->presentations = samples;
-            res->stats.steps = batches;
-            res->stats.rhs_evals = samples;
+            res->stats.steps = batches - batches0;
+            res->stats.rhs_evals = samples - samples0;
             res->t_end = (double)samples * T;
         }
         for (long i = 0; i < per_epoch && !(r->gfast && p->snapshot_batches == 0); i++) {
@@ -199,8 +202,8 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
             batches++;
             samples += nb;
             res->presentations = samples;
-            res->stats.steps = batches;
-            res->stats.rhs_evals = samples;
+            res->stats.steps = batches - batches0;
+            res->stats.rhs_evals = samples - samples0;
             res->t_end = (double)samples * T;
             if (p->snapshot_batches > 0 && batches % p->snapshot_batches == 0) {
                 if ((st = get_W(r, r->W)) != KH_OK) {
@@ -424,7 +427,8 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
                             p->precision == KH_PREC_FLOAT ? "float" : "double");
     }
     if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(r.h5, "/solver", "flops", res->flops, NULL);
+        s2 = kh_h5_set_attr(r.h5, "/solver", "flops",
+                            res->flops + kh_h5_solver_prior(r.h5, "flops"), NULL);
     }
     if (s2 == KH_OK) {
         s2 = kh_h5_set_attr(r.h5, "/solver", "device", 0.0, res->device);

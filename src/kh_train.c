@@ -196,6 +196,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
         kh_sim_shuffle(t->order, N, &rng);
     }
     double last_report = kh_wall_seconds(), t0 = kh_wall_seconds();
+    const double before = res->seconds_readout; /* earlier parts of a resumed readout */
     for (long e = start; e < E; e++) {
         const double lr = kh_readout_lr(p->tr_lr, e, E);
         kh_sim_shuffle(t->order, N, &rng);
@@ -244,7 +245,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
             (st = checkpoint(f, t, adam_t)) != KH_OK) {
             return st;
         }
-        res->seconds_readout = kh_wall_seconds() - t0;
+        res->seconds_readout = before + kh_wall_seconds() - t0;
     }
     return KH_OK;
 }
@@ -356,6 +357,15 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         }
         start = kh_h5_length(f, "/train/test_error");
         have_record = kh_h5_length(f, "/snapshots/W") > 0;
+        /* The phases' seconds add up over the parts of a resumed training.
+         * A stop in the unsupervised phase left no /train yet: its time so
+         * far is the fast rule's in /solver. */
+        if (!kh_h5_get_attr(f, "/train", "seconds_unsupervised", &res->seconds_unsupervised) &&
+            p->tr_features == KH_FEAT_LEARNED) {
+            kh_h5_get_attr(f, "/solver", "wall_seconds", &res->seconds_unsupervised);
+        }
+        kh_h5_get_attr(f, "/train", "seconds_features", &res->seconds_features);
+        kh_h5_get_attr(f, "/train", "seconds_readout", &res->seconds_readout);
         kh_h5_close(f);
         if (start > 0) {
             double at = 0.0;

@@ -9,7 +9,8 @@
 typedef struct kh_train_result {
     long epochs;                    /* readout epochs completed */
     double train_error, test_error; /* fractions after the last epoch (-1: none yet) */
-    double seconds_unsupervised;    /* wall time of each phase in this call */
+    double seconds_unsupervised;    /* wall time of each phase, summed over the parts of a
+                                       resumed training */
     double seconds_features, seconds_readout;
 } kh_train_result;
 

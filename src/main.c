@@ -192,11 +192,10 @@ static int cmd_run(const kh_cli *cli)
     }
     if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) && strcmp(c->p.method, "fast") == 0) {
         fprintf(s == KH_OK ? stdout : stderr,
-                "%s: %s, %ld epochs (%ld minibatches, %ld samples), %ld snapshots; %.3f s, "
-                "%.3f s per epoch\n",
+                "%s: %s at epoch %ld (%ld samples), %ld snapshots; %ld minibatches in %.3f s "
+                "here\n",
                 c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
-                res.epochs, res.stats.steps, res.presentations, res.snapshots, res.wall_seconds,
-                res.epochs > 0 ? res.wall_seconds / (double)res.epochs : 0.0);
+                res.epochs, res.presentations, res.snapshots, res.stats.steps, res.wall_seconds);
     } else if (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s, %ld presentations to t = %.6g, %ld rows, %ld snapshots; %ld steps "

@@ -205,11 +205,34 @@ START_TEST(test_run_resume)
     const char *a_cut[] = {"run", study, "-o", cut, "--quiet", NULL};
     int code = kh_test_khsim(a_cut, err, sizeof err, when[_i] * whole);
     ck_assert_msg(code == 130, "the run was to be interrupted (exit %d): %s", code, err);
+    double steps_cut, wall_cut, steps_res, wall_res, steps_full;
+    ck_assert_int_eq(kh_h5_read_attr_double(cut, "/solver", "steps", &steps_cut), KH_OK);
+    ck_assert_int_eq(kh_h5_read_attr_double(cut, "/solver", "wall_seconds", &wall_cut), KH_OK);
     const char *a_res[] = {"run", "--resume", cut, "--quiet", NULL};
     ck_assert_msg(kh_test_khsim(a_res, err, sizeof err, 0) == 0, "resume: %s", err);
     char status[64];
     ck_assert_int_eq(kh_h5_read_attr_string(cut, "/", "status", status, sizeof status), KH_OK);
     ck_assert_str_eq(status, "complete");
+    /* /solver counts the work of both parts: more than the first part's, and
+     * for the fixed-step methods at least the uninterrupted run's (the resume
+     * redoes what followed its last snapshot). */
+    ck_assert_int_eq(kh_h5_read_attr_double(cut, "/solver", "steps", &steps_res), KH_OK);
+    ck_assert_int_eq(kh_h5_read_attr_double(cut, "/solver", "wall_seconds", &wall_res), KH_OK);
+    ck_assert_int_eq(kh_h5_read_attr_double(full, "/solver", "steps", &steps_full), KH_OK);
+    ck_assert_msg(steps_res > steps_cut && wall_res > wall_cut,
+                  "steps %g after the resume, %g before; wall %g s, %g s", steps_res, steps_cut,
+                  wall_res, wall_cut);
+    if (_i != 1) {
+        ck_assert_msg(steps_res >= steps_full, "steps %g of both parts < %g of the whole run",
+                      steps_res, steps_full);
+    }
+    if (_i == 2) {
+        /* The fast rule: the resume did the 20 minibatches of each epoch from
+         * the one it resumed at to the 150th. */
+        double at;
+        ck_assert_int_eq(kh_h5_read_attr_double(cut, "/solver", "resumed_at_epoch", &at), KH_OK);
+        ck_assert_double_eq(steps_res, steps_cut + (150.0 - at) * 20.0);
+    }
     if (_i == 1) {
         /* Adaptive: the same rows, values within the tolerance. */
         int rank;

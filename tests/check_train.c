@@ -204,8 +204,27 @@ START_TEST(test_resume_equals_uninterrupted)
         } else {
             ck_assert_int_eq(code, 130);
         }
+        /* The time of the phase the stop cut, as recorded before the resume:
+         * the fast rule's /solver time (k = 0), /train's readout time (k = 1). */
+        double before = 0.0, after;
+        const char *obj[2] = {"/solver", "/train"}, *att[2] = {"wall_seconds", "seconds_readout"};
+        const char *phase[2] = {"seconds_unsupervised", "seconds_readout"};
+        if (code == 130) {
+            ck_assert_int_eq(kh_h5_read_attr_double(cut, obj[k], att[k], &before), KH_OK);
+        }
         const char *a_res[] = {"train", "--resume", cut, "--quiet", NULL};
         ck_assert_msg(kh_test_khsim(a_res, err, sizeof err, 0) == 0, "resume: %s", err);
+        ck_assert_int_eq(kh_h5_read_attr_double(cut, "/train", phase[k], &after), KH_OK);
+        ck_assert_msg(after > before, "%s %g s after the resume, %g s before it", phase[k], after,
+                      before);
+        /* Both add up over the parts: the unsupervised phase holds the fast
+         * rule's time in /solver. */
+        double unsup_after, fast_wall;
+        ck_assert_int_eq(
+            kh_h5_read_attr_double(cut, "/train", "seconds_unsupervised", &unsup_after), KH_OK);
+        ck_assert_int_eq(kh_h5_read_attr_double(cut, "/solver", "wall_seconds", &fast_wall), KH_OK);
+        ck_assert_msg(unsup_after >= fast_wall, "seconds_unsupervised %g < the fast rule's %g s",
+                      unsup_after, fast_wall);
         long e1[3], e2[3];
         double *S2 = kh_test_read(cut, "/train/S", &rank, e1);
         double *E2 = kh_test_read(cut, "/train/test_error", &rank, e2);
