@@ -5,7 +5,8 @@ sum |c - t|^m (or softmax cross-entropy), Adam with the paper's schedule
 compressed to --epochs (lr until 1/3, then x0.5, x0.1, x0.05, x0.01 every 1/6).
 
     /usr/bin/python3 bench/readout_numpy.py OUT.h5 [--beta digit|set|l2|sum|unit|vnorm]
-        [--beta-scale 10] [--m 6] [--epochs 60] [--val]
+        [--beta-scale 10] [--m 6] [--epochs 60] [--val] [--eval-every 5]
+        [--dtype float32|float64]
 
 OUT.h5: a khsim file; W is /train/W when there is one, else the last
 /snapshots/W row. --val trains on the first 50 000 training digits and
@@ -15,8 +16,9 @@ digit), set = beta_scale / the mean of max_mu h_mu (beta_auto = set), l2 / sum
 = beta_scale / the 2-norm / the sum of h per digit, unit = each unit's h
 divided by its mean over the training digits, vnorm = each digit's h divided
 by |v|_2^n (its currents by |v|_2), both then with beta as set.
-Prints the train and test (or validation) error every 5 epochs and the time
-per epoch. The numbers in README's "khsim train" section that are marked as
+Prints the train and test (or validation) error every --eval-every epochs
+(khsim counts them every epoch: bench/readout_bench.py passes 1) and the time
+per epoch, error counts included. The numbers in README's "khsim train" section that are marked as
 from this script came from it; it is not khsim's readout (float32, another
 minibatch order)."""
 import argparse
@@ -53,17 +55,20 @@ def main():
                     help="plain: W v; p: sgn(W)|W|^3 v (the fast rule's ranking current, p = 4)")
     ap.add_argument("--val", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--eval-every", type=int, default=5)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     a = ap.parse_args()
 
     d = a.data
-    Xtr = idx(f"{d}/train-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255
+    dt = np.dtype(a.dtype)
+    Xtr = idx(f"{d}/train-images-idx3-ubyte").reshape(-1, 784).astype(dt) / 255
     ytr = idx(f"{d}/train-labels-idx1-ubyte").astype(np.int64)
-    Xte = idx(f"{d}/t10k-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255
+    Xte = idx(f"{d}/t10k-images-idx3-ubyte").reshape(-1, 784).astype(dt) / 255
     yte = idx(f"{d}/t10k-labels-idx1-ubyte").astype(np.int64)
     if a.val:
         Xte, yte, Xtr, ytr = Xtr[50000:], ytr[50000:], Xtr[:50000], ytr[:50000]
     f = h5py.File(a.file, "r")
-    W = (f["train/W"] if "train/W" in f else f["snapshots/W"][-1])[()].astype(np.float32)
+    W = (f["train/W"] if "train/W" in f else f["snapshots/W"][-1])[()].astype(dt)
     if a.current == "p":
         W = np.sign(W) * np.abs(W) ** 3
     Htr = np.maximum(Xtr @ W.T, 0) ** a.n
@@ -85,8 +90,8 @@ def main():
             Hte /= s
         beta = a.beta_scale / Htr.max(1).mean()
     N = len(ytr)
-    T = np.where(np.arange(10)[None, :] == ytr[:, None], 1.0, -1.0).astype(np.float32)
-    S = np.zeros((10, W.shape[0]), np.float32)
+    T = np.where(np.arange(10)[None, :] == ytr[:, None], 1.0, -1.0).astype(dt)
+    S = np.zeros((10, W.shape[0]), dt)
     m1, m2 = np.zeros_like(S), np.zeros_like(S)
     b1, b2, eps, t = 0.9, 0.999, 1e-8, 0
     rng = np.random.default_rng(a.seed)
@@ -121,7 +126,7 @@ def main():
             m1 = b1 * m1 + (1 - b1) * G
             m2 = b2 * m2 + (1 - b2) * G * G
             S -= lr * (m1 / (1 - b1 ** t)) / (np.sqrt(m2 / (1 - b2 ** t)) + eps)
-        if e % 5 == 4 or e == a.epochs - 1:
+        if e % a.eval_every == a.eval_every - 1 or e == a.epochs - 1:
             print(f"epoch {e + 1}: train error {100 * error(Htr, ytr):.2f} %, "
                   f"{'validation' if a.val else 'test'} error {100 * error(Hte, yte):.2f} %, "
                   f"{(time.time() - t0) / (e + 1):.2f} s per epoch", flush=True)

@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 echo "khsim benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/exact_bench.py
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/fast_bench.py
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/readout_bench.py

@@ -116,7 +116,8 @@ const kh_param_info kh_param_table[] = {
     {"solver", "threads", KH_PT_LONG, OFF(threads), 0, 0, NULL, 0, 4096, 0, NULL, "",
      "OpenMP threads (0: OMP_NUM_THREADS or all cores)"},
     {"solver", "precision", KH_PT_ENUM, OFF(precision), 0, KH_PREC_DOUBLE, NULL, 0, 0, 0,
-     "double,float", "", "arithmetic of the fast rule and of batched euler (double: reference)"},
+     "double,float", "", "arithmetic of the fast rule, of batched euler and of khsim train's readout "
+     "(double: reference)"},
     {"solver", "device", KH_PT_ENUM, OFF(device), 0, KH_DEV_CPU, NULL, 0, 0, 0, "cpu,cuda,auto",
      "", "where batched euler runs: cpu, cuda (an error without a GPU) or auto (cuda when a "
      "GPU is there, else cpu)"},

@@ -3,7 +3,9 @@
  * outputs c = tanh(beta S h) for C classes, the loss
  *     L = sum over samples and classes of |c_alpha - t_alpha|^m
  * with targets t = +1 for the label and -1 for the others, and Adam.
- * Products go through BLAS (dgemm); everything is double. */
+ * Products go through BLAS in the precision of H (dgemm, or sgemm when H is
+ * float: half the memory and about half the time of the readout); S, the
+ * gradient, the loss and its derivative, and Adam are double either way. */
 #ifndef KH_READOUT_H
 #define KH_READOUT_H
 
@@ -11,20 +13,50 @@
 extern "C" {
 #endif
 
-/* H [N, M] = f(X W^T) with f(x) = max(x, 0)^power, for X [N, n], W [M, n]. */
-void kh_readout_features(const double *W, long M, long n, const double *X, long N, double power,
-                         double *H);
+/* Rows of hidden activities [N, M], row after row: double, or float when
+ * single != 0. */
+typedef struct kh_hrows {
+    void *x;
+    int single;
+} kh_hrows;
 
-/* The loss of samples H [B, M] with labels [B] (0 .. C-1) at S [C, M], and,
- * when G is not NULL, its gradient dL/dS into G [C, M]. Z and D are scratch
- * of B C values each. */
-double kh_readout_loss(const double *S, long C, long M, double beta, double m, const double *H,
-                       const long *labels, long B, double *G, double *Z, double *D);
+/* Scratch of kh_readout_loss and kh_readout_errors for up to `rows`
+ * samples at a time. */
+typedef struct kh_readout_work {
+    long rows;
+    double *Z, *D;            /* [rows, C]: beta S h, dL/dz */
+    float *Sf, *Gf, *Zf, *Df; /* float H only: S, G [C, M], Z, D [rows, C] */
+} kh_readout_work;
 
-/* The number of samples of H [N, M] whose largest output is not their label;
- * Z is scratch of `chunk` C values, the samples go `chunk` at a time. */
-long kh_readout_errors(const double *S, long C, long M, double beta, const double *H,
-                       const long *labels, long N, double *Z, long chunk);
+/* 0, or -1 when out of memory (nothing left allocated). */
+int kh_readout_work_alloc(kh_readout_work *w, long C, long M, long rows, int single);
+void kh_readout_work_free(kh_readout_work *w);
+
+/* H [N, M] = f(X W^T) with f(x) = max(x, 0)^power, for X [N, n], W [M, n],
+ * computed in double (a float H is rounded from it). 0, or -1 when out of
+ * memory. */
+int kh_readout_features(const double *W, long M, long n, const double *X, long N, double power,
+                        kh_hrows H);
+
+/* Rows i0 .. i0 + rows - 1 of H = x [rows, M] (rounded when H is float). */
+void kh_hrows_set(kh_hrows H, long i0, const double *x, long rows, long M);
+
+/* Row i of dst = row j of src (the same precision). */
+void kh_hrows_copy(kh_hrows dst, long i, kh_hrows src, long j, long M);
+
+/* The largest value of row i (0 when none is positive); row i times factor. */
+double kh_hrows_row_max(kh_hrows H, long i, long M);
+void kh_hrows_scale_row(kh_hrows H, long i, long M, double factor);
+
+/* The loss of samples H [B, M] (B <= w->rows) with labels [B] (0 .. C-1) at
+ * S [C, M], and, when G is not NULL, its gradient dL/dS into G [C, M]. */
+double kh_readout_loss(const double *S, long C, long M, double beta, double m, kh_hrows H,
+                       const long *labels, long B, double *G, kh_readout_work *w);
+
+/* The number of samples of H [N, M] whose largest output is not their label,
+ * w->rows samples at a time. */
+long kh_readout_errors(const double *S, long C, long M, double beta, kh_hrows H, const long *labels,
+                       long N, kh_readout_work *w);
 
 /* One Adam step (Kingma & Ba 2015, algorithm 1) at step t >= 1 on x [len]
  * with gradient g, moments m1, m2 (updated):

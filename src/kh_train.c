@@ -31,7 +31,9 @@
 
 typedef struct trainer {
     kh_dataset train, test;
-    double *W, *Htr, *Hte, *S, *G, *m1, *m2, *Z, *D, *Hb;
+    double *W, *S, *G, *m1, *m2;
+    kh_hrows Htr, Hte, Hb; /* features of the training and test digits, a minibatch's */
+    kh_readout_work w;
     long *order, *lb;
     long M, n; /* features per sample, inputs */
 } trainer;
@@ -40,10 +42,14 @@ static void trainer_free(trainer *t)
 {
     kh_dataset_release(&t->train);
     kh_dataset_release(&t->test);
-    double *d[] = {t->W, t->Htr, t->Hte, t->S, t->G, t->m1, t->m2, t->Z, t->D, t->Hb};
+    double *d[] = {t->W, t->S, t->G, t->m1, t->m2};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         free(d[i]);
     }
+    free(t->Htr.x);
+    free(t->Hte.x);
+    free(t->Hb.x);
+    kh_readout_work_free(&t->w);
     free(t->order);
     free(t->lb);
 }
@@ -113,23 +119,16 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
     }
     t0 = kh_wall_seconds();
     if (p->tr_features == KH_FEAT_PIXELS) {
-        memcpy(t->Htr, t->train.x, (size_t)(t->train.n_samples * n) * sizeof(double));
-        memcpy(t->Hte, t->test.x, (size_t)(t->test.n_samples * n) * sizeof(double));
-    } else {
-        kh_readout_features(t->W, m, n, t->train.x, t->train.n_samples, p->tr_power, t->Htr);
-        kh_readout_features(t->W, m, n, t->test.x, t->test.n_samples, p->tr_power, t->Hte);
+        kh_hrows_set(t->Htr, 0, t->train.x, t->train.n_samples, n);
+        kh_hrows_set(t->Hte, 0, t->test.x, t->test.n_samples, n);
+    } else if (kh_readout_features(t->W, m, n, t->train.x, t->train.n_samples, p->tr_power,
+                                   t->Htr) != 0 ||
+               kh_readout_features(t->W, m, n, t->test.x, t->test.n_samples, p->tr_power, t->Hte) !=
+                   0) {
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the features' scratch");
     }
     *sec_feat += kh_wall_seconds() - t0;
     return KH_OK;
-}
-
-static double row_max(const double *h, long M)
-{
-    double mx = 0.0;
-    for (long mu = 0; mu < M; mu++) {
-        mx = h[mu] > mx ? h[mu] : mx;
-    }
-    return mx;
 }
 
 /* The readout's beta. train.beta > 0: that beta. Automatic (train.beta = 0):
@@ -148,13 +147,13 @@ static double readout_beta(trainer *t, const kh_params *p)
         return p->tr_beta;
     }
     if (p->tr_beta_auto == KH_BETA_DIGIT) {
-        double *H[2] = {t->Htr, t->Hte};
+        const kh_hrows H[2] = {t->Htr, t->Hte};
         const long rows[2] = {N, Nt};
         for (int s = 0; s < 2; s++) {
             for (long b = 0; b < rows[s]; b++) {
-                double *h = H[s] + b * M, mx = row_max(h, M);
-                for (long mu = 0; mx > 0.0 && mu < M; mu++) {
-                    h[mu] /= mx;
+                double mx = kh_hrows_row_max(H[s], b, M);
+                if (mx > 0.0) {
+                    kh_hrows_scale_row(H[s], b, M, 1.0 / mx);
                 }
             }
         }
@@ -162,7 +161,7 @@ static double readout_beta(trainer *t, const kh_params *p)
     }
     double sum = 0.0;
     for (long b = 0; b < N; b++) {
-        sum += row_max(t->Htr + b * M, M);
+        sum += kh_hrows_row_max(t->Htr, b, M);
     }
     return sum > 0.0 ? p->tr_beta_scale * (double)N / sum : p->tr_beta_scale;
 }
@@ -208,11 +207,11 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
             const long nb = N - b0 < B ? N - b0 : B;
             for (long b = 0; b < nb; b++) {
                 const long j = t->order[b0 + b];
-                memcpy(t->Hb + b * M, t->Htr + j * M, (size_t)M * sizeof(double));
+                kh_hrows_copy(t->Hb, b, t->Htr, j, M);
                 t->lb[b] = t->train.labels[j];
             }
             loss += kh_readout_loss(t->S, N_CLASSES, M, beta, p->tr_loss_power, t->Hb, t->lb, nb,
-                                    t->G, t->Z, t->D);
+                                    t->G, &t->w);
             kh_adam_step(t->S, t->G, t->m1, t->m2, CM, ++adam_t, lr, p->tr_adam_b1, p->tr_adam_b2,
                          p->tr_adam_eps);
             if (progress && kh_wall_seconds() - last_report > 0.25) {
@@ -225,12 +224,12 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
                 last_report = kh_wall_seconds();
             }
         }
-        double tr_err = (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Htr, t->train.labels,
-                                                  N, t->Z, ERROR_CHUNK) /
-                        (double)N;
-        double te_err = (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Hte, t->test.labels,
-                                                  Nt, t->Z, ERROR_CHUNK) /
-                        (double)Nt;
+        double tr_err =
+            (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Htr, t->train.labels, N, &t->w) /
+            (double)N;
+        double te_err =
+            (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Hte, t->test.labels, Nt, &t->w) /
+            (double)Nt;
         res->train_error = tr_err;
         res->test_error = te_err;
         res->epochs = e + 1;
@@ -287,6 +286,9 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
                                 : "set: beta = beta_scale / mean over digits of max_mu h_mu");
     }
     if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/train", "precision", 0.0, t->Htr.single ? "float" : "double");
+    }
+    if (st == KH_OK) {
         st = kh_h5_set_attr(f, "/train", "lr_schedule", 0.0,
                             "lr until epochs/3, then x0.5, x0.1, x0.05, x0.01 every epochs/6");
     }
@@ -329,20 +331,23 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     t.n = n;
     t.M = p->tr_features == KH_FEAT_PIXELS ? n : m;
     const long M = t.M, B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
+    /* solver.precision = float: the features and the readout's products in
+     * float too (S, its gradient and Adam stay double). */
+    const int single = p->precision == KH_PREC_FLOAT;
+    const size_t hsize = single ? sizeof(float) : sizeof(double);
     t.W = calloc((size_t)(m * n), sizeof(double));
-    t.Htr = malloc((size_t)(N * M) * sizeof(double));
-    t.Hte = malloc((size_t)(Nt * M) * sizeof(double));
+    t.Htr = (kh_hrows){malloc((size_t)(N * M) * hsize), single};
+    t.Hte = (kh_hrows){malloc((size_t)(Nt * M) * hsize), single};
+    t.Hb = (kh_hrows){malloc((size_t)(B * M) * hsize), single};
     t.S = calloc((size_t)CM, sizeof(double));
     t.G = malloc((size_t)CM * sizeof(double));
     t.m1 = calloc((size_t)CM, sizeof(double));
     t.m2 = calloc((size_t)CM, sizeof(double));
-    t.Z = malloc((size_t)(N_CLASSES * (B > ERROR_CHUNK ? B : ERROR_CHUNK)) * sizeof(double));
-    t.D = malloc((size_t)(N_CLASSES * B) * sizeof(double));
-    t.Hb = malloc((size_t)(B * M) * sizeof(double));
     t.order = malloc((size_t)N * sizeof(long));
     t.lb = malloc((size_t)B * sizeof(long));
-    if (!t.W || !t.Htr || !t.Hte || !t.S || !t.G || !t.m1 || !t.m2 || !t.Z || !t.D || !t.Hb ||
-        !t.order || !t.lb) {
+    if (!t.W || !t.Htr.x || !t.Hte.x || !t.Hb.x || !t.S || !t.G || !t.m1 || !t.m2 || !t.order ||
+        !t.lb ||
+        kh_readout_work_alloc(&t.w, N_CLASSES, M, B > ERROR_CHUNK ? B : ERROR_CHUNK, single) != 0) {
         trainer_free(&t);
         return KH_ERROR(KH_ENOMEM, "cannot allocate khsim train's features (%ld x %ld)", N + Nt, M);
     }

@@ -20,8 +20,11 @@
 START_TEST(test_readout_gradient)
 {
     const long C = 10, M = 7, B = 5;
-    double S[70], G[70], H[35], Z[50], D[50];
+    double S[70], G[70], H[35];
     long lab[5] = {3, 0, 9, 3, 7};
+    kh_readout_work w;
+    ck_assert_int_eq(kh_readout_work_alloc(&w, C, M, B, 0), 0);
+    const kh_hrows Hr = {H, 0};
     kh_rng r;
     kh_rng_seed(&r, 2385, 1);
     for (int i = 0; i < C * M; i++) {
@@ -31,19 +34,78 @@ START_TEST(test_readout_gradient)
         H[i] = pow(kh_rng_uniform(&r), 2.0) * 3.0;
     }
     const double beta = 0.7, m = 6.0 + (_i ? 4.0 : 0.0);
-    kh_readout_loss(S, C, M, beta, m, H, lab, B, G, Z, D);
+    kh_readout_loss(S, C, M, beta, m, Hr, lab, B, G, &w);
     double worst = 0.0;
     for (int i = 0; i < C * M; i++) {
         const double h = 1e-6, s0 = S[i];
         S[i] = s0 + h;
-        double lp = kh_readout_loss(S, C, M, beta, m, H, lab, B, NULL, Z, D);
+        double lp = kh_readout_loss(S, C, M, beta, m, Hr, lab, B, NULL, &w);
         S[i] = s0 - h;
-        double lm = kh_readout_loss(S, C, M, beta, m, H, lab, B, NULL, Z, D);
+        double lm = kh_readout_loss(S, C, M, beta, m, Hr, lab, B, NULL, &w);
         S[i] = s0;
         double fd = (lp - lm) / (2.0 * h);
         worst = fmax(worst, fabs(fd - G[i]) / (1e-3 + fabs(fd)));
     }
     ck_assert_msg(worst < 1e-6, "gradient vs central differences: relative error %g", worst);
+    kh_readout_work_free(&w);
+}
+END_TEST
+
+/* The float readout (solver.precision = float: H and the products in float)
+ * against the double one on the same H: the loss and the gradient within
+ * float rounding, the same errors. */
+START_TEST(test_readout_float_matches_double)
+{
+    const long C = 10, M = 300, B = 100, N = 700;
+    double *S = malloc((size_t)(C * M) * sizeof(double));
+    double *X = malloc((size_t)(N * M) * sizeof(double));
+    float *Xf = malloc((size_t)(N * M) * sizeof(float));
+    double Gd[3000], Gf[3000];
+    long *lab = malloc((size_t)N * sizeof(long));
+    ck_assert(S && X && Xf && lab);
+    kh_rng r;
+    kh_rng_seed(&r, 2385, 2);
+    for (long i = 0; i < C * M; i++) {
+        S[i] = 0.2 * kh_rng_normal(&r);
+    }
+    for (long i = 0; i < N * M; i++) {
+        X[i] = pow(kh_rng_uniform(&r), 4.5);
+    }
+    for (long b = 0; b < N; b++) {
+        lab[b] = (long)(10.0 * kh_rng_uniform(&r)) % 10;
+    }
+    const kh_hrows Hd = {X, 0}, Hf = {Xf, 1};
+    kh_hrows_set(Hf, 0, X, N, M);
+    ck_assert_double_eq_tol(Xf[N * M - 1], X[N * M - 1], 1e-7);
+    kh_readout_work wd, wf;
+    ck_assert_int_eq(kh_readout_work_alloc(&wd, C, M, B, 0), 0);
+    ck_assert_int_eq(kh_readout_work_alloc(&wf, C, M, B, 1), 0);
+    const double beta = 0.05;
+    double ld = kh_readout_loss(S, C, M, beta, 6.0, Hd, lab, B, Gd, &wd);
+    double lf = kh_readout_loss(S, C, M, beta, 6.0, Hf, lab, B, Gf, &wf);
+    ck_assert_msg(fabs(lf - ld) < 1e-5 * ld, "loss float %.9g, double %.9g", lf, ld);
+    double gmax = 0.0, diff = 0.0;
+    for (long i = 0; i < C * M; i++) {
+        gmax = fmax(gmax, fabs(Gd[i]));
+        diff = fmax(diff, fabs(Gf[i] - Gd[i]));
+    }
+    ck_assert_msg(gmax > 0.0 && diff < 1e-5 * gmax, "gradient: float - double %g, max %g", diff,
+                  gmax);
+    long ed = kh_readout_errors(S, C, M, beta, Hd, lab, N, &wd);
+    long ef = kh_readout_errors(S, C, M, beta, Hf, lab, N, &wf);
+    ck_assert_int_eq(ed, ef);
+    ck_assert(ed > 0 && ed < N);
+    /* The per-digit beta's row operations in float. */
+    double mx = kh_hrows_row_max(Hd, 3, M);
+    ck_assert_double_eq_tol(kh_hrows_row_max(Hf, 3, M), mx, 1e-7 * mx);
+    kh_hrows_scale_row(Hf, 3, M, 1.0 / mx);
+    ck_assert_double_eq_tol(kh_hrows_row_max(Hf, 3, M), 1.0, 1e-7);
+    kh_readout_work_free(&wd);
+    kh_readout_work_free(&wf);
+    free(S);
+    free(X);
+    free(Xf);
+    free(lab);
 }
 END_TEST
 
@@ -114,15 +176,23 @@ static void check_record_classifies(const char *out, const kh_params *p, long Nt
         ck_assert_int_eq(dw[1], d.n_features);
         long de[3];
         double *E = kh_test_read(out, series[k], &rank, de);
-        double *H = malloc((size_t)(N * dw[0]) * sizeof(double));
-        double Z[10 * 50];
-        ck_assert_ptr_nonnull(H);
-        kh_readout_features(W, dw[0], dw[1], d.x, N, p->tr_power, H);
-        long errors = kh_readout_errors(S, 10, dw[0], 1.0, H, d.labels, N, Z, 50);
+        /* In the precision the readout ran in (float rounds H and S h). */
+        char prec[16];
+        ck_assert_int_eq(kh_h5_read_attr_string(out, "/train", "precision", prec, sizeof prec),
+                         KH_OK);
+        const int single = strcmp(prec, "float") == 0;
+        kh_hrows H = {malloc((size_t)(N * dw[0]) * (single ? sizeof(float) : sizeof(double))),
+                      single};
+        kh_readout_work w;
+        ck_assert_ptr_nonnull(H.x);
+        ck_assert_int_eq(kh_readout_work_alloc(&w, 10, dw[0], 50, single), 0);
+        ck_assert_int_eq(kh_readout_features(W, dw[0], dw[1], d.x, N, p->tr_power, H), 0);
+        long errors = kh_readout_errors(S, 10, dw[0], 1.0, H, d.labels, N, &w);
         ck_assert_msg(errors == lround(E[de[0] - 1] * (double)N),
                       "%s: %ld errors recomputed, %.0f recorded", series[k], errors,
                       E[de[0] - 1] * (double)N);
-        free(H);
+        free(H.x);
+        kh_readout_work_free(&w);
         free(E);
         kh_dataset_release(&d);
     }
@@ -256,9 +326,11 @@ START_TEST(test_train_smoke)
     const char *ini = "[network]\nhidden = 30\np = 3\n[learning]\nepochs = 3\nbatch = 50\n"
                       "[input]\nsamples = 200\n[solver]\nmethod = fast\n[train]\nepochs = 40\n"
                       "batch = 50\ntest_samples = 100\nfeatures = %s\n";
-    /* The third: one beta for the set instead of one per digit. */
-    const char *feat[3] = {"learned", "pixels", "learned\nbeta_auto = set"};
-    for (int k = 0; k < 3; k++) {
+    /* The third: one beta for the set instead of one per digit; the fourth:
+     * the readout in float. */
+    const char *feat[4] = {"learned", "pixels", "learned\nbeta_auto = set",
+                           "learned\n[solver]\nprecision = float"};
+    for (int k = 0; k < 4; k++) {
         char text[512], out[512];
         snprintf(text, sizeof text, ini, feat[k]);
         kh_config *c = kh_test_config(text);
@@ -302,6 +374,7 @@ Suite *kh_train_suite(void)
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_readout_gradient, 0, 2);
+    tcase_add_test(tc, test_readout_float_matches_double);
     tcase_add_test(tc, test_adam_closed_form);
     tcase_add_test(tc, test_train_smoke);
     suite_add_tcase(s, tc);
