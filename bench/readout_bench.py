@@ -13,20 +13,10 @@ precision."""
 import argparse
 import os
 import re
-import subprocess
-import sys
 
 import h5py
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(cmd):
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.stderr.write(r.stdout + r.stderr)
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return r.stdout
+from fast_bench import ROOT, run  # the same runner as the fast rule's benchmark
 
 
 def khsim_epoch(precision, epochs, out):
