@@ -137,6 +137,23 @@ static int snapshot(run *r, double t)
     return st == KH_OK ? kh_h5_append_snapshot(r->h5, t, r->y + m) : st;
 }
 
+/* kh_sim_outputs of a run: the solver, record and snapshot above. */
+static int sim_advance(void *ctx, double *t, double target)
+{
+    run *r = ctx;
+    return kh_solver_apply(r->solver, t, target, r->y);
+}
+
+static int sim_record(void *ctx, double t, long s)
+{
+    return record(ctx, t, s);
+}
+
+static int sim_snapshot(void *ctx, double t)
+{
+    return snapshot(ctx, t);
+}
+
 /* The loop over presentations. *t and the solver state are left at the last
  * accepted state on any failure. */
 static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *pctx, double *t,
@@ -164,7 +181,9 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
         }
         *n_snap = 1;
     }
-    double last_report = kh_wall_seconds();
+    /* The solver polls the stop flag itself (kh_solver_alloc). */
+    kh_sim_outputs o = {r,    sim_advance, sim_record, sim_snapshot, progress,
+                        pctx, NULL,        NULL,       t_total,      kh_wall_seconds()};
     for (long s = s_first; s < N && st == KH_OK; s++) {
         double t_end = t_start + kh_config_presentation_time(p, s, N);
         if (s == N - 1) {
@@ -198,53 +217,64 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
         while (mid && t_start + (double)k * p->record_every <= *t) {
             k++;
         }
-        while (*t < t_end) {
-            double t_rec = t_start + (double)k * p->record_every;
-            double t_snap = (double)next_snap * p->snapshot_every;
-            double target = fmin(fmin(t_rec, t_snap), t_end);
-            if ((st = kh_solver_apply(r->solver, t, target, r->y)) != KH_OK) {
-                break;
-            }
-            if (t_rec <= target && *t < t_end) {
-                if ((st = record(r, *t, s)) != KH_OK) {
-                    break;
-                }
-                k++;
-            }
-            if (t_snap <= target) {
-                if ((st = snapshot(r, *t)) != KH_OK) {
-                    break;
-                }
-                (*n_snap)++;
-                next_snap++;
-            }
-            if (progress && kh_wall_seconds() - last_report > 0.25) {
-                char line[160];
-                snprintf(line, sizeof line, "presentation %ld/%ld  t = %.4g / %.4g", s + 1, N, *t,
-                         t_total);
-                progress(pctx, t_total > 0 ? *t / t_total : 1.0, line);
-                last_report = kh_wall_seconds();
-            }
-        }
+        st = kh_sim_presentation(p, &o, s, N, t_start, t_end, t, k, &next_snap, n_snap);
         if (st == KH_OK && hooks && hooks->end) {
             st = hooks->end(hooks->ctx, s, r->y);
         }
         t_start = t_end;
     }
-    if (st != KH_OK) {
-        return st;
-    }
     /* The final state, with the last sample. */
-    if ((st = record(r, *t, N - 1)) != KH_OK) {
-        return st;
-    }
-    if ((double)(next_snap - 1) * p->snapshot_every < *t) {
-        if ((st = snapshot(r, *t)) != KH_OK) {
+    return st != KH_OK ? st : kh_sim_finish(p, &o, *t, N, next_snap, n_snap);
+}
+
+int kh_sim_presentation(const kh_params *p, kh_sim_outputs *o, long s, long N, double t_start,
+                        double t_end, double *t, long k, long *next_snap, long *n_snap)
+{
+    int st = KH_OK;
+    while (*t < t_end) {
+        if (o->stop && *o->stop) {
+            return KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
+        }
+        double t_rec = t_start + (double)k * p->record_every;
+        double t_snap = (double)*next_snap * p->snapshot_every;
+        double target = fmin(fmin(t_rec, t_snap), t_end);
+        if ((st = o->advance(o->ctx, t, target)) != KH_OK) {
             return st;
         }
-        (*n_snap)++;
+        if (t_rec <= target && *t < t_end) {
+            if ((st = o->record(o->ctx, *t, s)) != KH_OK) {
+                return st;
+            }
+            k++;
+        }
+        if (t_snap <= target) {
+            if ((st = o->snapshot(o->ctx, *t)) != KH_OK) {
+                return st;
+            }
+            (*n_snap)++;
+            (*next_snap)++;
+        }
+        if (o->progress && kh_wall_seconds() - o->last_report > 0.25) {
+            char line[200];
+            snprintf(line, sizeof line, "presentation %ld/%ld  t = %.4g / %.4g%s", s + 1, N, *t,
+                     o->t_total, o->tag ? o->tag : "");
+            o->progress(o->pctx, o->t_total > 0 ? *t / o->t_total : 1.0, line);
+            o->last_report = kh_wall_seconds();
+        }
     }
     return KH_OK;
+}
+
+int kh_sim_finish(const kh_params *p, kh_sim_outputs *o, double t, long N, long next_snap,
+                  long *n_snap)
+{
+    int st = o->record(o->ctx, t, N - 1);
+    if (st == KH_OK && (double)(next_snap - 1) * p->snapshot_every < t) {
+        if ((st = o->snapshot(o->ctx, t)) == KH_OK) {
+            (*n_snap)++;
+        }
+    }
+    return st;
 }
 
 /* Finds where the record c->p.out_path resumes (its last snapshot that has

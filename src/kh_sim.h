@@ -89,6 +89,36 @@ int kh_sim_ens_wanted(const kh_params *p);
 int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                    kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
 
+/* The output times of a presentation, shared by the run loops of kh_sim.c
+ * and kh_sim_ens.c: what advances the state (to `target`, setting *t) and
+ * what writes a record row or a snapshot at t. */
+typedef struct kh_sim_outputs {
+    void *ctx;
+    int (*advance)(void *ctx, double *t, double target);
+    int (*record)(void *ctx, double t, long s);
+    int (*snapshot)(void *ctx, double t);
+    /* The progress line: "presentation s/N  t = ..." then `tag`; stop, when
+     * not NULL, is polled before each advance (KH_EINTR). */
+    kh_progress_fn progress;
+    void *pctx;
+    const char *tag;
+    const volatile sig_atomic_t *stop;
+    double t_total, last_report;
+} kh_sim_outputs;
+
+/* Presentation s of N, [t_start, t_end], from *t: advances to each record
+ * time t_start + k record_every (k from `k` on; a row at t_end is the next
+ * presentation's first) and each snapshot time next_snap snapshot_every
+ * (*next_snap and *n_snap counted up), whichever comes first, and writes
+ * there. KH_OK, or the first failure with *t at the last state reached. */
+int kh_sim_presentation(const kh_params *p, kh_sim_outputs *o, long s, long N, double t_start,
+                        double t_end, double *t, long k, long *next_snap, long *n_snap);
+
+/* The end of a run at t: the last row (sample N - 1), and a snapshot when the
+ * last one is older than t. */
+int kh_sim_finish(const kh_params *p, kh_sim_outputs *o, double t, long N, long next_snap,
+                  long *n_snap);
+
 /* order <- a uniformly random permutation of 0..N-1 (Fisher-Yates) from r. */
 void kh_sim_shuffle(long *order, long N, kh_rng *r);
 

@@ -138,6 +138,32 @@ static int advance_to(ens_run *r, double dt, double *t, double target, long *ste
     return st;
 }
 
+/* kh_sim_outputs of a batched run: Euler steps of dt, the record above,
+ * trajectory 0's W as the snapshot. */
+typedef struct ens_step {
+    ens_run *r;
+    double dt;
+    long *steps;
+} ens_step;
+
+static int ens_advance(void *ctx, double *t, double target)
+{
+    ens_step *e = ctx;
+    return advance_to(e->r, e->dt, t, target, e->steps);
+}
+
+static int ens_record(void *ctx, double t, long s)
+{
+    return record(((ens_step *)ctx)->r, t, s);
+}
+
+static int ens_snapshot(void *ctx, double t)
+{
+    ens_run *r = ((ens_step *)ctx)->r;
+    int st = be_get_W(&r->be, 0, r->W);
+    return st == KH_OK ? kh_h5_append_snapshot(r->h5, t, r->W) : st;
+}
+
 static int integrate(ens_run *r, const kh_params *p, const volatile sig_atomic_t *stop,
                      kh_progress_fn progress, void *pctx, kh_sim_result *res, double *t)
 {
@@ -152,7 +178,12 @@ static int integrate(ens_run *r, const kh_params *p, const volatile sig_atomic_t
     }
     res->snapshots = 1;
     long next_snap = 1;
-    double last_report = kh_wall_seconds(), t_start = 0.0;
+    double t_start = 0.0;
+    char tag[64];
+    snprintf(tag, sizeof tag, "  (%ld x euler)", B);
+    ens_step ctx = {r, p->dt, &res->stats.steps};
+    kh_sim_outputs o = {&ctx, ens_advance, ens_record, ens_snapshot, progress,
+                        pctx, tag,         stop,       t_total,      kh_wall_seconds()};
     for (long s = 0; s < N && st == KH_OK; s++) {
         const double t_end = t_start + kh_config_presentation_time(p, s, N);
         const double *x = r->data.x + (size_t)s * (size_t)n;
@@ -174,56 +205,10 @@ static int integrate(ens_run *r, const kh_params *p, const volatile sig_atomic_t
             break;
         }
         res->presentations = s + 1;
-        long k = 1;
-        while (*t < t_end) {
-            if (stop && *stop) {
-                st = KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
-                break;
-            }
-            double t_rec = t_start + (double)k * p->record_every;
-            double t_snap = (double)next_snap * p->snapshot_every;
-            double target = fmin(fmin(t_rec, t_snap), t_end);
-            if ((st = advance_to(r, p->dt, t, target, &res->stats.steps)) != KH_OK) {
-                break;
-            }
-            if (t_rec <= target && *t < t_end) {
-                if ((st = record(r, *t, s)) != KH_OK) {
-                    break;
-                }
-                k++;
-            }
-            if (t_snap <= target) {
-                if ((st = be_get_W(&r->be, 0, r->W)) != KH_OK ||
-                    (st = kh_h5_append_snapshot(r->h5, *t, r->W)) != KH_OK) {
-                    break;
-                }
-                res->snapshots++;
-                next_snap++;
-            }
-            if (progress && kh_wall_seconds() - last_report > 0.25) {
-                char line[160];
-                snprintf(line, sizeof line, "presentation %ld/%ld  t = %.4g / %.4g  (%ld x euler)",
-                         s + 1, N, *t, t_total, B);
-                progress(pctx, t_total > 0 ? *t / t_total : 1.0, line);
-                last_report = kh_wall_seconds();
-            }
-        }
+        st = kh_sim_presentation(p, &o, s, N, t_start, t_end, t, 1, &next_snap, &res->snapshots);
         t_start = t_end;
     }
-    if (st != KH_OK) {
-        return st;
-    }
-    if ((st = record(r, *t, N - 1)) != KH_OK) {
-        return st;
-    }
-    if ((double)(next_snap - 1) * p->snapshot_every < *t) {
-        if ((st = be_get_W(&r->be, 0, r->W)) != KH_OK ||
-            (st = kh_h5_append_snapshot(r->h5, *t, r->W)) != KH_OK) {
-            return st;
-        }
-        res->snapshots++;
-    }
-    return KH_OK;
+    return st != KH_OK ? st : kh_sim_finish(p, &o, *t, N, next_snap, &res->snapshots);
 }
 
 /* Picks the device: cuda must have one; auto takes it when there is one. */
