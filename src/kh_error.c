@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define KH_STATUS_TEXT(name, text) text,
 static const char *const status_text[] = {KH_STATUS_LIST(KH_STATUS_TEXT)};
@@ -14,16 +15,27 @@ static _Thread_local char errbuf[2048];
 
 int kh_error_set(int code, const char *file, int line, const char *func, const char *fmt, ...)
 {
+    /* Formatted aside first: the arguments may include kh_errmsg() itself
+     * (a message wrapped with more context). */
+    char buf[sizeof errbuf];
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    int k = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (k < 0) {
         k = 0;
+        buf[0] = '\0';
     }
-    if ((size_t)k < sizeof errbuf) {
-        snprintf(errbuf + k, sizeof errbuf - (size_t)k, " [%s:%d %s]", file, line, func);
+    if ((size_t)k < sizeof buf) {
+        snprintf(buf + k, sizeof buf - (size_t)k, " [%s:%d %s]", file, line, func);
     }
+    memcpy(errbuf, buf, sizeof errbuf);
+    return code;
+}
+
+int kh_error_restore(int code, const char *msg)
+{
+    snprintf(errbuf, sizeof errbuf, "%s", msg);
     return code;
 }
 

@@ -34,6 +34,10 @@ int kh_error_set(int code, const char *file, int line, const char *func, const c
 /* Usage: return KH_ERROR(KH_EINVAL, "tau must be > 0, got %g", tau); */
 #define KH_ERROR(code, ...) kh_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
+/* Records `msg` as it is (a message made elsewhere, e.g. by a child process,
+ * with its own place) for status `code`, and returns `code`. */
+int kh_error_restore(int code, const char *msg);
+
 /* The message of the most recent KH_ERROR in this thread ("" if none). */
 const char *kh_errmsg(void);
 

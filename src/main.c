@@ -94,68 +94,133 @@ static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t l
  * (seconds; the environment variable KHSIM_READ_TIMEOUT overrides it). */
 #define KH_READ_TIMEOUT 600
 
-/* khsim info and verify read files that may come from anywhere, and HDF5
- * 1.10 trusts what a damaged file says (the fuzzer found a crash inside its
- * attribute code): the reading runs in a child process, so that a crash
- * there is reported as a damaged file (exit 2) instead of taking khsim down. */
-static int read_isolated(const kh_cli *cli)
+/* What a child process of isolated() reads: a KH status, its message in
+ * kh_errmsg. */
+typedef int (*child_reader)(const kh_cli *cli, const char *path);
+
+/* Files that may come from anywhere are read in a child process first: HDF5
+ * 1.10 trusts what a damaged file says (the fuzzer found crashes inside its
+ * attribute and global-heap code), so a crash there is reported as a damaged
+ * file (exit 2) instead of taking khsim down. khsim info and verify read in
+ * the child only; `--resume` and `init.path` have their file probed there
+ * (probe_record, probe_file) before the run reads it in-process.
+ * Returns the child's status with its message carried back through a pipe;
+ * KH_EIO when it died on a signal or read for longer than the limit;
+ * KH_EINTR on SIGINT / SIGTERM. */
+static int isolated(const kh_cli *cli, const char *path, child_reader fn)
 {
     fflush(stdout);
     fflush(stderr);
+    int fd[2];
+    if (pipe(fd) != 0) {
+        return KH_ERROR(KH_EIO, "cannot create a pipe: %s", strerror(errno));
+    }
     pid_t pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "khsim: cannot fork: %s\n", strerror(errno));
-        return 2;
+        close(fd[0]);
+        close(fd[1]);
+        return KH_ERROR(KH_EIO, "cannot fork: %s", strerror(errno));
     }
     const char *env = getenv("KHSIM_READ_TIMEOUT");
     const unsigned limit = env && atoi(env) > 0 ? (unsigned)atoi(env) : KH_READ_TIMEOUT;
     if (pid == 0) {
         /* A damaged file can also make HDF5 loop forever (the fuzzer found
          * one in its global-heap reader): the child gives up after `limit`. */
+        close(fd[0]);
         signal(SIGALRM, SIG_DFL);
         alarm(limit);
-        int s = strcmp(cli->command, "info") == 0 ? kh_h5_info(cli->path, stdout)
-                                                  : kh_verify(cli->path, cli->json, stdout);
+        int s = fn(cli, path);
         if (s != KH_OK) {
-            fprintf(stderr, "khsim: %s: %s\n", kh_strstatus(s), kh_errmsg());
+            const char *m = kh_errmsg();
+            ssize_t w = write(fd[1], m, strlen(m));
+            (void)w;
         }
         fflush(NULL);
-        _exit(exit_code(s));
+        _exit(s);
     }
+    close(fd[1]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            fprintf(stderr, "khsim: waitpid: %s\n", strerror(errno));
-            return 2;
+            close(fd[0]);
+            return KH_ERROR(KH_EIO, "waitpid: %s", strerror(errno));
         }
         if (stop_signal) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            return 128 + (int)stop_signal;
+            close(fd[0]);
+            return KH_ERROR(KH_EINTR, "interrupted while reading %s", path);
         }
     }
+    char msg[2048];
+    size_t len = 0;
+    for (ssize_t k; len < sizeof msg - 1 && (k = read(fd[0], msg + len, sizeof msg - 1 - len));) {
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            break;
+        }
+        len += (size_t)k;
+    }
+    msg[len] = '\0';
+    close(fd[0]);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
+        /* The reader of khsim info's output went away (`| head`): not the file. */
+        fflush(NULL);
+        _exit(128 + SIGPIPE);
+    }
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-        fprintf(stderr,
-                "khsim: input/output error: %s: reading did not end within %u s: the file "
-                "looks damaged (HDF5 can loop forever on one); KHSIM_READ_TIMEOUT=seconds "
-                "allows more\n",
-                cli->path, limit);
-        return 2;
+        return KH_ERROR(KH_EIO,
+                        "%s: reading did not end within %u s: the file looks damaged (HDF5 can "
+                        "loop forever on one); KHSIM_READ_TIMEOUT=seconds allows more",
+                        path, limit);
     }
     if (WIFSIGNALED(status)) {
-        fprintf(stderr,
-                "khsim: input/output error: %s: the file is damaged (reading it crashed the "
-                "HDF5 library, signal %d)\n",
-                cli->path, WTERMSIG(status));
-        return 2;
+        return KH_ERROR(KH_EIO,
+                        "%s: the file is damaged (reading it crashed the HDF5 library, signal %d)",
+                        path, WTERMSIG(status));
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+    const int s = WIFEXITED(status) ? WEXITSTATUS(status) : KH_EIO;
+    return s == KH_OK ? KH_OK : kh_error_restore(s, msg);
 }
 
-/* The study of a record, to resume it: its /params, and it is the output. */
+/* khsim info and verify, in the child. */
+static int info_or_verify(const kh_cli *cli, const char *path)
+{
+    return strcmp(cli->command, "info") == 0 ? kh_h5_info(path, stdout)
+                                             : kh_verify(path, cli->json, stdout);
+}
+
+/* Every object and attribute of an HDF5 file (what khsim info reads), then,
+ * for a record to resume, its /params as khsim reads them. What it is after
+ * is a crash or a hang: a file that reads with an error here is left to the
+ * run, whose own message says more. */
+static int probe_file(const kh_cli *cli, const char *path)
+{
+    FILE *null = fopen("/dev/null", "w");
+    if (null) {
+        kh_h5_info(path, null);
+        fclose(null);
+    }
+    if (cli->resume) {
+        kh_config *c = kh_config_alloc();
+        if (c) {
+            kh_h5_read_params(path, c);
+        }
+        kh_config_free(c);
+    }
+    return KH_OK;
+}
+
+/* The study of a record, to resume it: its /params, and it is the output.
+ * The file is probed in a child process first (isolated). */
 static int load_record(const kh_cli *cli, kh_config *c)
 {
-    int s = kh_h5_read_params(cli->path, c);
+    int s = isolated(cli, cli->path, probe_file);
+    if (s == KH_OK) {
+        s = kh_h5_read_params(cli->path, c);
+    }
     if (s == KH_OK) {
         snprintf(c->p.out_path, sizeof c->p.out_path, "%s", cli->path);
 #ifdef _OPENMP
@@ -175,6 +240,9 @@ static int cmd_run(const kh_cli *cli)
     }
     char overrides[8192] = "";
     int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, sizeof overrides);
+    if (s == KH_OK && !cli->resume && c->p.weights == KH_INIT_FILE) {
+        s = isolated(cli, c->p.init_path, probe_file);
+    }
     if (s != KH_OK) {
         kh_config_free(c);
         return s;
@@ -216,6 +284,9 @@ static int cmd_compare(const kh_cli *cli)
     }
     char overrides[8192] = "";
     int s = load_study(cli, c, overrides, sizeof overrides);
+    if (s == KH_OK && c->p.weights == KH_INIT_FILE) {
+        s = isolated(cli, c->p.init_path, probe_file);
+    }
     if (s != KH_OK) {
         kh_config_free(c);
         return s;
@@ -238,6 +309,9 @@ static int cmd_train(const kh_cli *cli)
     }
     char overrides[8192] = "";
     int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, sizeof overrides);
+    if (s == KH_OK && !cli->resume && c->p.weights == KH_INIT_FILE) {
+        s = isolated(cli, c->p.init_path, probe_file);
+    }
     if (s != KH_OK) {
         kh_config_free(c);
         return s;
@@ -307,15 +381,13 @@ static int khsim_main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cli.command, "info") == 0 || strcmp(cli.command, "verify") == 0) {
-        return read_isolated(&cli);
+        s = isolated(&cli, cli.path, info_or_verify);
     } else if (strcmp(cli.command, "sweep") == 0) {
         s = kh_sweep_run(cli.path, &stop_signal, stdout);
     } else if (strcmp(cli.command, "train") == 0) {
         s = cmd_train(&cli);
     } else if (strcmp(cli.command, "compare") == 0) {
         s = cmd_compare(&cli);
-    } else if (strcmp(cli.command, "verify") == 0) {
-        s = kh_verify(cli.path, cli.json, stdout);
     } else {
         s = cmd_run(&cli);
     }

@@ -59,6 +59,20 @@ static const struct {
     {"[solver]\nmethod = rk99\n", NULL, "solver.method = 'rk99'", 0},
 };
 
+/* A message wrapped with more context keeps the inner one (KH_ERROR with
+ * kh_errmsg() among its arguments formats aside first), and a message
+ * carried from a child process is restored as it is. */
+START_TEST(test_error_messages)
+{
+    KH_ERROR(KH_EIO, "inner %d", 2385);
+    KH_ERROR(KH_EIO, "outer: %s", kh_errmsg());
+    ck_assert_msg(strncmp(kh_errmsg(), "outer: inner 2385 [", 19) == 0, "%s", kh_errmsg());
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "] ["));
+    ck_assert_int_eq(kh_error_restore(KH_EINVAL, "from a child [x.c:1 f]"), KH_EINVAL);
+    ck_assert_str_eq(kh_errmsg(), "from a child [x.c:1 f]");
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
     char study[512], out[600], err[8192];
@@ -393,6 +407,7 @@ Suite *kh_cli_suite(void)
     TCase *tc = tcase_create("binary");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_help_version_unknown);
+    tcase_add_test(tc, test_error_messages);
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_loop_test(tc, test_bad_files, 0, 2);
     tcase_add_test(tc, test_unwritable_output);

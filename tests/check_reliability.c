@@ -157,17 +157,36 @@ START_TEST(test_fuzz_regressions)
             }
         } else if (strncmp(e->d_name, "h5-", 3) == 0) {
             /* Through the binary: info and verify read in a child process,
-             * and a crash inside HDF5 must come out as exit 2, not a signal. */
+             * run and train --resume and init.path probe the file in one,
+             * and a crash inside HDF5 must come out as exit 2, not a signal.
+             * The resumes write, so they get a copy. */
             const char *bin = getenv("KHSIM") ? getenv("KHSIM") : "./khsim";
-            const char *cmds[2] = {"info", "verify"};
-            for (int k = 0; k < 2; k++) {
-                char cmd[2048];
-                snprintf(cmd, sizeof cmd, "KHSIM_READ_TIMEOUT=2 %s %s %s >/dev/null 2>&1", bin,
-                         cmds[k], path);
+            char copy[512], study[512];
+            kh_test_tmpname(copy, sizeof copy, ".h5");
+            kh_test_tmpname(study, sizeof study, ".ini");
+            FILE *f = fopen(study, "w");
+            ck_assert_ptr_nonnull(f);
+            fprintf(f,
+                    "[network]\nhidden = 3\ninputs = 4\n[input]\nsource = uniform\n"
+                    "samples = 2\n[init]\nweights = file\npath = %s\n",
+                    copy);
+            fclose(f);
+            const char *cmds[5] = {"info %s", "verify %s", "run --resume %s --quiet",
+                                   "train --resume %s --quiet", "run %s -o %s.out.h5 --quiet"};
+            for (int k = 0; k < 5; k++) {
+                char args[1200], cmd[4096];
+                snprintf(args, sizeof args, cmds[k], k == 4 ? study : copy, copy);
+                snprintf(cmd, sizeof cmd, "cp %s %s && KHSIM_READ_TIMEOUT=2 %s %s >/dev/null 2>&1",
+                         path, copy, bin, args);
                 int st = system(cmd);
-                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) <= 2, "khsim %s %s: status %d",
-                              cmds[k], path, st);
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) <= 2, "khsim %s on %s: status %d",
+                              args, path, st);
             }
+            char out[600];
+            snprintf(out, sizeof out, "%s.out.h5", copy);
+            remove(out);
+            remove(copy);
+            remove(study);
         }
         n++;
     }
