@@ -103,7 +103,7 @@ typedef int (*child_reader)(const kh_cli *cli, const char *path);
  * attribute and global-heap code), so a crash there is reported as a damaged
  * file (exit 2) instead of taking khsim down. khsim info and verify read in
  * the child only; `--resume` and `init.path` have their file probed there
- * (probe_record, probe_file) before the run reads it in-process.
+ * (probe_file) before the run reads it in-process.
  * Returns the child's status with its message carried back through a pipe;
  * KH_EIO when it died on a signal or read for longer than the limit;
  * KH_EINTR on SIGINT / SIGTERM. */
