@@ -197,7 +197,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
     double last_report = kh_wall_seconds(), t0 = kh_wall_seconds();
     const double before = res->seconds_readout; /* earlier parts of a resumed readout */
     for (long e = start; e < E; e++) {
-        const double lr = kh_readout_lr(p->tr_lr, e, E);
+        const double lr = kh_readout_lr(p->tr_lr, e, E), e0 = kh_wall_seconds();
         kh_sim_shuffle(t->order, N, &rng);
         double loss = 0.0;
         for (long b0 = 0; b0 < N; b0 += B) {
@@ -230,6 +230,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
         double te_err =
             (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Hte, t->test.labels, Nt, &t->w) /
             (double)Nt;
+        const double seconds = kh_wall_seconds() - e0;
         res->train_error = tr_err;
         res->test_error = te_err;
         res->epochs = e + 1;
@@ -241,6 +242,8 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
             (st = kh_h5_series_append(f, "/train/loss", &loss, 0, 0, "sum |c - t|^m")) != KH_OK ||
             (st = kh_h5_series_append(f, "/train/lr", &lr, 0, 0, "Adam's learning rate")) !=
                 KH_OK ||
+            (st = kh_h5_series_append(f, "/train/epoch_seconds", &seconds, 0, 0,
+                                      "s: the epoch's minibatches and error counts")) != KH_OK ||
             (st = checkpoint(f, t, adam_t)) != KH_OK) {
             return st;
         }
@@ -440,7 +443,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     if (st == KH_OK) {
         /* A record cut inside an epoch keeps only whole epochs. */
         const char *series[] = {"/train/train_error", "/train/test_error", "/train/loss",
-                                "/train/lr"};
+                                "/train/lr", "/train/epoch_seconds"};
         for (size_t i = 0; i < sizeof series / sizeof series[0] && st == KH_OK; i++) {
             st = kh_h5_truncate(f, series[i], start);
         }

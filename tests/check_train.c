@@ -299,6 +299,9 @@ START_TEST(test_resume_equals_uninterrupted)
         double *S2 = kh_test_read(cut, "/train/S", &rank, e1);
         double *E2 = kh_test_read(cut, "/train/test_error", &rank, e2);
         ck_assert_int_eq(e2[0], d2[0]);
+        double *sec = kh_test_read(cut, "/train/epoch_seconds", &rank, e1);
+        ck_assert_int_eq(e1[0], d2[0]);
+        free(sec);
         for (long i = 0; i < d1[0] * d1[1]; i++) {
             ck_assert_msg(S1[i] == S2[i], "S differs at %ld after a stop at %.1f s", i, when[k]);
         }
@@ -343,6 +346,13 @@ START_TEST(test_train_smoke)
         double *S = kh_test_read(out, "/train/S", &rank, d);
         ck_assert_int_eq(d[0], 10);
         ck_assert_int_eq(d[1], k == 1 ? 784 : 30);
+        long de[3];
+        double *sec = kh_test_read(out, "/train/epoch_seconds", &rank, de);
+        ck_assert_int_eq(de[0], 40);
+        for (long e = 0; e < de[0]; e++) {
+            ck_assert(sec[e] > 0.0 && sec[e] < 60.0);
+        }
+        free(sec);
         double x;
         ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "test_samples", &x), KH_OK);
         ck_assert_double_eq_tol(x, 100, 1e-12);
