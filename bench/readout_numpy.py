@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The readout of `khsim train` in numpy (float32), for trying readout
+"""The readout of `khsim train` in numpy (float32, or --dtype float64), for trying readout
 variants on a learned W quickly: h = max(W v, 0)^n, c = tanh(beta S h), loss
 sum |c - t|^m (or softmax cross-entropy), Adam with the paper's schedule
 compressed to --epochs (lr until 1/3, then x0.5, x0.1, x0.05, x0.01 every 1/6).
@@ -20,8 +20,8 @@ Prints the train and test (or validation) error every --eval-every epochs
 (khsim counts them every epoch: bench/readout_bench.py passes 1) and the time
 per epoch, error counts included; at the end, the median time of an epoch
 after the first. The numbers in README's "khsim train" section that are marked as
-from this script came from it; it is not khsim's readout (float32, another
-minibatch order)."""
+from this script came from it; it is not khsim's readout (all of it in
+--dtype, another minibatch order)."""
 import argparse
 import gzip
 import os

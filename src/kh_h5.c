@@ -745,8 +745,7 @@ kh_h5 *kh_h5_open_append(const char *path, long rows_keep, long snaps_keep)
         }
     }
     for (int i = 0; i < KH_H5_N_PRIOR && s == KH_OK; i++) {
-        f->solver_prior[i] = 0.0;
-        kh_h5_get_attr(f, "/solver", prior_names[i], &f->solver_prior[i]);
+        kh_h5_get_attr(f, "/solver", prior_names[i], &f->solver_prior[i]); /* else 0 (calloc) */
     }
     if (s != KH_OK) {
         kh_h5_close(f);

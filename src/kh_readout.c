@@ -140,7 +140,18 @@ void kh_hrows_scale_row(kh_hrows H, long i, long M, double factor)
     }
 }
 
-/* w->Z [B, C] = beta H S^T, in H's precision. */
+/* S in H's precision for the products: float H takes S rounded into w->Sf
+ * (once per call of the loss or of the error count, not per GEMM). */
+static void stage_S(const double *S, long CM, kh_hrows H, kh_readout_work *w)
+{
+    if (H.single) {
+        for (long k = 0; k < CM; k++) {
+            w->Sf[k] = (float)S[k];
+        }
+    }
+}
+
+/* w->Z [B, C] = beta H S^T, in H's precision (float: S from stage_S). */
 static void outputs(const double *S, long C, long M, double beta, kh_hrows H, long B,
                     kh_readout_work *w)
 {
@@ -148,9 +159,6 @@ static void outputs(const double *S, long C, long M, double beta, kh_hrows H, lo
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)C, (int)M, beta,
                     (const double *)H.x, (int)M, S, (int)M, 0.0, w->Z, (int)C);
         return;
-    }
-    for (long k = 0; k < C * M; k++) {
-        w->Sf[k] = (float)S[k];
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)C, (int)M, (float)beta,
                 (const float *)H.x, (int)M, w->Sf, (int)M, 0.0f, w->Zf, (int)C);
@@ -162,6 +170,7 @@ static void outputs(const double *S, long C, long M, double beta, kh_hrows H, lo
 double kh_readout_loss(const double *S, long C, long M, double beta, double m, kh_hrows H,
                        const long *labels, long B, double *G, kh_readout_work *w)
 {
+    stage_S(S, C * M, H, w);
     outputs(S, C, M, beta, H, B, w);
     double loss = 0.0;
     for (long b = 0; b < B; b++) {
@@ -199,6 +208,7 @@ long kh_readout_errors(const double *S, long C, long M, double beta, kh_hrows H,
                        long N, kh_readout_work *w)
 {
     long errors = 0;
+    stage_S(S, C * M, H, w);
     for (long b0 = 0; b0 < N; b0 += w->rows) {
         long nb = N - b0 < w->rows ? N - b0 : w->rows;
         kh_hrows Hc = {H.single ? (void *)row_f(H, b0, M) : (void *)row_d(H, b0, M), H.single};
@@ -215,6 +225,7 @@ long kh_readout_errors(const double *S, long C, long M, double beta, kh_hrows H,
     }
     return errors;
 }
+
 void kh_adam_step(double *x, const double *g, double *m1, double *m2, long len, long t, double lr,
                   double b1, double b2, double eps)
 {

@@ -334,8 +334,9 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     t.n = n;
     t.M = p->tr_features == KH_FEAT_PIXELS ? n : m;
     const long M = t.M, B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
-    /* solver.precision = float: the features and the readout's products in
-     * float too (S, its gradient and Adam stay double). */
+    /* solver.precision = float: H (computed in double, stored rounded) and
+     * the readout's products in float too (S, its gradient and Adam stay
+     * double). */
     const int single = p->precision == KH_PREC_FLOAT;
     const size_t hsize = single ? sizeof(float) : sizeof(double);
     t.W = calloc((size_t)(m * n), sizeof(double));
