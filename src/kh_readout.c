@@ -111,6 +111,11 @@ void kh_hrows_set(kh_hrows H, long i0, const double *x, long rows, long M)
     }
 }
 
+kh_hrows kh_hrows_at(kh_hrows H, long i, long M)
+{
+    return (kh_hrows){H.single ? (void *)row_f(H, i, M) : (void *)row_d(H, i, M), H.single};
+}
+
 void kh_hrows_copy(kh_hrows dst, long i, kh_hrows src, long j, long M)
 {
     const size_t size = dst.single ? sizeof(float) : sizeof(double);
@@ -211,8 +216,7 @@ long kh_readout_errors(const double *S, long C, long M, double beta, kh_hrows H,
     stage_S(S, C * M, H, w);
     for (long b0 = 0; b0 < N; b0 += w->rows) {
         long nb = N - b0 < w->rows ? N - b0 : w->rows;
-        kh_hrows Hc = {H.single ? (void *)row_f(H, b0, M) : (void *)row_d(H, b0, M), H.single};
-        outputs(S, C, M, beta, Hc, nb, w);
+        outputs(S, C, M, beta, kh_hrows_at(H, b0, M), nb, w);
         for (long b = 0; b < nb; b++) {
             long best = 0;
             for (long a = 1; a < C; a++) {

@@ -41,6 +41,9 @@ int kh_readout_features(const double *W, long M, long n, const double *X, long N
 /* Rows i0 .. i0 + rows - 1 of H = x [rows, M] (rounded when H is float). */
 void kh_hrows_set(kh_hrows H, long i0, const double *x, long rows, long M);
 
+/* The rows of H from row i on (a view, no copy). */
+kh_hrows kh_hrows_at(kh_hrows H, long i, long M);
+
 /* Row i of dst = row j of src (the same precision). */
 void kh_hrows_copy(kh_hrows dst, long i, kh_hrows src, long j, long M);
 

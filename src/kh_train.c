@@ -14,6 +14,8 @@
 #include "kh_train.h"
 
 #include <math.h>
+#include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,10 @@
 #include "kh_h5.h"
 #include "kh_readout.h"
 #include "kh_rng.h"
+
+/* OpenBLAS's cblas.h (openblas_get/set_num_threads) includes <complex.h>,
+ * whose macro I is not used here. */
+#include <cblas.h>
 
 #define N_CLASSES 10
 /* Samples per GEMM when counting errors. */
@@ -166,29 +172,160 @@ static double readout_beta(trainer *t, const kh_params *p)
     return sum > 0.0 ? p->tr_beta_scale * (double)N / sum : p->tr_beta_scale;
 }
 
-/* Writes the readout's checkpoint: S, Adam's moments and its step count. */
-static int checkpoint(kh_h5 *f, const trainer *t, long adam_t)
+/* The end of one readout epoch, kept until its error counts are done: S
+ * and Adam's state as the epoch left them (its checkpoint), its loss,
+ * learning rate and time, and the counts. */
+typedef struct epoch_end {
+    const trainer *t;
+    double beta;
+    double *S, *m1, *m2;
+    long adam_t, epoch, err_train, err_test;
+    double loss, lr, seconds;
+    kh_readout_work *w; /* one scratch per counting thread */
+    int threads, running;
+    pthread_t thread;
+} epoch_end;
+
+/* Counting threads at most: 70 chunks of ERROR_CHUNK digits share little
+ * more. */
+#define MAX_COUNTERS 16
+
+static void epoch_end_free(epoch_end *c)
 {
-    const long dims[2] = {N_CLASSES, t->M};
-    int st = kh_h5_overwrite(f, "/train/S", t->S, 2, dims, 0, "readout weights S [classes, M]");
+    free(c->S);
+    free(c->m1);
+    free(c->m2);
+    for (int k = 0; c->w && k < MAX_COUNTERS; k++) {
+        kh_readout_work_free(&c->w[k]);
+    }
+    free(c->w);
+}
+
+static int epoch_end_alloc(epoch_end *c, const trainer *t, double beta, int threads)
+{
+    const size_t CM = (size_t)(N_CLASSES * t->M);
+    memset(c, 0, sizeof *c);
+    c->t = t;
+    c->beta = beta;
+    c->S = malloc(CM * sizeof(double));
+    c->m1 = malloc(CM * sizeof(double));
+    c->m2 = malloc(CM * sizeof(double));
+    c->w = calloc(MAX_COUNTERS, sizeof *c->w);
+    int ok = c->S && c->m1 && c->m2 && c->w;
+    for (int k = 0; ok && k < threads; k++) {
+        ok = kh_readout_work_alloc(&c->w[k], N_CLASSES, t->M, ERROR_CHUNK, t->Htr.single) == 0;
+    }
+    if (!ok) {
+        epoch_end_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* The errors at c->S of the N digits of H, on c->threads threads, each
+ * counting chunks of ERROR_CHUNK digits with its own scratch (one BLAS
+ * thread each). */
+static long count_rows(const epoch_end *c, kh_hrows H, const long *labels, long N)
+{
+    /* Chunks of ERROR_CHUNK digits, smaller for a small set (four a thread). */
+    long rows = N / (4L * c->threads) + 1;
+    rows = rows < 64 ? 64 : (rows > ERROR_CHUNK ? ERROR_CHUNK : rows);
+    const long M = c->t->M, chunks = (N + rows - 1) / rows;
+    long errors = 0;
+#pragma omp parallel for num_threads(c->threads) default(none) shared(c, H, labels)               \
+    firstprivate(N, M, rows, chunks) reduction(+ : errors) schedule(dynamic)
+    for (long k = 0; k < chunks; k++) {
+        const long b0 = k * rows, nb = N - b0 < rows ? N - b0 : rows;
+        errors += kh_readout_errors(c->S, N_CLASSES, M, c->beta, kh_hrows_at(H, b0, M), labels + b0,
+                                    nb, &c->w[omp_get_thread_num()]);
+    }
+    return errors;
+}
+
+static void *count_errors(void *arg)
+{
+    epoch_end *c = arg;
+    const trainer *t = c->t;
+    c->err_train = count_rows(c, t->Htr, t->train.labels, t->train.n_samples);
+    c->err_test = count_rows(c, t->Hte, t->test.labels, t->test.n_samples);
+    return NULL;
+}
+
+/* Writes the readout's checkpoint: S, Adam's moments and its step count. */
+static int checkpoint(kh_h5 *f, const epoch_end *c)
+{
+    const long dims[2] = {N_CLASSES, c->t->M};
+    int st = kh_h5_overwrite(f, "/train/S", c->S, 2, dims, 0, "readout weights S [classes, M]");
     if (st == KH_OK) {
-        st = kh_h5_overwrite(f, "/train/adam_m1", t->m1, 2, dims, 0, "Adam's first moment");
+        st = kh_h5_overwrite(f, "/train/adam_m1", c->m1, 2, dims, 0, "Adam's first moment");
     }
     if (st == KH_OK) {
-        st = kh_h5_overwrite(f, "/train/adam_m2", t->m2, 2, dims, 0, "Adam's second moment");
+        st = kh_h5_overwrite(f, "/train/adam_m2", c->m2, 2, dims, 0, "Adam's second moment");
     }
     if (st == KH_OK) {
-        st = kh_h5_set_attr(f, "/train", "adam_t", (double)adam_t, NULL);
+        st = kh_h5_set_attr(f, "/train", "adam_t", (double)c->adam_t, NULL);
     }
     return st == KH_OK ? kh_h5_flush(f) : st;
 }
 
+/* Waits for the counts of c when they run on their own thread (the wait is
+ * the epoch's time too), then records the epoch: its errors, loss, learning
+ * rate and time, and the checkpoint. */
+static int record_epoch(kh_h5 *f, epoch_end *c, kh_train_result *res, double before, double t0)
+{
+    if (c->running) {
+        const double w0 = kh_wall_seconds();
+        pthread_join(c->thread, NULL);
+        c->running = 0;
+        c->seconds += kh_wall_seconds() - w0;
+    }
+    const trainer *t = c->t;
+    double tr_err = (double)c->err_train / (double)t->train.n_samples;
+    double te_err = (double)c->err_test / (double)t->test.n_samples;
+    res->train_error = tr_err;
+    res->test_error = te_err;
+    res->epochs = c->epoch + 1;
+    int st;
+    if ((st = kh_h5_series_append(f, "/train/train_error", &tr_err, 0, 0, "fraction")) != KH_OK ||
+        (st = kh_h5_series_append(f, "/train/test_error", &te_err, 0, 0, "fraction")) != KH_OK ||
+        (st = kh_h5_series_append(f, "/train/loss", &c->loss, 0, 0, "sum |c - t|^m")) != KH_OK ||
+        (st = kh_h5_series_append(f, "/train/lr", &c->lr, 0, 0, "Adam's learning rate")) != KH_OK ||
+        (st = kh_h5_series_append(f, "/train/epoch_seconds", &c->seconds, 0, 0,
+                                  "s the epoch added: its minibatches and error counts (those "
+                                  "not hidden behind the next epoch's minibatches)")) != KH_OK ||
+        (st = checkpoint(f, c)) != KH_OK) {
+        return st;
+    }
+    res->seconds_readout = before + kh_wall_seconds() - t0;
+    return KH_OK;
+}
+
+/* The readout's epochs from `start` on. The minibatches run on this thread
+ * with one BLAS thread. With two threads or more (solver.threads, or when
+ * that is 0 OpenBLAS's count: the machine's cores, or OPENBLAS_NUM_THREADS /
+ * OMP_NUM_THREADS), an epoch's error counts run on the others beside the
+ * next epoch's minibatches, at the S the epoch ended with, and the epoch is
+ * recorded once they are done (the last epoch counts on all threads). S, the
+ * errors and the record are the same either way: the counts only read S. */
 static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long start, long adam_t,
                    const volatile sig_atomic_t *stop, kh_progress_fn progress, void *pctx,
                    kh_train_result *res)
 {
-    const long N = t->train.n_samples, Nt = t->test.n_samples, M = t->M, E = p->tr_epochs;
+    const long N = t->train.n_samples, E = p->tr_epochs, M = t->M;
     const long B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
+    const int blas_threads = openblas_get_num_threads();
+    const int want = p->threads > 0 ? (int)p->threads : blas_threads;
+    const int threads = want < MAX_COUNTERS ? want : MAX_COUNTERS;
+    const int overlap = threads > 1;
+    epoch_end ends[2];
+    if (epoch_end_alloc(&ends[0], t, beta, threads) != 0) {
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the readout's error counts");
+    }
+    if (epoch_end_alloc(&ends[1], t, beta, threads) != 0) {
+        epoch_end_free(&ends[0]);
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the readout's error counts");
+    }
+    openblas_set_num_threads(1);
     kh_rng rng;
     kh_rng_seed(&rng, (uint64_t)p->tr_seed, 5);
     for (long e = 0; e < start; e++) {
@@ -196,13 +333,16 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
     }
     double last_report = kh_wall_seconds(), t0 = kh_wall_seconds();
     const double before = res->seconds_readout; /* earlier parts of a resumed readout */
-    for (long e = start; e < E; e++) {
+    epoch_end *pending = NULL;                  /* the epoch whose counts are running */
+    int st = KH_OK;
+    for (long e = start; e < E && st == KH_OK; e++) {
         const double lr = kh_readout_lr(p->tr_lr, e, E), e0 = kh_wall_seconds();
         kh_sim_shuffle(t->order, N, &rng);
         double loss = 0.0;
         for (long b0 = 0; b0 < N; b0 += B) {
             if (stop && *stop) {
-                return KH_ERROR(KH_EINTR, "interrupted in readout epoch %ld", e + 1);
+                st = KH_ERROR(KH_EINTR, "interrupted in readout epoch %ld", e + 1);
+                break;
             }
             const long nb = N - b0 < B ? N - b0 : B;
             for (long b = 0; b < nb; b++) {
@@ -224,32 +364,46 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
                 last_report = kh_wall_seconds();
             }
         }
-        double tr_err =
-            (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Htr, t->train.labels, N, &t->w) /
-            (double)N;
-        double te_err =
-            (double)kh_readout_errors(t->S, N_CLASSES, M, beta, t->Hte, t->test.labels, Nt, &t->w) /
-            (double)Nt;
-        const double seconds = kh_wall_seconds() - e0;
-        res->train_error = tr_err;
-        res->test_error = te_err;
-        res->epochs = e + 1;
-        int st;
-        if ((st = kh_h5_series_append(f, "/train/train_error", &tr_err, 0, 0, "fraction")) !=
-                KH_OK ||
-            (st = kh_h5_series_append(f, "/train/test_error", &te_err, 0, 0, "fraction")) !=
-                KH_OK ||
-            (st = kh_h5_series_append(f, "/train/loss", &loss, 0, 0, "sum |c - t|^m")) != KH_OK ||
-            (st = kh_h5_series_append(f, "/train/lr", &lr, 0, 0, "Adam's learning rate")) !=
-                KH_OK ||
-            (st = kh_h5_series_append(f, "/train/epoch_seconds", &seconds, 0, 0,
-                                      "s: the epoch's minibatches and error counts")) != KH_OK ||
-            (st = checkpoint(f, t, adam_t)) != KH_OK) {
-            return st;
+        if (st != KH_OK) {
+            break;
         }
-        res->seconds_readout = before + kh_wall_seconds() - t0;
+        epoch_end *c = pending == &ends[0] ? &ends[1] : &ends[0];
+        memcpy(c->S, t->S, (size_t)CM * sizeof(double));
+        memcpy(c->m1, t->m1, (size_t)CM * sizeof(double));
+        memcpy(c->m2, t->m2, (size_t)CM * sizeof(double));
+        c->adam_t = adam_t;
+        c->epoch = e;
+        c->loss = loss;
+        c->lr = lr;
+        c->seconds = kh_wall_seconds() - e0;
+        if (pending) {
+            st = record_epoch(f, pending, res, before, t0);
+            pending = NULL;
+            if (st != KH_OK) {
+                break;
+            }
+        }
+        c->threads = threads - 1;
+        if (overlap && e + 1 < E && pthread_create(&c->thread, NULL, count_errors, c) == 0) {
+            c->running = 1;
+            pending = c;
+            continue;
+        }
+        const double w0 = kh_wall_seconds();
+        c->threads = threads;
+        count_errors(c);
+        c->seconds += kh_wall_seconds() - w0;
+        st = record_epoch(f, c, res, before, t0);
     }
-    return KH_OK;
+    if (pending) {
+        /* Stopped in the epoch after it: the last whole epoch is recorded. */
+        int s2 = record_epoch(f, pending, res, before, t0);
+        st = st == KH_OK ? s2 : st;
+    }
+    openblas_set_num_threads(blas_threads);
+    epoch_end_free(&ends[0]);
+    epoch_end_free(&ends[1]);
+    return st;
 }
 
 static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer *t)
@@ -350,8 +504,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     t.order = malloc((size_t)N * sizeof(long));
     t.lb = malloc((size_t)B * sizeof(long));
     if (!t.W || !t.Htr.x || !t.Hte.x || !t.Hb.x || !t.S || !t.G || !t.m1 || !t.m2 || !t.order ||
-        !t.lb ||
-        kh_readout_work_alloc(&t.w, N_CLASSES, M, B > ERROR_CHUNK ? B : ERROR_CHUNK, single) != 0) {
+        !t.lb || kh_readout_work_alloc(&t.w, N_CLASSES, M, B, single) != 0) {
         trainer_free(&t);
         return KH_ERROR(KH_ENOMEM, "cannot allocate khsim train's features (%ld x %ld)", N + Nt, M);
     }

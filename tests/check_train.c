@@ -16,6 +16,9 @@
 #include "kh_test.h"
 #include "kh_train.h"
 
+/* OpenBLAS's cblas.h: openblas_get/set_num_threads. */
+#include <cblas.h>
+
 /* dL/dS from kh_readout_loss against central differences of the loss. */
 START_TEST(test_readout_gradient)
 {
@@ -322,6 +325,64 @@ START_TEST(test_resume_equals_uninterrupted)
 }
 END_TEST
 
+/* The readout's error counts run beside the next epoch's minibatches when
+ * there are two BLAS threads or more: the record is the one the counts in
+ * line give (one thread), bit for bit, in both precisions, with one and
+ * with two counting threads (three BLAS threads: each thread's chunks).
+ * Pixels as features: no GEMM before the readout, whose rounding could
+ * depend on the thread count. */
+START_TEST(test_readout_overlap_same_record)
+{
+    const char *ini = "[network]\nhidden = 40\np = 3\n[learning]\nepochs = 2\nbatch = 100\n"
+                      "[input]\nsamples = 1000\n[solver]\nmethod = fast\nprecision = %s\n"
+                      "[train]\nepochs = 12\nbatch = 100\nfeatures = pixels\n";
+    const char *series[] = {"/train/S",    "/train/adam_m1",     "/train/adam_m2",
+                            "/train/loss", "/train/train_error", "/train/test_error"};
+    const int saved = openblas_get_num_threads();
+    for (int prec = 0; prec < 2; prec++) {
+        char text[512], out[3][512];
+        snprintf(text, sizeof text, ini, prec ? "float" : "double");
+        const int threads[3] = {1, 2, 3};
+        for (int k = 0; k < 3; k++) {
+            kh_config *c = kh_test_config(text);
+            kh_test_tmpname(out[k], sizeof out[k], ".h5");
+            snprintf(c->p.out_path, sizeof c->p.out_path, "%.511s", out[k]);
+            openblas_set_num_threads(threads[k]);
+            kh_train_result res;
+            ck_assert_msg(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res) == KH_OK, "%s",
+                          kh_errmsg());
+            ck_assert_int_eq(res.epochs, 12);
+            ck_assert_int_eq(openblas_get_num_threads(), threads[k]); /* restored */
+            kh_config_free(c);
+        }
+        openblas_set_num_threads(saved);
+        for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+            int rank;
+            long d0[3], d1[3];
+            double *a = kh_test_read(out[0], series[i], &rank, d0);
+            for (int k = 1; k < 3; k++) {
+                double *b = kh_test_read(out[k], series[i], &rank, d1);
+                ck_assert_int_eq(d0[0], d1[0]);
+                ck_assert_msg(
+                    memcmp(a, b, (size_t)(d0[0] * (rank > 1 ? d0[1] : 1)) * sizeof(double)) == 0,
+                    "%s (%s) differs with %d BLAS threads", series[i], prec ? "float" : "double",
+                    threads[k]);
+                free(b);
+            }
+            free(a);
+        }
+        double at0, at1;
+        ck_assert_int_eq(kh_h5_read_attr_double(out[0], "/train", "adam_t", &at0), KH_OK);
+        ck_assert_int_eq(kh_h5_read_attr_double(out[2], "/train", "adam_t", &at1), KH_OK);
+        ck_assert_double_eq(at0, at1);
+        ck_assert_double_eq(at0, 12 * 10);
+        for (int k = 0; k < 3; k++) {
+            remove(out[k]);
+        }
+    }
+}
+END_TEST
+
 /* The whole pipeline on a tiny problem, through the library: the record's
  * shapes, the hyper-parameters, and a pixels baseline (no W in /train). */
 START_TEST(test_train_smoke)
@@ -387,6 +448,7 @@ Suite *kh_train_suite(void)
     tcase_add_test(tc, test_readout_float_matches_double);
     tcase_add_test(tc, test_adam_closed_form);
     tcase_add_test(tc, test_train_smoke);
+    tcase_add_test(tc, test_readout_overlap_same_record);
     suite_add_tcase(s, tc);
     /* Runs of several seconds: make test-sanitize leaves them out
      * (CK_EXCLUDE_TAGS=slow); the plain build runs them. */
