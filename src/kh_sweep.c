@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifdef KH_HAVE_MPI
 #include <mpi.h>
@@ -37,6 +38,7 @@
 #include "kh_config.h"
 #include "kh_error.h"
 #include "kh_h5.h"
+#include "kh_isolate.h"
 #include "kh_sim.h"
 #include "kh_verify.h"
 
@@ -308,7 +310,46 @@ static void audit(const sweep *s, const char *path, point_result *r)
     r->verify = v == KH_OK ? 1 : (v == KH_ECHECK ? 0 : -1);
 }
 
-/* Runs point i (or takes it from its complete file). */
+/* A point's earlier file, as a restart reads it: when its status is
+ * complete, its counters into r (skipped), and 1; else 0. */
+static int take_complete(const char *path, point_result *r)
+{
+    char status[64] = "";
+    if (kh_h5_read_attr_string(path, "/", "status", status, sizeof status) != KH_OK ||
+        strcmp(status, "complete") != 0) {
+        return 0;
+    }
+    double x = 0.0;
+    r->skipped = 1;
+    if (kh_h5_read_attr_double(path, "/solver", "steps", &x) == KH_OK) {
+        r->steps = (long)x;
+    }
+    if (kh_h5_read_attr_double(path, "/solver", "wall_seconds", &x) == KH_OK) {
+        r->wall_seconds = x;
+    }
+    return 1;
+}
+
+/* In a child process (kh_isolated): what a restart reads of an earlier
+ * file, take_complete and, when it is complete, the audit. Its status says
+ * the audit's result (KH_OK passed, KH_ECHECK failed, KH_EINVAL none), so
+ * that the parent, which then reads the same attributes in-process, does
+ * not read the trajectory itself. */
+static int probe_point(const char *path, void *arg)
+{
+    const sweep *s = arg;
+    point_result r;
+    memset(&r, 0, sizeof r);
+    r.verify = -1;
+    if (take_complete(path, &r)) {
+        audit(s, path, &r);
+    }
+    return r.verify == 1 ? KH_OK : (r.verify == 0 ? KH_ECHECK : KH_EINVAL);
+}
+
+/* Runs point i (or takes it from its complete file). An earlier file is
+ * read in a child process first: a damaged one, which crashes or hangs
+ * HDF5, makes the point fail with that message and is left as it is. */
 static void run_point(const sweep *s, long i, const volatile sig_atomic_t *stop, point_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -316,19 +357,20 @@ static void run_point(const sweep *s, long i, const volatile sig_atomic_t *stop,
     r->verify = -1;
     char path[KH_PATH_MAX];
     point_path(s, i, path, sizeof path);
-    char status[64] = "";
-    if (kh_h5_read_attr_string(path, "/", "status", status, sizeof status) == KH_OK &&
-        strcmp(status, "complete") == 0) {
-        double x = 0.0;
-        r->skipped = 1;
-        if (kh_h5_read_attr_double(path, "/solver", "steps", &x) == KH_OK) {
-            r->steps = (long)x;
+    if (access(path, F_OK) == 0) {
+        int sig = 0;
+        const int probed = kh_isolated(path, probe_point, (void *)s, stop, &sig);
+        if (sig != 0 || probed == KH_EINTR) {
+            r->status = probed == KH_EINTR ? 2 : 1;
+            snprintf(r->message, sizeof r->message, "%s%s", kh_errmsg(),
+                     probed == KH_EINTR ? ""
+                                        : " (left as it is: delete it to run the point again)");
+            return;
         }
-        if (kh_h5_read_attr_double(path, "/solver", "wall_seconds", &x) == KH_OK) {
-            r->wall_seconds = x;
+        if (take_complete(path, r)) {
+            r->verify = probed == KH_OK ? 1 : (probed == KH_ECHECK ? 0 : -1);
+            return;
         }
-        audit(s, path, r);
-        return;
     }
     kh_config *c = NULL;
     char overrides[4096];

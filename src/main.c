@@ -1,13 +1,11 @@
 /* khsim's entry point: the only code that exits, prints errors, installs
  * signal handlers and sets the OpenMP thread count. */
-#include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <hdf5.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -21,6 +19,7 @@
 #include "kh_config.h"
 #include "kh_error.h"
 #include "kh_h5.h"
+#include "kh_isolate.h"
 #include "kh_sim.h"
 #include "kh_sweep.h"
 #include "kh_train.h"
@@ -92,102 +91,26 @@ static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t l
 
 /* How long khsim info and verify may read before the file is called damaged
  * (seconds; the environment variable KHSIM_READ_TIMEOUT overrides it). */
-#define KH_READ_TIMEOUT 600
-
-/* What a child process of isolated() reads: a KH status, its message in
- * kh_errmsg. */
-typedef int (*child_reader)(const kh_cli *cli, const char *path);
-
-/* Files that may come from anywhere are read in a child process first: HDF5
- * 1.10 trusts what a damaged file says (the fuzzer found crashes inside its
- * attribute and global-heap code), so a crash there is reported as a damaged
- * file (exit 2) instead of taking khsim down. khsim info and verify read in
- * the child only; `--resume` and `init.path` have their file probed there
- * (probe_file) before the run reads it in-process.
- * Returns the child's status with its message carried back through a pipe;
- * KH_EIO when it died on a signal or read for longer than the limit;
- * KH_EINTR on SIGINT / SIGTERM. */
-static int isolated(const kh_cli *cli, const char *path, child_reader fn)
+/* Files that may come from anywhere are read in a child process first
+ * (kh_isolate.h): khsim info and verify read in the child only; `--resume`
+ * and `init.path` have their file probed there (probe_file) before the run
+ * reads it in-process. A reader of khsim info's output that went away
+ * (`| head`) is not the file's fault: khsim exits quietly. */
+static int isolated(const kh_cli *cli, const char *path, kh_child_fn fn)
 {
-    fflush(stdout);
-    fflush(stderr);
-    int fd[2];
-    if (pipe(fd) != 0) {
-        return KH_ERROR(KH_EIO, "cannot create a pipe: %s", strerror(errno));
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return KH_ERROR(KH_EIO, "cannot fork: %s", strerror(errno));
-    }
-    const char *env = getenv("KHSIM_READ_TIMEOUT");
-    const unsigned limit = env && atoi(env) > 0 ? (unsigned)atoi(env) : KH_READ_TIMEOUT;
-    if (pid == 0) {
-        /* A damaged file can also make HDF5 loop forever (the fuzzer found
-         * one in its global-heap reader): the child gives up after `limit`. */
-        close(fd[0]);
-        signal(SIGALRM, SIG_DFL);
-        alarm(limit);
-        int s = fn(cli, path);
-        if (s != KH_OK) {
-            const char *m = kh_errmsg();
-            ssize_t w = write(fd[1], m, strlen(m));
-            (void)w;
-        }
-        fflush(NULL);
-        _exit(s);
-    }
-    close(fd[1]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            close(fd[0]);
-            return KH_ERROR(KH_EIO, "waitpid: %s", strerror(errno));
-        }
-        if (stop_signal) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            close(fd[0]);
-            return KH_ERROR(KH_EINTR, "interrupted while reading %s", path);
-        }
-    }
-    char msg[2048];
-    size_t len = 0;
-    for (ssize_t k; len < sizeof msg - 1 && (k = read(fd[0], msg + len, sizeof msg - 1 - len));) {
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            break;
-        }
-        len += (size_t)k;
-    }
-    msg[len] = '\0';
-    close(fd[0]);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
-        /* The reader of khsim info's output went away (`| head`): not the file. */
+    int sig = 0;
+    int s = kh_isolated(path, fn, (void *)cli, &stop_signal, &sig);
+    if (sig == SIGPIPE) {
         fflush(NULL);
         _exit(128 + SIGPIPE);
     }
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-        return KH_ERROR(KH_EIO,
-                        "%s: reading did not end within %u s: the file looks damaged (HDF5 can "
-                        "loop forever on one); KHSIM_READ_TIMEOUT=seconds allows more",
-                        path, limit);
-    }
-    if (WIFSIGNALED(status)) {
-        return KH_ERROR(KH_EIO,
-                        "%s: the file is damaged (reading it crashed the HDF5 library, signal %d)",
-                        path, WTERMSIG(status));
-    }
-    const int s = WIFEXITED(status) ? WEXITSTATUS(status) : KH_EIO;
-    return s == KH_OK ? KH_OK : kh_error_restore(s, msg);
+    return s;
 }
 
 /* khsim info and verify, in the child. */
-static int info_or_verify(const kh_cli *cli, const char *path)
+static int info_or_verify(const char *path, void *arg)
 {
+    const kh_cli *cli = arg;
     return strcmp(cli->command, "info") == 0 ? kh_h5_info(path, stdout)
                                              : kh_verify(path, cli->json, stdout);
 }
@@ -196,8 +119,9 @@ static int info_or_verify(const kh_cli *cli, const char *path)
  * for a record to resume, its /params as khsim reads them. What it is after
  * is a crash or a hang: a file that reads with an error here is left to the
  * run, whose own message says more. */
-static int probe_file(const kh_cli *cli, const char *path)
+static int probe_file(const char *path, void *arg)
 {
+    const kh_cli *cli = arg;
     FILE *null = fopen("/dev/null", "w");
     if (null) {
         kh_h5_info(path, null);
@@ -391,7 +315,11 @@ static int khsim_main(int argc, char **argv)
     } else {
         s = cmd_run(&cli);
     }
-    if (s != KH_OK) {
+    int rank = 0;
+#ifdef KH_HAVE_MPI
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank); /* a sweep's outcome is said once, by rank 0 */
+#endif
+    if (s != KH_OK && rank == 0) {
         fprintf(stderr, "khsim: %s: %s\n", kh_strstatus(s), kh_errmsg());
     }
     if (s == KH_EIO) {

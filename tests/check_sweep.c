@@ -123,6 +123,89 @@ START_TEST(test_sweep_serial)
 }
 END_TEST
 
+/* Copies the file `from` to `to`. */
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0) {
+        ck_assert_uint_eq(fwrite(buf, 1, n, b), n);
+    }
+    fclose(a);
+    fclose(b);
+}
+
+static int same_file(const char *x, const char *y)
+{
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", x, y);
+    return system(cmd) == 0;
+}
+
+/* A restart reads the earlier point files in a child process: a damaged
+ * one that crashes HDF5 (a fuzzer's file, SIGBUS in H5T__bit_copy) or
+ * makes it loop (KHSIM_READ_TIMEOUT = 2 s) fails its point with that
+ * message and is left as it is, the others are taken as done, and the sweep
+ * ends; once the damaged files are deleted the next restart runs them. */
+START_TEST(test_sweep_restart_damaged_point)
+{
+    char dir[512], sweep[1024], path[1200], p1[1200], p2[1200];
+    make_sweep(dir, sizeof dir, "[grid]\ninit.seed = 1, 2, 3\n", sweep, sizeof sweep);
+    FILE *null = fopen("/dev/null", "w");
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_OK);
+    const char *crash = "tests/fuzz/regress/h5-crash-H5T__bit_copy";
+    const char *hang = "tests/fuzz/regress/h5-timeout-1";
+    snprintf(p1, sizeof p1, "%s/out/point_0001.h5", dir);
+    snprintf(p2, sizeof p2, "%s/out/point_0002.h5", dir);
+    copy_file(crash, p1);
+    copy_file(hang, p2);
+    const char *saved = getenv("KHSIM_READ_TIMEOUT");
+    char keep[64] = "";
+    if (saved) {
+        snprintf(keep, sizeof keep, "%s", saved);
+    }
+    setenv("KHSIM_READ_TIMEOUT", "2", 1);
+    const int st = kh_sweep_run(sweep, NULL, null);
+    if (saved) {
+        setenv("KHSIM_READ_TIMEOUT", keep, 1);
+    } else {
+        unsetenv("KHSIM_READ_TIMEOUT");
+    }
+    ck_assert_int_eq(st, KH_ECHECK);
+    ck_assert(same_file(crash, p1));
+    ck_assert(same_file(hang, p2));
+    snprintf(path, sizeof path, "%s/out/index.h5", dir);
+    int rank;
+    long d[3];
+    double *status = kh_test_read(path, "/points/status", &rank, d);
+    ck_assert_int_eq(d[0], 3);
+    ck_assert_double_eq(status[0], 0);
+    ck_assert_double_eq(status[1], 1);
+    ck_assert_double_eq(status[2], 1);
+    free(status);
+    char msg[512];
+    ck_assert_int_eq(kh_h5_read_attr_string(path, "/points/messages", "0001", msg, sizeof msg),
+                     KH_OK);
+    ck_assert_msg(strstr(msg, "damaged") && strstr(msg, "left as it is"), "%s", msg);
+    ck_assert_int_eq(kh_h5_read_attr_string(path, "/points/messages", "0002", msg, sizeof msg),
+                     KH_OK);
+    ck_assert_msg(strstr(msg, "did not end within 2 s"), "%s", msg);
+    remove(p1);
+    remove(p2);
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_OK);
+    status = kh_test_read(path, "/points/status", &rank, d);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_double_eq(status[i], 0);
+    }
+    free(status);
+    fclose(null);
+    remove_tree(dir);
+}
+END_TEST
+
 /* The same sweep under `mpirun -np 2 ./khsim-mpi` gives every point the
  * datasets of the serial sweep, bit for bit (with init.seed keyed on the
  * point, input.seed swept). */
@@ -201,6 +284,7 @@ Suite *kh_sweep_suite(void)
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_sweep_serial);
+    tcase_add_test(tc, test_sweep_restart_damaged_point);
     tcase_add_test(tc, test_sweep_mpi);
     suite_add_tcase(s, tc);
     return s;
