@@ -20,7 +20,8 @@ typedef int (*kh_child_fn)(const char *path, void *arg);
  * child died on a signal ("the file is damaged") or read for longer than
  * the limit; KH_EINTR when *stop became non-zero while waiting (the child is
  * killed). *signal_out (may be NULL) gets the signal that ended the child,
- * 0 when it exited. */
+ * 0 when it exited. The child ends with _exit (no exit handlers, no HDF5
+ * clean-up of the parent's state): the caller's process never exits here. */
 int kh_isolated(const char *path, kh_child_fn fn, void *arg, const volatile sig_atomic_t *stop,
                 int *signal_out);
 
