@@ -17,8 +17,9 @@ int kh_isolated(const char *path, kh_child_fn fn, void *arg, const volatile sig_
     if (signal_out) {
         *signal_out = 0;
     }
-    fflush(stdout);
-    fflush(stderr);
+    /* Every stream flushed before the fork: the child flushes its own at
+     * its end, and must not write out what the parent had buffered. */
+    fflush(NULL);
     int fd[2];
     if (pipe(fd) != 0) {
         return KH_ERROR(KH_EIO, "cannot create a pipe: %s", strerror(errno));

@@ -89,8 +89,6 @@ static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t l
     return s;
 }
 
-/* How long khsim info and verify may read before the file is called damaged
- * (seconds; the environment variable KHSIM_READ_TIMEOUT overrides it). */
 /* Files that may come from anywhere are read in a child process first
  * (kh_isolate.h): khsim info and verify read in the child only; `--resume`
  * and `init.path` have their file probed there (probe_file) before the run
