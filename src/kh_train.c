@@ -186,8 +186,7 @@ typedef struct epoch_end {
     pthread_t thread;
 } epoch_end;
 
-/* Counting threads at most: 70 chunks of ERROR_CHUNK digits share little
- * more. */
+/* Counting threads at most (the shares of 70 000 digits get small). */
 #define MAX_COUNTERS 16
 
 static void epoch_end_free(epoch_end *c)
@@ -222,20 +221,17 @@ static int epoch_end_alloc(epoch_end *c, const trainer *t, double beta, int thre
     return 0;
 }
 
-/* The errors at c->S of the N digits of H, on c->threads threads, each
- * counting chunks of ERROR_CHUNK digits with its own scratch (one BLAS
- * thread each). */
+/* The errors at c->S of the N digits of H, on c->threads threads: each
+ * counts one contiguous share of the digits with its own scratch (S staged
+ * once per share, ERROR_CHUNK digits per GEMM, one BLAS thread each). */
 static long count_rows(const epoch_end *c, kh_hrows H, const long *labels, long N)
 {
-    /* Chunks of ERROR_CHUNK digits, smaller for a small set (four a thread). */
-    long rows = N / (4L * c->threads) + 1;
-    rows = rows < 64 ? 64 : (rows > ERROR_CHUNK ? ERROR_CHUNK : rows);
-    const long M = c->t->M, chunks = (N + rows - 1) / rows;
+    const long M = c->t->M, T = c->threads;
     long errors = 0;
 #pragma omp parallel for num_threads(c->threads) default(none) shared(c, H, labels)               \
-    firstprivate(N, M, rows, chunks) reduction(+ : errors) schedule(static)
-    for (long k = 0; k < chunks; k++) {
-        const long b0 = k * rows, nb = N - b0 < rows ? N - b0 : rows;
+    firstprivate(N, M, T) reduction(+ : errors) schedule(static)
+    for (long k = 0; k < T; k++) {
+        const long b0 = N * k / T, nb = N * (k + 1) / T - b0;
         errors += kh_readout_errors(c->S, N_CLASSES, M, c->beta, kh_hrows_at(H, b0, M), labels + b0,
                                     nb, &c->w[omp_get_thread_num()]);
     }

@@ -328,7 +328,7 @@ END_TEST
 /* The readout's error counts run beside the next epoch's minibatches when
  * there are two BLAS threads or more: the record is the one the counts in
  * line give (one thread), bit for bit, in both precisions, with one and
- * with two counting threads (three BLAS threads: each thread's chunks).
+ * with two counting threads (three BLAS threads: each thread's share).
  * Pixels as features: no GEMM before the readout, whose rounding could
  * depend on the thread count. */
 START_TEST(test_readout_overlap_same_record)
