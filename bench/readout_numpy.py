@@ -6,7 +6,7 @@ compressed to --epochs (lr until 1/3, then x0.5, x0.1, x0.05, x0.01 every 1/6).
 
     /usr/bin/python3 bench/readout_numpy.py OUT.h5 [--beta digit|set|l2|sum|unit|vnorm]
         [--beta-scale 10] [--m 6] [--epochs 60] [--val] [--eval-every 5]
-        [--dtype float32|float64]
+        [--dtype float32|float64] [--adam-eps 1e-8] [--adam-beta2 0.999]
 
 OUT.h5: a khsim file; W is /train/W when there is one, else the last
 /snapshots/W row. --val trains on the first 50 000 training digits and
@@ -16,6 +16,7 @@ digit), set = beta_scale / the mean of max_mu h_mu (beta_auto = set), l2 / sum
 = beta_scale / the 2-norm / the sum of h per digit, unit = each unit's h
 divided by its mean over the training digits, vnorm = each digit's h divided
 by |v|_2^n (its currents by |v|_2), both then with beta as set.
+--adam-eps and --adam-beta2: Adam's (khsim's train.adam_eps, adam_beta2).
 Prints the train and test (or validation) error every --eval-every epochs
 (khsim counts them every epoch: bench/readout_bench.py passes 1) and the time
 per epoch, error counts included; at the end, the median time of an epoch
@@ -58,6 +59,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval-every", type=int, default=5)
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--adam-eps", type=float, default=1e-8)
+    ap.add_argument("--adam-beta2", type=float, default=0.999)
     a = ap.parse_args()
 
     d = a.data
@@ -94,7 +97,7 @@ def main():
     T = np.where(np.arange(10)[None, :] == ytr[:, None], 1.0, -1.0).astype(dt)
     S = np.zeros((10, W.shape[0]), dt)
     m1, m2 = np.zeros_like(S), np.zeros_like(S)
-    b1, b2, eps, t = 0.9, 0.999, 1e-8, 0
+    b1, b2, eps, t = 0.9, a.adam_beta2, a.adam_eps, 0
     rng = np.random.default_rng(a.seed)
 
     def lr_of(e):
