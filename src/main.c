@@ -64,8 +64,21 @@ static void show_progress(void *vctx, double frac, const char *line)
     c->shown = 1;
 }
 
-/* Reads the study of `run` or `compare` with its --set and -o, validates it
- * and sets the thread count; the overrides, one per line, into `overrides`. */
+/* OpenMP's thread count, when the study sets one (solver.threads). */
+static void set_threads(const kh_config *c)
+{
+#ifdef _OPENMP
+    if (c->p.threads > 0) {
+        omp_set_num_threads((int)c->p.threads);
+    }
+#else
+    (void)c;
+#endif
+}
+
+/* Reads the study of `run`, `compare` or `train` with its --set and -o,
+ * validates it and sets the thread count; the overrides, one per line, into
+ * `overrides`. */
 static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t len)
 {
     int s = kh_config_read(c, cli->path);
@@ -81,11 +94,9 @@ static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t l
     if (s == KH_OK) {
         s = kh_config_validate(c);
     }
-#ifdef _OPENMP
-    if (s == KH_OK && c->p.threads > 0) {
-        omp_set_num_threads((int)c->p.threads);
+    if (s == KH_OK) {
+        set_threads(c);
     }
-#endif
     return s;
 }
 
@@ -145,23 +156,23 @@ static int load_record(const kh_cli *cli, kh_config *c)
     }
     if (s == KH_OK) {
         snprintf(c->p.out_path, sizeof c->p.out_path, "%s", cli->path);
-#ifdef _OPENMP
-        if (c->p.threads > 0) {
-            omp_set_num_threads((int)c->p.threads);
-        }
-#endif
+        set_threads(c);
     }
     return s;
 }
 
-static int cmd_run(const kh_cli *cli)
+/* The study a command runs, into *out (the caller frees it): the study file
+ * with its --set and -o, or with --resume the record's own; a weights file
+ * it starts from (init.path) is probed in a child process first. */
+static int open_study(const kh_cli *cli, kh_config **out, char *overrides, size_t len)
 {
+    *out = NULL;
+    overrides[0] = '\0';
     kh_config *c = kh_config_alloc();
     if (!c) {
         return KH_ENOMEM;
     }
-    char overrides[8192] = "";
-    int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, sizeof overrides);
+    int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, len);
     if (s == KH_OK && !cli->resume && c->p.weights == KH_INIT_FILE) {
         s = isolated(cli, c->p.init_path, probe_file);
     }
@@ -169,14 +180,32 @@ static int cmd_run(const kh_cli *cli)
         kh_config_free(c);
         return s;
     }
+    *out = c;
+    return KH_OK;
+}
+
+/* Clears the progress line, when one was shown. */
+static void end_progress(const progress_ctx *pc)
+{
+    if (pc->shown) {
+        fprintf(stderr, "\r\033[K");
+    }
+}
+
+static int cmd_run(const kh_cli *cli)
+{
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        return s;
+    }
     progress_ctx pc = {kh_wall_seconds(), 0};
     int tty = !cli->quiet && isatty(STDERR_FILENO);
     kh_sim_result res;
     s = cli->resume ? kh_sim_resume(c, &stop_signal, tty ? show_progress : NULL, &pc, &res)
                     : kh_sim_run(c, overrides, &stop_signal, tty ? show_progress : NULL, &pc, &res);
-    if (pc.shown) {
-        fprintf(stderr, "\r\033[K");
-    }
+    end_progress(&pc);
     if (strncmp(res.device, "cpu (", 5) == 0) {
         fprintf(stderr, "khsim: ran on the %s\n", res.device);
     }
@@ -200,42 +229,26 @@ static int cmd_run(const kh_cli *cli)
 
 static int cmd_compare(const kh_cli *cli)
 {
-    kh_config *c = kh_config_alloc();
-    if (!c) {
-        return KH_ENOMEM;
-    }
-    char overrides[8192] = "";
-    int s = load_study(cli, c, overrides, sizeof overrides);
-    if (s == KH_OK && c->p.weights == KH_INIT_FILE) {
-        s = isolated(cli, c->p.init_path, probe_file);
-    }
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
     if (s != KH_OK) {
-        kh_config_free(c);
         return s;
     }
     progress_ctx pc = {kh_wall_seconds(), 0};
     int tty = !cli->quiet && isatty(STDERR_FILENO);
     s = kh_compare_run(c, overrides, &stop_signal, tty ? show_progress : NULL, &pc, stdout);
-    if (pc.shown) {
-        fprintf(stderr, "\r\033[K");
-    }
+    end_progress(&pc);
     kh_config_free(c);
     return s;
 }
 
 static int cmd_train(const kh_cli *cli)
 {
-    kh_config *c = kh_config_alloc();
-    if (!c) {
-        return KH_ENOMEM;
-    }
-    char overrides[8192] = "";
-    int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, sizeof overrides);
-    if (s == KH_OK && !cli->resume && c->p.weights == KH_INIT_FILE) {
-        s = isolated(cli, c->p.init_path, probe_file);
-    }
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
     if (s != KH_OK) {
-        kh_config_free(c);
         return s;
     }
     progress_ctx pc = {kh_wall_seconds(), 0};
@@ -243,9 +256,7 @@ static int cmd_train(const kh_cli *cli)
     kh_train_result res;
     s = kh_train_run(c, overrides, cli->resume, &stop_signal, tty ? show_progress : NULL, &pc,
                      &res);
-    if (pc.shown) {
-        fprintf(stderr, "\r\033[K");
-    }
+    end_progress(&pc);
     if (s == KH_OK || s == KH_EINTR) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s; readout epoch %ld, train error %.2f %%, test error %.2f %%; "
