@@ -357,9 +357,12 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
             kh_adam_step(t->S, t->G, t->m1, t->m2, CM, ++adam_t, lr, p->tr_adam_b1, p->tr_adam_b2,
                          p->tr_adam_eps);
             if (progress && kh_wall_seconds() - last_report > 0.25) {
-                char line[200], err[32] = "-";
+                /* The error of the last recorded epoch, which lags the one
+                 * training while its counts run beside it: it says which. */
+                char line[200], err[64] = "-";
                 if (res->test_error >= 0) {
-                    snprintf(err, sizeof err, "%.2f %%", 100.0 * res->test_error);
+                    snprintf(err, sizeof err, "%.2f %% at epoch %ld", 100.0 * res->test_error,
+                             res->epochs);
                 }
                 snprintf(line, sizeof line, "readout epoch %ld/%ld  test error %s", e + 1, E, err);
                 progress(pctx, (double)e / (double)E + (double)b0 / (double)N / (double)E, line);
