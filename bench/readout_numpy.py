@@ -10,7 +10,10 @@ compressed to --epochs (lr until 1/3, then x0.5, x0.1, x0.05, x0.01 every 1/6).
 
 OUT.h5: a khsim file; W is /train/W when there is one, else the last
 /snapshots/W row. --val trains on the first 50 000 training digits and
-measures on the last 10 000 (a validation split) instead of the test digits.
+measures on the last 10 000 (a validation split) instead of the test digits:
+khsim train's train.measure = validation with input.samples = 50000. For the
+split to be clean, W too must come from the first 50 000 only (khsim run
+... --set input.samples=50000).
 --beta: digit = beta_scale / max_mu h_mu per digit (khsim's beta_auto =
 digit), set = beta_scale / the mean of max_mu h_mu (beta_auto = set), l2 / sum
 = beta_scale / the 2-norm / the sum of h per digit, unit = each unit's h

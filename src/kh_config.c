@@ -154,7 +154,11 @@ const kh_param_info kh_param_table[] = {
     {"train", "seed", KH_PT_LONG, OFF(tr_seed), 0, 1, NULL, 0, LBIG, 0, NULL, "",
      "readout: seed of the minibatch order (and of a random W)"},
     {"train", "test_samples", KH_PT_LONG, OFF(tr_test_samples), 0, 0, NULL, 0, LBIG, 0, NULL, "",
-     "test digits (t10k-images in input.path) the error is measured on; 0: all"},
+     "held-out digits the error is measured on (train.measure); 0: all"},
+    {"train", "measure", KH_PT_ENUM, OFF(tr_measure), 0, KH_MEASURE_TEST, NULL, 0, 0, 0,
+     "test,validation", "", "the held-out digits: test = t10k-images in input.path; "
+     "validation = the training file's digits from input.first + input.samples on, which "
+     "neither phase trains on"},
     {"train", "features", KH_PT_ENUM, OFF(tr_features), 0, KH_FEAT_LEARNED, NULL, 0, 0, 0,
      "learned,random,pixels", "", "what the readout learns on: the fast rule's W, a random "
      "frozen W on the same sphere, or the raw pixels"},

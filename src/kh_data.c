@@ -154,6 +154,18 @@ static int skip(gzFile f, size_t bytes, const char *path)
     return KH_OK;
 }
 
+int kh_idx_count(const char *path, long *n)
+{
+    gzFile f = NULL;
+    idx_header h;
+    int s = open_idx(path, &f, &h);
+    if (f) {
+        gzclose(f);
+    }
+    *n = s == KH_OK ? h.dims[0] : 0;
+    return s;
+}
+
 int kh_idx_read(const char *path, long first, long count, kh_dataset *out)
 {
     memset(out, 0, sizeof *out);

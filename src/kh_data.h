@@ -19,6 +19,9 @@ typedef struct kh_dataset {
  * file holds every byte its header promises. KH_OK, KH_EIO, KH_EINVAL. */
 int kh_idx_read(const char *path, long first, long count, kh_dataset *out);
 
+/* The number of samples an idx file's header declares (its first dimension). */
+int kh_idx_count(const char *path, long *n);
+
 /* Reads the labels of an idx1 ubyte file, same rules. */
 int kh_idx_read_labels(const char *path, long first, long count, long **labels);
 

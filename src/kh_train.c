@@ -60,25 +60,49 @@ static void trainer_free(trainer *t)
     free(t->lb);
 }
 
-/* The test digits: t10k-images / t10k-labels in input.path. */
+const char *kh_train_measure_name(const kh_params *p)
+{
+    return p->tr_measure == KH_MEASURE_VALIDATION ? "validation" : "test";
+}
+
+/* The held-out digits. train.measure = test: t10k-images / t10k-labels in
+ * input.path. validation: the training file's digits from input.first +
+ * input.samples on (the paper's split: tune on these, then train on all 60 000
+ * and measure on the test digits), which neither phase sees. */
 static int load_test(const kh_params *p, kh_dataset *d)
 {
+    const int val = p->tr_measure == KH_MEASURE_VALIDATION;
+    const char *img_name = val ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
+    const char *lab_name = val ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte";
     char img[KH_PATH_MAX + 64], lab[KH_PATH_MAX + 64];
-    int st = kh_data_find(p->input_path, "t10k-images-idx3-ubyte", img, sizeof img);
+    int st = kh_data_find(p->input_path, img_name, img, sizeof img);
     if (st == KH_OK) {
-        st = kh_data_find(p->input_path, "t10k-labels-idx1-ubyte", lab, sizeof lab);
+        st = kh_data_find(p->input_path, lab_name, lab, sizeof lab);
     }
     if (st != KH_OK) {
-        return KH_ERROR(KH_EIO,
-                        "input.path = %s: khsim train needs the test set (t10k-images-idx3-ubyte "
-                        "and t10k-labels-idx1-ubyte; make data puts them in data/mnist)",
-                        p->input_path);
+        return KH_ERROR(
+            KH_EIO,
+            "input.path = %s: khsim train needs %s and %s (make data puts them in data/mnist)",
+            p->input_path, img_name, lab_name);
     }
-    long count = p->tr_test_samples > 0 ? p->tr_test_samples : -1;
-    if ((st = kh_idx_read(img, 0, count, d)) != KH_OK) {
+    const long first = val ? p->first + p->n_samples : 0;
+    const long count = p->tr_test_samples > 0 ? p->tr_test_samples : -1;
+    long total = 0;
+    if (val && (st = kh_idx_count(img, &total)) == KH_OK &&
+        (first >= total || (count > 0 && first + count > total))) {
+        return KH_ERROR(KH_EINVAL,
+                        "train.measure = validation measures on the digits of %s from "
+                        "input.first + input.samples = %ld on (train.test_samples = %ld, 0: "
+                        "all), but it holds %ld: lower input.samples",
+                        img, first, p->tr_test_samples, total);
+    }
+    if (st != KH_OK) {
         return st;
     }
-    return kh_idx_read_labels(lab, 0, d->n_samples, &d->labels);
+    if ((st = kh_idx_read(img, first, count, d)) != KH_OK) {
+        return st;
+    }
+    return kh_idx_read_labels(lab, first, d->n_samples, &d->labels);
 }
 
 /* A random frozen W on the same sphere as the learned one: W(0) of the
@@ -364,7 +388,8 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
                     snprintf(err, sizeof err, "%.2f %% at epoch %ld", 100.0 * res->test_error,
                              res->epochs);
                 }
-                snprintf(line, sizeof line, "readout epoch %ld/%ld  test error %s", e + 1, E, err);
+                snprintf(line, sizeof line, "readout epoch %ld/%ld  %s error %s", e + 1, E,
+                         kh_train_measure_name(p), err);
                 progress(pctx, (double)e / (double)E + (double)b0 / (double)N / (double)E, line);
                 last_report = kh_wall_seconds();
             }
@@ -431,6 +456,8 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
         {"adam_eps", p->tr_adam_eps},
         {"train_samples", (double)t->train.n_samples},
         {"test_samples", (double)t->test.n_samples},
+        {"test_first",
+         p->tr_measure == KH_MEASURE_VALIDATION ? (double)(p->first + p->n_samples) : 0.0},
         {"features_per_sample", (double)t->M},
     };
     int st = KH_OK;
@@ -439,6 +466,13 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(f, "/train", "features", 0.0, feat[p->tr_features]);
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/train", "measure", 0.0,
+                            p->tr_measure == KH_MEASURE_VALIDATION
+                                ? "validation: test_error is measured on the training file's "
+                                  "digits from test_first on, which neither phase trained on"
+                                : "test: test_error is measured on the t10k digits");
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(f, "/train", "beta_auto", 0.0,

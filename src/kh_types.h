@@ -33,6 +33,9 @@ enum { KH_FEAT_LEARNED, KH_FEAT_RANDOM, KH_FEAT_PIXELS };
 /* The automatic beta of the readout (train.beta = 0): one for each digit or
  * one for the training set. */
 enum { KH_BETA_DIGIT, KH_BETA_SET };
+/* The digits khsim train measures its held-out error on: the test set, or
+ * the training file's digits after the ones the study trains on. */
+enum { KH_MEASURE_TEST, KH_MEASURE_VALIDATION };
 /* Initial weights. */
 enum { KH_INIT_NORMAL, KH_INIT_UNIFORM, KH_INIT_FILE };
 
@@ -85,6 +88,7 @@ typedef struct kh_params {
     long tr_epochs, tr_batch, tr_seed, tr_test_samples;
     int tr_features;  /* KH_FEAT_* */
     int tr_beta_auto; /* KH_BETA_* */
+    int tr_measure;   /* KH_MEASURE_* */
     double tr_adam_b1, tr_adam_b2, tr_adam_eps;
 } kh_params;
 

@@ -259,11 +259,11 @@ static int cmd_train(const kh_cli *cli)
     end_progress(&pc);
     if (s == KH_OK || s == KH_EINTR) {
         fprintf(s == KH_OK ? stdout : stderr,
-                "%s: %s; readout epoch %ld, train error %.2f %%, test error %.2f %%; "
+                "%s: %s; readout epoch %ld, train error %.2f %%, %s error %.2f %%; "
                 "unsupervised %.1f s, features %.1f s, readout %.1f s\n",
                 c->p.out_path, s == KH_OK ? "complete" : "interrupted", res.epochs,
-                100.0 * res.train_error, 100.0 * res.test_error, res.seconds_unsupervised,
-                res.seconds_features, res.seconds_readout);
+                100.0 * res.train_error, kh_train_measure_name(&c->p), 100.0 * res.test_error,
+                res.seconds_unsupervised, res.seconds_features, res.seconds_readout);
     }
     kh_config_free(c);
     return s;

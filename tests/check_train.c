@@ -158,10 +158,15 @@ static const char *small = "[network]\nhidden = 100\np = 4\n[learning]\nepochs =
  * leaves the argmax alone; a factor per unit would not). */
 static void check_record_classifies(const char *out, const kh_params *p, long Ntr, long Nt)
 {
-    const char *img_name[2] = {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte"};
-    const char *lab_name[2] = {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"};
+    /* The held-out digits: the test file, or (train.measure = validation)
+     * the training file's digits after the training set. */
+    const int val = p->tr_measure == KH_MEASURE_VALIDATION;
+    const char *img_name[2] = {"train-images-idx3-ubyte",
+                               val ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte"};
+    const char *lab_name[2] = {"train-labels-idx1-ubyte",
+                               val ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte"};
     const char *series[2] = {"/train/train_error", "/train/test_error"};
-    const long count[2] = {Ntr, Nt};
+    const long count[2] = {Ntr, Nt}, first[2] = {p->first, val ? p->first + p->n_samples : 0};
     int rank;
     long dw[3], ds[3];
     double *W = kh_test_read(out, "/train/W", &rank, dw);
@@ -174,8 +179,8 @@ static void check_record_classifies(const char *out, const kh_params *p, long Nt
         kh_dataset d;
         memset(&d, 0, sizeof d);
         const long N = count[k];
-        ck_assert_int_eq(kh_idx_read(img, 0, N, &d), KH_OK);
-        ck_assert_int_eq(kh_idx_read_labels(lab, 0, N, &d.labels), KH_OK);
+        ck_assert_int_eq(kh_idx_read(img, first[k], N, &d), KH_OK);
+        ck_assert_int_eq(kh_idx_read_labels(lab, first[k], N, &d.labels), KH_OK);
         ck_assert_int_eq(dw[1], d.n_features);
         long de[3];
         double *E = kh_test_read(out, series[k], &rank, de);
@@ -391,10 +396,11 @@ START_TEST(test_train_smoke)
                       "[input]\nsamples = 200\n[solver]\nmethod = fast\n[train]\nepochs = 40\n"
                       "batch = 50\ntest_samples = 100\nfeatures = %s\n";
     /* The third: one beta for the set instead of one per digit; the fourth:
-     * the readout in float. */
-    const char *feat[4] = {"learned", "pixels", "learned\nbeta_auto = set",
-                           "learned\n[solver]\nprecision = float"};
-    for (int k = 0; k < 4; k++) {
+     * the readout in float; the fifth: measured on the training file's
+     * digits 200 to 299 (train.measure = validation), not the test digits. */
+    const char *feat[5] = {"learned", "pixels", "learned\nbeta_auto = set",
+                           "learned\n[solver]\nprecision = float", "learned\nmeasure = validation"};
+    for (int k = 0; k < 5; k++) {
         char text[512], out[512];
         snprintf(text, sizeof text, ini, feat[k]);
         kh_config *c = kh_test_config(text);
@@ -417,6 +423,12 @@ START_TEST(test_train_smoke)
         double x;
         ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "test_samples", &x), KH_OK);
         ck_assert_double_eq_tol(x, 100, 1e-12);
+        ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "test_first", &x), KH_OK);
+        ck_assert_double_eq_tol(x, k == 4 ? 200 : 0, 1e-12);
+        char measure[200];
+        ck_assert_int_eq(kh_h5_read_attr_string(out, "/train", "measure", measure, sizeof measure),
+                         KH_OK);
+        ck_assert_int_eq(strncmp(measure, k == 4 ? "validation:" : "test:", k == 4 ? 11 : 5), 0);
         ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "beta", &x), KH_OK);
         ck_assert(x > 0.0);
         ck_assert(res.test_error >= 0.0 && res.test_error <= 1.0);
@@ -436,6 +448,22 @@ START_TEST(test_train_smoke)
                        "[solver]\nmethod = fast\n");
     ck_assert_int_eq(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res), KH_EINVAL);
     kh_config_free(c);
+    /* Validation digits the training file does not have: the shipped file
+     * holds 1000, the study trains on 950 of them and asks for 100 more, or
+     * on all of them. */
+    const char *nodigits[2] = {"samples = 950\n[train]\nmeasure = validation\ntest_samples = 100\n",
+                               "samples = 1000\n[train]\nmeasure = validation\n"};
+    for (int k = 0; k < 2; k++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "[network]\nhidden = 4\n[learning]\nepochs = 1\n[solver]\nmethod = fast\n"
+                 "[input]\n%s",
+                 nodigits[k]);
+        c = kh_test_config(text);
+        ck_assert_int_eq(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res), KH_EINVAL);
+        ck_assert_msg(strstr(kh_errmsg(), "lower input.samples") != NULL, "%s", kh_errmsg());
+        kh_config_free(c);
+    }
 }
 END_TEST
 
