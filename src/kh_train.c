@@ -590,6 +590,21 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
                 free(arr[i]);
             }
             adam_t = (long)at;
+            /* The errors of the last recorded epoch: the result as it
+             * stands, and all of it when the readout had already ended. */
+            const char *err_name[2] = {"/train/train_error", "/train/test_error"};
+            double *err_dst[2] = {&res->train_error, &res->test_error};
+            for (int i = 0; i < 2 && st == KH_OK; i++) {
+                double *e = NULL;
+                int rank;
+                long dims[3];
+                st = kh_h5_read(p->out_path, err_name[i], &e, &rank, dims);
+                if (st == KH_OK && dims[0] >= start) {
+                    *err_dst[i] = e[start - 1];
+                }
+                free(e);
+            }
+            res->epochs = start;
         }
     }
     if (st == KH_OK && resume && !have_record) {

@@ -435,6 +435,20 @@ START_TEST(test_train_smoke)
         if (k != 1) {
             check_record_classifies(out, &c->p, 200, 100);
         }
+        if (k == 0) {
+            /* Resuming a finished training changes nothing and reports the
+             * recorded result. */
+            kh_train_result again;
+            ck_assert_msg(kh_train_run(c, NULL, 1, NULL, NULL, NULL, &again) == KH_OK, "%s",
+                          kh_errmsg());
+            ck_assert_int_eq(again.epochs, 40);
+            ck_assert_double_eq_tol(again.test_error, res.test_error, 1e-15);
+            ck_assert_double_eq_tol(again.train_error, res.train_error, 1e-15);
+            double *te = kh_test_read(out, "/train/test_error", &rank, de);
+            ck_assert_int_eq(de[0], 40);
+            ck_assert_double_eq_tol(te[39], res.test_error, 1e-15);
+            free(te);
+        }
         free(S);
         remove(out);
         kh_config_free(c);
