@@ -1,6 +1,7 @@
 /* HDF5 writer and readers for the layout of DESIGN.md section 5. */
 #include "kh_h5.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kh_error.h"
 #include "kh_version.h"
@@ -1067,6 +1069,16 @@ int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, 
 
 int kh_h5_read_params(const char *path, kh_config *c)
 {
+    /* A file that is missing or not HDF5 is said so, not taken for a
+     * record without /params. */
+    if (access(path, R_OK) != 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    hid_t f = open_ro(path);
+    if (f < 0) {
+        return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
+    }
+    H5Fclose(f);
     for (size_t i = 0; kh_param_table[i].key; i++) {
         const kh_param_info *e = &kh_param_table[i];
         char name[160], text[KH_PATH_MAX + 32], where[KH_PATH_MAX + 16];

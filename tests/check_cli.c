@@ -125,6 +125,16 @@ START_TEST(test_bad_files)
     ck_assert_ptr_nonnull(strstr(err, _i == 1 ? "wrong magic number" : "truncated"));
     ck_assert_ptr_nonnull(strstr(err, idx));
     ck_assert(!exists(out));
+    /* --resume of a file that is missing, or not HDF5 (the study itself),
+     * says which, for run and train alike. */
+    const char *cmd = _i == 1 ? "train" : "run";
+    const char *missing[] = {cmd, "--resume", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(missing, err, sizeof err, 0), 2);
+    ck_assert_msg(strstr(err, "cannot open: No such file") != NULL, "%s", err);
+    ck_assert(!exists(out));
+    const char *not_h5[] = {cmd, "--resume", study, NULL};
+    ck_assert_int_eq(kh_test_khsim(not_h5, err, sizeof err, 0), 2);
+    ck_assert_msg(strstr(err, "not a readable HDF5 file") != NULL, "%s", err);
     remove(idx);
     remove(study);
 }
