@@ -65,6 +65,13 @@ const char *kh_train_measure_name(const kh_params *p)
     return p->tr_measure == KH_MEASURE_VALIDATION ? "validation" : "test";
 }
 
+/* The index of the first held-out digit in its file: the one after the
+ * training set for validation, 0 for the test file. */
+static long held_out_first(const kh_params *p)
+{
+    return p->tr_measure == KH_MEASURE_VALIDATION ? p->first + p->n_samples : 0;
+}
+
 /* The held-out digits. train.measure = test: t10k-images / t10k-labels in
  * input.path. validation: the training file's digits from input.first +
  * input.samples on (the paper's split: tune on these, then train on all 60 000
@@ -85,7 +92,7 @@ static int load_test(const kh_params *p, kh_dataset *d)
             "input.path = %s: khsim train needs %s and %s (make data puts them in data/mnist)",
             p->input_path, img_name, lab_name);
     }
-    const long first = val ? p->first + p->n_samples : 0;
+    const long first = held_out_first(p);
     const long count = p->tr_test_samples > 0 ? p->tr_test_samples : -1;
     long total = 0;
     if (val && (st = kh_idx_count(img, &total)) == KH_OK &&
@@ -456,8 +463,7 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
         {"adam_eps", p->tr_adam_eps},
         {"train_samples", (double)t->train.n_samples},
         {"test_samples", (double)t->test.n_samples},
-        {"test_first",
-         p->tr_measure == KH_MEASURE_VALIDATION ? (double)(p->first + p->n_samples) : 0.0},
+        {"test_first", (double)held_out_first(p)},
         {"features_per_sample", (double)t->M},
     };
     int st = KH_OK;

@@ -15,6 +15,9 @@ typedef struct kh_train_result {
     double seconds_features, seconds_readout;
 } kh_train_result;
 
+/* "test" or "validation": the held-out digits of train.measure. */
+const char *kh_train_measure_name(const kh_params *p);
+
 /* Trains the study c (validated; solver.method = fast, input.source =
  * mnist with the test set beside the training set, or train.measure =
  * validation and digits left after the training set) into c->p.out_path, or
@@ -22,9 +25,6 @@ typedef struct kh_train_result {
  * kh_h5_read_params) from its last complete epoch. `stop` is polled; the
  * record stays valid. KH_OK, KH_EINVAL, KH_EIO, KH_ENOMEM, KH_EINTR,
  * KH_ESOLVER. */
-/* "test" or "validation": the held-out digits of train.measure. */
-const char *kh_train_measure_name(const kh_params *p);
-
 int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
                  kh_progress_fn progress, void *pctx, kh_train_result *res);
 
