@@ -182,10 +182,14 @@ plots: khsim | $(DEPS_OK)
 	  $(PYTHON) plots/$$s.py output/default.h5 --out output/figures || exit 1; done
 
 # Needs the full MNIST set for the fast rule's benchmark (make data).
-bench: khsim $(B)/sgemm_rate | $(DEPS_OK)
+bench: khsim $(B)/sgemm_rate $(B)/threads_crossover | $(DEPS_OK)
 	@test -f data/mnist/train-images-idx3-ubyte || test -f data/mnist/train-images-idx3-ubyte.gz \
 	  || $(MAKE) data
 	sh bench/run.sh
+
+$(B)/threads_crossover: bench/threads_crossover.c gpu/kh_kernels.h | $(DEPS_OK)
+	@mkdir -p $(B)
+	$(CC) -O3 -std=c11 -D_GNU_SOURCE -fopenmp -Igpu -o $@ $< -lm
 
 $(B)/sgemm_rate: bench/sgemm_rate.c | $(DEPS_OK)
 	@mkdir -p $(B)

@@ -93,6 +93,12 @@ typedef struct kh_model_ws {
     double *I, *B, *vv, *a, *b;
     /* Per-unit partial derivatives of a and b, for the Jacobian. */
     double *ah, *bh, *aI, *bI, *aB, *bB;
+    /* Per unit, 1 once some evaluation of the reduced right-hand side (at
+     * any stage or trial state) has seen g(d) I < 0, where the rule has a
+     * sphere (sphere_gain); the run loop records the flags with each row of
+     * the trajectory and clears them. So an audit of the sphere knows what
+     * happened between two rows, whatever their spacing. */
+    double *gI_neg;
 } kh_model_ws;
 
 extern const kh_model_type *const kh_models[];

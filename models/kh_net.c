@@ -13,6 +13,7 @@
 
 #include "../gpu/kh_kernels.h"
 #include "../src/kh_error.h"
+#include "../src/kh_threads.h"
 #include "kh_model.h"
 
 int kh_net_init(kh_model_ws *w, const kh_params *p)
@@ -25,8 +26,8 @@ int kh_net_init(kh_model_ws *w, const kh_params *p)
     w->p2 = p->p - 2.0;
     w->ip2 = kh_int_exponent(w->p2);
     size_t m = (size_t)w->m;
-    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b, &w->ah,
-                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB};
+    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b,  &w->ah,
+                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB, &w->gI_neg};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
         *arrays[k] = calloc(m, sizeof(double));
         if (!*arrays[k]) {
@@ -38,8 +39,8 @@ int kh_net_init(kh_model_ws *w, const kh_params *p)
 
 void kh_net_release(kh_model_ws *w)
 {
-    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b, &w->ah,
-                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB};
+    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b,  &w->ah,
+                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB, &w->gI_neg};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
         free(*arrays[k]);
         *arrays[k] = NULL;
@@ -95,8 +96,8 @@ int kh_net_moments(kh_model_ws *w, const double *h, const double *W, int want_vv
     const double p2 = w->p2;
     const int ip2 = w->ip2;
     double *I = w->I, *B = w->B, *vv = want_vv ? w->vv : NULL;
-#pragma omp parallel for default(none) shared(I, B, vv, W, v) firstprivate(m, n, p2, ip2)          \
-    schedule(static)
+#pragma omp parallel for default(none) shared(I, B, vv, W, v)                                      \
+    firstprivate(m, n, p2, ip2) if (KH_PAR(m * n)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         row_moments(W + mu * n, v, n, p2, ip2, &I[mu], &B[mu], vv ? &vv[mu] : NULL);
     }
@@ -132,6 +133,13 @@ int kh_net_reduced(const double *h, const double *z, double *dh, double *dz, voi
     }
     kh_net_dhdt(w, h, dh);
     w->type->coefficients(h, z, 0, ws);
+    if (w->type->sphere_gain) {
+        for (long mu = 0; mu < w->m; mu++) {
+            if (w->type->sphere_gain(h[mu], w->I[mu], w->B[mu], ws) * w->I[mu] < 0.0) {
+                w->gI_neg[mu] = 1.0;
+            }
+        }
+    }
     if (w->type->extra_rhs) {
         w->type->extra_rhs(h, z, dz, ws);
     }
@@ -218,8 +226,8 @@ void kh_net_dwdt(const kh_model_ws *w, const double *W, double *dW)
     const long m = w->m, n = w->n;
     const double *v = w->v, *a = w->a, *b = w->b;
     const double inv = 1.0 / w->p->tau_L;
-#pragma omp parallel for default(none) shared(W, dW, v, a, b) firstprivate(m, n, inv)              \
-    schedule(static)
+#pragma omp parallel for default(none) shared(W, dW, v, a, b)                                      \
+    firstprivate(m, n, inv) if (KH_PAR(m * n)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         row_dwdt(W + mu * n, v, n, a[mu], b[mu], inv, dW + mu * n);
     }
@@ -247,7 +255,7 @@ void kh_net_jacobian(const kh_model_ws *w, const double *y, double *J, size_t di
     const double pp = p->p, p2 = w->p2;
     const int ip2 = w->ip2;
 #pragma omp parallel for default(none) shared(J, W, v, w)                                          \
-    firstprivate(m, n, dim, pp, p2, ip2, inv_tl) schedule(static)
+    firstprivate(m, n, dim, pp, p2, ip2, inv_tl) if (KH_PAR(m * n)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         const double *wr = W + mu * n;
         for (long i = 0; i < n; i++) {

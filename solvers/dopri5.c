@@ -36,6 +36,7 @@
 
 #include "../gpu/kh_kernels.h"
 #include "../src/kh_error.h"
+#include "../src/kh_threads.h"
 #include "kh_solver.h"
 #include "kh_switch.h"
 
@@ -201,8 +202,8 @@ static void moments(dp_state *s, const double *alpha, const double *beta)
     const double p2 = s->ws->p2;
     const int ip2 = s->ws->ip2;
     double *I = s->ws->I, *B = s->ws->B;
-#pragma omp parallel for default(none) shared(W, v, alpha, beta, I, B) firstprivate(m, n, p2, ip2) \
-    schedule(static)
+#pragma omp parallel for default(none) shared(W, v, alpha, beta, I, B)                             \
+    firstprivate(m, n, p2, ip2) if (KH_PAR(m * n)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         row_moments(W + mu * n, v, n, alpha[mu], beta[mu], p2, ip2, &I[mu], &B[mu]);
     }
@@ -305,7 +306,7 @@ static double error_norm(dp_state *s, double h)
     double *const *cc = s->cc, *const *dd = s->dd;
     const double *al = s->al[6], *be = s->be[6];
 #pragma omp parallel for default(none) shared(W, v, rows, cc, dd, al, be, E)                       \
-    firstprivate(m, n, h, atol, rtol) schedule(static)
+    firstprivate(m, n, h, atol, rtol) if (KH_PAR(m * n)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         double ec = 0.0, ed = 0.0;
         for (int j = 0; j < 7; j++) {
@@ -332,7 +333,8 @@ static void update_W(dp_state *s, const double *al, const double *be)
     const long m = s->m, n = s->n;
     double *W = s->W;
     const double *v = s->ws->v;
-#pragma omp parallel for default(none) shared(W, v, al, be) firstprivate(m, n) schedule(static)
+#pragma omp parallel for default(none) shared(W, v, al, be) firstprivate(m, n) if (KH_PAR(m * n))  \
+    schedule(static)
     for (long mu = 0; mu < m; mu++) {
         row_update(W + mu * n, v, n, al[mu], be[mu]);
     }

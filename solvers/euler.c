@@ -12,6 +12,7 @@
 
 #include "../gpu/kh_kernels.h"
 #include "../src/kh_error.h"
+#include "../src/kh_threads.h"
 #include "kh_euler.h"
 #include "kh_solver.h"
 

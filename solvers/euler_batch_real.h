@@ -64,7 +64,8 @@ static void EB(row_moments)(const kh_ens *e, EB(state) * s, long t, long mu)
 static void EB(moments)(const kh_ens *e, EB(state) * s)
 {
     const long B = e->B, m = e->m;
-#pragma omp parallel for default(none) shared(e, s) firstprivate(B, m) schedule(static)
+#pragma omp parallel for default(none) shared(e, s) firstprivate(B, m) if (KH_PAR(B * m * e->n))   \
+    schedule(static)
     for (long r = 0; r < B * m; r++) {
         EB(row_moments)(e, s, r / m, r % m);
     }
@@ -95,9 +96,9 @@ static int EB(step)(const kh_ens *e, EB(state) * s, double dt_d)
             bad |= !(h[mu] - h[mu] == (ER)0);
         }
     }
-#pragma omp parallel for default(none) shared(e, s) firstprivate(B, m, n, dt) schedule(static)     \
-    reduction(|                                                                                    \
-              : bad)
+#pragma omp parallel for default(none) shared(e, s)                                                \
+    firstprivate(B, m, n, dt) if (KH_PAR(B * m * n)) schedule(static) reduction(|                  \
+                                                                                : bad)
     for (long r = 0; r < B * m; r++) {
         const long t = r / m;
         const ER inv = (ER)(1.0 / e->prm[t].tau_L);

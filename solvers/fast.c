@@ -19,6 +19,7 @@
 
 #include "../gpu/kh_kernels.h"
 #include "../src/kh_error.h"
+#include "../src/kh_threads.h"
 #include "kh_fast.h"
 #include "kh_solver.h"
 #include "kh_steady.h"

@@ -59,7 +59,7 @@ static void FR(refresh_wp)(const kh_fast *f, FR(impl) * s, const long *rows, lon
         const long nblocks = rows ? nts : (f->m + FR_TILE - 1) / FR_TILE;
         const long m = f->m;
 #pragma omp parallel for default(none) shared(rows, W, Wp, ts)                                     \
-    firstprivate(nblocks, n, m, p1, ip1) schedule(static)
+    firstprivate(nblocks, n, m, p1, ip1) if (KH_PAR(nblocks * FR_TILE * n)) schedule(static)
         for (long t = 0; t < nblocks; t++) {
             long r0 = rows ? ts[t] : t * FR_TILE;
             long r1 = rows ? ts[t + 1] : (t + 1) * FR_TILE < m ? (t + 1) * FR_TILE : m;
@@ -75,8 +75,8 @@ static void FR(refresh_wp)(const kh_fast *f, FR(impl) * s, const long *rows, lon
         }
         return;
     }
-#pragma omp parallel for default(none) shared(rows, W, Wp) firstprivate(nr, n, p1, ip1)            \
-    schedule(static)
+#pragma omp parallel for default(none) shared(rows, W, Wp)                                         \
+    firstprivate(nr, n, p1, ip1) if (KH_PAR(nr * n)) schedule(static)
     for (long r = 0; r < nr; r++) {
         const size_t o = (size_t)(rows ? rows[r] : r) * (size_t)n;
         for (long i = 0; i < n; i++) {
@@ -164,7 +164,7 @@ static void FR(currents)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
     /* The last tile may be partial: its padding units of Wp are zero. */
     const long n_tiles = (m + FR_TILE - 1) / FR_TILE;
 #pragma omp parallel for default(none) shared(idx, rowptr, col, val, Wp, C)                        \
-    firstprivate(nb, m, n, n_tiles) schedule(static)
+    firstprivate(nb, m, n, n_tiles) if (KH_PAR(nb * m * n)) schedule(static)
     for (long t = 0; t < n_tiles; t++) {
         FR(tile_currents)(C, Wp, rowptr, col, val, idx, nb, m, n, t * FR_TILE);
     }
@@ -265,8 +265,8 @@ static void FR(code_ranked)(kh_fast *f, FR(impl) * s, long nb)
     long *crow = f->crow, *cb = f->cb;
     double *cval = f->cval;
     const double delta = f->p->delta;
-#pragma omp parallel for default(none) shared(C, crow, cb, cval) firstprivate(nb, m, k, delta)     \
-    schedule(static)
+#pragma omp parallel for default(none) shared(C, crow, cb, cval)                                   \
+    firstprivate(nb, m, k, delta) if (KH_PAR(nb * m)) schedule(static)
     for (long b = 0; b < nb; b++) {
         R top[KH_FAST_KMAX];
         long idx[KH_FAST_KMAX];
@@ -330,7 +330,7 @@ static int FR(delta)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
     const R *V = f->sparse ? s->X : s->Vb;
     const long *vrow = f->sparse ? idx : NULL;
 #pragma omp parallel for default(none) shared(rows, head, next, cb, dW, rowmax, W, C, V, vrow, cg) \
-    firstprivate(nt, n, m, Rp) schedule(static)
+    firstprivate(nt, n, m, Rp) if (KH_PAR(nt * n)) schedule(static)
     for (long r = 0; r < nt; r++) {
         const long mu = rows[r];
         R *d = dW + (size_t)mu * (size_t)n;
@@ -366,7 +366,7 @@ static int FR(apply)(kh_fast *f, FR(impl) * s, double eps)
     int bad = 0;
 #pragma omp parallel for default(none) shared(rows, W, dW) firstprivate(nt, n, scale)              \
     reduction(|                                                                                    \
-              : bad) schedule(static)
+              : bad) if (KH_PAR(nt * n)) schedule(static)
     for (long r = 0; r < nt; r++) {
         const size_t o = (size_t)rows[r] * (size_t)n;
         for (long i = 0; i < n; i++) {

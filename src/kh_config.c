@@ -114,7 +114,7 @@ const kh_param_info kh_param_table[] = {
     {"solver", "max_steps", KH_PT_LONG, OFF(max_steps), 0, 0, NULL, 0, LBIG, 0, NULL, "",
      "most steps per presentation (0: no limit)"},
     {"solver", "threads", KH_PT_LONG, OFF(threads), 0, 0, NULL, 0, 4096, 0, NULL, "",
-     "OpenMP threads (0: OMP_NUM_THREADS or all cores)"},
+     "threads (0: all cores or one, whichever does the work faster, re-measured every 4 s)"},
     {"solver", "precision", KH_PT_ENUM, OFF(precision), 0, KH_PREC_DOUBLE, NULL, 0, 0, 0,
      "double,float", "", "arithmetic of the fast rule, of batched euler and of khsim train's readout "
      "(double: reference)"},

@@ -1,6 +1,7 @@
 /* The supervised readout (kh_readout.h): Krotov & Hopfield, PNAS 2019, eq. 1
  * and appendix B; Adam from Kingma & Ba, ICLR 2015. */
 #include "kh_readout.h"
+#include "kh_threads.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -49,7 +50,8 @@ void kh_readout_work_free(kh_readout_work *w)
 static void activate(double *x, long len, double power)
 {
     const int integer = power == floor(power) && power <= 8.0;
-#pragma omp parallel for default(none) shared(x) firstprivate(len, power, integer) schedule(static)
+#pragma omp parallel for default(none) shared(x)                                                   \
+    firstprivate(len, power, integer) if (KH_PAR(len)) schedule(static)
     for (long i = 0; i < len; i++) {
         double v = x[i] > 0.0 ? x[i] : 0.0;
         if (integer) {

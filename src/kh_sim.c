@@ -14,12 +14,21 @@
 #include "kh_error.h"
 #include "kh_h5.h"
 #include "kh_rng.h"
+#include "kh_threads.h"
 
 double kh_wall_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double kh_progress_seconds(void)
+{
+    const char *e = getenv("KHSIM_PROGRESS_SECONDS");
+    char *end;
+    double v = e ? strtod(e, &end) : 0.25;
+    return e && end != e && v >= 0.0 ? v : 0.25;
 }
 
 int kh_sim_init_weights(const kh_params *p, double *W)
@@ -63,6 +72,7 @@ typedef struct run {
     double *y, *cur, *pnorm, *state_buf;
     size_t dim;
     long model_m, model_n;
+    kh_threads threads; /* the thread count, governed by the work done (kh_threads.h) */
 } run;
 
 static void run_free(run *r)
@@ -111,7 +121,15 @@ static int record(run *r, double t, long sample)
                         "dynamics diverge",
                         t);
     }
-    return kh_h5_append_row(r->h5, t, r->y, r->cur, r->pnorm, o.L, o.dL_dt, sample);
+    int st = kh_h5_append_row(r->h5, t, r->y, r->cur, r->pnorm, o.L, o.dL_dt, sample);
+    kh_model_ws *w = r->ws;
+    if (st == KH_OK && r->model->sphere_gain) {
+        /* What the solver saw since the row before (kh_model_ws.gI_neg). */
+        st = kh_h5_series_append(r->h5, "/trajectory/gI_negative", w->gI_neg, r->model_m, 0,
+                                 "1 where g(d) I < 0 at some evaluation since the row before");
+        memset(w->gI_neg, 0, (size_t)r->model_m * sizeof(double));
+    }
+    return st;
 }
 
 /* Where a resumed run goes on: presentation s0, from the snapshot at t0
@@ -141,7 +159,11 @@ static int snapshot(run *r, double t)
 static int sim_advance(void *ctx, double *t, double target)
 {
     run *r = ctx;
-    return kh_solver_apply(r->solver, t, target, r->y);
+    int st = kh_solver_apply(r->solver, t, target, r->y);
+    kh_solver_stats done;
+    kh_solver_stats_get(r->solver, &done);
+    kh_threads_tick(&r->threads, (double)done.rhs_evals);
+    return st;
 }
 
 static int sim_record(void *ctx, double t, long s)
@@ -254,7 +276,7 @@ int kh_sim_presentation(const kh_params *p, kh_sim_outputs *o, long s, long N, d
             (*n_snap)++;
             (*next_snap)++;
         }
-        if (o->progress && kh_wall_seconds() - o->last_report > 0.25) {
+        if (o->progress && kh_wall_seconds() - o->last_report > kh_progress_seconds()) {
             char line[200];
             snprintf(line, sizeof line, "presentation %ld/%ld  t = %.4g / %.4g%s", s + 1, N, *t,
                      o->t_total, o->tag ? o->tag : "");
@@ -363,6 +385,15 @@ static int resume_from(run *r, const kh_params *p, resume_point *rp, double *t)
                 /* kh_h5_open_append counted the inputs before they were cut. */
                 st = kh_h5_reopen_counts(r->h5);
             }
+        }
+        if (st == KH_OK && r->model->sphere_gain) {
+            /* The flags of the rows kept; the interval the resume starts in
+             * is flagged whole (what the first part saw of it is gone). */
+            kh_model_ws *w = r->ws;
+            for (long mu = 0; mu < m; mu++) {
+                w->gI_neg[mu] = 1.0;
+            }
+            st = kh_h5_truncate(r->h5, "/trajectory/gI_negative", keep_rows);
         }
         if (st == KH_OK) {
             st = kh_h5_set_attr(r->h5, "/solver", "resumed_at_t", t0, NULL);
@@ -480,8 +511,10 @@ static int run_main(kh_config *c, const char *overrides, int resume,
         return KH_EIO;
     }
     double t0 = kh_wall_seconds();
+    kh_threads_start(&r.threads, p->threads, (double)m * (double)n);
     st = integrate(&r, p, progress, progress_ctx, &t, &res->snapshots, &res->presentations, hooks,
                    resume ? &rp : NULL);
+    kh_threads_stop(&r.threads);
     res->wall_seconds = kh_wall_seconds() - t0;
     res->t_end = t;
     res->rows = kh_h5_rows(r.h5);

@@ -23,6 +23,10 @@ typedef struct kh_sim_result {
 /* Seconds on the monotonic clock (for wall times and progress). */
 double kh_wall_seconds(void);
 
+/* Seconds between two progress reports: 0.25, or KHSIM_PROGRESS_SECONDS
+ * from the environment (0: at every step; the tests' interrupts use it). */
+double kh_progress_seconds(void);
+
 /* Called at most a few times a second: frac in [0, 1], a short status line. */
 typedef void (*kh_progress_fn)(void *ctx, double frac, const char *line);
 

@@ -20,6 +20,7 @@
 #include "kh_error.h"
 #include "kh_h5.h"
 #include "kh_sim.h"
+#include "kh_threads.h"
 
 /* The ensemble on one device: the CPU's kh_ens or the GPU's kh_gpu_ens. */
 typedef struct backend {
@@ -144,12 +145,15 @@ typedef struct ens_step {
     ens_run *r;
     double dt;
     long *steps;
+    kh_threads threads; /* the CPU's thread count, governed by the steps done */
 } ens_step;
 
 static int ens_advance(void *ctx, double *t, double target)
 {
     ens_step *e = ctx;
-    return advance_to(e->r, e->dt, t, target, e->steps);
+    int st = advance_to(e->r, e->dt, t, target, e->steps);
+    kh_threads_tick(&e->threads, (double)*e->steps);
+    return st;
 }
 
 static int ens_record(void *ctx, double t, long s)
@@ -181,7 +185,8 @@ static int integrate(ens_run *r, const kh_params *p, const volatile sig_atomic_t
     double t_start = 0.0;
     char tag[64];
     snprintf(tag, sizeof tag, "  (%ld x euler)", B);
-    ens_step ctx = {r, p->dt, &res->stats.steps};
+    ens_step ctx = {r, p->dt, &res->stats.steps, {0}};
+    kh_threads_start(&ctx.threads, p->threads, (double)B * (double)m * (double)n);
     kh_sim_outputs o = {&ctx, ens_advance, ens_record, ens_snapshot, progress,
                         pctx, tag,         stop,       t_total,      kh_wall_seconds()};
     for (long s = 0; s < N && st == KH_OK; s++) {
@@ -208,6 +213,7 @@ static int integrate(ens_run *r, const kh_params *p, const volatile sig_atomic_t
         st = kh_sim_presentation(p, &o, s, N, t_start, t_end, t, 1, &next_snap, &res->snapshots);
         t_start = t_end;
     }
+    kh_threads_stop(&ctx.threads);
     return st != KH_OK ? st : kh_sim_finish(p, &o, *t, N, next_snap, &res->snapshots);
 }
 

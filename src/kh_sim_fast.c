@@ -19,6 +19,7 @@
 #include "kh_h5.h"
 #include "kh_rng.h"
 #include "kh_sim.h"
+#include "kh_threads.h"
 
 void kh_sim_shuffle(long *order, long N, kh_rng *r)
 {
@@ -164,6 +165,9 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
     const long batches0 = batches, samples0 = samples;
     res->epochs = start;
     res->t_end = (double)samples * T;
+    /* The thread count follows the samples done per second (kh_threads.h). */
+    kh_threads threads;
+    kh_threads_start(&threads, p->threads, (double)r->m * (double)r->n * (double)nb_max);
     int st = KH_OK;
     for (long e = start; e < E && st == KH_OK; e++) {
         const double eps = p->eps0 * (1.0 - (double)e / (double)E);
@@ -201,6 +205,7 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
             }
             batches++;
             samples += nb;
+            kh_threads_tick(&threads, (double)samples);
             res->presentations = samples;
             res->stats.steps = batches - batches0;
             res->stats.rhs_evals = samples - samples0;
@@ -214,7 +219,7 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
                 }
                 res->snapshots++;
             }
-            if (progress && kh_wall_seconds() - last_report > 0.25) {
+            if (progress && kh_wall_seconds() - last_report > kh_progress_seconds()) {
                 char line[160];
                 snprintf(line, sizeof line, "epoch %ld/%ld  minibatch %ld/%ld", e + 1, E, i + 1,
                          per_epoch);
@@ -244,6 +249,7 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
         }
         res->t_end = t;
     }
+    kh_threads_stop(&threads);
     /* The final W, when the last snapshot is older. */
     if (st == KH_OK && p->snapshot_batches > 0 && batches % p->snapshot_batches != 0 &&
         (st = get_W(r, r->W)) == KH_OK) {

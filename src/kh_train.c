@@ -387,7 +387,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
                                     t->G, &t->w);
             kh_adam_step(t->S, t->G, t->m1, t->m2, CM, ++adam_t, lr, p->tr_adam_b1, p->tr_adam_b2,
                          p->tr_adam_eps);
-            if (progress && kh_wall_seconds() - last_report > 0.25) {
+            if (progress && kh_wall_seconds() - last_report > kh_progress_seconds()) {
                 /* The error of the last recorded epoch, which lags the one
                  * training while its counts run beside it: it says which. */
                 char line[200], err[64] = "-";

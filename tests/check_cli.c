@@ -166,7 +166,7 @@ START_TEST(test_sigint_leaves_valid_file)
                        "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
     snprintf(out, sizeof out, "%s.h5", study);
     const char *argv[] = {"run", study, "-o", out, NULL};
-    int code = kh_test_khsim_signal(argv, err, sizeof err, 1.5, sig);
+    int code = kh_test_khsim_at(argv, err, sizeof err, sig, "0.002");
     ck_assert_msg(code == 128 + sig, "exit %d: %s", code, err);
     ck_assert_ptr_nonnull(strstr(err, "interrupted"));
     char buf[256];
@@ -354,6 +354,56 @@ START_TEST(test_verify_planted_off_sphere)
 }
 END_TEST
 
+/* A 1 % error in the recorded dL/dt fails the audit, with drive Q and with
+ * drive h (bcm_step, where L also decreases); untouched, both pass. */
+static const char *audit_drive_h_ini =
+    "[network]\nhidden = 20\ninputs = 30\np = 3\nw_inh = 0.4\ntau_L = 10\n"
+    "[learning]\ng = bcm_step\ndelta = 0.4\nh_star = 0.5\ndrive = h\n"
+    "[input]\nsource = uniform\nsamples = 3\npresentation_time = 8\nreset_h = true\n"
+    "[init]\nscale = 0.3\nseed = 11\n[solver]\nrtol = 1e-9\natol = 1e-11\n"
+    "[output]\nrecord_every = 0.02\n";
+
+START_TEST(test_verify_scaled_dL_dt)
+{
+    char text[65536];
+    const char *ini = _i < 2 ? audit_ini : audit_drive_h_ini;
+    const char *plant = _i % 2 ? "d = f['trajectory/dL_dt']\nd[...] = 1.01 * d[...]" : NULL;
+    int code = verify_planted(ini, plant, text, sizeof text);
+    if (plant) {
+        ck_assert_msg(code == 1, "dL/dt x 1.01 passed (exit %d): %s", code, text);
+        ck_assert_ptr_nonnull(strstr(text, "FAIL dL/dt"));
+    } else {
+        ck_assert_msg(code == 0, "an untouched record failed (exit %d): %s", code, text);
+    }
+}
+END_TEST
+
+/* A correct record whose unit 5 passes through the band where g = -delta
+ * (g I < 0) between two rows, h_5 going -0.0108, +0.0096, -0.0079 across
+ * t = 5 to 5.5: B may move away from the sphere there, and verify must not
+ * call it a failure, whatever the row spacing. The audit reads the
+ * solver's flags of those intervals (/trajectory/gI_negative). */
+START_TEST(test_verify_sphere_between_rows)
+{
+    char text[65536];
+    char ini[1024];
+    snprintf(ini, sizeof ini,
+             "[network]\nhidden = 8\ninputs = 12\np = 3.5\nR = 2\nw_inh = 0.5\ntau = 1\n"
+             "tau_L = 30\n[learning]\ng = bcm_step\ndelta = 0.5\nh_star = 2\ndrive = h\n"
+             "[input]\nsource = uniform\nsamples = 4\npresentation_time = 3\n"
+             "reset_h = false\nseed = 306\n[init]\nweights = uniform\nscale = 1\nseed = 406\n"
+             "[solver]\nmethod = rk8pd\nrtol = 1e-11\natol = 1e-13\n"
+             "[output]\nrecord_every = %s\nsnapshot_every = 3\n",
+             _i == 0 ? "0.5" : "0.25");
+    int code = verify_planted(ini, NULL, text, sizeof text);
+    ck_assert_msg(code == 0, "record_every %s: exit %d: %s", _i == 0 ? "0.5" : "0.25", code, text);
+    /* Without the flags the same record fails: they are what excuses it. */
+    code = verify_planted(ini, "del f['trajectory/gI_negative']", text, sizeof text);
+    ck_assert_msg(code == 1, "without the flags: exit %d: %s", code, text);
+    ck_assert_ptr_nonnull(strstr(text, "moved away from the sphere"));
+}
+END_TEST
+
 START_TEST(test_verify_json)
 {
     char study[512], out[600], err[8192], cmd[2048];
@@ -429,6 +479,8 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_verify_planted_lyapunov);
     tcase_add_test(tc, test_verify_planted_off_sphere);
     tcase_add_test(tc, test_verify_json);
+    tcase_add_loop_test(tc, test_verify_scaled_dL_dt, 0, 4);
+    tcase_add_loop_test(tc, test_verify_sphere_between_rows, 0, 2);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
     return s;

@@ -50,6 +50,19 @@ int kh_test_khsim(const char *const argv[], char *err, size_t errlen, double sig
 int kh_test_khsim_signal(const char *const argv[], char *err, size_t errlen, double sigint_after,
                          int sig)
 {
+    return kh_test_khsim_env(argv, err, errlen, sigint_after, sig, NULL);
+}
+
+int kh_test_khsim_at(const char *const argv[], char *err, size_t errlen, int sig, const char *at)
+{
+    char spec[128];
+    snprintf(spec, sizeof spec, "%d %s", sig, at);
+    return kh_test_khsim_env(argv, err, errlen, 0.0, sig, spec);
+}
+
+int kh_test_khsim_env(const char *const argv[], char *err, size_t errlen, double sigint_after,
+                      int sig, const char *signal_at)
+{
     const char *bin = getenv("KHSIM");
     if (!bin || !*bin) {
         bin = "./khsim";
@@ -65,6 +78,10 @@ int kh_test_khsim_signal(const char *const argv[], char *err, size_t errlen, dou
             dup2(devnull, STDOUT_FILENO);
         }
         close(pipefd[0]);
+        if (signal_at) {
+            setenv("KHSIM_SIGNAL_AT", signal_at, 1);
+            setenv("KHSIM_PROGRESS_SECONDS", "0", 1);
+        }
         int n = 0;
         while (argv[n]) {
             n++;

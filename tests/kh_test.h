@@ -21,6 +21,15 @@ int kh_test_khsim(const char *const argv[], char *err, size_t errlen, double sig
 
 /* The same, sending signal sig (instead of SIGINT) after `after` seconds. */
 int kh_test_khsim_signal(const char *const argv[], char *err, size_t errlen, double after, int sig);
+/* Runs khsim so that it raises `sig` itself at a point of its work: `at` is
+ * "FRACTION [WORD]", the first progress report at FRACTION or later of the
+ * work (of the phase whose progress line holds WORD; KHSIM_SIGNAL_AT in
+ * src/main.c). Independent of the machine's speed. Returns as kh_test_khsim. */
+int kh_test_khsim_at(const char *const argv[], char *err, size_t errlen, int sig, const char *at);
+
+/* kh_test_khsim_signal, with KHSIM_SIGNAL_AT = signal_at when not NULL. */
+int kh_test_khsim_env(const char *const argv[], char *err, size_t errlen, double sigint_after,
+                      int sig, const char *signal_at);
 
 /* Reads a dataset, failing the test on error; returns the data (caller frees). */
 double *kh_test_read(const char *path, const char *ds, int *rank, long dims[3]);

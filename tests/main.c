@@ -4,9 +4,16 @@
 #include <stdlib.h>
 
 #include "kh_test.h"
+#include "kh_threads.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
+    (void)argc;
+    /* The suite waits as khsim does (kh_threads.h). */
+    kh_threads_wait_passive(argv);
+    /* Every time limit is sized for a machine three times slower than the
+     * one the cases were timed on (a busy machine), unless set otherwise. */
+    setenv("CK_TIMEOUT_MULTIPLIER", "3", 0);
     gsl_set_error_handler_off();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     SRunner *sr = srunner_create(kh_config_suite());
