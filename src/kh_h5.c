@@ -110,6 +110,20 @@ static const ds_spec specs[D_N] = {
     {"/snapshots/W", 3, 0, "weight"},
 };
 
+/* The number of values an attribute holds (1 for a scalar), or -1. Every
+ * reader of one value checks it first: an array read into one double
+ * would write past it. */
+static long attr_count(hid_t a)
+{
+    hid_t sp = H5Aget_space(a);
+    if (sp < 0) {
+        return -1;
+    }
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    return n < 0 ? -1 : (long)n;
+}
+
 static int attr_string(hid_t obj, const char *name, const char *value)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -560,7 +574,7 @@ int kh_h5_get_attr(kh_h5 *f, const char *obj, const char *name, double *x)
     }
     hid_t a = H5Aopen_by_name(f->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
     double v;
-    herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+    herr_t e = a < 0 || attr_count(a) != 1 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, &v);
     if (a >= 0) {
         H5Aclose(a);
     }
@@ -1013,14 +1027,30 @@ int kh_h5_read_attr_double(const char *path, const char *obj, const char *name, 
 {
     hid_t f;
     hid_t a = open_attr(path, obj, name, &f);
-    herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, x);
-    if (a >= 0) {
+    int s = KH_OK;
+    if (a < 0) {
+        s = KH_ERROR(KH_EIO, "%s: no numeric attribute %s of %s", path, name, obj);
+    } else {
+        hid_t t = H5Aget_type(a);
+        H5T_class_t cl = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+        long n = attr_count(a);
+        if (cl != H5T_INTEGER && cl != H5T_FLOAT) {
+            s = KH_ERROR(KH_EINVAL, "%s: attribute %s of %s is not a number", path, name, obj);
+        } else if (n != 1) {
+            s = KH_ERROR(KH_EINVAL, "%s: attribute %s of %s holds %ld values, not one number", path,
+                         name, obj, n);
+        } else if (H5Aread(a, H5T_NATIVE_DOUBLE, x) < 0) {
+            s = KH_ERROR(KH_EIO, "%s: cannot read attribute %s of %s", path, name, obj);
+        }
+        if (t >= 0) {
+            H5Tclose(t);
+        }
         H5Aclose(a);
     }
     if (f >= 0) {
         H5Fclose(f);
     }
-    return e < 0 ? KH_ERROR(KH_EIO, "%s: no numeric attribute %s of %s", path, name, obj) : KH_OK;
+    return s;
 }
 
 int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, char *buf,
@@ -1033,8 +1063,12 @@ int kh_h5_read_attr_string(const char *path, const char *obj, const char *name, 
         s = KH_ERROR(KH_EIO, "%s: no attribute %s of %s", path, name, obj);
     } else {
         hid_t t = H5Aget_type(a);
+        long n = attr_count(a);
         if (H5Tget_class(t) != H5T_STRING) {
-            s = KH_ERROR(KH_EIO, "%s: attribute %s of %s is not a string", path, name, obj);
+            s = KH_ERROR(KH_EINVAL, "%s: attribute %s of %s is not a string", path, name, obj);
+        } else if (n != 1) {
+            s = KH_ERROR(KH_EINVAL, "%s: attribute %s of %s holds %ld strings, not one", path, name,
+                         obj, n);
         } else if (H5Tis_variable_str(t) > 0) {
             char *v = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -1085,7 +1119,11 @@ int kh_h5_read_params(const char *path, kh_config *c)
         snprintf(name, sizeof name, "%s.%s", e->section, e->key);
         snprintf(where, sizeof where, "%s: /params: ", path);
         if (e->kind == KH_PT_STRING || e->kind == KH_PT_ENUM) {
-            if (kh_h5_read_attr_string(path, "/params", name, text, sizeof text) != KH_OK) {
+            int rs = kh_h5_read_attr_string(path, "/params", name, text, sizeof text);
+            if (rs == KH_EINVAL) {
+                return rs;
+            }
+            if (rs != KH_OK) {
                 if (strcmp(name, "network.model") == 0) {
                     return KH_ERROR(KH_EIO, "%s: /params lacks %s: not a khsim file", path, name);
                 }
@@ -1096,7 +1134,11 @@ int kh_h5_read_params(const char *path, kh_config *c)
             }
         } else {
             double x;
-            if (kh_h5_read_attr_double(path, "/params", name, &x) != KH_OK) {
+            int rs = kh_h5_read_attr_double(path, "/params", name, &x);
+            if (rs == KH_EINVAL) {
+                return rs; /* there, but not one number */
+            }
+            if (rs != KH_OK) {
                 continue; /* a key newer than the file: its default */
             }
             snprintf(text, sizeof text, "%.17g", x);
@@ -1122,9 +1164,16 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
         return 0;
     }
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) {
+        fprintf(c->out, "    %-32s (unreadable)\n", name);
+        return 0;
+    }
     hid_t t = H5Aget_type(a);
-    H5T_class_t cl = H5Tget_class(t);
-    if (cl == H5T_STRING && H5Tis_variable_str(t) > 0) {
+    H5T_class_t cl = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    const long n = attr_count(a);
+    if (n != 1) {
+        fprintf(c->out, "    %-32s (%ld values, not shown)\n", name, n);
+    } else if (cl == H5T_STRING && H5Tis_variable_str(t) > 0) {
         char *v = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
@@ -1145,7 +1194,9 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, v
     } else {
         fprintf(c->out, "    %-32s (unprintable)\n", name);
     }
-    H5Tclose(t);
+    if (t >= 0) {
+        H5Tclose(t);
+    }
     H5Aclose(a);
     return 0;
 }

@@ -404,6 +404,58 @@ START_TEST(test_verify_sphere_between_rows)
 }
 END_TEST
 
+/* Valid HDF5 files whose attributes hold arrays where khsim expects one
+ * value: khsim info prints each once (no overflow: it printed one line
+ * forever, or crashed on a root attribute of 100 values), and a record
+ * whose /params/network.tau is [1, 2, 3] is refused by --resume (exit 2),
+ * not run. */
+START_TEST(test_array_attributes)
+{
+    char path[512], cmd[2048], err[8192];
+    kh_test_tmpname(path, sizeof path, ".h5");
+    const char *py = getenv("PYTHON");
+    py = py && *py ? py : "/usr/bin/python3";
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"import h5py, numpy as np\nf = h5py.File('%s', 'w')\n"
+             "g = f.create_group('params')\ng.attrs['k0'] = np.arange(3)\n"
+             "f.attrs['big'] = np.arange(100)\nf.attrs['names'] = ['a', 'b']\"",
+             py, path);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s info %s 2>&1 | head -200 | grep -c 'values, not shown'",
+             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", path);
+    FILE *p = popen(cmd, "r");
+    char buf[64] = "";
+    ck_assert_ptr_nonnull(fgets(buf, sizeof buf, p));
+    pclose(p);
+    ck_assert_int_eq(atoi(buf), 3);
+    const char *info[] = {"info", path, NULL};
+    int code = kh_test_khsim(info, err, sizeof err, 0);
+    ck_assert_msg(code == 0, "khsim info exit %d: %s", code, err);
+    /* A real record, then its /params/network.tau made an array. */
+    char study[512], out[600];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 4\ninputs = 5\n[input]\nsource = uniform\n"
+                       "samples = 2\npresentation_time = 1\n[output]\nrecord_every = 0.5\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *run[] = {"run", study, "-o", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(run, err, sizeof err, 0), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s -c \"import h5py, numpy as np\nf = h5py.File('%s', 'r+')\n"
+             "f['params'].attrs['network.tau'] = np.array([1.0, 2.0, 3.0])\n"
+             "f.attrs['status'] = 'interrupted'\"",
+             py, out);
+    ck_assert_int_eq(system(cmd), 0);
+    const char *res[] = {"run", "--resume", out, NULL};
+    code = kh_test_khsim(res, err, sizeof err, 0);
+    ck_assert_msg(code == 2, "resume exit %d: %s", code, err);
+    ck_assert_ptr_nonnull(strstr(err, "network.tau"));
+    ck_assert_ptr_nonnull(strstr(err, "3 values"));
+    remove(out);
+    remove(study);
+    remove(path);
+}
+END_TEST
+
 START_TEST(test_verify_json)
 {
     char study[512], out[600], err[8192], cmd[2048];
@@ -481,6 +533,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_verify_json);
     tcase_add_loop_test(tc, test_verify_scaled_dL_dt, 0, 4);
     tcase_add_loop_test(tc, test_verify_sphere_between_rows, 0, 2);
+    tcase_add_test(tc, test_array_attributes);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
     return s;
