@@ -115,7 +115,7 @@ $(B)/khsim_gpucheck: $(B)/gpu/check_main.o $(B)/libkhsim.a
 
 # The default study: one real MNIST digit (shipped), written to output/default.h5.
 run: khsim
-	./khsim run examples/default.ini
+	./khsim run examples/default.ini --force
 
 setup: $(DEPS_OK)
 $(DEPS_OK): scripts/setup.sh

@@ -48,7 +48,7 @@ def workloads(tmp, have_mnist):
     out = []
     h5 = os.path.join(tmp, "c.h5")
     for name, args, epochs in w:
-        out.append((name, ["./khsim", "run", args[0], "--quiet", "-o", h5] + args[1:],
+        out.append((name, ["./khsim", "run", args[0], "--quiet", "--force", "-o", h5] + args[1:],
                     h5 if epochs else None))
     return out
 

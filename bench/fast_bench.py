@@ -30,7 +30,7 @@ def run(cmd):
 
 
 def khsim_epochs(precision, epochs, out):
-    run(["./khsim", "run", "bench/fast.ini", "--quiet", "-o", out,
+    run(["./khsim", "run", "bench/fast.ini", "--quiet", "--force", "-o", out,
          "--set", f"solver.precision={precision}", "--set", f"learning.epochs={epochs}"])
     with h5py.File(os.path.join(ROOT, out), "r") as f:
         sec = f["/epochs/wall_seconds"][:]

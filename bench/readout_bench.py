@@ -24,7 +24,7 @@ from fast_bench import ROOT, run  # the same runner as the fast rule's benchmark
 def khsim_epoch(precision, epochs, out):
     if os.path.exists(os.path.join(ROOT, out)):
         os.remove(os.path.join(ROOT, out))
-    run(["./khsim", "train", "examples/train_mnist.ini", "--quiet", "-o", out,
+    run(["./khsim", "train", "examples/train_mnist.ini", "--quiet", "--force", "-o", out,
          "--set", "train.features=random", "--set", f"solver.precision={precision}",
          "--set", f"train.epochs={epochs}"])
     with h5py.File(os.path.join(ROOT, out), "r") as f:

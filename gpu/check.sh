@@ -30,12 +30,12 @@ status=0
 timeout 240 ./build-gpu/khsim_gpucheck data/mnist >> "$OUT/gpu_check.txt" 2>&1 || status=$?
 # End to end through the study file: the same ensemble on the GPU and the CPU.
 for dev in cuda cpu; do
-    timeout 60 ./build-gpu/khsim run examples/ensemble.ini --quiet -o "$OUT/ensemble_$dev.h5" \
+    timeout 60 ./build-gpu/khsim run examples/ensemble.ini --quiet --force -o "$OUT/ensemble_$dev.h5" \
         --set solver.device=$dev >> "$OUT/gpu_check.txt" 2>&1 || status=1
 done
 # The fast rule through the study file on MNIST (m = 2000), GPU and CPU, double.
 for dev in cuda cpu; do
-    timeout 90 ./build-gpu/khsim run bench/fast.ini --quiet -o "$OUT/fast_$dev.h5" \
+    timeout 90 ./build-gpu/khsim run bench/fast.ini --quiet --force -o "$OUT/fast_$dev.h5" \
         --set solver.device=$dev --set solver.precision=double --set learning.epochs=2 \
         >> "$OUT/gpu_check.txt" 2>&1 || status=1
 done

@@ -10,28 +10,30 @@
 
 void kh_cli_usage(FILE *out)
 {
-    fprintf(out, "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
-                 "usage:\n"
-                 "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
-                 "  khsim run --resume OUT.h5 [--quiet]   continue an interrupted run\n"
-                 "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
-                 "                             the fast rule against the exact dynamics of the "
-                 "study\n"
-                 "  khsim train STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
-                 "                             the fast rule on MNIST, then the supervised "
-                 "readout\n"
-                 "  khsim train --resume OUT.h5 [--quiet]\n"
-                 "                             continue an interrupted training\n"
-                 "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
-                 "under\n"
-                 "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
-                 "  khsim info OUT.h5          what a file holds\n"
-                 "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
-                 "  khsim --help | --version\n\n"
-                 "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
-                 "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
-                 "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
-                 "models:\n");
+    fprintf(out,
+            "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
+            "usage:\n"
+            "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
+            "  khsim run --resume OUT.h5 [--quiet]   continue an interrupted run\n"
+            "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+            "                             the fast rule against the exact dynamics of the "
+            "study\n"
+            "  khsim train STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+            "                             the fast rule on MNIST, then the supervised "
+            "readout\n"
+            "  khsim train --resume OUT.h5 [--quiet]\n"
+            "                             continue an interrupted training\n"
+            "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
+            "under\n"
+            "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
+            "  khsim info OUT.h5          what a file holds\n"
+            "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
+            "  khsim --help | --version\n"
+            "  --force (run, compare, train): replace an existing OUT.h5 (output.overwrite)\n\n"
+            "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
+            "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
+            "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
+            "models:\n");
     for (size_t i = 0; kh_models[i]; i++) {
         fprintf(out, "  %-16s %s\n", kh_models[i]->name, kh_models[i]->summary);
     }
@@ -67,11 +69,15 @@ void kh_cli_usage(FILE *out)
 int kh_cli_parse(int argc, char **argv, kh_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
-        {"set", required_argument, NULL, 's'}, {"output", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},     {"json", no_argument, NULL, 'j'},
-        {"resume", no_argument, NULL, 'r'},    {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"resume", no_argument, NULL, 'r'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -123,6 +129,9 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         case 'q':
             cli->quiet = 1;
             break;
+        case 'f':
+            cli->force = 1;
+            break;
         case 'j':
             cli->json = 1;
             break;
@@ -145,8 +154,9 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
                         cli->command);
     }
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "compare") != 0 &&
-        strcmp(cli->command, "train") != 0 && (cli->n_sets || cli->out || cli->quiet)) {
-        return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o or --quiet", cli->command);
+        strcmp(cli->command, "train") != 0 &&
+        (cli->n_sets || cli->out || cli->quiet || cli->force)) {
+        return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o, --quiet or --force", cli->command);
     }
     if (cli->resume && strcmp(cli->command, "train") != 0 && strcmp(cli->command, "run") != 0) {
         return KH_ERROR(KH_EINVAL, "--resume goes with khsim run and khsim train");

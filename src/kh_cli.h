@@ -14,6 +14,7 @@ typedef struct kh_cli {
     const char *sets[KH_CLI_MAX_SETS];
     int n_sets;
     int quiet;  /* --quiet: no progress line */
+    int force;  /* --force: replace an existing output (output.overwrite) */
     int json;   /* --json: the report of verify as JSON */
     int resume; /* --resume: path is a record to continue (train) */
 } kh_cli;

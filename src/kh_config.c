@@ -125,6 +125,8 @@ const kh_param_info kh_param_table[] = {
      "euler: trajectories integrated together (trajectory b uses init.seed + b)"},
     {"output", "path", KH_PT_STRING, STR(out_path), 0, "", 0, 0, 0, NULL, "",
      "output file (default output/<study name>.h5)"},
+    {"output", "overwrite", KH_PT_BOOL, OFF(overwrite), 0, 0, NULL, 0, 1, 0, NULL, "",
+     "replace an existing output file (the command line's --force)"},
     {"output", "compress_snapshots", KH_PT_BOOL, OFF(compress_snapshots), 0, 0, NULL, 0, 1, 0,
      NULL, "", "deflate /snapshots/W too (the trajectory always is)"},
     {"output", "record_every", KH_PT_DOUBLE, OFF(record_every), 0, 0.1, NULL, 0, BIG, 1, NULL,

@@ -2,6 +2,7 @@
 #include "kh_h5.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct kh_h5 {
     double pending; /* bytes appended since the last flush (an upper bound) */
     int full;       /* the room check stopped the run: no more bulk writes */
     char path[KH_PATH_MAX];
+    int lock_fd; /* holds a write lock on the file while it is written (claim) */
     /* /solver's counters and wall time as the file held them when it was
      * opened to go on (kh_h5_open_append): the earlier parts of a resumed
      * run, added to this part's by kh_h5_write_solver. */
@@ -257,8 +259,39 @@ static kh_h5 *writer_alloc(const char *path)
     for (int i = 0; i < D_N; i++) {
         f->ds[i] = -1;
     }
+    f->lock_fd = -1;
     snprintf(f->path, sizeof f->path, "%s", path);
     return f;
+}
+
+/* Before a file is created (truncated) or opened to write: opens it
+ * without following a symbolic link and takes a write lock of the open file
+ * description (Linux's OFD lock: closing another descriptor of the file, as
+ * HDF5 does, does not drop it), which another khsim writing it holds; so a
+ * second run never truncates the file of a first. (HDF5's own lock, flock,
+ * comes only after its truncation, and does not interact with this one.)
+ * KH_OK, KH_EINVAL, KH_EIO. */
+static int claim(kh_h5 *f, int create)
+{
+    int fd = open(f->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+    if (fd < 0) {
+        if (errno == ELOOP) {
+            return KH_ERROR(KH_EINVAL, "%s is a symbolic link: khsim does not write through links",
+                            f->path);
+        }
+        return KH_ERROR(KH_EIO, "%s: cannot open for writing: %s", f->path, strerror(errno));
+    }
+    struct flock l;
+    memset(&l, 0, sizeof l);
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    if (fcntl(fd, F_OFD_SETLK, &l) != 0) {
+        close(fd);
+        return KH_ERROR(KH_EIO, "%s: another process is writing this file (left untouched)",
+                        f->path);
+    }
+    f->lock_fd = fd;
+    return KH_OK;
 }
 
 kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summary,
@@ -270,8 +303,13 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
     }
     f->m = m;
     f->n = n;
+    if (claim(f, 1) != KH_OK) {
+        free(f);
+        return NULL;
+    }
     f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f->file < 0) {
+        close(f->lock_fd);
         KH_ERROR(KH_EIO,
                  "output.path = %s: cannot create the HDF5 file (does the directory "
                  "exist and is it writable?)",
@@ -842,6 +880,10 @@ kh_h5 *kh_h5_create_plain(const char *path)
     if (!f) {
         return NULL;
     }
+    if (claim(f, 1) != KH_OK) {
+        free(f);
+        return NULL;
+    }
     f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     char now[64];
     iso_now(now, sizeof now);
@@ -880,8 +922,13 @@ kh_h5 *kh_h5_open_rw(const char *path)
     if (!f) {
         return NULL;
     }
+    if (claim(f, 0) != KH_OK) {
+        free(f);
+        return NULL;
+    }
     f->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f->file < 0) {
+        close(f->lock_fd);
         free(f);
         KH_ERROR(KH_EIO, "%s: cannot open for writing", path);
         return NULL;
@@ -902,6 +949,9 @@ int kh_h5_close(kh_h5 *f)
     }
     if (f->file >= 0 && H5Fclose(f->file) < 0) {
         e = -1;
+    }
+    if (f->lock_fd >= 0) {
+        close(f->lock_fd);
     }
     char path[KH_PATH_MAX];
     snprintf(path, sizeof path, "%s", f->path);

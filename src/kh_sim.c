@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,8 +91,18 @@ static void run_free(run *r)
 
 /* Refuses an output path whose directory is missing or read-only before any
  * computation. */
-int kh_sim_check_output_path(const char *path)
+/* Whether a and b name the same file (both must exist). */
+static int same_file(const char *a, const char *b)
 {
+    struct stat sa, sb;
+    return a[0] && b[0] && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int kh_sim_check_output(const kh_config *c, int resume)
+{
+    const kh_params *p = &c->p;
+    const char *path = p->out_path;
     char dir[KH_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -106,7 +117,36 @@ int kh_sim_check_output_path(const char *path)
         return KH_ERROR(KH_EIO, "output.path = %s: directory %s is not writable: %s", path, dir,
                         strerror(errno));
     }
-    if (access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        return KH_OK; /* a new file */
+    }
+    if (S_ISLNK(st.st_mode)) {
+        return KH_ERROR(KH_EINVAL,
+                        "output.path = %s is a symbolic link: khsim does not write through "
+                        "links (name the file itself)",
+                        path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return KH_ERROR(KH_EINVAL, "output.path = %s exists and is not a regular file", path);
+    }
+    if (same_file(path, c->study_path)) {
+        return KH_ERROR(KH_EINVAL, "output.path = %s is the study file itself", path);
+    }
+    if ((p->source == KH_SRC_FILE && same_file(path, p->input_path)) ||
+        (p->weights == KH_INIT_FILE && same_file(path, p->init_path))) {
+        return KH_ERROR(KH_EINVAL, "output.path = %s is a file the study reads (%s)", path,
+                        p->source == KH_SRC_FILE && same_file(path, p->input_path) ? "input.path"
+                                                                                   : "init.path");
+    }
+    if (!resume && !p->overwrite && st.st_size > 0) {
+        return KH_ERROR(KH_EINVAL,
+                        "output.path = %s exists: khsim does not replace it without --force (or "
+                        "output.overwrite = true); to continue an interrupted run, khsim run "
+                        "--resume %s",
+                        path, path);
+    }
+    if (access(path, W_OK) != 0) {
         return KH_ERROR(KH_EIO, "output.path = %s: the file exists and is not writable", path);
     }
     return KH_OK;
@@ -491,7 +531,7 @@ static int run_main(kh_config *c, const char *overrides, int resume,
         run_free(&r);
         return KH_EINVAL;
     }
-    if ((st = kh_sim_check_output_path(p->out_path)) != KH_OK) {
+    if ((st = kh_sim_check_output(c, resume)) != KH_OK) {
         run_free(&r);
         return st;
     }

@@ -126,9 +126,12 @@ int kh_sim_finish(const kh_params *p, kh_sim_outputs *o, double t, long N, long 
 /* order <- a uniformly random permutation of 0..N-1 (Fisher-Yates) from r. */
 void kh_sim_shuffle(long *order, long N, kh_rng *r);
 
-/* KH_EIO when the directory of `path` is missing or read-only, or the file
- * exists and is not writable; else KH_OK. */
-int kh_sim_check_output_path(const char *path);
+/* Whether the study c may write c->p.out_path: KH_EIO when its directory is
+ * missing or read-only, or the file exists and is not writable; KH_EINVAL
+ * when it is a symbolic link or not a regular file, is the study file or a
+ * file the study reads (input.path, init.path), or (unless `resume` or
+ * output.overwrite) exists and is not empty. Else KH_OK. */
+int kh_sim_check_output(const kh_config *c, int resume);
 
 /* Fills W [m, n] as init.weights says (normal or uniform with init.seed, or
  * the last /snapshots/W row of init.path). KH_OK, KH_EIO, KH_EINVAL. */

@@ -314,7 +314,7 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
         st = be_set_state(&r.be, r.h, r.W);
     }
     if (st == KH_OK) {
-        st = kh_sim_check_output_path(p->out_path);
+        st = kh_sim_check_output(c, 0);
     }
     if (st != KH_OK) {
         free(seeds);

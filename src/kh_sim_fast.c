@@ -370,7 +370,7 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
         fast_run_free(&r);
         return st;
     }
-    if ((st = kh_sim_check_output_path(p->out_path)) != KH_OK) {
+    if ((st = kh_sim_check_output(c, resume)) != KH_OK) {
         fast_run_free(&r);
         return st;
     }

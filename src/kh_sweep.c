@@ -279,6 +279,10 @@ static int point_config(const sweep *s, long i, kh_config **out, char *overrides
     point_path(s, i, path, sizeof path);
     if (st == KH_OK) {
         st = kh_config_set_kv(c, "output", "path", path, "sweep: ");
+        if (st == KH_OK) {
+            /* A point the sweep reruns replaces its own unfinished file. */
+            st = kh_config_set_kv(c, "output", "overwrite", "true", "sweep: ");
+        }
     }
     if (st == KH_OK) {
         st = kh_config_validate(c);

@@ -622,7 +622,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     }
     if (!resume && p->tr_features != KH_FEAT_LEARNED) {
         /* The baselines have no unsupervised phase: a record with W alone. */
-        if ((st = kh_sim_check_output_path(p->out_path)) != KH_OK) {
+        if ((st = kh_sim_check_output(c, 0)) != KH_OK) {
             trainer_free(&t);
             return st;
         }

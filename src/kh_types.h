@@ -82,6 +82,7 @@ typedef struct kh_params {
     char out_path[KH_PATH_MAX];
     double record_every, snapshot_every;
     int compress_snapshots;
+    int overwrite;         /* output.overwrite (--force): replace an existing output */
     long snapshot_batches; /* fast: a snapshot every this many minibatches (0: per epoch) */
     /* [train] (khsim train: the supervised readout, PNAS 2019 eq. 1 and appendix B) */
     double tr_power, tr_loss_power, tr_beta, tr_beta_scale, tr_lr;

@@ -121,6 +121,9 @@ static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t l
     if (s == KH_OK && cli->out) {
         s = kh_config_set_kv(c, "output", "path", cli->out, "-o: ");
     }
+    if (s == KH_OK && cli->force) {
+        s = kh_config_set_kv(c, "output", "overwrite", "true", "--force: ");
+    }
     if (s == KH_OK) {
         s = kh_config_validate(c);
     }

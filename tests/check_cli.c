@@ -1,5 +1,6 @@
 /* The khsim binary end to end: exit codes, messages, interruption, and the
  * completeness of its files (an independent SciPy re-integration). */
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kh_error.h"
@@ -456,6 +458,115 @@ START_TEST(test_array_attributes)
 }
 END_TEST
 
+/* Outputs are never clobbered: an existing record is refused without
+ * --force (and left as it was), a symbolic link is not followed, the study
+ * file itself is never written, and a second run on the output of a run
+ * still going is refused before it touches the file. */
+START_TEST(test_output_protected)
+{
+    char study[512], out[600], err[8192], target[512], link[600];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 4\ninputs = 5\n[input]\nsource = uniform\n"
+                       "samples = 2\npresentation_time = 1\n[output]\nrecord_every = 0.5\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *run[] = {"run", study, "-o", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(run, err, sizeof err, 0), 0);
+    struct stat s0, s1;
+    ck_assert_int_eq(stat(out, &s0), 0);
+    int code = kh_test_khsim(run, err, sizeof err, 0);
+    ck_assert_msg(code == 2, "a second run over a record: exit %d", code);
+    ck_assert_ptr_nonnull(strstr(err, "--force"));
+    ck_assert_int_eq(stat(out, &s1), 0);
+    ck_assert(s0.st_mtime == s1.st_mtime && s0.st_size == s1.st_size);
+    const char *forced[] = {"run", study, "-o", out, "--force", NULL};
+    ck_assert_int_eq(kh_test_khsim(forced, err, sizeof err, 0), 0);
+    /* A symbolic link to another file: refused, the file untouched. */
+    kh_test_write_file(target, sizeof target, ".txt", "precious\n");
+    snprintf(link, sizeof link, "%s.link.h5", target);
+    ck_assert_int_eq(symlink(target, link), 0);
+    const char *via[] = {"run", study, "-o", link, "--force", NULL};
+    code = kh_test_khsim(via, err, sizeof err, 0);
+    ck_assert_msg(code == 2, "through a link: exit %d", code);
+    ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
+    FILE *t = fopen(target, "r");
+    char line[64] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, t));
+    fclose(t);
+    ck_assert_str_eq(line, "precious\n");
+    /* The study file as the output, even with --force. */
+    const char *self[] = {"run", study, "-o", study, "--force", NULL};
+    code = kh_test_khsim(self, err, sizeof err, 0);
+    ck_assert_msg(code == 2, "over the study: exit %d", code);
+    ck_assert_ptr_nonnull(strstr(err, "study file"));
+    t = fopen(study, "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, t));
+    fclose(t);
+    ck_assert_str_eq(line, "[network]\n");
+    remove(link);
+    remove(target);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
+/* Two runs, one output: while the first writes it (its file has appeared),
+ * the second, even with --force, is refused and leaves the file alone; the
+ * first, interrupted afterwards, leaves a valid record. */
+START_TEST(test_second_run_refused)
+{
+    char study[512], out[600], err[8192];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
+                       "[learning]\ng = bcm_step\n[input]\nsamples = 1000\n"
+                       "presentation_time = 20\nreset_h = true\n[init]\nscale = 0.1\n"
+                       "[solver]\nrtol = 1e-10\natol = 1e-12\n"
+                       "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *bin = getenv("KHSIM") ? getenv("KHSIM") : "./khsim";
+    pid_t first = fork();
+    ck_assert_int_ge(first, 0);
+    if (first == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        execl(bin, bin, "run", study, "-o", out, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    /* The first run's record exists once its header is written. */
+    struct stat st;
+    for (int i = 0; i < 60000 && !(stat(out, &st) == 0 && st.st_size > 0); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(stat(out, &st) == 0 && st.st_size > 0, "the first run wrote nothing");
+    const char *second[] = {"run", study, "-o", out, "--force", NULL};
+    int code = kh_test_khsim(second, err, sizeof err, 0);
+    int status = 0;
+    const int done = waitpid(first, &status, WNOHANG) == first;
+    if (!done) {
+        kill(first, SIGINT);
+        waitpid(first, &status, 0);
+    }
+    /* If the first had already finished, the second could legitimately run. */
+    if (!done) {
+        ck_assert_msg(code == 2, "the second run: exit %d: %s", code, err);
+        ck_assert_ptr_nonnull(strstr(err, "another process is writing"));
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130, "the first run: status %d",
+                      status);
+    }
+    char buf[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
+    ck_assert_str_eq(buf, done ? "complete" : "interrupted");
+    int rank;
+    long d[3];
+    double *x = kh_test_read(out, "/trajectory/t", &rank, d);
+    ck_assert_int_gt(d[0], 0);
+    free(x);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
 START_TEST(test_verify_json)
 {
     char study[512], out[600], err[8192], cmd[2048];
@@ -534,6 +645,8 @@ Suite *kh_cli_suite(void)
     tcase_add_loop_test(tc, test_verify_scaled_dL_dt, 0, 4);
     tcase_add_loop_test(tc, test_verify_sphere_between_rows, 0, 2);
     tcase_add_test(tc, test_array_attributes);
+    tcase_add_test(tc, test_output_protected);
+    tcase_add_test(tc, test_second_run_refused);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
     return s;
