@@ -140,16 +140,40 @@ static int select_range(const char *path, long total, long first, long *count)
 }
 
 /* Skips `bytes` by reading (gzseek on a compressed stream reads anyway). */
-static int skip(gzFile f, size_t bytes, const char *path)
+static int skip(gzFile f, size_t bytes, const char *path, const char *what)
 {
     unsigned char buf[65536];
     while (bytes > 0) {
         size_t c = bytes < sizeof buf ? bytes : sizeof buf;
-        int s = read_exact(f, buf, c, path, "the data before input.first");
+        int s = read_exact(f, buf, c, path, what);
         if (s != KH_OK) {
             return s;
         }
         bytes -= c;
+    }
+    return KH_OK;
+}
+
+/* After the samples read: the rest of the file, which must hold exactly
+ * what the header promised (`rest` more bytes) and then end, with a valid
+ * gzip trailer when compressed (zlib checks the CRC-32 and the length of
+ * each member when it reaches the member's end). KH_OK or KH_EINVAL. */
+static int finish(gzFile f, size_t rest, const char *path)
+{
+    int s = skip(f, rest, path, "the samples after those read (the idx header promises more)");
+    if (s != KH_OK) {
+        return s;
+    }
+    unsigned char extra;
+    int got = gzread(f, &extra, 1);
+    int err = Z_OK;
+    const char *m = gzerror(f, &err);
+    if (got < 0 || (err != Z_OK && err != Z_STREAM_END)) {
+        return KH_ERROR(KH_EINVAL, "%s: damaged at its end (%s): truncated, or its checksum fails",
+                        path, m && *m ? m : "read error");
+    }
+    if (got > 0) {
+        return KH_ERROR(KH_EINVAL, "%s: holds more bytes than its idx header promises", path);
     }
     return KH_OK;
 }
@@ -184,13 +208,17 @@ int kh_idx_read(const char *path, long first, long count, kh_dataset *out)
     }
     size_t esz = h.type == 0x08 ? 1 : (h.type == 0x0D ? 4 : 8);
     if ((s = select_range(path, h.dims[0], first, &count)) != KH_OK ||
-        (s = skip(f, (size_t)first * (size_t)feat * esz, path)) != KH_OK) {
+        (s = skip(f, (size_t)first * (size_t)feat * esz, path, "the data before input.first")) !=
+            KH_OK) {
         gzclose(f);
         return s;
     }
     size_t nv = (size_t)count * (size_t)feat;
     unsigned char *raw = NULL;
     s = read_grown(f, nv * esz, path, "the sample data", &raw);
+    if (s == KH_OK) {
+        s = finish(f, (size_t)(h.dims[0] - first - count) * (size_t)feat * esz, path);
+    }
     gzclose(f);
     if (s != KH_OK) {
         kh_dataset_release(out);
@@ -239,11 +267,20 @@ int kh_idx_read_labels(const char *path, long first, long count, long **labels)
         s = select_range(path, h.dims[0], first, &count);
     }
     if (s == KH_OK) {
-        s = skip(f, (size_t)first, path);
+        s = skip(f, (size_t)first, path, "the labels before input.first");
     }
     unsigned char *raw = NULL;
     if (s == KH_OK) {
         s = read_grown(f, (size_t)count, path, "the labels", &raw);
+    }
+    if (s == KH_OK) {
+        s = finish(f, (size_t)(h.dims[0] - first - count), path);
+    }
+    for (long i = 0; s == KH_OK && i < count; i++) {
+        if (raw[i] > 9) {
+            s = KH_ERROR(KH_EINVAL, "%s: label %d of sample %ld is not a digit 0..9", path, raw[i],
+                         first + i);
+        }
     }
     if (s == KH_OK && !(*labels = malloc((size_t)(count > 0 ? count : 1) * sizeof(long)))) {
         s = KH_ERROR(KH_ENOMEM, "%s: cannot allocate %ld labels", path, count);

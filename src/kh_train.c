@@ -401,6 +401,12 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
                 last_report = kh_wall_seconds();
             }
         }
+        if (st == KH_OK && !isfinite(loss)) {
+            st = KH_ERROR(KH_ESOLVER,
+                          "readout epoch %ld: the loss is not finite (%g): the features or "
+                          "the readout diverged (train.power, train.beta, train.lr?)",
+                          e + 1, loss);
+        }
         if (st != KH_OK) {
             break;
         }

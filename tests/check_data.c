@@ -88,6 +88,60 @@ START_TEST(test_idx_bad_magic)
 }
 END_TEST
 
+/* The size against the header and the gzip trailer: a header promising
+ * more samples than the file holds, a .gz missing its last bytes (its
+ * CRC-32 and length), one flipped byte in the compressed stream, and a
+ * label outside 0..9 are all refused, also when only the first samples are
+ * read. */
+START_TEST(test_idx_integrity)
+{
+    char path[512];
+    kh_dataset d;
+    kh_test_tmpname(path, sizeof path, ".idx");
+    write_idx(path, 5, 6, 0, 0x00000803); /* the header says 5, the file holds 4 */
+    ck_assert_int_ne(kh_idx_read(path, 0, 2, &d), KH_OK);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "promises more"));
+    remove(path);
+    kh_test_tmpname(path, sizeof path, ".gz");
+    write_idx(path, 40, 0, 1, 0x00000803);
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    for (int cut = 1; cut <= 8; cut += 7) {
+        f = fopen(path, "wb");
+        fwrite(buf, 1, len - (size_t)cut, f);
+        fclose(f);
+        ck_assert_msg(kh_idx_read(path, 0, 2, &d) != KH_OK, "a .gz without its last %d bytes read",
+                      cut);
+    }
+    buf[len / 2] ^= 0x10;
+    f = fopen(path, "wb");
+    fwrite(buf, 1, len, f);
+    fclose(f);
+    ck_assert_msg(kh_idx_read(path, 0, -1, &d) != KH_OK, "a flipped byte went unnoticed");
+    remove(path);
+    /* Labels: an idx1 file whose third label is 200. */
+    kh_test_tmpname(path, sizeof path, ".idx");
+    unsigned char lab[8 + 5] = {0, 0, 8, 1, 0, 0, 0, 5, 3, 1, 200, 4, 9};
+    f = fopen(path, "wb");
+    fwrite(lab, 1, sizeof lab, f);
+    fclose(f);
+    long *labels = NULL;
+    ck_assert_int_eq(kh_idx_read_labels(path, 0, -1, &labels), KH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "not a digit"));
+    ck_assert_ptr_null(labels);
+    lab[10] = 7;
+    f = fopen(path, "wb");
+    fwrite(lab, 1, sizeof lab, f);
+    fclose(f);
+    ck_assert_int_eq(kh_idx_read_labels(path, 0, -1, &labels), KH_OK);
+    ck_assert_int_eq(labels[2], 7);
+    free(labels);
+    remove(path);
+}
+END_TEST
+
 START_TEST(test_shipped_mnist)
 {
     /* The shipped subset: 1000 real digits with their labels. */
@@ -144,6 +198,7 @@ Suite *kh_data_suite(void)
     tcase_add_loop_test(tc, test_idx_roundtrip, 0, 2);
     tcase_add_test(tc, test_idx_truncated);
     tcase_add_test(tc, test_idx_bad_magic);
+    tcase_add_test(tc, test_idx_integrity);
     tcase_add_test(tc, test_shipped_mnist);
     tcase_add_test(tc, test_uniform_source);
     suite_add_tcase(s, tc);

@@ -377,6 +377,30 @@ END_TEST
 
 /* The whole pipeline on a tiny problem, through the library: the record's
  * shapes, the hyper-parameters, and a pixels baseline (no W in /train). */
+/* A training whose features overflow (train.power = 1e300) fails: exit
+ * status KH_ESOLVER, record status failed with the reason, not a complete
+ * record of NaN. */
+START_TEST(test_train_nan_fails)
+{
+    const char *ini = "[network]\nhidden = 30\np = 3\n[learning]\nepochs = 2\nbatch = 50\n"
+                      "[input]\nsamples = 200\n[solver]\nmethod = fast\n[train]\nepochs = 3\n"
+                      "batch = 50\ntest_samples = 100\npower = 1e300\n";
+    char out[512];
+    kh_config *c = kh_test_config(ini);
+    kh_test_tmpname(out, sizeof out, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    kh_train_result res;
+    int st = kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res);
+    ck_assert_msg(st == KH_ESOLVER, "status %d: %s", st, kh_errmsg());
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "not finite"));
+    char buf[256];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
+    ck_assert_str_eq(buf, "failed");
+    kh_config_free(c);
+    remove(out);
+}
+END_TEST
+
 START_TEST(test_train_smoke)
 {
     const char *ini = "[network]\nhidden = 30\np = 3\n[learning]\nepochs = 3\nbatch = 50\n"
@@ -477,6 +501,7 @@ Suite *kh_train_suite(void)
     tcase_add_test(tc, test_readout_float_matches_double);
     tcase_add_test(tc, test_adam_closed_form);
     tcase_add_test(tc, test_train_smoke);
+    tcase_add_test(tc, test_train_nan_fails);
     tcase_add_test(tc, test_readout_overlap_same_record);
     suite_add_tcase(s, tc);
     /* Runs of several seconds: make test-sanitize leaves them out
