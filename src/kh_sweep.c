@@ -334,6 +334,28 @@ static int take_complete(const char *path, point_result *r)
     return 1;
 }
 
+/* Whether the record at path is of this point: its study text and its
+ * overrides (the point's values and seeds) are the point's. A sweep file
+ * changed between two runs makes its old points' files another point's. */
+static int same_point(const char *path, const kh_config *c, const char *overrides)
+{
+    const size_t cap = (size_t)1 << 16;
+    char *buf = malloc(cap);
+    int same = buf != NULL;
+    if (same) {
+        same = kh_h5_read_attr_string(path, "/", "overrides", buf, cap) == KH_OK &&
+               strcmp(buf, overrides) == 0;
+    }
+    if (same) {
+        const char *study = c->study_text ? c->study_text : "";
+        same = kh_h5_read_attr_string(path, "/", "study", buf, cap) == KH_OK &&
+               strncmp(buf, study, cap - 1) == 0;
+    }
+    free(buf);
+    kh_error_clear();
+    return same;
+}
+
 /* In a child process (kh_isolated): what a restart reads of an earlier
  * file, take_complete and, when it is complete, the audit. Its status says
  * the audit's result (KH_OK passed, KH_ECHECK failed, KH_EINVAL none), so
@@ -361,7 +383,10 @@ static void run_point(const sweep *s, long i, const volatile sig_atomic_t *stop,
     r->verify = -1;
     char path[KH_PATH_MAX];
     point_path(s, i, path, sizeof path);
-    if (access(path, F_OK) == 0) {
+    kh_config *c = NULL;
+    char overrides[4096];
+    int st = point_config(s, i, &c, overrides, sizeof overrides);
+    if (st == KH_OK && access(path, F_OK) == 0) {
         int sig = 0;
         const int probed = kh_isolated(path, probe_point, (void *)s, stop, &sig);
         if (sig != 0 || probed == KH_EINTR) {
@@ -369,16 +394,17 @@ static void run_point(const sweep *s, long i, const volatile sig_atomic_t *stop,
             snprintf(r->message, sizeof r->message, "%s%s", kh_errmsg(),
                      probed == KH_EINTR ? ""
                                         : " (left as it is: delete it to run the point again)");
+            kh_config_free(c);
             return;
         }
-        if (take_complete(path, r)) {
+        if (same_point(path, c, overrides) && take_complete(path, r)) {
             r->verify = probed == KH_OK ? 1 : (probed == KH_ECHECK ? 0 : -1);
+            kh_config_free(c);
             return;
         }
+        /* Not complete, or a file of another point (the sweep file changed
+         * since): the point runs again. */
     }
-    kh_config *c = NULL;
-    char overrides[4096];
-    int st = point_config(s, i, &c, overrides, sizeof overrides);
     kh_sim_result res;
     memset(&res, 0, sizeof res);
     if (st == KH_OK) {

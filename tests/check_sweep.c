@@ -206,6 +206,32 @@ START_TEST(test_sweep_restart_damaged_point)
 }
 END_TEST
 
+/* A sweep file changed between two runs: its points' old files hold the
+ * old values, so the second run runs those points again instead of taking
+ * them as done, and every record holds the value the index gives. */
+START_TEST(test_sweep_changed_values_rerun)
+{
+    char dir[512], sweep[1024], path[1200];
+    make_sweep(dir, sizeof dir, "[list]\nnetwork.w_inh = 0.2, 0.5\n", sweep, sizeof sweep);
+    FILE *null = fopen("/dev/null", "w");
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_OK);
+    FILE *f = fopen(sweep, "w");
+    fprintf(f, "[sweep]\nbase = %s/base.ini\nout = %s/out\n[list]\nnetwork.w_inh = 0.9, 1.7\n", dir,
+            dir);
+    fclose(f);
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_OK);
+    fclose(null);
+    const double want[2] = {0.9, 1.7};
+    for (int i = 0; i < 2; i++) {
+        double x;
+        snprintf(path, sizeof path, "%s/out/point_%04d.h5", dir, i);
+        ck_assert_int_eq(kh_h5_read_attr_double(path, "/params", "network.w_inh", &x), KH_OK);
+        ck_assert_double_eq_tol(x, want[i], 1e-12);
+    }
+    remove_tree(dir);
+}
+END_TEST
+
 /* The same sweep under `mpirun -np 2 ./khsim-mpi` gives every point the
  * datasets of the serial sweep, bit for bit (with init.seed keyed on the
  * point, input.seed swept). */
@@ -285,6 +311,7 @@ Suite *kh_sweep_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_sweep_serial);
     tcase_add_test(tc, test_sweep_restart_damaged_point);
+    tcase_add_test(tc, test_sweep_changed_values_rerun);
     tcase_add_test(tc, test_sweep_mpi);
     suite_add_tcase(s, tc);
     return s;
