@@ -221,6 +221,7 @@ int kh_idx_read(const char *path, long first, long count, kh_dataset *out)
     }
     gzclose(f);
     if (s != KH_OK) {
+        free(raw);
         kh_dataset_release(out);
         return s;
     }
