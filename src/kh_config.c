@@ -459,25 +459,81 @@ static int check_sections(const char *text, const char *name)
     return KH_OK;
 }
 
-int kh_config_parse_string(kh_config *c, const char *text, const char *name)
+/* See kh_config.h. */
+int kh_config_normalize(const char *text, const char *name, char **out)
+{
+    *out = NULL;
+    size_t len = strlen(text);
+    char *o = malloc(len + 1);
+    if (!o) {
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the study text");
+    }
+    size_t w = 0;
+    int line = 1;
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        const char *end = nl ? nl : p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        const char *stop = end;
+        for (const char *q = p; q < end; q++) {
+            if ((*q == '#' || *q == ';') && (q == p || q[-1] == ' ' || q[-1] == '\t')) {
+                stop = q;
+                break;
+            }
+        }
+        while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t' || stop[-1] == '\r')) {
+            stop--;
+        }
+        if (stop - p > KH_INI_LINE_MAX) {
+            free(o);
+            return KH_ERROR(KH_EINVAL,
+                            "%s:%d: the line is %ld characters long (without its comment); at "
+                            "most %d are read",
+                            name, line, (long)(stop - p), KH_INI_LINE_MAX);
+        }
+        memcpy(o + w, p, (size_t)(stop - p));
+        w += (size_t)(stop - p);
+        if (nl) {
+            o[w++] = '\n';
+        }
+        p = nl ? nl + 1 : end;
+        line++;
+    }
+    o[w] = '\0';
+    *out = o;
+    return KH_OK;
+}
+
+int kh_config_parse_string(kh_config *c, const char *study, const char *name)
 {
     if (c->study_path[0] == '\0') {
         snprintf(c->study_path, sizeof c->study_path, "%s", name);
     }
     if (!c->study_text) {
-        c->study_text = strdup(text);
+        c->study_text = strdup(study);
     }
-    int s = check_sections(text, name);
+    char *text = NULL;
+    int s = kh_config_normalize(study, name, &text);
     if (s != KH_OK) {
+        return s;
+    }
+    s = check_sections(text, name);
+    if (s != KH_OK) {
+        free(text);
         return s;
     }
     parse_ctx x = {c, name, KH_OK, calloc(kh_param_count(), 1)};
     if (!x.seen) {
+        free(text);
         return KH_ERROR(KH_ENOMEM, "cannot allocate the parser state");
     }
     kh_error_clear();
     int line = ini_parse_string(text, on_ini_entry, &x);
     free(x.seen);
+    free(text);
     if (line != 0) {
         if (x.status != KH_OK) {
             /* Prefix the line number to the handler's message. */

@@ -40,6 +40,18 @@ int kh_config_read(kh_config *c, const char *path);
 /* Parses INI text (`name` is used in messages). KH_OK or KH_EINVAL. */
 int kh_config_parse_string(kh_config *c, const char *text, const char *name);
 
+/* The longest line the INI reader takes whole (libinih's buffer is 200
+ * bytes with the newline and the terminating NUL). */
+#define KH_INI_LINE_MAX 198
+
+/* The text the INI reader sees, line for line that of a study or sweep file
+ * (`name` in messages): indentation removed (an indented key is a key, not a
+ * continuation of the line before), comments removed (a '#' or ';' that
+ * starts a line or follows a space or tab: "hidden = 20  # units" reads as
+ * "hidden = 20"), and every line checked against KH_INI_LINE_MAX. *out is
+ * the caller's to free. KH_OK, KH_EINVAL (naming the line), KH_ENOMEM. */
+int kh_config_normalize(const char *text, const char *name, char **out);
+
 /* Applies one override "section.key=value" (the CLI's --set). */
 int kh_config_set(kh_config *c, const char *assignment);
 

@@ -158,10 +158,27 @@ static int sweep_read(const char *path, sweep *s)
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
     s->verify = 1;
-    int line = ini_parse(path, on_entry, s);
-    if (line < 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot read the sweep file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return KH_ERROR(KH_EIO, "%s: cannot read the sweep file: %s", path, strerror(errno));
     }
+    char *raw = calloc((size_t)1 << 20, 1);
+    size_t got = raw ? fread(raw, 1, ((size_t)1 << 20) - 1, f) : 0;
+    const int more = raw && fgetc(f) != EOF;
+    fclose(f);
+    if (!raw || more) {
+        free(raw);
+        return KH_ERROR(raw ? KH_EINVAL : KH_ENOMEM, "%s: not a sweep file (over 1 MiB)", path);
+    }
+    raw[got] = '\0';
+    char *text = NULL;
+    int st = kh_config_normalize(raw, path, &text);
+    free(raw);
+    if (st != KH_OK) {
+        return st;
+    }
+    int line = ini_parse_string(text, on_entry, s);
+    free(text);
     if (s->error[0]) {
         return KH_ERROR(KH_EINVAL, "%s: %s", path, s->error);
     }

@@ -1,5 +1,6 @@
 /* The study-file parser and its strict validation (DESIGN.md section 4). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kh_error.h"
@@ -99,6 +100,33 @@ START_TEST(test_set_override)
 }
 END_TEST
 
+/* Lines as the documentation writes them: trailing '#' and ';' comments,
+ * indented keys, a comment longer than a line; and a line whose value is
+ * too long is refused with its line number, not cut. */
+START_TEST(test_lines_comments_indent)
+{
+    char text[2048], longc[320];
+    memset(longc, 'x', sizeof longc - 1);
+    longc[sizeof longc - 1] = '\0';
+    snprintf(text, sizeof text,
+             "[network]\n  hidden = 7   # units\np = 3.5 ; the exponent\n# %s\n"
+             "\t  w_inh = 0.25\n",
+             longc);
+    kh_config *c = kh_config_alloc();
+    ck_assert_int_eq(kh_config_parse_string(c, text, "t.ini"), KH_OK);
+    ck_assert_int_eq(c->p.n_hidden, 7);
+    ck_assert_double_eq_tol(c->p.p, 3.5, 1e-15);
+    ck_assert_double_eq_tol(c->p.w_inh, 0.25, 1e-15);
+    kh_config_free(c);
+    snprintf(text, sizeof text, "[network]\nhidden = 7\n[output]\npath = /tmp/%s.h5\n", longc);
+    c = kh_config_alloc();
+    ck_assert_int_eq(kh_config_parse_string(c, text, "t.ini"), KH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "t.ini:4"));
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "characters"));
+    kh_config_free(c);
+}
+END_TEST
+
 START_TEST(test_read_missing_file)
 {
     kh_config *c = kh_config_alloc();
@@ -114,6 +142,7 @@ Suite *kh_config_suite(void)
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, test_defaults_and_values);
     tcase_add_test(tc, test_schedule);
+    tcase_add_test(tc, test_lines_comments_indent);
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(tc, test_set_override);
     tcase_add_test(tc, test_read_missing_file);
