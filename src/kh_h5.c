@@ -495,13 +495,31 @@ static hid_t series_open(kh_h5 *f, const char *path, int tail_rank, const long *
     return d;
 }
 
+static int series_append_rows(kh_h5 *f, const char *path, const void *row, long n_rows,
+                              int tail_rank, const long *tail, int is_long, const char *units);
+
 int kh_h5_series_append_nd(kh_h5 *f, const char *path, const void *row, int tail_rank,
                            const long *tail, int is_long, const char *units)
+{
+    return series_append_rows(f, path, row, 1, tail_rank, tail, is_long, units);
+}
+
+int kh_h5_series_append_block(kh_h5 *f, const char *path, const double *rows, long n_rows, long len,
+                              const char *units)
+{
+    if (n_rows <= 0) {
+        return KH_OK;
+    }
+    return series_append_rows(f, path, rows, n_rows, 1, &len, 0, units);
+}
+
+static int series_append_rows(kh_h5 *f, const char *path, const void *row, long n_rows,
+                              int tail_rank, const long *tail, int is_long, const char *units)
 {
     if (tail_rank < 0 || tail_rank > 2) {
         return KH_ERROR(KH_EINVAL, "%s: a series row has rank 0 to 2, not %d", path, tail_rank);
     }
-    double bytes = 8.0;
+    double bytes = 8.0 * (double)n_rows;
     for (int i = 0; i < tail_rank; i++) {
         bytes *= (double)tail[i];
     }
@@ -514,7 +532,7 @@ int kh_h5_series_append_nd(kh_h5 *f, const char *path, const void *row, int tail
         return KH_ERROR(KH_EIO, "%s: cannot create %s", f->path, path);
     }
     const int rank = 1 + tail_rank;
-    hsize_t dims[3], start[3] = {0, 0, 0}, count[3] = {1, 1, 1};
+    hsize_t dims[3], start[3] = {0, 0, 0}, count[3] = {(hsize_t)n_rows, 1, 1};
     for (int i = 0; i < tail_rank; i++) {
         count[1 + i] = (hsize_t)tail[i];
     }
@@ -522,7 +540,7 @@ int kh_h5_series_append_nd(kh_h5 *f, const char *path, const void *row, int tail
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
     start[0] = dims[0];
-    dims[0] += 1;
+    dims[0] += (hsize_t)n_rows;
     herr_t e = H5Dset_extent(d, dims);
     if (e >= 0) {
         hid_t fs = H5Dget_space(d);

@@ -35,6 +35,12 @@ int kh_h5_append_inputs(kh_h5 *f, const double *v, long rows, const double *t_st
 int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, int is_long,
                         const char *units);
 
+/* Appends n_rows rows of len doubles at once (rows: n_rows x len, row-major)
+ * to the series `path` ([E, len]), as kh_h5_series_append would one by one.
+ * KH_OK or KH_EIO. */
+int kh_h5_series_append_block(kh_h5 *f, const char *path, const double *rows, long n_rows, long len,
+                              const char *units);
+
 /* The same for a row of shape tail [tail_rank] (0 to 2): [E, tail...]. */
 int kh_h5_series_append_nd(kh_h5 *f, const char *path, const void *row, int tail_rank,
                            const long *tail, int is_long, const char *units);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +75,14 @@ typedef struct run {
     size_t dim;
     long model_m, model_n;
     kh_threads threads; /* the thread count, governed by the work done (kh_threads.h) */
+    /* Rows of /trajectory/gI_negative not yet written (FLAG_ROWS x m): they
+     * go out in blocks, at each snapshot and at the end (one write per row
+     * cost as much as the integration of a small study). */
+    double *flags;
+    long n_flags;
 } run;
+
+#define FLAG_ROWS 256
 
 static void run_free(run *r)
 {
@@ -87,6 +95,7 @@ static void run_free(run *r)
     free(r->cur);
     free(r->pnorm);
     free(r->state_buf);
+    free(r->flags);
 }
 
 /* Refuses an output path whose directory is missing or read-only before any
@@ -152,6 +161,72 @@ int kh_sim_check_output(const kh_config *c, int resume)
     return KH_OK;
 }
 
+/* Before a new run: what it will write, estimated from the schedule (rows:
+ * one per record_every of each presentation plus its first; snapshots: one
+ * per snapshot_every; Euler steps: one per dt), against the room on the
+ * output's file system and against what can finish (1e13 rows or steps).
+ * KH_OK or KH_EINVAL naming the key to change. */
+static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
+{
+    double t_total = 0.0, rows = 1.0;
+    for (long s = 0; s < N; s++) {
+        const double T = kh_config_presentation_time(p, s, N);
+        t_total += T;
+        rows += 1.0 + floor(T / p->record_every);
+    }
+    const double snaps = 2.0 + floor(t_total / p->snapshot_every);
+    const double row_bytes = 8.0 * (4.0 * (double)m + 4.0);
+    const double snap_bytes = 8.0 * ((double)m * (double)n + (double)m + (double)extra + 1.0);
+    if (rows > 1e13) {
+        return KH_ERROR(KH_EINVAL,
+                        "output.record_every = %g gives %.3g rows over t = %.6g: it cannot "
+                        "finish (make record_every larger)",
+                        p->record_every, rows, t_total);
+    }
+    if (strcmp(p->method, "euler") == 0 && t_total / p->dt > 1e13) {
+        return KH_ERROR(KH_EINVAL,
+                        "solver.dt = %g gives %.3g Euler steps over t = %.6g: it cannot finish "
+                        "(make dt larger)",
+                        p->dt, t_total / p->dt, t_total);
+    }
+    char dir[KH_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", p->out_path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) {
+        dir[1] = '\0';
+    } else if (slash) {
+        *slash = '\0';
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0) {
+        const double room = (double)sv.f_bavail * (double)sv.f_frsize;
+        /* Deflate shrinks the trajectory; the bound counts it at a tenth. */
+        const double least =
+            0.1 * rows * row_bytes + (p->compress_snapshots ? 0.5 : 1.0) * snaps * snap_bytes;
+        if (least > room) {
+            return KH_ERROR(KH_EINVAL,
+                            "the record needs about %.3g GB (%.3g rows, %.3g snapshots of W) and "
+                            "%s has %.3g GB free: make output.record_every or "
+                            "output.snapshot_every larger",
+                            least / 1e9, rows, snaps, dir, room / 1e9);
+        }
+    }
+    return KH_OK;
+}
+
+/* Writes the rows of /trajectory/gI_negative held in r->flags. */
+static int flush_flags(run *r)
+{
+    int st = r->flags ? kh_h5_series_append_block(
+                            r->h5, "/trajectory/gI_negative", r->flags, r->n_flags, r->model_m,
+                            "1 where g(d) I < 0 at some evaluation since the row before")
+                      : KH_OK;
+    r->n_flags = 0;
+    return st;
+}
+
 static int record(run *r, double t, long sample)
 {
     kh_obs o = {r->cur, r->pnorm, NAN, NAN};
@@ -163,11 +238,14 @@ static int record(run *r, double t, long sample)
     }
     int st = kh_h5_append_row(r->h5, t, r->y, r->cur, r->pnorm, o.L, o.dL_dt, sample);
     kh_model_ws *w = r->ws;
-    if (st == KH_OK && r->model->sphere_gain) {
+    if (st == KH_OK && r->flags) {
         /* What the solver saw since the row before (kh_model_ws.gI_neg). */
-        st = kh_h5_series_append(r->h5, "/trajectory/gI_negative", w->gI_neg, r->model_m, 0,
-                                 "1 where g(d) I < 0 at some evaluation since the row before");
+        memcpy(r->flags + (size_t)r->n_flags * (size_t)r->model_m, w->gI_neg,
+               (size_t)r->model_m * sizeof(double));
         memset(w->gI_neg, 0, (size_t)r->model_m * sizeof(double));
+        if (++r->n_flags == FLAG_ROWS) {
+            st = flush_flags(r);
+        }
     }
     return st;
 }
@@ -190,8 +268,11 @@ static int snapshot(run *r, double t)
     double *buf = r->state_buf;
     memcpy(buf, r->y, (size_t)m * sizeof(double));
     memcpy(buf + m, r->y + m + m * r->model_n, (rest - (size_t)m) * sizeof(double));
-    int st = kh_h5_series_append(r->h5, "/snapshots/state", buf, (long)rest, 0,
+    int st = flush_flags(r);
+    if (st == KH_OK) {
+        st = kh_h5_series_append(r->h5, "/snapshots/state", buf, (long)rest, 0,
                                  "h, then any state after W (bcm's theta), at each snapshot");
+    }
     return st == KH_OK ? kh_h5_append_snapshot(r->h5, t, r->y + m) : st;
 }
 
@@ -518,7 +599,10 @@ static int run_main(kh_config *c, const char *overrides, int resume,
     r.cur = calloc((size_t)m, sizeof(double));
     r.pnorm = calloc((size_t)m, sizeof(double));
     r.state_buf = calloc(r.dim - (size_t)(m * n), sizeof(double));
-    if (!r.y || !r.cur || !r.pnorm || !r.state_buf) {
+    if (r.model->sphere_gain) {
+        r.flags = calloc((size_t)FLAG_ROWS * (size_t)m, sizeof(double));
+    }
+    if (!r.y || !r.cur || !r.pnorm || !r.state_buf || (r.model->sphere_gain && !r.flags)) {
         run_free(&r);
         return KH_ERROR(KH_ENOMEM, "cannot allocate a state of %zu values", r.dim);
     }
@@ -531,7 +615,9 @@ static int run_main(kh_config *c, const char *overrides, int resume,
         run_free(&r);
         return KH_EINVAL;
     }
-    if ((st = kh_sim_check_output(c, resume)) != KH_OK) {
+    if ((st = kh_sim_check_output(c, resume)) != KH_OK ||
+        (!resume &&
+         (st = check_size(p, r.data.n_samples, m, n, r.dim - (size_t)(m + m * n))) != KH_OK)) {
         run_free(&r);
         return st;
     }
@@ -564,6 +650,10 @@ static int run_main(kh_config *c, const char *overrides, int resume,
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
     const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
+    /* The flags' last rows; when the disk is full they are lost (their
+     * dataset is then shorter than /trajectory/t and verify does without),
+     * and the status below is still written. */
+    const int s_flags = flush_flags(&r);
     int s2 = kh_h5_write_solver(r.h5, p->method, p->rtol, p->atol, &res->stats, res->wall_seconds);
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r.h5, "h", r.y, m);
@@ -579,6 +669,9 @@ static int run_main(kh_config *c, const char *overrides, int resume,
     }
     int s3 = kh_h5_close(r.h5);
     run_free(&r);
+    if (st == KH_OK && s2 == KH_OK && s_flags != KH_OK) {
+        s2 = s_flags;
+    }
     if (st != KH_OK) {
         return st; /* its message is in msg, and in the file's "message" attribute */
     }

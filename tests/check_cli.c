@@ -567,6 +567,27 @@ START_TEST(test_second_run_refused)
 }
 END_TEST
 
+/* Requests that cannot finish or cannot fit are refused before the file is
+ * created: 1e15 rows, and snapshots of W beyond the free disk. */
+START_TEST(test_huge_request_refused)
+{
+    char out[512], err[8192];
+    kh_test_tmpname(out, sizeof out, ".h5");
+    remove(out);
+    const char *sets[2][2] = {{"output.record_every=1e-12", "cannot finish"},
+                              {"output.snapshot_every=1e-9", "GB free"}};
+    for (int k = 0; k < 2; k++) {
+        const char *argv[] = {
+            "run",   "examples/default.ini",        "-o", out, "--set", sets[k][0],
+            "--set", "input.presentation_time=1e3", NULL};
+        int code = kh_test_khsim(argv, err, sizeof err, 0);
+        ck_assert_msg(code == 2, "%s: exit %d: %s", sets[k][0], code, err);
+        ck_assert_msg(strstr(err, sets[k][1]) != NULL, "%s: %s", sets[k][0], err);
+        ck_assert_int_ne(access(out, F_OK), 0);
+    }
+}
+END_TEST
+
 START_TEST(test_verify_json)
 {
     char study[512], out[600], err[8192], cmd[2048];
@@ -647,6 +668,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_array_attributes);
     tcase_add_test(tc, test_output_protected);
     tcase_add_test(tc, test_second_run_refused);
+    tcase_add_test(tc, test_huge_request_refused);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
     return s;
