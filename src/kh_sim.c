@@ -100,6 +100,20 @@ static void run_free(run *r)
 
 /* Refuses an output path whose directory is missing or read-only before any
  * computation. */
+/* The directory of an output path ("." for a bare name). */
+static void output_dir(const char *path, char *dir, size_t len)
+{
+    snprintf(dir, len, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) {
+        dir[1] = '\0';
+    } else if (slash) {
+        *slash = '\0';
+    } else {
+        snprintf(dir, len, ".");
+    }
+}
+
 /* Whether a and b name the same file (both must exist). */
 static int same_file(const char *a, const char *b)
 {
@@ -113,15 +127,7 @@ int kh_sim_check_output(const kh_config *c, int resume)
     const kh_params *p = &c->p;
     const char *path = p->out_path;
     char dir[KH_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) {
-        dir[1] = '\0';
-    } else if (slash) {
-        *slash = '\0';
-    } else {
-        snprintf(dir, sizeof dir, ".");
-    }
+    output_dir(path, dir, sizeof dir);
     if (access(dir, W_OK | X_OK) != 0) {
         return KH_ERROR(KH_EIO, "output.path = %s: directory %s is not writable: %s", path, dir,
                         strerror(errno));
@@ -190,15 +196,7 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
                         p->dt, t_total / p->dt, t_total);
     }
     char dir[KH_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", p->out_path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) {
-        dir[1] = '\0';
-    } else if (slash) {
-        *slash = '\0';
-    } else {
-        snprintf(dir, sizeof dir, ".");
-    }
+    output_dir(p->out_path, dir, sizeof dir);
     struct statvfs sv;
     if (statvfs(dir, &sv) == 0) {
         const double room = (double)sv.f_bavail * (double)sv.f_frsize;
