@@ -140,11 +140,16 @@ khsim: $(B)/src/main.o $(B)/libkhsim.a
 $(B)/khsim: $(B)/src/main.o $(B)/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/khsim_tests: $(TEST_OBJ) $(B)/libkhsim.a
-	$(CC) $(CFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+$(B)/khsim_tests: $(TEST_OBJ) $(B)/libkhsim.a $(B)/disk_fills.so
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(B)/libkhsim.a $(CHECK_LIBS) $(LDLIBS)
+
+# The tests' stand-in for a disk that another process fills (LD_PRELOAD).
+$(B)/disk_fills.so: tests/shim/disk_fills.c
+	@mkdir -p $(B)
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -o $@ $< -ldl
 
 SOURCES := $(wildcard src/*.[ch] models/*.[ch] solvers/*.[ch] gpu/*.[ch] gpu/*.cu tests/*.[ch] \
-             bench/*.c)
+             tests/shim/*.c bench/*.c)
 
 # The whole suite: the format, the shared GPU header as C++17, every Check
 # suite, then the same suite under the sanitizers (test-sanitize).

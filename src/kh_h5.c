@@ -25,7 +25,12 @@ struct kh_h5 {
     double pending; /* bytes appended since the last flush (an upper bound) */
     int full;       /* the room check stopped the run: no more bulk writes */
     char path[KH_PATH_MAX];
-    int lock_fd; /* holds a write lock on the file while it is written (claim) */
+    int lock_fd;         /* holds a write lock on the file while it is written (claim) */
+    int live;            /* in HDF5's SWMR mode (go_live) */
+    int no_live;         /* the file cannot go live (a record from before SWMR) */
+    int exposed;         /* open to write outside live mode: counted in `exposed` */
+    int broken;          /* a write or flush failed: the file is left as it is on disk */
+    double free_at_stop; /* free disk bytes when the room check stopped the run for the disk */
     /* /solver's counters and wall time as the file held them when it was
      * opened to go on (kh_h5_open_append): the earlier parts of a resumed
      * run, added to this part's by kh_h5_write_solver. */
@@ -40,6 +45,28 @@ struct kh_h5 {
 static const char *const prior_names[KH_H5_N_PRIOR] = {
     "steps",   "failed_steps",          "rhs_evals",    "jac_evals", "switches",
     "sliding", "unstable_fixed_points", "wall_seconds", "flops"};
+
+typedef struct ds_spec {
+    const char *name;
+    int rank;    /* 1, 2 or 3 */
+    int is_long; /* int64 instead of double */
+    const char *units;
+} ds_spec;
+
+static const ds_spec specs[D_N] = {
+    {"/input/v", 2, 0, "input units (MNIST: pixel / 255)"},
+    {"/input/t_start", 1, 0, "time"},
+    {"/input/t_end", 1, 0, "time"},
+    {"/trajectory/t", 1, 0, "time"},
+    {"/trajectory/h", 2, 0, "activity"},
+    {"/trajectory/current", 2, 0, "I_mu = sum_i sgn(W)|W|^(p-1) v_i"},
+    {"/trajectory/pnorm", 2, 0, "B_mu = sum_i |W_mui|^p"},
+    {"/trajectory/lyapunov", 1, 0, "L = sum_mu G(Q_mu)"},
+    {"/trajectory/dL_dt", 1, 0, "1/time"},
+    {"/trajectory/sample", 1, 1, "index into /input/v"},
+    {"/snapshots/t", 1, 0, "time"},
+    {"/snapshots/W", 3, 0, "weight"},
+};
 
 /* At most this much of what was appended since the last flush is still in
  * HDF5's caches and not yet in the file's size (1 MiB of chunk cache per open
@@ -65,11 +92,16 @@ static int room_for(kh_h5 *f, double bytes)
         limit = (double)rl.rlim_cur;
     }
     struct statvfs sv;
+    double disk = INFINITY;
     if (statvfs(f->path, &sv) == 0) {
-        limit = fmin(limit, (double)size + (double)sv.f_bavail * (double)sv.f_frsize);
+        disk = (double)sv.f_bavail * (double)sv.f_frsize;
+        limit = fmin(limit, (double)size + disk);
     }
     const double unflushed = fmin(f->pending + bytes, KH_H5_CACHED);
     if (f->full || (double)size + unflushed + KH_H5_RESERVE > limit) {
+        if (!f->full && (double)size + disk == limit) {
+            f->free_at_stop = disk; /* the disk, not the file-size limit */
+        }
         f->full = 1;
         return KH_ERROR(KH_EIO,
                         "%s: no room for more (%.0f bytes written, %.0f allowed by the file-size "
@@ -81,36 +113,138 @@ static int room_for(kh_h5 *f, double bytes)
     return KH_OK;
 }
 
-static int flush(kh_h5 *f)
+/* Live mode. While a run only appends rows to datasets that exist, its file
+ * is in HDF5's single-writer/multiple-reader (SWMR) mode. There HDF5 writes
+ * its metadata in dependency order, so that the file on disk is valid at
+ * every instant, and it never frees the old place of a chunk it rewrites
+ * larger (outside SWMR that place is reused at once while the metadata on
+ * disk still points there: the "inflate() failed" of a killed record). So a
+ * record killed at any instant opens and holds every row up to its last
+ * flush; readers may also follow a live run (h5py: swmr=True). A file goes
+ * live at each flush (go_live) and leaves live mode before anything SWMR does
+ * not allow: a new dataset or group, an attribute, a shorter dataset
+ * (settle, which closes and reopens it). */
+
+/* The access list of every file khsim writes: the latest format (SWMR
+ * needs it) and, for a file opened again, its "open for writing" flags
+ * cleared: claim holds the lock that a live khsim writer would hold, so flags
+ * left set are those of a killed run. (clear_status_flags is the property
+ * h5clear -s sets.) */
+static hid_t writer_fapl(int clear)
 {
-    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot flush (disk full?)", f->path);
+    hid_t fa = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fa, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    if (clear) {
+        hbool_t yes = 1;
+        H5Pset(fa, "clear_status_flags", &yes);
     }
-    f->pending = 0.0;
+    return fa;
+}
+
+/* How many records are open to write outside live mode, where a process
+ * that ends leaves them unreadable, and the signal that should end the
+ * process once none is (kh_h5_defer_signal). */
+static volatile sig_atomic_t exposed = 0;
+static volatile sig_atomic_t deferred = 0;
+
+int kh_h5_defer_signal(int sig)
+{
+    if (exposed > 0) {
+        deferred = sig;
+        return 1;
+    }
+    return 0;
+}
+
+static void expose(kh_h5 *f, int yes)
+{
+    if (yes == f->exposed || (yes && f->no_live)) {
+        return;
+    }
+    f->exposed = yes;
+    exposed += yes ? 1 : -1;
+    if (exposed == 0 && deferred) {
+        const int sig = deferred;
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+static void go_live(kh_h5 *f)
+{
+    if (f->live || f->no_live) {
+        return;
+    }
+    if (H5Fstart_swmr_write(f->file) < 0) {
+        f->no_live = 1; /* the file keeps working outside SWMR */
+    } else {
+        f->live = 1;
+    }
+    expose(f, 0);
+}
+
+static int settle(kh_h5 *f)
+{
+    if (!f->live) {
+        return KH_OK;
+    }
+    /* Leaving live mode rewrites metadata outside SWMR's order: not after a
+     * failed write, nor without room for it (a disk another process filled),
+     * where the record is better left as it is on disk. */
+    struct statvfs sv;
+    double disk = INFINITY;
+    if (f->free_at_stop > 0.0) {
+        /* The disk stopped the run: if its free space still shrinks now that
+         * khsim writes nothing, another process is filling it. */
+        usleep(100000);
+    }
+    if (statvfs(f->path, &sv) == 0) {
+        disk = (double)sv.f_bavail * (double)sv.f_frsize;
+    }
+    if (f->broken || disk < KH_H5_RESERVE / 2 ||
+        (f->free_at_stop > 0.0 && disk < f->free_at_stop)) {
+        f->broken = 1;
+        return KH_ERROR(KH_EIO,
+                        "%s: the disk is full: the record is left as it is, with every row up "
+                        "to its last snapshot; khsim run --resume %s goes on from there once "
+                        "there is room",
+                        f->path, f->path);
+    }
+    int open[D_N];
+    for (int i = 0; i < D_N; i++) {
+        open[i] = f->ds[i] >= 0;
+        if (open[i]) {
+            H5Dclose(f->ds[i]);
+            f->ds[i] = -1;
+        }
+    }
+    f->live = 0;
+    expose(f, 1);
+    hid_t fa = writer_fapl(0);
+    const herr_t e = H5Fclose(f->file);
+    f->file = e < 0 ? -1 : H5Fopen(f->path, H5F_ACC_RDWR, fa);
+    H5Pclose(fa);
+    if (f->file < 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot close and reopen the HDF5 file (disk full?)", f->path);
+    }
+    for (int i = 0; i < D_N; i++) {
+        if (open[i] && (f->ds[i] = H5Dopen2(f->file, specs[i].name, H5P_DEFAULT)) < 0) {
+            return KH_ERROR(KH_EIO, "%s: cannot reopen %s", f->path, specs[i].name);
+        }
+    }
     return KH_OK;
 }
 
-typedef struct ds_spec {
-    const char *name;
-    int rank;    /* 1, 2 or 3 */
-    int is_long; /* int64 instead of double */
-    const char *units;
-} ds_spec;
-
-static const ds_spec specs[D_N] = {
-    {"/input/v", 2, 0, "input units (MNIST: pixel / 255)"},
-    {"/input/t_start", 1, 0, "time"},
-    {"/input/t_end", 1, 0, "time"},
-    {"/trajectory/t", 1, 0, "time"},
-    {"/trajectory/h", 2, 0, "activity"},
-    {"/trajectory/current", 2, 0, "I_mu = sum_i sgn(W)|W|^(p-1) v_i"},
-    {"/trajectory/pnorm", 2, 0, "B_mu = sum_i |W_mui|^p"},
-    {"/trajectory/lyapunov", 1, 0, "L = sum_mu G(Q_mu)"},
-    {"/trajectory/dL_dt", 1, 0, "1/time"},
-    {"/trajectory/sample", 1, 1, "index into /input/v"},
-    {"/snapshots/t", 1, 0, "time"},
-    {"/snapshots/W", 3, 0, "weight"},
-};
+static int flush(kh_h5 *f)
+{
+    if (H5Fflush(f->file, H5F_SCOPE_GLOBAL) < 0) {
+        f->broken = 1;
+        return KH_ERROR(KH_EIO, "%s: cannot flush (disk full?)", f->path);
+    }
+    f->pending = 0.0;
+    go_live(f);
+    return KH_OK;
+}
 
 /* The number of values an attribute holds (1 for a scalar), or -1. Every
  * reader of one value checks it first: an array read into one double
@@ -307,7 +441,9 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
         free(f);
         return NULL;
     }
-    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fa = writer_fapl(0);
+    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fa);
+    H5Pclose(fa);
     if (f->file < 0) {
         close(f->lock_fd);
         KH_ERROR(KH_EIO,
@@ -317,6 +453,7 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
         free(f);
         return NULL;
     }
+    expose(f, 1);
     char now[64];
     iso_now(now, sizeof now);
     int s = attr_string(f->file, "khsim_version", KH_VERSION);
@@ -363,7 +500,10 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
         KH_ERROR(KH_EIO, "%s", msg);
         return NULL;
     }
-    H5Fflush(f->file, H5F_SCOPE_GLOBAL);
+    if (flush(f) != KH_OK) { /* and live from here on */
+        kh_h5_close(f);
+        return NULL;
+    }
     return f;
 }
 
@@ -379,6 +519,7 @@ static int append_n(kh_h5 *f, int which, long *len, long rows, const void *data)
 
     dims[0] = (hsize_t)(*len + rows);
     if (H5Dset_extent(d, dims) < 0) {
+        f->broken = 1;
         return KH_ERROR(KH_EIO, "%s: cannot extend %s (disk full?)", f->path, s->name);
     }
     for (int i = 0; i < s->rank; i++) {
@@ -392,6 +533,7 @@ static int append_n(kh_h5 *f, int which, long *len, long rows, const void *data)
     H5Sclose(ms);
     H5Sclose(fs);
     if (e < 0) {
+        f->broken = 1;
         return KH_ERROR(KH_EIO, "%s: cannot write %s (disk full?)", f->path, s->name);
     }
     return KH_OK;
@@ -467,6 +609,9 @@ static hid_t series_open(kh_h5 *f, const char *path, int tail_rank, const long *
     if (link_exists(f->file, path)) {
         return H5Dopen2(f->file, path, H5P_DEFAULT);
     }
+    if (settle(f) != KH_OK) {
+        return -1;
+    }
     const int rank = 1 + tail_rank;
     hsize_t dims[3] = {0, 0, 0}, maxd[3] = {H5S_UNLIMITED, 0, 0}, chunk[3] = {1, 1, 1};
     long per = 1;
@@ -527,6 +672,7 @@ static int series_append_rows(kh_h5 *f, const char *path, const void *row, long 
     if (room != KH_OK) {
         return room;
     }
+    const int created = !link_exists(f->file, path);
     hid_t d = series_open(f, path, tail_rank, tail, is_long, units);
     if (d < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot create %s", f->path, path);
@@ -551,7 +697,12 @@ static int series_append_rows(kh_h5 *f, const char *path, const void *row, long 
         H5Sclose(fs);
     }
     H5Dclose(d);
-    return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot append to %s (disk full?)", f->path, path) : KH_OK;
+    if (e < 0) {
+        f->broken = 1;
+        return KH_ERROR(KH_EIO, "%s: cannot append to %s (disk full?)", f->path, path);
+    }
+    /* A new dataset left live mode (settle): back to it at once. */
+    return created ? flush(f) : KH_OK;
 }
 
 int kh_h5_series_append(kh_h5 *f, const char *path, const void *row, long len, int is_long,
@@ -573,6 +724,10 @@ int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const
         if (room != KH_OK) {
             return room;
         }
+    }
+    int s = settle(f);
+    if (s != KH_OK) {
+        return s;
     }
     hsize_t hd[3];
     for (int i = 0; i < rank; i++) {
@@ -613,6 +768,9 @@ static hid_t group_open(hid_t file, const char *path)
 
 int kh_h5_set_attr(kh_h5 *f, const char *group, const char *name, double x, const char *text)
 {
+    if (settle(f) != KH_OK) {
+        return KH_EIO;
+    }
     hid_t g = group_open(f->file, group);
     if (g < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot open group %s", f->path, group);
@@ -712,6 +870,9 @@ int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
 {
     char full[256];
     snprintf(full, sizeof full, "/state/%s", name);
+    if (settle(f) != KH_OK) {
+        return KH_EIO;
+    }
     hsize_t dims[1] = {(hsize_t)len};
     hid_t sp = H5Screate_simple(1, dims, NULL);
     hid_t lc = H5Pcreate(H5P_LINK_CREATE);
@@ -733,6 +894,9 @@ int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
 int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
                        const kh_solver_stats *st, double wall_seconds)
 {
+    if (settle(f) != KH_OK) {
+        return KH_EIO;
+    }
     hid_t g = H5Gopen2(f->file, "/solver", H5P_DEFAULT);
     if (g < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot open /solver", f->path);
@@ -758,7 +922,11 @@ int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
 
 int kh_h5_set_status(kh_h5 *f, const char *status, const char *message)
 {
-    int s = attr_string(f->file, "status", status);
+    int s = settle(f);
+    if (s != KH_OK) {
+        return s;
+    }
+    s = attr_string(f->file, "status", status);
     if (s == KH_OK) {
         s = attr_string(f->file, "message", message ? message : "");
     }
@@ -846,6 +1014,9 @@ int kh_h5_reopen_counts(kh_h5 *f)
 
 int kh_h5_truncate(kh_h5 *f, const char *path, long rows)
 {
+    if (settle(f) != KH_OK) {
+        return KH_EIO;
+    }
     if (!link_exists(f->file, path)) {
         return KH_OK;
     }
@@ -886,6 +1057,9 @@ long kh_h5_length(kh_h5 *f, const char *path)
 int kh_h5_overwrite(kh_h5 *f, const char *path, const void *x, int rank, const long *dims,
                     int is_long, const char *units)
 {
+    if (settle(f) != KH_OK) {
+        return KH_EIO;
+    }
     if (link_exists(f->file, path) && H5Ldelete(f->file, path, H5P_DEFAULT) < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot replace %s", f->path, path);
     }
@@ -916,6 +1090,9 @@ kh_h5 *kh_h5_create_plain(const char *path)
 
 int kh_h5_external_link(kh_h5 *f, const char *link, const char *target_file)
 {
+    if (settle(f) != KH_OK) {
+        return KH_EIO;
+    }
     hid_t lc = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lc, 1);
     herr_t e = H5Lcreate_external(target_file, "/", f->file, link, lc, H5P_DEFAULT);
@@ -925,6 +1102,9 @@ int kh_h5_external_link(kh_h5 *f, const char *link, const char *target_file)
 
 int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, const char *text)
 {
+    if (settle(f) != KH_OK) {
+        return KH_EIO;
+    }
     hid_t d = H5Dopen2(f->file, dataset, H5P_DEFAULT);
     if (d < 0) {
         return KH_ERROR(KH_EIO, "%s: no dataset %s", f->path, dataset);
@@ -944,13 +1124,16 @@ kh_h5 *kh_h5_open_rw(const char *path)
         free(f);
         return NULL;
     }
-    f->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t fa = writer_fapl(1);
+    f->file = H5Fopen(path, H5F_ACC_RDWR, fa);
+    H5Pclose(fa);
     if (f->file < 0) {
         close(f->lock_fd);
         free(f);
         KH_ERROR(KH_EIO, "%s: cannot open for writing", path);
         return NULL;
     }
+    expose(f, 1);
     return f;
 }
 
@@ -960,6 +1143,22 @@ int kh_h5_close(kh_h5 *f)
         return KH_OK;
     }
     herr_t e = 0;
+    const int left_live = f->live && f->broken;
+    if (left_live) {
+        /* A write failed in live mode: what is on disk is valid (SWMR's
+         * order) and closing would write more (first the flags that a live
+         * file is open, then what is cached) where it no longer fits. So the
+         * file's descriptor is pointed at /dev/null, read-only: HDF5's last
+         * writes fail, and the record stays as it was on disk. */
+        void *handle = NULL;
+        if (H5Fget_vfd_handle(f->file, H5P_DEFAULT, &handle) >= 0 && handle) {
+            const int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (nul >= 0) {
+                dup2(nul, *(int *)handle);
+                close(nul);
+            }
+        }
+    }
     for (int i = 0; i < D_N; i++) {
         if (f->ds[i] >= 0 && H5Dclose(f->ds[i]) < 0) {
             e = -1;
@@ -971,20 +1170,62 @@ int kh_h5_close(kh_h5 *f)
     if (f->lock_fd >= 0) {
         close(f->lock_fd);
     }
+    expose(f, 0);
     char path[KH_PATH_MAX];
     snprintf(path, sizeof path, "%s", f->path);
     free(f);
+    if (left_live) {
+        return KH_ERROR(KH_EIO,
+                        "%s: the disk is full: the record is left as it was on disk, with every "
+                        "row up to its last snapshot; khsim run --resume %s goes on from there "
+                        "once there is room",
+                        path, path);
+    }
     return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot close the HDF5 file (disk full?)", path) : KH_OK;
 }
 
 /* --- Readers --- */
 
-static hid_t open_ro(const char *path)
+/* Opens `path` to read; *open_for_writing (when not NULL) is set when
+ * the file is marked open for writing: a record being written, or one whose
+ * writer was killed (its flags refuse a plain open, not a SWMR read). */
+static hid_t open_ro_ex(const char *path, int *open_for_writing)
 {
+    if (open_for_writing) {
+        *open_for_writing = 0;
+    }
     if (H5Fis_hdf5(path) <= 0) {
         return -1;
     }
-    return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+        if (f >= 0 && open_for_writing) {
+            *open_for_writing = 1;
+        }
+    }
+    return f;
+}
+
+static hid_t open_ro(const char *path)
+{
+    return open_ro_ex(path, NULL);
+}
+
+/* Whether a process holds the write lock claim takes on `path`. */
+static int writer_holds(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    struct flock l;
+    memset(&l, 0, sizeof l);
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    const int held = fcntl(fd, F_OFD_GETLK, &l) == 0 && l.l_type != F_UNLCK;
+    close(fd);
+    return held;
 }
 
 int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, long dims[3])
@@ -1298,12 +1539,25 @@ static herr_t print_obj(hid_t loc, const char *name, const H5O_info_t *info, voi
 
 int kh_h5_info(const char *path, FILE *out)
 {
-    hid_t f = open_ro(path);
+    int writing;
+    hid_t f = open_ro_ex(path, &writing);
     if (f < 0) {
         return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
     }
     info_ctx c = {out, f};
-    fprintf(out, "%s\n  root attributes:\n", path);
+    fprintf(out, "%s\n", path);
+    if (writing && writer_holds(path)) {
+        fprintf(out, "  live: a run is writing this record (h5py follows it with "
+                     "h5py.File(path, 'r', swmr=True))\n");
+    } else if (writing) {
+        fprintf(out,
+                "  killed: the run writing this record stopped without closing it; "
+                "it holds every row up to its last flush (snapshot): khsim run --resume "
+                "%s goes on from there, and until then other tools open it with "
+                "h5py.File(path, 'r', swmr=True)\n",
+                path);
+    }
+    fprintf(out, "  root attributes:\n");
     H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, &c);
     herr_t e = H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, print_obj, &c, H5O_INFO_BASIC);
     H5Fclose(f);

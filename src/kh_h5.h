@@ -130,6 +130,13 @@ int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, cons
 /* Closes the file; NULL-safe. KH_OK or KH_EIO. */
 int kh_h5_close(kh_h5 *f);
 
+/* For a signal handler, on a signal that should end the process: 1 when a
+ * record is open to write outside live mode (where ending the process now
+ * would leave it unreadable), in which case the signal is raised again, with
+ * its default action, as soon as none is; 0 when the process may end now.
+ * Async-signal-safe. */
+int kh_h5_defer_signal(int sig);
+
 /* --- Readers --- */
 
 /* Reads a whole double dataset: *data (malloc'd, caller frees), its rank and

@@ -29,8 +29,16 @@
 
 static volatile sig_atomic_t stop_signal = 0;
 
+/* The first SIGINT or SIGTERM asks the run to stop at its next check and
+ * close its record; a second ends the process, at once when each record it
+ * writes is live (valid on disk at every instant), else as soon as it is. */
 static void on_signal(int sig)
 {
+    if (stop_signal && !kh_h5_defer_signal(sig)) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     stop_signal = sig;
 }
 
@@ -325,7 +333,7 @@ static int khsim_main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
+    sa.sa_flags = 0;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

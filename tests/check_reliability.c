@@ -285,6 +285,81 @@ START_TEST(test_run_resume)
 }
 END_TEST
 
+/* SIGKILL at any instant, or a disk that another process fills: the record
+ * opens, holds every row up to its last flush exactly as the complete run
+ * wrote them (tests/killed_record.py), khsim info says it was killed, and
+ * `khsim run --resume` completes it to the complete run's values. (Before
+ * records were written in HDF5's SWMR mode, the kills at 0.29 and 0.45 of
+ * this study left chunks that no longer decompressed, "inflate() failed",
+ * and the filled disk left such chunks or rows holding other numbers.) */
+START_TEST(test_sigkill_and_foreign_fill)
+{
+    char study[512], full[600], cut[600], err[8192], cmd[2048];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 100\np = 3\nw_inh = 0.4\ntau_L = 10\n"
+                       "[learning]\ng = bcm_step\ndelta = 0.4\nh_star = 0.5\n"
+                       "[input]\nsource = mnist\npath = data/mnist-1000\nsamples = 6\n"
+                       "presentation_time = 2\nreset_h = true\n[init]\nscale = 0.3\nseed = 11\n"
+                       "[solver]\nthreads = 1\n[output]\nrecord_every = 0.001\n"
+                       "snapshot_every = 0.5\n");
+    snprintf(full, sizeof full, "%s.full.h5", study);
+    snprintf(cut, sizeof cut, "%s.cut.h5", study);
+    const char *a_full[] = {"run", study, "-o", full, "--quiet", NULL};
+    ck_assert_int_eq(kh_test_khsim(a_full, err, sizeof err, 0), 0);
+    const char *py = getenv("PYTHON");
+    const char *at[] = {"0.29", "0.45", "0.77"};
+    for (int k = 0; k < 3; k++) {
+        const char *a_cut[] = {"run", study, "-o", cut, "--quiet", "--force", NULL};
+        int code = kh_test_khsim_at(a_cut, err, sizeof err, SIGKILL, at[k]);
+        ck_assert_msg(code == 128 + SIGKILL, "to be killed at %s: exit %d: %s", at[k], code, err);
+        snprintf(cmd, sizeof cmd, "%s tests/killed_record.py %s %s",
+                 py && *py ? py : "/usr/bin/python3", cut, full);
+        ck_assert_msg(system(cmd) == 0, "killed at %s of the run (see above)", at[k]);
+    }
+    /* The disk full at once (build/disk_fills.so): exit 2, the message, and
+     * the record as its last flush left it. */
+    const char *fills[] = {"3000000", "8000000"};
+    char filled[600];
+    snprintf(filled, sizeof filled, "%s.filled.h5", study);
+    for (int k = 0; k < 2; k++) {
+        const char *a_f[] = {"run", study, "-o", filled, "--quiet", "--force", NULL};
+        setenv("KH_DISK_FILLS_AFTER", fills[k], 1);
+        setenv("LD_PRELOAD", "build/disk_fills.so", 1);
+        int code = kh_test_khsim(a_f, err, sizeof err, 0);
+        unsetenv("LD_PRELOAD");
+        unsetenv("KH_DISK_FILLS_AFTER");
+        ck_assert_msg(code == 2 && strstr(err, "the disk is full"), "exit %d: %s", code, err);
+        snprintf(cmd, sizeof cmd, "%s tests/killed_record.py %s %s",
+                 py && *py ? py : "/usr/bin/python3", filled, full);
+        ck_assert_msg(system(cmd) == 0, "the disk filled after %s bytes (see above)", fills[k]);
+    }
+    remove(filled);
+    snprintf(cmd, sizeof cmd, "%s info %s | grep -q '^  killed: '",
+             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", cut);
+    ck_assert_msg(system(cmd) == 0, "khsim info does not say the record's run was killed");
+    const char *a_res[] = {"run", "--resume", cut, "--quiet", NULL};
+    ck_assert_msg(kh_test_khsim(a_res, err, sizeof err, 0) == 0, "resume: %s", err);
+    char status[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(cut, "/", "status", status, sizeof status), KH_OK);
+    ck_assert_str_eq(status, "complete");
+    int rank;
+    long da[3], db[3];
+    double *x = kh_test_read(full, "/snapshots/W", &rank, da);
+    double *y = kh_test_read(cut, "/snapshots/W", &rank, db);
+    ck_assert_int_eq(da[0], db[0]);
+    double e = 0.0;
+    for (long i = 0; i < da[0] * da[1] * da[2]; i++) {
+        e = fmax(e, fabs(x[i] - y[i]));
+    }
+    ck_assert_msg(e < 1e-9, "the resumed record's W differs from the complete run's by %g", e);
+    free(x);
+    free(y);
+    remove(full);
+    remove(cut);
+    remove(study);
+}
+END_TEST
+
 /* A busy machine: with one competing process spinning on a core, the
  * default thread policy (solver.threads = 0) runs the Fig. 5 kind of study
  * (m = 15, strong inhibition) at most twice as long as one thread does
@@ -352,6 +427,7 @@ Suite *kh_reliability_suite(void)
     tcase_add_loop_test(runs, test_determinism, 0, 3);
     tcase_add_loop_test(runs, test_run_resume, 0, 3);
     tcase_add_test(runs, test_contention_ratio);
+    tcase_add_test(runs, test_sigkill_and_foreign_fill);
     suite_add_tcase(s, runs);
     return s;
 }
