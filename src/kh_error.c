@@ -56,3 +56,21 @@ void kh_error_clear(void)
 {
     errbuf[0] = '\0';
 }
+
+int kh_error_first(int st, const char *msg, int later)
+{
+    if (st == KH_OK) {
+        return later;
+    }
+    if (later == KH_OK) {
+        return kh_error_restore(st, msg);
+    }
+    char both[sizeof errbuf];
+    const int k = snprintf(both, sizeof both, "%s; then ", msg);
+    if (k >= 0 && (size_t)k < sizeof both) {
+        memcpy(both + k, errbuf, sizeof both - (size_t)k - 1);
+    }
+    both[sizeof both - 1] = '\0';
+    memcpy(errbuf, both, sizeof errbuf);
+    return st;
+}

@@ -38,6 +38,12 @@ int kh_error_set(int code, const char *file, int line, const char *func, const c
  * with its own place) for status `code`, and returns `code`. */
 int kh_error_restore(int code, const char *msg);
 
+/* The status of a run whose work ended with `st` (its message in `msg`)
+ * and whose closing steps (writing the record's last attributes, closing it)
+ * returned `later`: `later` when st is KH_OK, else st, with msg and, when
+ * `later` failed too, its message (the current one) after it. */
+int kh_error_first(int st, const char *msg, int later);
+
 /* The message of the most recent KH_ERROR in this thread ("" if none). */
 const char *kh_errmsg(void);
 

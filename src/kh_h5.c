@@ -170,6 +170,54 @@ static void expose(kh_h5 *f, int yes)
     }
 }
 
+/* The records this process has open to write, so that a library that ends
+ * the process with exit() (libgomp when it cannot create a thread) leaves
+ * them "failed" with a message, not "running" (on_exit_unclosed). */
+#define KH_H5_OPEN_MAX 16
+static kh_h5 *unclosed[KH_H5_OPEN_MAX];
+static pid_t unclosed_pid;
+
+static void on_exit_unclosed(void)
+{
+    if (getpid() != unclosed_pid) {
+        return;
+    }
+    int any = 0;
+    for (int i = 0; i < KH_H5_OPEN_MAX; i++) {
+        kh_h5 *f = unclosed[i];
+        if (f) {
+            any = 1;
+            fprintf(stderr,
+                    "khsim: the process is ending inside a library (its message is above); "
+                    "%s is marked failed\n",
+                    f->path);
+            kh_h5_set_status(f, "failed",
+                             "the process ended inside a library before the run could stop "
+                             "(libgomp: thread creation failed? then use fewer solver.threads)");
+            kh_h5_close(f);
+        }
+    }
+    if (any) {
+        _exit(2);
+    }
+}
+
+static void track(kh_h5 *f, int open)
+{
+    static int registered = 0;
+    if (!registered) {
+        registered = 1;
+        unclosed_pid = getpid();
+        atexit(on_exit_unclosed);
+    }
+    for (int i = 0; i < KH_H5_OPEN_MAX; i++) {
+        if (open ? unclosed[i] == NULL : unclosed[i] == f) {
+            unclosed[i] = open ? f : NULL;
+            return;
+        }
+    }
+}
+
 static void go_live(kh_h5 *f)
 {
     if (f->live || f->no_live) {
@@ -205,9 +253,9 @@ static int settle(kh_h5 *f)
         (f->free_at_stop > 0.0 && disk < f->free_at_stop)) {
         f->broken = 1;
         return KH_ERROR(KH_EIO,
-                        "%s: the disk is full: the record is left as it is, with every row up "
-                        "to its last snapshot; khsim run --resume %s goes on from there once "
-                        "there is room",
+                        "%s: a write failed or the disk is full: the record is left as it is "
+                        "on disk, with every row up to its last snapshot; khsim run --resume "
+                        "%s goes on from there once there is room",
                         f->path, f->path);
     }
     int open[D_N];
@@ -454,6 +502,7 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
         return NULL;
     }
     expose(f, 1);
+    track(f, 1);
     char now[64];
     iso_now(now, sizeof now);
     int s = attr_string(f->file, "khsim_version", KH_VERSION);
@@ -534,7 +583,8 @@ static int append_n(kh_h5 *f, int which, long *len, long rows, const void *data)
     H5Sclose(fs);
     if (e < 0) {
         f->broken = 1;
-        return KH_ERROR(KH_EIO, "%s: cannot write %s (disk full?)", f->path, s->name);
+        return KH_ERROR(KH_EIO, "%s: cannot write %s (disk full or out of memory?)", f->path,
+                        s->name);
     }
     return KH_OK;
 }
@@ -1134,6 +1184,7 @@ kh_h5 *kh_h5_open_rw(const char *path)
         return NULL;
     }
     expose(f, 1);
+    track(f, 1);
     return f;
 }
 
@@ -1171,14 +1222,15 @@ int kh_h5_close(kh_h5 *f)
         close(f->lock_fd);
     }
     expose(f, 0);
+    track(f, 0);
     char path[KH_PATH_MAX];
     snprintf(path, sizeof path, "%s", f->path);
     free(f);
     if (left_live) {
         return KH_ERROR(KH_EIO,
-                        "%s: the disk is full: the record is left as it was on disk, with every "
-                        "row up to its last snapshot; khsim run --resume %s goes on from there "
-                        "once there is room",
+                        "%s: a write failed or the disk is full: the record is left as it was "
+                        "on disk, with every row up to its last snapshot; khsim run --resume "
+                        "%s goes on from there once there is room",
                         path, path);
     }
     return e < 0 ? KH_ERROR(KH_EIO, "%s: cannot close the HDF5 file (disk full?)", path) : KH_OK;

@@ -670,8 +670,5 @@ static int run_main(kh_config *c, const char *overrides, int resume,
     if (st == KH_OK && s2 == KH_OK && s_flags != KH_OK) {
         s2 = s_flags;
     }
-    if (st != KH_OK) {
-        return st; /* its message is in msg, and in the file's "message" attribute */
-    }
-    return s2 != KH_OK ? s2 : s3;
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
 }

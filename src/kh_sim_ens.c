@@ -366,8 +366,5 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
     }
     int s3 = kh_h5_close(r.h5);
     ens_run_free(&r);
-    if (st != KH_OK) {
-        return st;
-    }
-    return s2 != KH_OK ? s2 : s3;
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
 }

@@ -447,8 +447,5 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
     }
     int s3 = kh_h5_close(r.h5);
     fast_run_free(&r);
-    if (st != KH_OK) {
-        return st;
-    }
-    return s2 != KH_OK ? s2 : s3;
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
 }

@@ -689,8 +689,5 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     }
     int s3 = kh_h5_close(f);
     trainer_free(&t);
-    if (st != KH_OK) {
-        return KH_ERROR(st, "%s", msg);
-    }
-    return s2 != KH_OK ? s2 : s3;
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
 }

@@ -328,7 +328,8 @@ START_TEST(test_sigkill_and_foreign_fill)
         int code = kh_test_khsim(a_f, err, sizeof err, 0);
         unsetenv("LD_PRELOAD");
         unsetenv("KH_DISK_FILLS_AFTER");
-        ck_assert_msg(code == 2 && strstr(err, "the disk is full"), "exit %d: %s", code, err);
+        ck_assert_msg(code == 2 && strstr(err, "; then ") && strstr(err, "the disk is full"),
+                      "exit %d: %s", code, err);
         snprintf(cmd, sizeof cmd, "%s tests/killed_record.py %s %s",
                  py && *py ? py : "/usr/bin/python3", filled, full);
         ck_assert_msg(system(cmd) == 0, "the disk filled after %s bytes (see above)", fills[k]);
@@ -356,6 +357,34 @@ START_TEST(test_sigkill_and_foreign_fill)
     free(y);
     remove(full);
     remove(cut);
+    remove(study);
+}
+END_TEST
+
+/* A library that ends the process with exit(): libgomp when it cannot
+ * create the threads asked for (here 300 threads of 64 MB stacks in 4 GB of
+ * address space). The record is "failed" with a message, not "running", and
+ * the exit status is 2. */
+START_TEST(test_thread_creation_fails)
+{
+    char study[512], out[600], cmd[2048], status[64], message[512];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 400\n[input]\nsource = mnist\n"
+                       "path = data/mnist-1000\nsamples = 1\npresentation_time = 1\n"
+                       "[solver]\nthreads = 300\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    snprintf(cmd, sizeof cmd,
+             "sh -c 'ulimit -s 65536 && ulimit -v 4000000 && exec %s run %s -o %s --quiet' "
+             "2>/dev/null",
+             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", study, out);
+    const int ws = system(cmd);
+    ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "exit status %d",
+                  WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", status, sizeof status), KH_OK);
+    ck_assert_str_eq(status, "failed");
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "message", message, sizeof message), KH_OK);
+    ck_assert_msg(strstr(message, "solver.threads"), "message: %s", message);
+    remove(out);
     remove(study);
 }
 END_TEST
@@ -428,6 +457,7 @@ Suite *kh_reliability_suite(void)
     tcase_add_loop_test(runs, test_run_resume, 0, 3);
     tcase_add_test(runs, test_contention_ratio);
     tcase_add_test(runs, test_sigkill_and_foreign_fill);
+    tcase_add_test(runs, test_thread_creation_fails);
     suite_add_tcase(s, runs);
     return s;
 }
