@@ -303,7 +303,7 @@ static int in_range(const kh_param_info *e, double x)
 
 static int range_error(const kh_param_info *e, const char *where, const char *value)
 {
-    if (e->max < 1e299 && e->max < LBIG) {
+    if (e->max < 1e299) {
         return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is out of range: must be %s %g and <= %g", where,
                         e->section, e->key, value, e->min_open ? ">" : ">=", e->min, e->max);
     }
@@ -640,6 +640,13 @@ int kh_config_validate(kh_config *c)
     }
     if (p->source != KH_SRC_UNIFORM && p->input_path[0] == '\0') {
         return KH_ERROR(KH_EINVAL, "%s: input.path is required for this input.source", name);
+    }
+    if (p->source == KH_SRC_FILE && !c->set[kh_param_find("input", "path")]) {
+        /* Its default is the MNIST directory, not one file. */
+        return KH_ERROR(KH_EINVAL,
+                        "%s: input.source = file needs input.path (an idx file: ubyte, float "
+                        "or double)",
+                        name);
     }
     if (p->source == KH_SRC_UNIFORM && p->n_visible == 0) {
         return KH_ERROR(KH_EINVAL,

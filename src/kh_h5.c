@@ -82,7 +82,15 @@ static const ds_spec specs[D_N] = {
  * the file-size limit (RLIMIT_FSIZE) and the free space of its file system.
  * When they do not, the run is stopped here with KH_EIO, so that the file can
  * still be closed valid (a write that fails inside HDF5 leaves it unreadable). */
+static int room_check(kh_h5 *f, double bytes, int take);
+
 static int room_for(kh_h5 *f, double bytes)
+{
+    return room_check(f, bytes, 1);
+}
+
+/* room_for, counting the bytes as appended when `take`. */
+static int room_check(kh_h5 *f, double bytes, int take)
 {
     hsize_t size = 0;
     H5Fget_filesize(f->file, &size);
@@ -109,7 +117,9 @@ static int room_for(kh_h5 *f, double bytes)
                         "every row so far",
                         f->path, (double)size, limit);
     }
-    f->pending += bytes;
+    if (take) {
+        f->pending += bytes;
+    }
     return KH_OK;
 }
 
@@ -857,6 +867,11 @@ double kh_h5_solver_prior(const kh_h5 *f, const char *name)
         }
     }
     return 0.0;
+}
+
+int kh_h5_room(kh_h5 *f, double bytes)
+{
+    return room_check(f, bytes, 0);
 }
 
 int kh_h5_flush(kh_h5 *f)

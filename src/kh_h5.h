@@ -130,6 +130,12 @@ int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, cons
 /* Closes the file; NULL-safe. KH_OK or KH_EIO. */
 int kh_h5_close(kh_h5 *f);
 
+/* Whether `bytes` more fit in the record (its room check: the file-size
+ * limit, the free disk space, a reserve for the last writes): KH_OK, or
+ * KH_EIO with the message, and the run should stop. For writes that must
+ * land together or not at all. */
+int kh_h5_room(kh_h5 *f, double bytes);
+
 /* For a signal handler, on a signal that should end the process: 1 when a
  * record is open to write outside live mode (where ending the process now
  * would leave it unreadable), in which case the signal is raised again, with

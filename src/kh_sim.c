@@ -268,6 +268,10 @@ static int snapshot(run *r, double t)
     memcpy(buf + m, r->y + m + m * r->model_n, (rest - (size_t)m) * sizeof(double));
     int st = flush_flags(r);
     if (st == KH_OK) {
+        /* The state and W of a snapshot land together or not at all. */
+        st = kh_h5_room(r->h5, 8.0 * ((double)rest + (double)(m * r->model_n) + 1.0));
+    }
+    if (st == KH_OK) {
         st = kh_h5_series_append(r->h5, "/snapshots/state", buf, (long)rest, 0,
                                  "h, then any state after W (bcm's theta), at each snapshot");
     }

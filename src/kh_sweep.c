@@ -70,6 +70,7 @@ typedef struct point_result {
     int status;  /* 0 complete, 1 failed, 2 interrupted */
     int verify;  /* 1 passed, 0 failed, -1 not run */
     int skipped; /* 1: complete already */
+    int signal;  /* the signal its rank got (SIGINT, SIGTERM), else 0 */
     long steps;
     double wall_seconds;
     char message[400];
@@ -606,7 +607,7 @@ static void report_point(FILE *out, const sweep *s, const point_result *r)
     fflush(out);
 }
 
-int kh_sweep_run(const char *path, const volatile sig_atomic_t *stop, FILE *report)
+int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report)
 {
     sweep *s = calloc(1, sizeof *s);
     if (!s) {
@@ -667,6 +668,7 @@ int kh_sweep_run(const char *path, const volatile sig_atomic_t *stop, FILE *repo
         /* The task farm: a point to each worker, then the next to whichever
          * finishes first. */
         long next = 0, active = 0;
+        int remote = 0; /* the signal a worker got: the sweep stops */
         for (int w = 1; w < size; w++) {
             long give = next < s->n_points ? next++ : -1;
             MPI_Send(&give, 1, MPI_LONG, w, 1, MPI_COMM_WORLD);
@@ -678,7 +680,8 @@ int kh_sweep_run(const char *path, const volatile sig_atomic_t *stop, FILE *repo
             MPI_Recv(&r, (int)sizeof r, MPI_BYTE, MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &ms);
             res[r.index] = r;
             report_point(report, s, &r);
-            long give = next < s->n_points && !(stop && *stop) ? next++ : -1;
+            remote = remote ? remote : r.signal;
+            long give = next < s->n_points && !(stop && *stop) && !remote ? next++ : -1;
             MPI_Send(&give, 1, MPI_LONG, ms.MPI_SOURCE, 1, MPI_COMM_WORLD);
             active -= give < 0;
         }
@@ -687,6 +690,9 @@ int kh_sweep_run(const char *path, const volatile sig_atomic_t *stop, FILE *repo
             res[j].status = 2;
             res[j].verify = -1;
             snprintf(res[j].message, sizeof res[j].message, "not run (interrupted)");
+        }
+        if (remote && stop && !*stop) {
+            *stop = remote; /* as if this rank had got it: the sweep ends 128 + signal */
         }
     } else {
         for (;;) {
@@ -697,6 +703,7 @@ int kh_sweep_run(const char *path, const volatile sig_atomic_t *stop, FILE *repo
             }
             point_result r;
             run_point(s, i, stop, &r);
+            r.signal = stop ? (int)*stop : 0; /* then rank 0 hands out no more points */
             MPI_Send(&r, (int)sizeof r, MPI_BYTE, 0, 2, MPI_COMM_WORLD);
         }
     }
@@ -723,6 +730,11 @@ int kh_sweep_run(const char *path, const volatile sig_atomic_t *stop, FILE *repo
     }
 #ifdef KH_HAVE_MPI
     MPI_Bcast(&st, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int sig = stop ? (int)*stop : 0;
+    MPI_Bcast(&sig, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (stop && sig && !*stop) {
+        *stop = sig; /* every rank ends 128 + the signal */
+    }
 #endif
     free(res);
     free(s);

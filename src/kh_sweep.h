@@ -14,7 +14,9 @@
  * that fails is recorded as failed with its message and the sweep goes on.
  * `report` (rank 0) gets a line per point and a summary. KH_OK when every
  * point is complete, KH_ECHECK when some failed or failed an audit,
- * KH_EINVAL for a bad sweep file, KH_EIO, KH_EINTR. */
-int kh_sweep_run(const char *path, const volatile sig_atomic_t *stop, FILE *report);
+ * KH_EINVAL for a bad sweep file, KH_EIO, KH_EINTR. Under MPI, a signal that
+ * reaches any rank stops the whole sweep (no more points are handed out) and
+ * is stored in *stop on every rank, so that each ends 128 + that signal. */
+int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report);
 
 #endif

@@ -67,6 +67,8 @@ static const struct {
     {"[network]\np = 3\np = 4\n", "given twice"},
     {"[solver]\nrtol = 0\n", "solver.rtol = 0 is out of range"},
     {"[input]\nsource = uniform\n", "network.inputs must be set"},
+    {"[network]\nhidden = 1e19\n", "must be >= 1 and <= 9e+15"},
+    {"[input]\nsource = file\n", "input.source = file needs input.path"},
     {"this is not ini\n", "syntax error"},
 };
 

@@ -304,6 +304,58 @@ START_TEST(test_sweep_mpi)
 }
 END_TEST
 
+/* Under mpirun, SIGTERM to a worker rank in its first point: that point is
+ * interrupted, the worker takes no other (it used to take each in turn and
+ * mark it "interrupted at t = 0"), rank 0 hands out no more points and the
+ * sweep ends 143. */
+START_TEST(test_sweep_mpi_worker_signal)
+{
+    if (access("./khsim-mpi", X_OK) != 0 || system("command -v mpirun >/dev/null 2>&1") != 0) {
+        printf("check_sweep: the MPI signal test is skipped: no ./khsim-mpi or no mpirun\n");
+        return;
+    }
+    char dir[512], sweep[1024], cmd[4096], path[1200];
+    make_sweep(dir, sizeof dir, "[grid]\nnetwork.w_inh = 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6\n",
+               sweep, sizeof sweep);
+    /* Points of a few seconds each: the signal comes 1.5 s in. */
+    snprintf(path, sizeof path, "%s/base.ini", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f,
+            "[network]\nhidden = 50\ninputs = 784\n[input]\nsamples = 10\npresentation_time = 20\n"
+            "source = uniform\n[output]\nrecord_every = 0.01\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "mpirun --allow-run-as-root --oversubscribe -np 3 ./khsim-mpi sweep %s >%s/mpi.log "
+             "2>&1 & mp=$!; sleep 1.5; for p in $(pgrep -f 'khsim-mpi sweep %s'); do "
+             "tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=2 && "
+             "kill -TERM $p; done; wait $mp",
+             sweep, dir, sweep);
+    const int code = system(cmd);
+    char text[8192] = "";
+    snprintf(path, sizeof path, "%s/out/index.csv", dir);
+    f = fopen(path, "r");
+    if (!f) {
+        printf("check_sweep: mpirun cannot start here, the MPI signal test is skipped\n");
+        remove_tree(dir);
+        return;
+    }
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    int interrupted_at = 0, not_run = 0;
+    for (const char *q = text; (q = strstr(q, "interrupted at t")) != NULL; q++) {
+        interrupted_at++;
+    }
+    for (const char *q = text; (q = strstr(q, "not run (interrupted)")) != NULL; q++) {
+        not_run++;
+    }
+    ck_assert_msg(WIFEXITED(code) && WEXITSTATUS(code) == 143, "mpirun exit %d",
+                  WIFEXITED(code) ? WEXITSTATUS(code) : -1);
+    ck_assert_msg(interrupted_at == 1 && not_run >= 1, "index.csv:\n%s", text);
+    remove_tree(dir);
+}
+END_TEST
+
 Suite *kh_sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -313,6 +365,7 @@ Suite *kh_sweep_suite(void)
     tcase_add_test(tc, test_sweep_restart_damaged_point);
     tcase_add_test(tc, test_sweep_changed_values_rerun);
     tcase_add_test(tc, test_sweep_mpi);
+    tcase_add_test(tc, test_sweep_mpi_worker_signal);
     suite_add_tcase(s, tc);
     return s;
 }
