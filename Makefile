@@ -17,13 +17,18 @@ SANFLAGS ?=
 OPT     ?= -O3 -g
 CFLAGS  += $(OPT) $(SANFLAGS) -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wpedantic -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion $(WERROR)
-CPPFLAGS += -I$(B) -Isrc -Imodels -Isolvers -Igpu $(CPPFLAGS_EXTRA)
+# Includes name their layer ("core/kh_error.h"); build/ holds the generated
+# model list (kh_models.def).
+CPPFLAGS += -I$(B) -I. $(CPPFLAGS_EXTRA)
 LDLIBS  = $(SANFLAGS) $(PKG_LIBS) -fopenmp -lm
 
 MODEL_SRC  := $(filter-out models/registry.c models/kh_net.c,$(wildcard models/*.c))
 MODEL_NAMES := $(basename $(notdir $(MODEL_SRC)))
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard models/*.c) \
-           $(wildcard solvers/*.c)
+# The layers, each including only those before it (make check-layers):
+# core <- models <- solvers <- gpu <- io <- run <- cmd.
+LAYERS  := core models solvers gpu io run cmd
+LIB_SRC := $(wildcard core/*.c models/*.c solvers/*.c io/*.c run/*.c) \
+           $(filter-out cmd/main.c cmd/gpu_check.c,$(wildcard cmd/*.c))
 # The GPU: gpu/stub.c (every kh_gpu_* says KH_ENOTSUP), or with GPU=1 (make gpu)
 # the CUDA kernels of gpu/kh_gpu.cu through nvcc.
 GPU ?=
@@ -96,8 +101,8 @@ fuzz-build: | $(DEPS_OK)
 	$(MAKE) B=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" OPT="-O1 -g" \
 	  build-fuzz/libkhsim.a
 	for f in $(FUZZERS); do \
-	  clang -O1 -g -std=c11 -D_GNU_SOURCE -fopenmp $(FUZZ_SAN) -fsanitize=fuzzer -Isrc -Imodels \
-	    -Isolvers -Igpu $$(pkg-config --cflags $(PKGS)) tests/fuzz/$$f.c build-fuzz/libkhsim.a \
+	  clang -O1 -g -std=c11 -D_GNU_SOURCE -fopenmp $(FUZZ_SAN) -fsanitize=fuzzer -I. \
+	    $$(pkg-config --cflags $(PKGS)) tests/fuzz/$$f.c build-fuzz/libkhsim.a \
 	    -o build-fuzz/$$f $(PKG_LIBS) -lm || exit 1; \
 	done
 
@@ -107,12 +112,12 @@ gpu: | $(DEPS_OK)
 	$(MAKE) B=build-gpu GPU=1 build-gpu/khsim build-gpu/khsim_gpucheck
 	cp build-gpu/khsim khsim.tmp && mv -f khsim.tmp khsim
 
-$(B)/gpu/kh_gpu.o: gpu/kh_gpu.cu gpu/kh_gpu.h gpu/kh_kernels.h gpu/kh_kernels_real.h \
-                   src/kh_error.h src/kh_types.h | $(DEPS_OK)
+$(B)/gpu/kh_gpu.o: gpu/kh_gpu.cu gpu/kh_gpu.h core/kh_kernels.h core/kh_kernels_real.h \
+                   core/kh_error.h core/kh_types.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Igpu -Isrc -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -I. -c $< -o $@
 
-$(B)/khsim_gpucheck: $(B)/gpu/check_main.o $(B)/libkhsim.a
+$(B)/khsim_gpucheck: $(B)/cmd/gpu_check.o $(B)/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The default study: one real MNIST digit (shipped), written to output/default.h5.
@@ -136,10 +141,10 @@ $(B)/%.o: %.c $(B)/kh_models.def | $(DEPS_OK)
 $(B)/libkhsim.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-khsim: $(B)/src/main.o $(B)/libkhsim.a
+khsim: $(B)/cmd/main.o $(B)/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/khsim: $(B)/src/main.o $(B)/libkhsim.a
+$(B)/khsim: $(B)/cmd/main.o $(B)/libkhsim.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/khsim_tests: $(TEST_OBJ) $(B)/libkhsim.a $(B)/disk_fills.so
@@ -150,12 +155,17 @@ $(B)/disk_fills.so: tests/shim/disk_fills.c
 	@mkdir -p $(B)
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -o $@ $< -ldl
 
-SOURCES := $(wildcard src/*.[ch] models/*.[ch] solvers/*.[ch] gpu/*.[ch] gpu/*.cu tests/*.[ch] \
+SOURCES := $(wildcard $(addsuffix /*.[ch],$(LAYERS)) gpu/*.cu tests/*.[ch] tests/fuzz/*.c \
              tests/shim/*.c bench/*.c)
 
 # The whole suite: the format, the shared GPU header as C++17, every Check
 # suite, then the same suite under the sanitizers (test-sanitize).
-test: check test-sanitize test-gpu-build
+test: check-layers check test-sanitize test-gpu-build
+
+# No file includes a header of a layer above its own (LAYERS, above).
+.PHONY: check-layers
+check-layers:
+	sh scripts/check_layers.sh $(LAYERS)
 
 # The MPI sweep test needs ./khsim-mpi: built first where mpicc is present.
 check: khsim $(B)/khsim_tests
@@ -163,8 +173,8 @@ check: khsim $(B)/khsim_tests
 	  else echo "mpicc not found: the MPI sweep test will say it is skipped"; fi
 	@if command -v clang-format >/dev/null; then clang-format --dry-run -Werror $(SOURCES); \
 	  else echo "clang-format not found: format not checked"; fi
-	g++ -std=c++17 -fsyntax-only -Wall -Wextra -x c++ gpu/kh_kernels.h
-	$(CC) -std=c11 -fsyntax-only -Wall -Wextra -Wpedantic -Wdouble-promotion -x c gpu/kh_kernels.h
+	g++ -std=c++17 -fsyntax-only -Wall -Wextra -I. -x c++ core/kh_kernels.h
+	$(CC) -std=c11 -fsyntax-only -Wall -Wextra -Wpedantic -Wdouble-promotion -I. -x c core/kh_kernels.h
 	KHSIM=./khsim PYTHON=$(PYTHON) ./$(B)/khsim_tests
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer
@@ -194,9 +204,9 @@ bench: khsim $(B)/sgemm_rate $(B)/threads_crossover | $(DEPS_OK)
 	  || $(MAKE) data
 	sh bench/run.sh
 
-$(B)/threads_crossover: bench/threads_crossover.c gpu/kh_kernels.h | $(DEPS_OK)
+$(B)/threads_crossover: bench/threads_crossover.c core/kh_kernels.h | $(DEPS_OK)
 	@mkdir -p $(B)
-	$(CC) -O3 -std=c11 -D_GNU_SOURCE -fopenmp -Igpu -o $@ $< -lm
+	$(CC) -O3 -std=c11 -D_GNU_SOURCE -fopenmp -I. -o $@ $< -lm
 
 $(B)/sgemm_rate: bench/sgemm_rate.c | $(DEPS_OK)
 	@mkdir -p $(B)
@@ -215,4 +225,4 @@ install: khsim
 clean:
 	rm -rf build build-san build-gpu build-mpi build-fuzz khsim khsim-mpi
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(B)/cmd/main.d

@@ -5,7 +5,7 @@ khsim's method = fast in `make bench`, and its check in `make test`.
 Written to match github.com/DimaKrotov/Biological_Learning
 (Unsupervised_learning_algorithm_MNIST.ipynb): a full argsort of the currents
 for the top-k, a dense g matrix and a dense update, |W|^(p-1) through **;
-plus R^p on the Hebbian term (DESIGN.md section 1; R = 1 in the notebook) and
+plus R^p on the Hebbian term (README, "The model"; R = 1 in the notebook) and
 the last, partial minibatch of an epoch (khsim keeps it; the notebook drops
 it when batch does not divide N).
 

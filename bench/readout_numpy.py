@@ -23,7 +23,7 @@ by |v|_2^n (its currents by |v|_2), both then with beta as set.
 Prints the train and test (or validation) error every --eval-every epochs
 (khsim counts them every epoch: bench/readout_bench.py passes 1) and the time
 per epoch, error counts included; at the end, the median time of an epoch
-after the first. The numbers in README's "khsim train" section that are marked as
+after the first. The numbers in docs/training.md that are marked as
 from this script came from it; it is not khsim's readout (all of it in
 --dtype, another minibatch order)."""
 import argparse

@@ -8,7 +8,7 @@ Two uses:
     but the file (parameters, inputs, schedule, initial W), integrates the
     same equations again with SciPy, and compares /trajectory and /snapshots.
 
-Equations: DESIGN.md section 1 (Krotov & Hopfield, PNAS 116:7723, 2019).
+Equations: README, "The model" (Krotov & Hopfield, PNAS 116:7723, 2019).
 Run with Debian's python3 (numpy, scipy and h5py from python3-* packages).
 """
 import argparse

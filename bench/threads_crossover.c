@@ -1,5 +1,5 @@
 /* The crossover of a parallel loop: the moments pass of the right-hand side
- * (I_mu, B_mu over the m rows of W, kh_row_moments of gpu/kh_kernels.h, the
+ * (I_mu, B_mu over the m rows of W, kh_row_moments of core/kh_kernels.h, the
  * arithmetic khsim runs) timed on one thread and on all, for m n from 1e3 to
  * 4e6 elements (n = 784, p = 3). Prints microseconds per pass and the ratio
  * one / all: where it passes 1 is where threads start to pay. Run it with
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../gpu/kh_kernels.h"
+#include "core/kh_kernels.h"
 
 static double now(void)
 {

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/kh_error.h"
-#include "../src/kh_types.h"
-#include "kh_gpu.h"
-#include "kh_kernels.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_types.h"
+#include "gpu/kh_gpu.h"
 
 #define THREADS 256
 #define WARP 32

@@ -5,24 +5,18 @@
  * (no CUDA build, or no device), KH_EGPU (a CUDA or cuBLAS error, named in
  * the message), KH_ENOMEM or KH_EINVAL.
  *
- * The arithmetic of every kernel is that of gpu/kh_kernels.h, shared with
+ * The arithmetic of every kernel is that of core/kh_kernels.h, shared with
  * the CPU code (solvers/euler.c, solvers/fast.c). */
 #ifndef KH_GPU_H
 #define KH_GPU_H
 
 #include <stddef.h>
 
+#include "core/kh_types.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The parameters of one trajectory of a batched Euler ensemble
- * (krotov_hopfield, DESIGN.md section 1). */
-typedef struct kh_ens_params {
-    double p, R, w_inh, tau, tau_L, delta, h_star, g_n;
-    int g;       /* KH_K_BCM_STEP, KH_K_LINEAR, KH_K_POWER */
-    int drive_q; /* 1: drive Q, 0: drive h */
-} kh_ens_params;
 
 /* The name of the first CUDA device, its memory and compute capability, or
  * KH_ENOTSUP when there is none (or no CUDA build). */

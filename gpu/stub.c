@@ -1,8 +1,8 @@
 /* The GPU API when khsim is built without nvcc (make, not make gpu): every
  * entry says so with KH_ENOTSUP, so `device = auto` falls back to the CPU
  * and `device = cuda` is a clear error. */
-#include "../src/kh_error.h"
-#include "kh_gpu.h"
+#include "core/kh_error.h"
+#include "gpu/kh_gpu.h"
 
 #define NO_CUDA "this khsim was built without CUDA (build it with make gpu)"
 

@@ -11,8 +11,8 @@
  * The rule has no Lyapunov function here: observe reports L = NaN. */
 #include <math.h>
 
-#include "../src/kh_error.h"
-#include "kh_model.h"
+#include "core/kh_error.h"
+#include "models/kh_model.h"
 
 static size_t dim(const kh_params *p)
 {

@@ -11,8 +11,8 @@
  * reports L = NaN. The Jacobian is provided. */
 #include <math.h>
 
-#include "../src/kh_error.h"
-#include "kh_model.h"
+#include "core/kh_error.h"
+#include "models/kh_model.h"
 
 static size_t dim(const kh_params *p)
 {

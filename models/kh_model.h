@@ -15,13 +15,13 @@
 
 #include <stddef.h>
 
-#include "../src/kh_types.h"
+#include "core/kh_types.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* What the recorder stores of a state (DESIGN.md section 5). */
+/* What the recorder stores of a state (README, "The record", and docs/record.md). */
 typedef struct kh_obs {
     double *current; /* [m] I_mu, caller-owned */
     double *pnorm;   /* [m] B_mu, caller-owned */
@@ -71,7 +71,7 @@ typedef struct kh_model_type {
     void (*extra_jacobian)(const double *y, double *dfdy, size_t dim, void *ws);
     /* For rules with the homeostatic L^p sphere (else NULL): g(d) of a unit
      * with activity h and moments I, B, so that
-     * tau_L dB/dt = p g(d) I (R^p - B) (DESIGN.md section 1). */
+     * tau_L dB/dt = p g(d) I (R^p - B) (README, "The model"). */
     double (*sphere_gain)(double h, double I, double B, const void *ws);
     /* For rules with a Lyapunov function (else NULL): g(Q) g(d), the factor
      * whose sign decides the sign of the unit's term of dL/dt. */

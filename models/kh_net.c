@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "../src/kh_threads.h"
-#include "kh_model.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_threads.h"
+#include "models/kh_model.h"
 
 int kh_net_init(kh_model_ws *w, const kh_params *p)
 {

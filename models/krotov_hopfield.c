@@ -15,9 +15,9 @@
  * Every entry of the interface is provided. */
 #include <math.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "kh_model.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "models/kh_model.h"
 
 static size_t dim(const kh_params *p)
 {

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/kh_error.h"
-#include "kh_model.h"
+#include "core/kh_error.h"
+#include "models/kh_model.h"
 
 #define KH_MODEL(name) extern const kh_model_type kh_model_##name;
 #include "kh_models.def"

@@ -1,6 +1,6 @@
 """Shared helpers of the plot scripts: open a khsim file, save a figure.
 
-Plots read only what khsim recorded (DESIGN.md section 5); they hold no
+Plots read only what khsim recorded (README, "The record", and docs/record.md); they hold no
 model math. Run with Debian's /usr/bin/python3 (h5py and matplotlib from
 python3-h5py and python3-matplotlib)."""
 import argparse

@@ -34,11 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "../src/kh_threads.h"
-#include "kh_solver.h"
-#include "kh_switch.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_threads.h"
+#include "solvers/kh_solver.h"
+#include "solvers/kh_switch.h"
 
 #define KH_DP_ROUNDS 3  /* dense-output locations of a switch before real brackets */
 #define KH_DP_NEAR 1e-3 /* a switch this early in a step is located on a shorter one */

@@ -2,7 +2,7 @@
  *
  * First order; the last step before t1 is shortened to land on t1 exactly,
  * so output times are hit without interpolation. The per-element update is
- * kh_euler_axpy of gpu/kh_kernels.h, the one the CUDA kernels use.
+ * kh_euler_axpy of core/kh_kernels.h, the one the CUDA kernels use.
  * Reference: E. Hairer, S. P. Norsett and G. Wanner, Solving Ordinary
  * Differential Equations I, section II.1. */
 #include <math.h>
@@ -10,11 +10,11 @@
 
 #include <string.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "../src/kh_threads.h"
-#include "kh_euler.h"
-#include "kh_solver.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_threads.h"
+#include "solvers/kh_euler.h"
+#include "solvers/kh_solver.h"
 
 typedef struct euler_state {
     const kh_model_type *model;
@@ -115,7 +115,7 @@ struct kh_ens {
 #define ER double
 #define EB(name) ens_d_##name
 #define KS(name) name
-#include "euler_batch_real.h"
+#include "solvers/euler_batch_real.h"
 #undef ER
 #undef EB
 #undef KS
@@ -123,7 +123,7 @@ struct kh_ens {
 #define ER float
 #define EB(name) ens_f_##name
 #define KS(name) name##_f
-#include "euler_batch_real.h"
+#include "solvers/euler_batch_real.h"
 #undef ER
 #undef EB
 #undef KS

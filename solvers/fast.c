@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "../src/kh_threads.h"
-#include "kh_fast.h"
-#include "kh_solver.h"
-#include "kh_steady.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_threads.h"
+#include "solvers/kh_fast.h"
+#include "solvers/kh_solver.h"
+#include "solvers/kh_steady.h"
 
 /* OpenBLAS's cblas.h pulls in <complex.h>, whose macro I would rename the
  * currents of the headers above: it comes last, and I is dropped. */
@@ -183,7 +183,7 @@ static double step_scale(const kh_fast *f, double max_abs, double eps)
 #define GEMM cblas_dgemm
 #define KH_FABS_R fabs
 #define FR_TILE 32
-#include "fast_real.h"
+#include "solvers/fast_real.h"
 #undef R
 #undef FR
 #undef KS
@@ -197,7 +197,7 @@ static double step_scale(const kh_fast *f, double max_abs, double eps)
 #define GEMM cblas_sgemm
 #define KH_FABS_R fabsf
 #define FR_TILE 64
-#include "fast_real.h"
+#include "solvers/fast_real.h"
 #undef R
 #undef FR
 #undef KS
@@ -399,7 +399,7 @@ double kh_fast_flops(const kh_fast *f)
 
 /* method = fast in the table of solvers, so that the study file and the
  * error messages know it; it is not an ODE stepper: khsim run trains it by
- * minibatches (src/kh_sim_fast.c), and alloc says so. */
+ * minibatches (run/kh_sim_fast.c), and alloc says so. */
 static const char *const names[] = {"fast", NULL};
 
 static void *not_a_stepper(const char *method, const kh_model_type *model, void *ws, size_t dim,

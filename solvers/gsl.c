@@ -30,10 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "kh_solver.h"
-#include "kh_switch.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "solvers/kh_solver.h"
+#include "solvers/kh_switch.h"
 
 #define KH_DENSE_MAX 5000
 
@@ -74,7 +74,7 @@ static const gsl_odeiv2_step_type *step_type(const char *m, int *implicit)
     return NULL;
 }
 
-/* RHS contract (STYLE.md section 4): > 0 recoverable, < 0 fatal. */
+/* The right-hand side returns > 0 for a recoverable failure, < 0 for a fatal one. */
 static int sys_rhs(double t, const double y[], double dydt[], void *params)
 {
     gsl_state *s = params;

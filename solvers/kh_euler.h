@@ -1,15 +1,15 @@
 /* The batched forward Euler ensemble on the CPU (solvers/euler.c): B
  * independent krotov_hopfield systems, each with its own h [m], W [m, n],
- * input v [n] and parameters (kh_ens_params of gpu/kh_gpu.h), stepped in
+ * input v [n] and parameters (kh_ens_params of core/kh_types.h), stepped in
  * lockstep in double or float. Its arithmetic per unit and per element is
- * that of gpu/kh_kernels.h, the same the CUDA kernel (gpu/kh_gpu.cu) calls,
+ * that of core/kh_kernels.h, the same the CUDA kernel (gpu/kh_gpu.cu) calls,
  * and the same as one `method = euler` run through the model's right-hand
  * side: h += dt dh/dt, W += dt (a v - b W) / tau_L, with a = g(d) R^p,
  * b = g(d) I from the state at the start of the step. */
 #ifndef KH_EULER_H
 #define KH_EULER_H
 
-#include "../gpu/kh_gpu.h"
+#include "core/kh_types.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,7 +18,7 @@ extern "C" {
 /* Euler's rule for landing on an output time: the step from t toward t1 is
  * the whole remainder t1 - t when that is within rounding of dt, else dt.
  * Used by `method = euler` (solvers/euler.c) and by the batched ensemble's
- * run (src/kh_sim_ens.c), so both land on the same times. */
+ * run (run/kh_sim_ens.c), so both land on the same times. */
 static inline int kh_euler_lands(double remainder, double dt)
 {
     return remainder <= dt * (1.0 + 1e-9);

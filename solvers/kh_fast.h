@@ -1,5 +1,5 @@
 /* The fast approximation of Krotov & Hopfield (PNAS 2019, section 3;
- * DESIGN.md section 1, last paragraph), `solver.method = fast`.
+ * README, "The model"), `solver.method = fast`.
  *
  * For a minibatch of samples v_b: currents I_mub = sum_i sgn(W)|W|^(p-1) v_ib
  * (one GEMM); per sample, g = 1 for the unit with the largest current and
@@ -18,11 +18,11 @@
  *                W += eps (presentation_time / tau_L) Delta W.
  *
  * Arithmetic in solver.precision (float or double), through OpenBLAS for the
- * current product; the per-element functions are those of gpu/kh_kernels.h. */
+ * current product; the per-element functions are those of core/kh_kernels.h. */
 #ifndef KH_FAST_H
 #define KH_FAST_H
 
-#include "../src/kh_types.h"
+#include "core/kh_types.h"
 
 #ifdef __cplusplus
 extern "C" {

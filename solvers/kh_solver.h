@@ -1,5 +1,5 @@
 /* The solver interface: a solver only advances the state of a model from t
- * to t1; when to record and what to write is decided by src/kh_sim.c.
+ * to t1; when to record and what to write is decided by run/kh_sim.c.
  *
  * Methods are listed in kh_solvers[] (solvers/registry.c); each type names
  * the study-file values of solver.method it implements. */
@@ -9,8 +9,8 @@
 #include <signal.h>
 #include <stddef.h>
 
-#include "../models/kh_model.h"
-#include "../src/kh_types.h"
+#include "core/kh_types.h"
+#include "models/kh_model.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,5 @@
-/* The steady state of the neuron dynamics at fixed W and v (DESIGN.md
- * section 1):  0 = I_mu - w_inh sum_{nu != mu} r(h_nu) - h_mu.
+/* The steady state of the neuron dynamics at fixed W and v (README,
+ * "The model"):  0 = I_mu - w_inh sum_{nu != mu} r(h_nu) - h_mu.
  *
  * For w_inh < 1 it is unique and stable, and found in closed form after one
  * sort: with A the active set, S = sum_A I / (1 - w_inh + w_inh |A|),

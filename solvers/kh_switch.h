@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "../models/kh_model.h"
+#include "models/kh_model.h"
 
 #define KH_ZENO_RUN 4
 /* A located switch is approached to KH_CROSS_MARGIN times the step (at least

@@ -16,13 +16,13 @@
  * The recorded h is that steady state. The tests check that the final W
  * approaches the full system's as tau / tau_L shrinks.
  * Reference: Krotov and Hopfield, PNAS 116:7723 (2019), section 3; the
- * nested solves of D. Manzali's notebook (../shared/seeds), Fig. 5. */
+ * nested solves of D. Manzali's notebook, Fig. 5. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/kh_error.h"
-#include "kh_solver.h"
-#include "kh_steady.h"
+#include "core/kh_error.h"
+#include "solvers/kh_solver.h"
+#include "solvers/kh_steady.h"
 
 typedef struct qs_state {
     kh_model_type slaved; /* the model with h at its steady state */

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/kh_error.h"
-#include "kh_solver.h"
+#include "core/kh_error.h"
+#include "solvers/kh_solver.h"
 
 extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_euler,
     kh_solver_quasi_static, kh_solver_fast;

@@ -2,12 +2,12 @@
  * closed form for w_inh < 1, by integration and with its stability for
  * w_inh >= 1 (see kh_steady.h for the equations).
  * Reference: D. Krotov and J. J. Hopfield, PNAS 116:7723 (2019), eq. 3;
- * the derivation is in the README's "Steady state" section. */
+ * the derivation is in docs/solvers.md, "Steady state". */
 #include <math.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "kh_steady.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "solvers/kh_steady.h"
 
 /* Sorts the indices by decreasing current (ties by index, so the order is
  * deterministic). A merge sort

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gpu/kh_kernels.h"
-#include "../src/kh_error.h"
-#include "kh_switch.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "solvers/kh_switch.h"
 
 static void model_values(void *ctx, const double *y, double *s)
 {

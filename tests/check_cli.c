@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kh_error.h"
-#include "kh_h5.h"
+#include "core/kh_error.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
 
 static int exists(const char *path)
@@ -645,6 +645,32 @@ START_TEST(test_plots)
 }
 END_TEST
 
+/* make check-layers: the sources' includes all point down; a planted
+ * upward include (core including io), and one that names no layer, fail. */
+START_TEST(test_check_layers)
+{
+    const char *layers = "core models solvers gpu io run cmd";
+    char cmd[2048], dir[256];
+    snprintf(cmd, sizeof cmd, "sh scripts/check_layers.sh %s >/dev/null", layers);
+    ck_assert_msg(system(cmd) == 0, "the sources include upward (make check-layers)");
+    const char *planted[] = {"#include \"io/kh_h5.h\"\n", "#include \"../src/kh_error.h\"\n"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir, sizeof dir, "%s/khsim_layers_XXXXXX",
+                 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && mkdir core io && printf '%%s' '%s' > core/a.h && "
+                 "printf '#include \"core/a.h\"\\n' > io/kh_h5.h && "
+                 "sh %s/scripts/check_layers.sh core io >/dev/null",
+                 dir, planted[k], getenv("PWD") ? getenv("PWD") : ".");
+        const int ws = system(cmd);
+        ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 1, "planted %s passed", planted[k]);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+}
+END_TEST
+
 Suite *kh_cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -654,6 +680,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_error_messages);
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_loop_test(tc, test_bad_files, 0, 2);
+    tcase_add_test(tc, test_check_layers);
     tcase_add_test(tc, test_unwritable_output);
     tcase_add_loop_test(tc, test_sigint_leaves_valid_file, 0, 2);
     tcase_add_test(tc, test_divergence);

@@ -1,9 +1,9 @@
-/* The study-file parser and its strict validation (DESIGN.md section 4). */
+/* The study-file parser and its strict validation (README, "Study file"). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "kh_error.h"
+#include "core/kh_error.h"
 #include "kh_test.h"
 
 static int parse_status(const char *ini)

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "kh_data.h"
-#include "kh_error.h"
+#include "core/kh_error.h"
+#include "io/kh_data.h"
 #include "kh_test.h"
 
 static void put32(unsigned char *b, uint32_t x)

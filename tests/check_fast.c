@@ -6,17 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_compare.h"
-#include "kh_error.h"
-#include "kh_fast.h"
-#include "kh_h5.h"
-#include "kh_rng.h"
-#include "kh_sim.h"
+#include "cmd/kh_compare.h"
+#include "core/kh_error.h"
+#include "core/kh_rng.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
+#include "run/kh_sim.h"
+#include "solvers/kh_fast.h"
 
 /* The fast rule written as directly as possible: every unit's current by a
  * plain sum, a full sort-free scan for the top and k-th unit, the dense
- * update over every row, W += eps dW / max |dW| (DESIGN.md section 1). */
+ * update over every row, W += eps dW / max |dW| (README, "The model"). */
 static void direct_step(double *W, long m, long n, const double *X, const long *idx, long nb,
                         double p, double R, long k, double delta, double eps, double min_norm)
 {

@@ -1,5 +1,5 @@
 /* The GPU's arithmetic, tested on the CPU through the shared header
- * (gpu/kh_kernels.h): the functions the kernels call against the model code,
+ * (core/kh_kernels.h): the functions the kernels call against the model code,
  * their float forms against the double ones, the batched Euler ensemble
  * (the CPU twin of the CUDA kernel) against GSL's rk8pd and against separate
  * runs, and what a run without a GPU says. gpu/check.sh compares the
@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_error.h"
-#include "kh_euler.h"
-#include "kh_gpu.h"
-#include "kh_h5.h"
-#include "kh_kernels.h"
-#include "kh_model.h"
-#include "kh_rng.h"
-#include "kh_sim.h"
-#include "kh_solver.h"
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_rng.h"
+#include "gpu/kh_gpu.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
+#include "models/kh_model.h"
+#include "run/kh_sim.h"
+#include "solvers/kh_euler.h"
+#include "solvers/kh_solver.h"
 
 /* kh_unit_coefficients (what the kernels call) gives the a and b of the
  * krotov_hopfield model's own coefficients, bit for bit, for every g and

@@ -1,16 +1,16 @@
-/* HDF5 round trip: every dataset and attribute of DESIGN.md section 5, with
+/* HDF5 round trip: every dataset and attribute of docs/record.md, with
  * its shape and its values, and the file's completeness for re-integration. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_data.h"
-#include "kh_error.h"
-#include "kh_h5.h"
-#include "kh_model.h"
-#include "kh_sim.h"
+#include "core/kh_error.h"
+#include "io/kh_data.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
+#include "models/kh_model.h"
+#include "run/kh_sim.h"
 
 static const char *ini = "[network]\nhidden = 3\ninputs = 5\np = 3\nR = 1.2\nw_inh = 0.4\n"
                          "tau_L = 7.5\n[learning]\ng = power\nn = 2\ndrive = Q\n"

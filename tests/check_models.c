@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_error.h"
-#include "kh_model.h"
-#include "kh_rng.h"
+#include "core/kh_error.h"
+#include "core/kh_rng.h"
 #include "kh_test.h"
+#include "models/kh_model.h"
 
 static size_t n_models(void)
 {

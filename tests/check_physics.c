@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_error.h"
-#include "kh_h5.h"
-#include "kh_model.h"
-#include "kh_rng.h"
-#include "kh_sim.h"
-#include "kh_solver.h"
-#include "kh_steady.h"
+#include "core/kh_error.h"
+#include "core/kh_rng.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
+#include "models/kh_model.h"
+#include "run/kh_sim.h"
+#include "solvers/kh_solver.h"
+#include "solvers/kh_steady.h"
 
 /* Runs a study given as INI text into a temporary file; returns its path. */
 static void run_study(const char *ini, char *out, size_t len, kh_sim_result *res)

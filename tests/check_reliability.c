@@ -10,12 +10,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "kh_config.h"
-#include "kh_data.h"
-#include "kh_error.h"
-#include "kh_h5.h"
-#include "kh_sim.h"
+#include "core/kh_error.h"
+#include "io/kh_config.h"
+#include "io/kh_data.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
+#include "run/kh_sim.h"
 
 /* The file-size limit (RLIMIT_FSIZE, as a full disk) reached mid-run: exit 2,
  * a message, and a valid file whose every row is whole and audits clean. */

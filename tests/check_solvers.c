@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_error.h"
-#include "kh_model.h"
-#include "kh_rng.h"
-#include "kh_solver.h"
+#include "core/kh_error.h"
+#include "core/kh_rng.h"
 #include "kh_test.h"
+#include "models/kh_model.h"
+#include "solvers/kh_solver.h"
 
 /* A smooth problem: krotov_hopfield with g linear, drive Q, no inhibition
  * (no switching function), m = 3 units of n = 4 inputs. */

@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kh_error.h"
-#include "kh_h5.h"
-#include "kh_sweep.h"
+#include "cmd/kh_sweep.h"
+#include "core/kh_error.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
 
 static const char *base = "[network]\nhidden = 4\ninputs = 6\np = 3\ntau_L = 5\n"

@@ -7,14 +7,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "kh_data.h"
-#include "kh_error.h"
-#include "kh_h5.h"
-#include "kh_readout.h"
-#include "kh_rng.h"
-#include "kh_sim.h"
+#include "cmd/kh_readout.h"
+#include "cmd/kh_train.h"
+#include "core/kh_error.h"
+#include "core/kh_rng.h"
+#include "io/kh_data.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
-#include "kh_train.h"
+#include "run/kh_sim.h"
 
 /* OpenBLAS's cblas.h: openblas_get/set_num_threads. */
 #include <cblas.h>

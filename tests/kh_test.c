@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kh_error.h"
-#include "kh_h5.h"
+#include "core/kh_error.h"
+#include "io/kh_h5.h"
 
 kh_config *kh_test_config(const char *ini)
 {

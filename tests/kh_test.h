@@ -5,7 +5,7 @@
 #include <check.h>
 #include <stddef.h>
 
-#include "kh_config.h"
+#include "io/kh_config.h"
 
 /* Parses and validates INI text; fails the test on any error. */
 kh_config *kh_test_config(const char *ini);
@@ -24,7 +24,7 @@ int kh_test_khsim_signal(const char *const argv[], char *err, size_t errlen, dou
 /* Runs khsim so that it raises `sig` itself at a point of its work: `at` is
  * "FRACTION [WORD]", the first progress report at FRACTION or later of the
  * work (of the phase whose progress line holds WORD; KHSIM_SIGNAL_AT in
- * src/main.c). Independent of the machine's speed. Returns as kh_test_khsim. */
+ * cmd/main.c). Independent of the machine's speed. Returns as kh_test_khsim. */
 int kh_test_khsim_at(const char *const argv[], char *err, size_t errlen, int sig, const char *at);
 
 /* kh_test_khsim_signal, with KHSIM_SIGNAL_AT = signal_at when not NULL. */

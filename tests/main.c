@@ -3,8 +3,8 @@
 #include <hdf5.h>
 #include <stdlib.h>
 
+#include "core/kh_threads.h"
 #include "kh_test.h"
-#include "kh_threads.h"
 
 int main(int argc, char **argv)
 {

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kh_config.h"
-#include "kh_h5.h"
-#include "kh_verify.h"
+#include "cmd/kh_verify.h"
+#include "io/kh_config.h"
+#include "io/kh_h5.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

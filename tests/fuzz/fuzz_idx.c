@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kh_data.h"
+#include "io/kh_data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

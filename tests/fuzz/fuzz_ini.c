@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kh_config.h"
+#include "io/kh_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,8 +3,7 @@
 # timeout input of build-fuzz/crashes/FUZZER-* with the harness and takes the
 # first frame of its report that is not the sanitizer, libFuzzer or libc.
 # A frame inside libhdf5 is HDF5's own failure on a damaged file (khsim reads
-# such files in a child process and reports them as damaged: README, "What
-# khsim guarantees"); any other frame is khsim's, a new failure.
+# such files in a child process and reports them as damaged: docs/guarantees.md); any other frame is khsim's, a new failure.
 #
 #     sh tests/fuzz/triage.sh build-fuzz/fuzz_h5 build-fuzz/crashes/fuzz_h5-
 #

@@ -1,0 +1,385 @@
+/* khsim's entry point: the only code that exits, prints errors, installs
+ * signal handlers and sets the OpenMP thread count. */
+#include <gsl/gsl_errno.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#ifdef KH_HAVE_MPI
+#include <mpi.h>
+#endif
+#endif
+
+#include "cmd/kh_cli.h"
+#include "cmd/kh_compare.h"
+#include "cmd/kh_sweep.h"
+#include "cmd/kh_train.h"
+#include "cmd/kh_verify.h"
+#include "core/kh_error.h"
+#include "core/kh_threads.h"
+#include "core/kh_version.h"
+#include "io/kh_config.h"
+#include "io/kh_h5.h"
+#include "io/kh_isolate.h"
+#include "run/kh_sim.h"
+
+static volatile sig_atomic_t stop_signal = 0;
+
+/* The first SIGINT or SIGTERM asks the run to stop at its next check and
+ * close its record; a second ends the process, at once when each record it
+ * writes is live (valid on disk at every instant), else as soon as it is. */
+static void on_signal(int sig)
+{
+    if (stop_signal && !kh_h5_defer_signal(sig)) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
+
+static int exit_code(int status)
+{
+    switch (status) {
+    case KH_OK:
+        return 0;
+    case KH_ECHECK:
+    case KH_ESOLVER:
+    case KH_ENOCONV:
+        return 1;
+    case KH_EINTR:
+        return 128 + (stop_signal ? (int)stop_signal : SIGINT);
+    default:
+        return 2;
+    }
+}
+
+typedef struct progress_ctx {
+    double start;
+    int shown, tty;
+    /* KHSIM_SIGNAL_AT="SIGNAL FRACTION [WORD]": the run raises SIGNAL at
+     * its first progress report at FRACTION or later of its work (of the
+     * phase whose progress line holds WORD). The tests interrupt runs this
+     * way, at a point of the work, not of the clock. */
+    int sig;
+    double at;
+    char word[32];
+} progress_ctx;
+
+static void show_progress(void *vctx, double frac, const char *line)
+{
+    progress_ctx *c = vctx;
+    if (c->sig > 0 && frac >= c->at && (!c->word[0] || strstr(line, c->word))) {
+        const int sig = c->sig;
+        c->sig = 0;
+        kill(getpid(), sig);
+    }
+    if (!c->tty) {
+        return;
+    }
+    double el = kh_wall_seconds() - c->start;
+    double left = frac > 1e-3 ? el * (1.0 - frac) / frac : 0.0;
+    fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left ~%.0fs", 100.0 * frac, line,
+            el, left);
+    c->shown = 1;
+}
+
+/* The progress of a run: on a terminal unless --quiet, and the signal of
+ * KHSIM_SIGNAL_AT. NULL when neither. */
+static kh_progress_fn progress_start(progress_ctx *pc, const kh_cli *cli)
+{
+    memset(pc, 0, sizeof *pc);
+    pc->start = kh_wall_seconds();
+    pc->tty = !cli->quiet && isatty(STDERR_FILENO);
+    const char *e = getenv("KHSIM_SIGNAL_AT");
+    if (e && sscanf(e, "%d %lf %31s", &pc->sig, &pc->at, pc->word) < 2) {
+        pc->sig = 0;
+    }
+    return pc->tty || pc->sig > 0 ? show_progress : NULL;
+}
+
+/* OpenMP's thread count, when the study sets one (solver.threads). */
+static void set_threads(const kh_config *c)
+{
+#ifdef _OPENMP
+    if (c->p.threads > 0) {
+        omp_set_num_threads((int)c->p.threads);
+    }
+#else
+    (void)c;
+#endif
+}
+
+/* Reads the study of `run`, `compare` or `train` with its --set and -o,
+ * validates it and sets the thread count; the overrides, one per line, into
+ * `overrides`. */
+static int load_study(const kh_cli *cli, kh_config *c, char *overrides, size_t len)
+{
+    int s = kh_config_read(c, cli->path);
+    overrides[0] = '\0';
+    for (int i = 0; i < cli->n_sets && s == KH_OK; i++) {
+        s = kh_config_set(c, cli->sets[i]);
+        size_t l = strlen(overrides);
+        snprintf(overrides + l, len - l, "%s%s", l ? "\n" : "", cli->sets[i]);
+    }
+    if (s == KH_OK && cli->out) {
+        s = kh_config_set_kv(c, "output", "path", cli->out, "-o: ");
+    }
+    if (s == KH_OK && cli->force) {
+        s = kh_config_set_kv(c, "output", "overwrite", "true", "--force: ");
+    }
+    if (s == KH_OK) {
+        s = kh_config_validate(c);
+    }
+    if (s == KH_OK) {
+        set_threads(c);
+    }
+    return s;
+}
+
+/* Files that may come from anywhere are read in a child process first
+ * (kh_isolate.h): khsim info and verify read in the child only; `--resume`
+ * and `init.path` have their file probed there (probe_file) before the run
+ * reads it in-process. A reader of khsim info's output that went away
+ * (`| head`) is not the file's fault: khsim exits quietly. */
+static int isolated(const kh_cli *cli, const char *path, kh_child_fn fn)
+{
+    int sig = 0;
+    int s = kh_isolated(path, fn, (void *)cli, &stop_signal, &sig);
+    if (sig == SIGPIPE) {
+        fflush(NULL);
+        _exit(128 + SIGPIPE);
+    }
+    return s;
+}
+
+/* khsim info and verify, in the child. */
+static int info_or_verify(const char *path, void *arg)
+{
+    const kh_cli *cli = arg;
+    return strcmp(cli->command, "info") == 0 ? kh_h5_info(path, stdout)
+                                             : kh_verify(path, cli->json, stdout);
+}
+
+/* Every object and attribute of an HDF5 file (what khsim info reads), then,
+ * for a record to resume, its /params as khsim reads them. What it is after
+ * is a crash or a hang: a file that reads with an error here is left to the
+ * run, whose own message says more. */
+static int probe_file(const char *path, void *arg)
+{
+    const kh_cli *cli = arg;
+    FILE *null = fopen("/dev/null", "w");
+    if (null) {
+        kh_h5_info(path, null);
+        fclose(null);
+    }
+    if (cli->resume) {
+        kh_config *c = kh_config_alloc();
+        if (c) {
+            kh_h5_read_params(path, c);
+        }
+        kh_config_free(c);
+    }
+    return KH_OK;
+}
+
+/* The study of a record, to resume it: its /params, and it is the output.
+ * The file is probed in a child process first (isolated). */
+static int load_record(const kh_cli *cli, kh_config *c)
+{
+    int s = isolated(cli, cli->path, probe_file);
+    if (s == KH_OK) {
+        s = kh_h5_read_params(cli->path, c);
+    }
+    if (s == KH_OK) {
+        snprintf(c->p.out_path, sizeof c->p.out_path, "%s", cli->path);
+        set_threads(c);
+    }
+    return s;
+}
+
+/* The study a command runs, into *out (the caller frees it): the study file
+ * with its --set and -o, or with --resume the record's own; a weights file
+ * it starts from (init.path) is probed in a child process first. */
+static int open_study(const kh_cli *cli, kh_config **out, char *overrides, size_t len)
+{
+    *out = NULL;
+    overrides[0] = '\0';
+    kh_config *c = kh_config_alloc();
+    if (!c) {
+        return KH_ENOMEM;
+    }
+    int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, len);
+    if (s == KH_OK && !cli->resume && c->p.weights == KH_INIT_FILE) {
+        s = isolated(cli, c->p.init_path, probe_file);
+    }
+    if (s != KH_OK) {
+        kh_config_free(c);
+        return s;
+    }
+    *out = c;
+    return KH_OK;
+}
+
+/* Clears the progress line, when one was shown. */
+static void end_progress(const progress_ctx *pc)
+{
+    if (pc->shown) {
+        fprintf(stderr, "\r\033[K");
+    }
+}
+
+static int cmd_run(const kh_cli *cli)
+{
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        return s;
+    }
+    progress_ctx pc;
+    kh_progress_fn pf = progress_start(&pc, cli);
+    kh_sim_result res;
+    s = cli->resume ? kh_sim_resume(c, &stop_signal, pf, &pc, &res)
+                    : kh_sim_run(c, overrides, &stop_signal, pf, &pc, &res);
+    end_progress(&pc);
+    if (strncmp(res.device, "cpu (", 5) == 0) {
+        fprintf(stderr, "khsim: ran on the %s\n", res.device);
+    }
+    if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) && strcmp(c->p.method, "fast") == 0) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s at epoch %ld (%ld samples), %ld snapshots; %ld minibatches in %.3f s "
+                "here\n",
+                c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
+                res.epochs, res.presentations, res.snapshots, res.stats.steps, res.wall_seconds);
+    } else if (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s, %ld presentations to t = %.6g, %ld rows, %ld snapshots; %ld steps "
+                "(%ld rejected, %ld switches), %ld rhs evaluations, %.3f s\n",
+                c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
+                res.presentations, res.t_end, res.rows, res.snapshots, res.stats.steps,
+                res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds);
+    }
+    kh_config_free(c);
+    return s;
+}
+
+static int cmd_compare(const kh_cli *cli)
+{
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        return s;
+    }
+    progress_ctx pc;
+    kh_progress_fn pf = progress_start(&pc, cli);
+    s = kh_compare_run(c, overrides, &stop_signal, pf, &pc, stdout);
+    end_progress(&pc);
+    kh_config_free(c);
+    return s;
+}
+
+static int cmd_train(const kh_cli *cli)
+{
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        return s;
+    }
+    progress_ctx pc;
+    kh_progress_fn pf = progress_start(&pc, cli);
+    kh_train_result res;
+    s = kh_train_run(c, overrides, cli->resume, &stop_signal, pf, &pc, &res);
+    end_progress(&pc);
+    if (s == KH_OK || s == KH_EINTR) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s; readout epoch %ld, train error %.2f %%, %s error %.2f %%; "
+                "unsupervised %.1f s, features %.1f s, readout %.1f s\n",
+                c->p.out_path, s == KH_OK ? "complete" : "interrupted", res.epochs,
+                100.0 * res.train_error, kh_train_measure_name(&c->p), 100.0 * res.test_error,
+                res.seconds_unsupervised, res.seconds_features, res.seconds_readout);
+    }
+    kh_config_free(c);
+    return s;
+}
+
+#ifdef KH_HAVE_MPI
+static int khsim_main(int argc, char **argv);
+#endif
+
+int main(int argc, char **argv)
+{
+    /* OpenMP's threads sleep between regions (kh_threads.h); before
+     * anything else, as it may start the program again. */
+    kh_threads_wait_passive(argv);
+#ifdef KH_HAVE_MPI
+    MPI_Init(&argc, &argv);
+    int status = khsim_main(argc, argv);
+    MPI_Finalize();
+    return status;
+}
+
+static int khsim_main(int argc, char **argv)
+{
+#endif
+    gsl_set_error_handler_off();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* Past the file-size limit a write fails with EFBIG instead of killing
+     * the process, and the run ends with its message (the room check of
+     * kh_h5.c stops it before that, so that the file stays valid). */
+    signal(SIGXFSZ, SIG_IGN);
+
+    kh_cli cli;
+    int s = kh_cli_parse(argc, argv, &cli);
+    if (s != KH_OK) {
+        fprintf(stderr, "khsim: %s\n", kh_errmsg());
+        return 2;
+    }
+    if (strcmp(cli.command, "help") == 0) {
+        kh_cli_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cli.command, "version") == 0) {
+        printf("khsim %s\n", KH_VERSION);
+        return 0;
+    }
+    if (strcmp(cli.command, "info") == 0 || strcmp(cli.command, "verify") == 0) {
+        s = isolated(&cli, cli.path, info_or_verify);
+    } else if (strcmp(cli.command, "sweep") == 0) {
+        s = kh_sweep_run(cli.path, &stop_signal, stdout);
+    } else if (strcmp(cli.command, "train") == 0) {
+        s = cmd_train(&cli);
+    } else if (strcmp(cli.command, "compare") == 0) {
+        s = cmd_compare(&cli);
+    } else {
+        s = cmd_run(&cli);
+    }
+    int rank = 0;
+#ifdef KH_HAVE_MPI
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank); /* a sweep's outcome is said once, by rank 0 */
+#endif
+    if (s != KH_OK && rank == 0) {
+        fprintf(stderr, "khsim: %s: %s\n", kh_strstatus(s), kh_errmsg());
+    }
+    if (s == KH_EIO) {
+        /* After a failed write HDF5 may still hold the file open, and its
+         * clean-up at exit would close it again (a crash in HDF5 1.10):
+         * leave without the exit handlers. */
+        fflush(NULL);
+        _exit(exit_code(s));
+    }
+    return exit_code(s);
+}

@@ -1,0 +1,681 @@
+/* Study-file parsing (libinih) and validation against kh_param_table. */
+#include "io/kh_config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kh_error.h"
+
+#define OFF(f) offsetof(kh_params, f)
+#define STR(f) OFF(f), sizeof(((kh_params *)0)->f)
+#define BIG 1e300
+#define LBIG 9.0e15
+
+/* clang-format off */
+const kh_param_info kh_param_table[] = {
+    {"network", "model", KH_PT_STRING, STR(model), 0, "krotov_hopfield", 0, 0, 0, NULL, "",
+     "learning rule: krotov_hopfield | hebb | oja | bcm"},
+    {"network", "hidden", KH_PT_LONG, OFF(n_hidden), 0, 10, NULL, 1, LBIG, 0, NULL, "",
+     "number of hidden units m"},
+    {"network", "inputs", KH_PT_LONG, OFF(n_visible), 0, 0, NULL, 0, LBIG, 0, NULL, "",
+     "number of inputs n (0: from the data)"},
+    {"network", "p", KH_PT_DOUBLE, OFF(p), 0, 2, NULL, 2, BIG, 0, NULL, "",
+     "order of the L^p sphere and the p-inner product (p >= 2)"},
+    {"network", "R", KH_PT_DOUBLE, OFF(R), 0, 1, NULL, 0, BIG, 1, NULL, "",
+     "radius of the L^p sphere (R > 0)"},
+    {"network", "w_inh", KH_PT_DOUBLE, OFF(w_inh), 0, 0, NULL, 0, BIG, 0, NULL, "",
+     "strength of global lateral inhibition (>= 0)"},
+    {"network", "tau", KH_PT_DOUBLE, OFF(tau), 0, 1, NULL, 0, BIG, 1, NULL, "time",
+     "time constant of the neuron dynamics"},
+    {"network", "tau_L", KH_PT_DOUBLE, OFF(tau_L), 0, 100, NULL, 0, BIG, 1, NULL, "time",
+     "time constant of plasticity"},
+    {"learning", "g", KH_PT_ENUM, OFF(g), 0, KH_G_BCM_STEP, NULL, 0, 0, 0,
+     "bcm_step,linear,power", "", "learning activation g"},
+    {"learning", "delta", KH_PT_DOUBLE, OFF(delta), 0, 0.4, NULL, 0, BIG, 0, NULL, "",
+     "anti-Hebbian strength: g = -delta on [0, h_star) (bcm_step); the fast rule's -delta"},
+    {"learning", "h_star", KH_PT_DOUBLE, OFF(h_star), 0, 0.8, NULL, 0, BIG, 1, NULL, "",
+     "threshold of bcm_step (> 0)"},
+    {"learning", "n", KH_PT_DOUBLE, OFF(g_n), 0, 1, NULL, 1, BIG, 0, NULL, "",
+     "exponent of the power g (n >= 1)"},
+    {"learning", "drive", KH_PT_ENUM, OFF(drive), 0, KH_DRIVE_H, NULL, 0, 0, 0, "h,Q", "",
+     "argument of g: h (network, eq. 4) or Q = I/B^((p-1)/p) (single unit, eq. 2)"},
+    {"learning", "k", KH_PT_LONG, OFF(k), 0, 2, NULL, 2, LBIG, 0, NULL, "",
+     "rank that receives -delta in the fast rule (>= 2)"},
+    {"learning", "eps0", KH_PT_DOUBLE, OFF(eps0), 0, 0.04, NULL, 0, BIG, 1, NULL, "",
+     "initial learning rate of the fast rule"},
+    {"learning", "epochs", KH_PT_LONG, OFF(epochs), 0, 1, NULL, 1, LBIG, 0, NULL, "",
+     "epochs of the fast rule"},
+    {"learning", "batch", KH_PT_LONG, OFF(batch), 0, 100, NULL, 1, LBIG, 0, NULL, "",
+     "minibatch size of the fast rule"},
+    {"learning", "epsilon", KH_PT_DOUBLE, OFF(epsilon), 0, 0, NULL, 0, BIG, 0, NULL, "",
+     "weight decay of the bcm model"},
+    {"learning", "tau_theta", KH_PT_DOUBLE, OFF(tau_theta), 0, 10, NULL, 0, BIG, 1, NULL, "time",
+     "time constant of the sliding threshold of the bcm model"},
+    {"learning", "fast_rank", KH_PT_BOOL, OFF(fast_rank), 0, 1, NULL, 0, 1, 0, NULL, "",
+     "fast rule: rank the currents (on) or take the steady state of h (off) for the activities"},
+    {"learning", "fast_code", KH_PT_BOOL, OFF(fast_code), 0, 1, NULL, 0, 1, 0, NULL, "",
+     "fast rule: the code 1 (top) / -delta (k-th) (on) or g of the activities (off)"},
+    {"learning", "fast_maxnorm", KH_PT_BOOL, OFF(fast_maxnorm), 0, 1, NULL, 0, 1, 0, NULL, "",
+     "fast rule: W += eps Delta W / max|Delta W| (on) or the plain step "
+     "W += eps (presentation_time / tau_L) Delta W (off)"},
+    {"learning", "min_norm", KH_PT_DOUBLE, OFF(fast_min_norm), 0, 1e-30, NULL, 0, BIG, 1, NULL, "",
+     "fast rule: floor of max|Delta W| in the max-normalised step (the notebook's prec)"},
+    {"input", "source", KH_PT_ENUM, OFF(source), 0, KH_SRC_MNIST, NULL, 0, 0, 0,
+     "uniform,mnist,file", "", "input source"},
+    {"input", "path", KH_PT_STRING, STR(input_path), 0, "data/mnist-1000", 0, 0, 0, NULL, "",
+     "mnist: directory of the idx files; file: an idx file (ubyte, float or double)"},
+    {"input", "samples", KH_PT_LONG, OFF(n_samples), 0, 1, NULL, 1, LBIG, 0, NULL, "",
+     "number of presentations"},
+    {"input", "first", KH_PT_LONG, OFF(first), 0, 0, NULL, 0, LBIG, 0, NULL, "",
+     "index of the first sample taken from the data"},
+    {"input", "presentation_time", KH_PT_DOUBLE, OFF(presentation_time), 0, 10, NULL, 0, BIG, 1,
+     NULL, "time", "duration of the first presentation"},
+    {"input", "presentation_time_end", KH_PT_DOUBLE, OFF(presentation_time_end), 0, 0, NULL, 0,
+     BIG, 1, NULL, "time", "duration of the last presentation (linear schedule; "
+     "default: presentation_time)"},
+    {"input", "reset_h", KH_PT_BOOL, OFF(reset_h), 0, 0, NULL, 0, 1, 0, NULL, "",
+     "return h to 0 when each later sample starts"},
+    {"input", "seed", KH_PT_LONG, OFF(input_seed), 0, 1, NULL, 0, LBIG, 0, NULL, "",
+     "seed of the uniform source"},
+    {"init", "weights", KH_PT_ENUM, OFF(weights), 0, KH_INIT_NORMAL, NULL, 0, 0, 0,
+     "normal,uniform,file", "", "initial W: normal N(0, scale^2), uniform U(-scale, scale), "
+     "or the last snapshot of a khsim file"},
+    {"init", "seed", KH_PT_LONG, OFF(init_seed), 0, 1, NULL, 0, LBIG, 0, NULL, "",
+     "seed of the initial weights"},
+    {"init", "scale", KH_PT_DOUBLE, OFF(init_scale), 0, 1, NULL, 0, BIG, 1, NULL, "",
+     "standard deviation (normal) or half-width (uniform) of the initial weights"},
+    {"init", "path", KH_PT_STRING, STR(init_path), 0, "", 0, 0, 0, NULL, "",
+     "khsim .h5 file whose last /snapshots/W row is the initial W (weights = file)"},
+    {"solver", "method", KH_PT_STRING, STR(method), 0, "dopri5", 0, 0, 0, NULL, "",
+     "rk2 | rk4 | rkf45 | rkck | rk8pd | msadams | rk1imp | rk2imp | rk4imp | bsimp | "
+     "msbdf | dopri5 | euler | quasi_static | fast"},
+    {"solver", "rtol", KH_PT_DOUBLE, OFF(rtol), 0, 1e-6, NULL, 0, 1, 1, NULL, "",
+     "relative tolerance of adaptive steppers"},
+    {"solver", "atol", KH_PT_DOUBLE, OFF(atol), 0, 1e-9, NULL, 0, BIG, 0, NULL, "",
+     "absolute tolerance of adaptive steppers"},
+    {"solver", "first_step", KH_PT_DOUBLE, OFF(first_step), 0, 1e-3, NULL, 0, BIG, 1, NULL,
+     "time", "first trial step of adaptive steppers"},
+    {"solver", "dt", KH_PT_DOUBLE, OFF(dt), 0, 1e-3, NULL, 0, BIG, 1, NULL, "time",
+     "step of euler"},
+    {"solver", "locate_switches", KH_PT_ENUM, OFF(locate_switches), 0, KH_LOCATE_ALL, NULL, 0,
+     0, 0, "none,jumps,all", "", "which switches of the RHS adaptive steppers locate and "
+     "restart at: the jumps of bcm_step (jumps), also the kinks of the ReLU and of power g "
+     "(all), or none"},
+    {"solver", "switch_tol", KH_PT_DOUBLE, OFF(switch_tol), 0, 1e-9, NULL, 0, BIG, 1, NULL,
+     "time", "time resolution to which switches of g and of the ReLU are located"},
+    {"solver", "steady_tol", KH_PT_DOUBLE, OFF(steady_tol), 0, 1e-10, NULL, 0, BIG, 1, NULL, "",
+     "quasi_static: the steady state of h is reached when max |tau dh/dt| <= steady_tol"},
+    {"solver", "steady_max_steps", KH_PT_LONG, OFF(steady_max_steps), 0, 10000000, NULL, 1, LBIG,
+     0, NULL, "", "quasi_static: most Euler steps to the steady state when w_inh >= 1"},
+    {"solver", "max_steps", KH_PT_LONG, OFF(max_steps), 0, 0, NULL, 0, LBIG, 0, NULL, "",
+     "most steps per presentation (0: no limit)"},
+    {"solver", "threads", KH_PT_LONG, OFF(threads), 0, 0, NULL, 0, 4096, 0, NULL, "",
+     "threads (0: all cores or one, whichever does the work faster, re-measured every 4 s)"},
+    {"solver", "precision", KH_PT_ENUM, OFF(precision), 0, KH_PREC_DOUBLE, NULL, 0, 0, 0,
+     "double,float", "", "arithmetic of the fast rule, of batched euler and of khsim train's readout "
+     "(double: reference)"},
+    {"solver", "device", KH_PT_ENUM, OFF(device), 0, KH_DEV_CPU, NULL, 0, 0, 0, "cpu,cuda,auto",
+     "", "where batched euler runs: cpu, cuda (an error without a GPU) or auto (cuda when a "
+     "GPU is there, else cpu)"},
+    {"solver", "batch", KH_PT_LONG, OFF(ensemble), 0, 1, NULL, 1, LBIG, 0, NULL, "",
+     "euler: trajectories integrated together (trajectory b uses init.seed + b)"},
+    {"output", "path", KH_PT_STRING, STR(out_path), 0, "", 0, 0, 0, NULL, "",
+     "output file (default output/<study name>.h5)"},
+    {"output", "overwrite", KH_PT_BOOL, OFF(overwrite), 0, 0, NULL, 0, 1, 0, NULL, "",
+     "replace an existing output file (the command line's --force)"},
+    {"output", "compress_snapshots", KH_PT_BOOL, OFF(compress_snapshots), 0, 0, NULL, 0, 1, 0,
+     NULL, "", "deflate /snapshots/W too (the trajectory always is)"},
+    {"output", "record_every", KH_PT_DOUBLE, OFF(record_every), 0, 0.1, NULL, 0, BIG, 1, NULL,
+     "time", "interval between /trajectory rows within a presentation"},
+    {"output", "snapshot_every", KH_PT_DOUBLE, OFF(snapshot_every), 0, 10, NULL, 0, BIG, 1, NULL,
+     "time", "interval between /snapshots/W rows"},
+    {"output", "snapshot_batches", KH_PT_LONG, OFF(snapshot_batches), 0, 0, NULL, 0, LBIG, 0,
+     NULL, "", "fast: a /snapshots/W row every this many minibatches (0: at each epoch's end)"},
+    {"train", "power", KH_PT_DOUBLE, OFF(tr_power), 0, 4.5, NULL, 1, BIG, 0, NULL, "",
+     "readout: the power n of the activation h = max(W v, 0)^n"},
+    {"train", "loss_power", KH_PT_DOUBLE, OFF(tr_loss_power), 0, 6, NULL, 2, BIG, 0, NULL, "",
+     "readout: the power m of the loss sum |c - t|^m"},
+    {"train", "beta", KH_PT_DOUBLE, OFF(tr_beta), 0, 0, NULL, 0, BIG, 0, NULL, "",
+     "readout: c = tanh(beta S h); 0: automatic (train.beta_auto)"},
+    {"train", "beta_auto", KH_PT_ENUM, OFF(tr_beta_auto), 0, KH_BETA_DIGIT, NULL, 0, 0, 0,
+     "digit,set", "", "readout, train.beta = 0: beta = beta_scale / max_mu h_mu of each digit "
+     "(digit) or / the mean over the training set of max_mu h_mu (set)"},
+    {"train", "beta_scale", KH_PT_DOUBLE, OFF(tr_beta_scale), 0, 10, NULL, 0, BIG, 1, NULL, "",
+     "readout: the factor of the automatic beta (train.beta = 0)"},
+    {"train", "lr", KH_PT_DOUBLE, OFF(tr_lr), 0, 1e-3, NULL, 0, BIG, 1, NULL, "",
+     "readout: Adam's first learning rate; then x0.5, x0.1, x0.05, x0.01 from 1/3 of the "
+     "epochs, every 1/6 (the paper's 0.001 for 100 of 300, then every 50)"},
+    {"train", "epochs", KH_PT_LONG, OFF(tr_epochs), 0, 300, NULL, 1, LBIG, 0, NULL, "",
+     "readout: epochs of Adam"},
+    {"train", "batch", KH_PT_LONG, OFF(tr_batch), 0, 100, NULL, 1, LBIG, 0, NULL, "",
+     "readout: minibatch size"},
+    {"train", "seed", KH_PT_LONG, OFF(tr_seed), 0, 1, NULL, 0, LBIG, 0, NULL, "",
+     "readout: seed of the minibatch order (and of a random W)"},
+    {"train", "test_samples", KH_PT_LONG, OFF(tr_test_samples), 0, 0, NULL, 0, LBIG, 0, NULL, "",
+     "held-out digits the error is measured on (train.measure); 0: all"},
+    {"train", "measure", KH_PT_ENUM, OFF(tr_measure), 0, KH_MEASURE_TEST, NULL, 0, 0, 0,
+     "test,validation", "", "the held-out digits: test = t10k-images in input.path; "
+     "validation = the training file's digits from input.first + input.samples on, which "
+     "neither phase trains on"},
+    {"train", "features", KH_PT_ENUM, OFF(tr_features), 0, KH_FEAT_LEARNED, NULL, 0, 0, 0,
+     "learned,random,pixels", "", "what the readout learns on: the fast rule's W, a random "
+     "frozen W on the same sphere, or the raw pixels"},
+    {"train", "adam_beta1", KH_PT_DOUBLE, OFF(tr_adam_b1), 0, 0.9, NULL, 0, 1, 0, NULL, "",
+     "Adam's beta1"},
+    {"train", "adam_beta2", KH_PT_DOUBLE, OFF(tr_adam_b2), 0, 0.999, NULL, 0, 1, 0, NULL, "",
+     "Adam's beta2"},
+    {"train", "adam_eps", KH_PT_DOUBLE, OFF(tr_adam_eps), 0, 1e-8, NULL, 0, BIG, 1, NULL, "",
+     "Adam's epsilon"},
+    {NULL, NULL, KH_PT_DOUBLE, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+/* clang-format on */
+
+size_t kh_param_count(void)
+{
+    size_t i = 0;
+    while (kh_param_table[i].key) {
+        i++;
+    }
+    return i;
+}
+
+long kh_param_find_dotted(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot || dot == name) {
+        return -1;
+    }
+    char section[64];
+    snprintf(section, sizeof section, "%.*s", (int)(dot - name), name);
+    return kh_param_find(section, dot + 1);
+}
+
+long kh_param_find(const char *section, const char *key)
+{
+    for (size_t i = 0; kh_param_table[i].key; i++) {
+        if (strcmp(kh_param_table[i].section, section) == 0 &&
+            strcmp(kh_param_table[i].key, key) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static int section_known(const char *section)
+{
+    for (size_t i = 0; kh_param_table[i].key; i++) {
+        if (strcmp(kh_param_table[i].section, section) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *kh_param_enum_name(size_t i, int v, char *buf, size_t len)
+{
+    const char *c = kh_param_table[i].choices;
+    int k = 0;
+    buf[0] = '\0';
+    while (c && *c) {
+        const char *e = strchr(c, ',');
+        size_t l = e ? (size_t)(e - c) : strlen(c);
+        if (k == v) {
+            snprintf(buf, len, "%.*s", (int)l, c);
+            return buf;
+        }
+        k++;
+        c = e ? e + 1 : NULL;
+    }
+    return buf;
+}
+
+static int enum_value(size_t i, const char *s)
+{
+    char name[KH_NAME_MAX];
+    for (int v = 0; v < 16; v++) {
+        kh_param_enum_name(i, v, name, sizeof name);
+        if (name[0] == '\0') {
+            break;
+        }
+        if (strcmp(name, s) == 0) {
+            return v;
+        }
+    }
+    return -1;
+}
+
+static void set_default(kh_params *p, size_t i)
+{
+    const kh_param_info *e = &kh_param_table[i];
+    char *base = (char *)p + e->offset;
+    switch (e->kind) {
+    case KH_PT_DOUBLE:
+        *(double *)base = e->def;
+        break;
+    case KH_PT_LONG:
+        *(long *)base = (long)e->def;
+        break;
+    case KH_PT_BOOL:
+    case KH_PT_ENUM:
+        *(int *)base = (int)e->def;
+        break;
+    case KH_PT_STRING:
+        snprintf(base, e->size, "%s", e->def_str);
+        break;
+    }
+}
+
+kh_config *kh_config_alloc(void)
+{
+    kh_config *c = calloc(1, sizeof *c);
+    if (!c || !(c->set = calloc(kh_param_count(), 1))) {
+        kh_config_free(c);
+        KH_ERROR(KH_ENOMEM, "cannot allocate the configuration");
+        return NULL;
+    }
+    for (size_t i = 0; kh_param_table[i].key; i++) {
+        set_default(&c->p, i);
+    }
+    return c;
+}
+
+void kh_config_free(kh_config *c)
+{
+    if (!c) {
+        return;
+    }
+    free(c->study_text);
+    free(c->set);
+    free(c);
+}
+
+static int in_range(const kh_param_info *e, double x)
+{
+    if (e->min_open ? !(x > e->min) : !(x >= e->min)) {
+        return 0;
+    }
+    return x <= e->max;
+}
+
+static int range_error(const kh_param_info *e, const char *where, const char *value)
+{
+    if (e->max < 1e299) {
+        return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is out of range: must be %s %g and <= %g", where,
+                        e->section, e->key, value, e->min_open ? ">" : ">=", e->min, e->max);
+    }
+    return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is out of range: must be %s %g", where, e->section,
+                    e->key, value, e->min_open ? ">" : ">=", e->min);
+}
+
+int kh_config_set_kv(kh_config *c, const char *section, const char *key, const char *value,
+                     const char *where)
+{
+    if (!section_known(section)) {
+        return KH_ERROR(KH_EINVAL, "%sunknown section [%s]", where, section);
+    }
+    long idx = kh_param_find(section, key);
+    if (idx < 0) {
+        return KH_ERROR(KH_EINVAL, "%sunknown key '%s' in section [%s]", where, key, section);
+    }
+    const kh_param_info *e = &kh_param_table[idx];
+    char *base = (char *)&c->p + e->offset;
+    char *end = NULL;
+    switch (e->kind) {
+    case KH_PT_DOUBLE: {
+        errno = 0;
+        double x = strtod(value, &end);
+        if (end == value || *end != '\0') {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s = '%s' is not a number", where, section, key,
+                            value);
+        }
+        if (!isfinite(x)) {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is not finite", where, section, key, value);
+        }
+        if (!in_range(e, x)) {
+            return range_error(e, where, value);
+        }
+        *(double *)base = x;
+        break;
+    }
+    case KH_PT_LONG: {
+        errno = 0;
+        double x = strtod(value, &end);
+        if (end == value || *end != '\0' || !isfinite(x)) {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s = '%s' is not a count", where, section, key, value);
+        }
+        if (x != floor(x)) {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is not an integer", where, section, key,
+                            value);
+        }
+        if (!in_range(e, x)) {
+            return range_error(e, where, value);
+        }
+        *(long *)base = (long)x;
+        break;
+    }
+    case KH_PT_BOOL:
+        if (!strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes") ||
+            !strcmp(value, "on")) {
+            *(int *)base = 1;
+        } else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no") ||
+                   !strcmp(value, "off")) {
+            *(int *)base = 0;
+        } else {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s = '%s' is not a boolean (true/false)", where,
+                            section, key, value);
+        }
+        break;
+    case KH_PT_ENUM: {
+        int v = enum_value((size_t)idx, value);
+        if (v < 0) {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s = '%s' is not one of %s", where, section, key,
+                            value, e->choices);
+        }
+        *(int *)base = v;
+        break;
+    }
+    case KH_PT_STRING:
+        if (strlen(value) >= e->size) {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s is longer than %zu characters", where, section, key,
+                            e->size - 1);
+        }
+        if (value[0] == '\0' && e->def_str[0] != '\0') {
+            return KH_ERROR(KH_EINVAL, "%s%s.%s is empty", where, section, key);
+        }
+        snprintf(base, e->size, "%s", value);
+        break;
+    }
+    c->set[idx] = 1;
+    return KH_OK;
+}
+
+typedef struct parse_ctx {
+    kh_config *c;
+    const char *name;
+    int status;
+    unsigned char *seen;
+} parse_ctx;
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+    parse_ctx *x = user;
+    char where[KH_PATH_MAX + 16];
+    snprintf(where, sizeof where, "%s: ", x->name);
+    if (!name) {
+        /* A section header with no key yet (INI_CALL_HANDLER_ON_NEW_SECTION builds). */
+        if (!section_known(section)) {
+            x->status = KH_ERROR(KH_EINVAL, "%sunknown section [%s]", where, section);
+            return 0;
+        }
+        return 1;
+    }
+    long idx = kh_param_find(section, name);
+    if (idx >= 0 && x->seen[idx]) {
+        x->status = KH_ERROR(KH_EINVAL, "%s%s.%s is given twice", where, section, name);
+        return 0;
+    }
+    int s = kh_config_set_kv(x->c, section, name, value, where);
+    if (s != KH_OK) {
+        x->status = s;
+        return 0;
+    }
+    x->seen[idx] = 1;
+    return 1;
+}
+
+/* Rejects section headers with no keys, which the ini callback never sees. */
+static int check_sections(const char *text, const char *name)
+{
+    const char *l = text;
+    long line = 1;
+    while (*l) {
+        const char *s = l;
+        while (*s == ' ' || *s == '\t') {
+            s++;
+        }
+        if (*s == '[') {
+            const char *e = strchr(s, ']');
+            const char *nl = strchr(s, '\n');
+            if (!e || (nl && e > nl)) {
+                return KH_ERROR(KH_EINVAL, "%s:%ld: unterminated section header", name, line);
+            }
+            char sec[KH_NAME_MAX];
+            snprintf(sec, sizeof sec, "%.*s", (int)(e - s - 1), s + 1);
+            if (!section_known(sec)) {
+                return KH_ERROR(KH_EINVAL, "%s:%ld: unknown section [%s]", name, line, sec);
+            }
+        }
+        const char *nl = strchr(l, '\n');
+        if (!nl) {
+            break;
+        }
+        l = nl + 1;
+        line++;
+    }
+    return KH_OK;
+}
+
+/* See kh_config.h. */
+int kh_config_normalize(const char *text, const char *name, char **out)
+{
+    *out = NULL;
+    size_t len = strlen(text);
+    char *o = malloc(len + 1);
+    if (!o) {
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the study text");
+    }
+    size_t w = 0;
+    int line = 1;
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        const char *end = nl ? nl : p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        const char *stop = end;
+        for (const char *q = p; q < end; q++) {
+            if ((*q == '#' || *q == ';') && (q == p || q[-1] == ' ' || q[-1] == '\t')) {
+                stop = q;
+                break;
+            }
+        }
+        while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t' || stop[-1] == '\r')) {
+            stop--;
+        }
+        if (stop - p > KH_INI_LINE_MAX) {
+            free(o);
+            return KH_ERROR(KH_EINVAL,
+                            "%s:%d: the line is %ld characters long (without its comment); at "
+                            "most %d are read",
+                            name, line, (long)(stop - p), KH_INI_LINE_MAX);
+        }
+        memcpy(o + w, p, (size_t)(stop - p));
+        w += (size_t)(stop - p);
+        if (nl) {
+            o[w++] = '\n';
+        }
+        p = nl ? nl + 1 : end;
+        line++;
+    }
+    o[w] = '\0';
+    *out = o;
+    return KH_OK;
+}
+
+int kh_config_parse_string(kh_config *c, const char *study, const char *name)
+{
+    if (c->study_path[0] == '\0') {
+        snprintf(c->study_path, sizeof c->study_path, "%s", name);
+    }
+    if (!c->study_text) {
+        c->study_text = strdup(study);
+    }
+    char *text = NULL;
+    int s = kh_config_normalize(study, name, &text);
+    if (s != KH_OK) {
+        return s;
+    }
+    s = check_sections(text, name);
+    if (s != KH_OK) {
+        free(text);
+        return s;
+    }
+    parse_ctx x = {c, name, KH_OK, calloc(kh_param_count(), 1)};
+    if (!x.seen) {
+        free(text);
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the parser state");
+    }
+    kh_error_clear();
+    int line = ini_parse_string(text, on_ini_entry, &x);
+    free(x.seen);
+    free(text);
+    if (line != 0) {
+        if (x.status != KH_OK) {
+            /* Prefix the line number to the handler's message. */
+            char msg[2048];
+            snprintf(msg, sizeof msg, "%s", kh_errmsg());
+            const char *rest = msg;
+            size_t nl = strlen(name);
+            if (strncmp(rest, name, nl) == 0 && rest[nl] == ':') {
+                rest += nl + 2;
+            }
+            return KH_ERROR(x.status, "%s:%d: %s", name, line, rest);
+        }
+        return KH_ERROR(KH_EINVAL, "%s:%d: syntax error (expected 'key = value' or '[section]')",
+                        name, line);
+    }
+    return KH_OK;
+}
+
+int kh_config_read(kh_config *c, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return KH_ERROR(KH_EIO, "%s: cannot open study file: %s", path, strerror(errno));
+    }
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return KH_ERROR(KH_EIO, "%s: cannot read study file", path);
+    }
+    long len = ftell(f);
+    rewind(f);
+    if (len < 0 || len > (1L << 24)) {
+        fclose(f);
+        return KH_ERROR(KH_EINVAL, "%s: not a study file (size %ld)", path, len);
+    }
+    char *text = malloc((size_t)len + 1);
+    if (!text) {
+        fclose(f);
+        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %ld bytes", path, len);
+    }
+    size_t got = fread(text, 1, (size_t)len, f);
+    fclose(f);
+    if (got != (size_t)len) {
+        free(text);
+        return KH_ERROR(KH_EIO, "%s: short read", path);
+    }
+    text[len] = '\0';
+    if (memchr(text, '\0', (size_t)len)) {
+        free(text);
+        return KH_ERROR(KH_EINVAL, "%s: not a text file (contains NUL bytes)", path);
+    }
+    free(c->study_text);
+    c->study_text = text;
+    snprintf(c->study_path, sizeof c->study_path, "%s", path);
+    return kh_config_parse_string(c, text, path);
+}
+
+int kh_config_set(kh_config *c, const char *assignment)
+{
+    char buf[KH_PATH_MAX + 128];
+    if (strlen(assignment) >= sizeof buf) {
+        return KH_ERROR(KH_EINVAL, "--set %.40s...: too long", assignment);
+    }
+    snprintf(buf, sizeof buf, "%s", assignment);
+    char *eq = strchr(buf, '=');
+    char *dot = strchr(buf, '.');
+    if (!eq || !dot || dot > eq) {
+        return KH_ERROR(KH_EINVAL, "--set %s: expected section.key=value", assignment);
+    }
+    *eq = '\0';
+    *dot = '\0';
+    return kh_config_set_kv(c, buf, dot + 1, eq + 1, "--set: ");
+}
+
+void kh_param_format(const kh_params *p, size_t i, char *buf, size_t len)
+{
+    const kh_param_info *e = &kh_param_table[i];
+    const char *base = (const char *)p + e->offset;
+    switch (e->kind) {
+    case KH_PT_DOUBLE:
+        snprintf(buf, len, "%.17g", *(const double *)base);
+        break;
+    case KH_PT_LONG:
+        snprintf(buf, len, "%ld", *(const long *)base);
+        break;
+    case KH_PT_BOOL:
+        snprintf(buf, len, "%s", *(const int *)base ? "true" : "false");
+        break;
+    case KH_PT_ENUM:
+        kh_param_enum_name(i, *(const int *)base, buf, len);
+        break;
+    case KH_PT_STRING:
+        snprintf(buf, len, "%s", base);
+        break;
+    }
+}
+
+int kh_config_validate(kh_config *c)
+{
+    kh_params *p = &c->p;
+    const char *name = c->study_path[0] ? c->study_path : "study";
+    long ip = kh_param_find("input", "presentation_time_end");
+    if (!c->set[ip]) {
+        p->presentation_time_end = p->presentation_time;
+    }
+    if (p->source != KH_SRC_UNIFORM && p->input_path[0] == '\0') {
+        return KH_ERROR(KH_EINVAL, "%s: input.path is required for this input.source", name);
+    }
+    if (p->source == KH_SRC_FILE && !c->set[kh_param_find("input", "path")]) {
+        /* Its default is the MNIST directory, not one file. */
+        return KH_ERROR(KH_EINVAL,
+                        "%s: input.source = file needs input.path (an idx file: ubyte, float "
+                        "or double)",
+                        name);
+    }
+    if (p->source == KH_SRC_UNIFORM && p->n_visible == 0) {
+        return KH_ERROR(KH_EINVAL,
+                        "%s: network.inputs must be set (> 0) for input.source = "
+                        "uniform",
+                        name);
+    }
+    if (p->weights == KH_INIT_FILE && p->init_path[0] == '\0') {
+        return KH_ERROR(KH_EINVAL, "%s: init.path is required for init.weights = file", name);
+    }
+    if (p->k > p->n_hidden && c->set[kh_param_find("learning", "k")]) {
+        return KH_ERROR(KH_EINVAL, "%s: learning.k = %ld exceeds network.hidden = %ld", name, p->k,
+                        p->n_hidden);
+    }
+    if (p->out_path[0] == '\0') {
+        const char *b = c->study_path[0] ? strrchr(c->study_path, '/') : NULL;
+        b = b ? b + 1 : (c->study_path[0] ? c->study_path : "study");
+        const char *dot = strrchr(b, '.');
+        int l = dot ? (int)(dot - b) : (int)strlen(b);
+        snprintf(p->out_path, sizeof p->out_path, "output/%.*s.h5", l, b);
+    }
+    return KH_OK;
+}
+
+double kh_config_presentation_time(const kh_params *p, long s, long n)
+{
+    if (n <= 1) {
+        return p->presentation_time;
+    }
+    double f = (double)s / (double)(n - 1);
+    return p->presentation_time + f * (p->presentation_time_end - p->presentation_time);
+}

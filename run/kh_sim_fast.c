@@ -1,0 +1,451 @@
+/* The run loop of method = fast: epochs of shuffled minibatches through the
+ * fast rule (solvers/fast.c), recorded in the layout of docs/record.md
+ * plus /epochs and /fast (docs/fast_rule.md, "The fast rule's record").
+ *
+ * Model time: each sample stands for one presentation of length
+ * input.presentation_time, so after c samples t = c presentation_time.
+ * /input/v holds the data set once, in data order (row j: t_start = j T);
+ * /fast/order [epochs, N] holds each epoch's sample order. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_rng.h"
+#include "core/kh_threads.h"
+#include "gpu/kh_gpu.h"
+#include "io/kh_data.h"
+#include "io/kh_h5.h"
+#include "run/kh_sim.h"
+#include "solvers/kh_fast.h"
+
+void kh_sim_shuffle(long *order, long N, kh_rng *r)
+{
+    for (long i = 0; i < N; i++) {
+        order[i] = i;
+    }
+    for (long i = N - 1; i > 0; i--) {
+        long j = (long)(kh_rng_uniform(r) * (double)(i + 1));
+        long tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}
+
+typedef struct fast_run {
+    kh_dataset data;
+    kh_fast *fast;      /* the CPU's learner, or */
+    kh_gpu_fast *gfast; /* the GPU's (solver.device = cuda | auto, with a GPU) */
+    kh_h5 *h5;
+    double *W, *cur, *act, *B, *tbuf;
+    long *order;
+    long m, n;
+} fast_run;
+
+static void fast_run_free(fast_run *r)
+{
+    kh_fast_free(r->fast);
+    kh_gpu_fast_free(r->gfast);
+    kh_dataset_release(&r->data);
+    free(r->W);
+    free(r->cur);
+    free(r->act);
+    free(r->B);
+    free(r->tbuf);
+    free(r->order);
+}
+
+/* The weights as double [m, n], from either learner. */
+static int get_W(fast_run *r, double *W)
+{
+    if (r->gfast) {
+        return kh_gpu_fast_get_W(r->gfast, W);
+    }
+    kh_fast_get_W(r->fast, W);
+    return KH_OK;
+}
+
+/* One minibatch on either learner; the operations it took into *flops. */
+static int step(fast_run *r, const long *idx, long nb, double eps, double *flops)
+{
+    if (r->gfast) {
+        *flops += 2.0 * (double)nb * (double)r->m * (double)r->n;
+        return kh_gpu_fast_step(r->gfast, idx, nb, eps);
+    }
+    int st = kh_fast_step(r->fast, idx, nb, eps);
+    *flops += kh_fast_flops(r->fast);
+    return st;
+}
+
+/* One /trajectory row for sample b of the last minibatch: its currents, the
+ * activities its code came from (h), B (into r->B, which record_epoch uses)
+ * and L = sum G(Q) at that sample. r->W holds the weights reached. */
+static int record_row(fast_run *r, const kh_params *p, double t, long b, long sample)
+{
+    const long m = p->n_hidden;
+    if (r->gfast) {
+        /* The GPU keeps no per-sample record: the currents of the sample at
+         * the weights reached, on the host. */
+        const long n = p->n_visible;
+        const double *v = r->data.x + (size_t)sample * (size_t)n;
+        for (long mu = 0; mu < m; mu++) {
+            kh_row_moments(r->W + (size_t)mu * (size_t)n, v, n, p->p - 2.0,
+                           kh_int_exponent(p->p - 2.0), &r->cur[mu], &r->B[mu], NULL);
+            r->act[mu] = r->cur[mu];
+        }
+    } else {
+        kh_fast_last(r->fast, b, r->cur, r->act, NULL);
+        kh_fast_pnorm(r->fast, r->B);
+    }
+    double L = 0.0;
+    for (long mu = 0; mu < m; mu++) {
+        double Q = kh_q(r->cur[mu], r->B[mu], p->p);
+        L += kh_G(p->g, Q, p->delta, p->h_star, p->g_n);
+    }
+    return kh_h5_append_row(r->h5, t, r->act, r->cur, r->B, L, NAN, sample);
+}
+
+/* The per-epoch record: eps, the fraction of units that won at least once,
+ * the mean and max |B - R^p| (from r->B, left by record_row), the epoch's
+ * wall time. */
+static int record_epoch(fast_run *r, const kh_params *p, double eps, double seconds)
+{
+    const long m = p->n_hidden;
+    const double Rp = pow(p->R, p->p);
+    long winners = 0;
+    int st;
+    if (r->gfast) {
+        if ((st = kh_gpu_fast_winners(r->gfast, 1, &winners)) != KH_OK) {
+            return st;
+        }
+    } else {
+        winners = kh_fast_winners(r->fast, 1);
+    }
+    double mean = 0.0, mx = 0.0;
+    for (long mu = 0; mu < m; mu++) {
+        double d = fabs(r->B[mu] - Rp);
+        mean += d;
+        mx = d > mx ? d : mx;
+    }
+    mean /= (double)m;
+    double won = (double)winners / (double)m;
+    int s;
+    if ((s = kh_h5_series_append(r->h5, "/epochs/eps", &eps, 0, 0, "learning rate")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/won_fraction", &won, 0, 0,
+                                 "fraction of units that won at least one sample")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/sphere_dev_mean", &mean, 0, 0,
+                                 "mean over units of |B_mu - R^p|")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/sphere_dev_max", &mx, 0, 0,
+                                 "max over units of |B_mu - R^p|")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/wall_seconds", &seconds, 0, 0, "s")) != KH_OK) {
+        return s;
+    }
+    return KH_OK;
+}
+
+static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *stop,
+                 kh_progress_fn progress, void *pctx, kh_sim_result *res, long start)
+{
+    const long N = r->data.n_samples, nb_max = p->batch, E = p->epochs;
+    const long per_epoch = (N + nb_max - 1) / nb_max;
+    const double T = p->presentation_time;
+    kh_rng rng;
+    kh_rng_seed(&rng, (uint64_t)p->input_seed, 3);
+    /* A resumed run replays the orders of the epochs done, so that epoch e
+     * sees the order an uninterrupted run gives it. */
+    for (long e = 0; e < start; e++) {
+        kh_sim_shuffle(r->order, N, &rng);
+    }
+    double last_report = kh_wall_seconds();
+    long batches = start * per_epoch, samples = start * N;
+    /* The counters are this call's work (kh_h5_write_solver adds the
+     * earlier parts'); presentations and t_end are the run's position. */
+    const long batches0 = batches, samples0 = samples;
+    res->epochs = start;
+    res->t_end = (double)samples * T;
+    /* The thread count follows the samples done per second (kh_threads.h). */
+    kh_threads threads;
+    kh_threads_start(&threads, p->threads, (double)r->m * (double)r->n * (double)nb_max);
+    int st = KH_OK;
+    for (long e = start; e < E && st == KH_OK; e++) {
+        const double eps = p->eps0 * (1.0 - (double)e / (double)E);
+        const double t0 = kh_wall_seconds();
+        kh_sim_shuffle(r->order, N, &rng);
+        if ((st = kh_h5_series_append(r->h5, "/fast/order", r->order, N, 1,
+                                      "index into /input/v")) != KH_OK) {
+            break;
+        }
+        long nb = 0, b0 = 0;
+        if (r->gfast && p->snapshot_batches == 0) {
+            /* A whole epoch on the GPU without a host round trip per minibatch. */
+            if ((st = kh_gpu_fast_epoch(r->gfast, r->order, eps)) != KH_OK) {
+                break;
+            }
+            b0 = (per_epoch - 1) * nb_max;
+            nb = N - b0;
+            batches += per_epoch;
+            samples += N;
+            res->flops += 2.0 * (double)N * (double)r->m * (double)r->n;
+            res->presentations = samples;
+            res->stats.steps = batches - batches0;
+            res->stats.rhs_evals = samples - samples0;
+            res->t_end = (double)samples * T;
+        }
+        for (long i = 0; i < per_epoch && !(r->gfast && p->snapshot_batches == 0); i++) {
+            if (stop && *stop) {
+                st = KH_ERROR(KH_EINTR, "interrupted in epoch %ld at minibatch %ld", e + 1, i);
+                break;
+            }
+            b0 = i * nb_max;
+            nb = N - b0 < nb_max ? N - b0 : nb_max;
+            if ((st = step(r, r->order + b0, nb, eps, &res->flops)) != KH_OK) {
+                break;
+            }
+            batches++;
+            samples += nb;
+            kh_threads_tick(&threads, (double)samples);
+            res->presentations = samples;
+            res->stats.steps = batches - batches0;
+            res->stats.rhs_evals = samples - samples0;
+            res->t_end = (double)samples * T;
+            if (p->snapshot_batches > 0 && batches % p->snapshot_batches == 0) {
+                if ((st = get_W(r, r->W)) != KH_OK) {
+                    break;
+                }
+                if ((st = kh_h5_append_snapshot(r->h5, (double)samples * T, r->W)) != KH_OK) {
+                    break;
+                }
+                res->snapshots++;
+            }
+            if (progress && kh_wall_seconds() - last_report > kh_progress_seconds()) {
+                char line[160];
+                snprintf(line, sizeof line, "epoch %ld/%ld  minibatch %ld/%ld", e + 1, E, i + 1,
+                         per_epoch);
+                progress(pctx, (double)(e * per_epoch + i + 1) / (double)(E * per_epoch), line);
+                last_report = kh_wall_seconds();
+            }
+        }
+        if (st != KH_OK) {
+            break;
+        }
+        const double t = (double)samples * T;
+        /* The weights are fetched once per epoch, for the row, B and the snapshot. */
+        if ((st = get_W(r, r->W)) != KH_OK ||
+            (st = record_row(r, p, t, nb - 1, r->order[b0 + nb - 1])) != KH_OK ||
+            (st = record_epoch(r, p, eps, kh_wall_seconds() - t0)) != KH_OK) {
+            break;
+        }
+        res->rows++;
+        res->epochs = e + 1;
+        if (p->snapshot_batches == 0) {
+            if ((st = kh_h5_append_snapshot(r->h5, t, r->W)) != KH_OK) {
+                break;
+            }
+            res->snapshots++;
+        } else if ((st = kh_h5_flush(r->h5)) != KH_OK) {
+            break;
+        }
+        res->t_end = t;
+    }
+    kh_threads_stop(&threads);
+    /* The final W, when the last snapshot is older. */
+    if (st == KH_OK && p->snapshot_batches > 0 && batches % p->snapshot_batches != 0 &&
+        (st = get_W(r, r->W)) == KH_OK) {
+        if ((st = kh_h5_append_snapshot(r->h5, (double)samples * T, r->W)) == KH_OK) {
+            res->snapshots++;
+        }
+    }
+    return st;
+}
+
+/* The CPU's learner, or the GPU's where solver.device asks for it and one is
+ * there. The GPU runs the paper's rule (all three switches on). */
+static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_sim_result *res)
+{
+    snprintf(res->device, sizeof res->device, "cpu");
+    if (p->device != KH_DEV_CPU) {
+        char name[256] = "", why[1024] = "";
+        double mem;
+        int ma, mi;
+        int st = kh_gpu_probe(name, sizeof name, &mem, &ma, &mi);
+        if (st == KH_OK && !(p->fast_rank && p->fast_code && p->fast_maxnorm)) {
+            st = KH_ERROR(KH_ENOTSUP, "the GPU's fast rule is the paper's: learning.fast_rank, "
+                                      "fast_code and fast_maxnorm must be on");
+        }
+        if (st == KH_OK) {
+            r->gfast = kh_gpu_fast_alloc(r->data.x, N, p->n_visible, r->W, p->n_hidden, nb, p->p,
+                                         p->R, p->k, p->delta, p->fast_min_norm, p->precision);
+            st = r->gfast ? KH_OK : KH_EGPU;
+        }
+        if (st == KH_OK) {
+            snprintf(res->device, sizeof res->device, "cuda: %s", name);
+            return KH_OK;
+        }
+        snprintf(why, sizeof why, "%s", kh_errmsg());
+        if (p->device == KH_DEV_CUDA) {
+            return KH_ERROR(KH_ENOTSUP, "solver.device = cuda: %s", why);
+        }
+        snprintf(res->device, sizeof res->device, "cpu (device = auto: %.280s)", why);
+    }
+    r->fast = kh_fast_alloc(p, r->data.x, N, r->W, nb);
+    return r->fast ? KH_OK : KH_EINVAL;
+}
+
+int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
+                    kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
+{
+    return kh_sim_fast_run_ex(c, overrides, 0, stop, progress, progress_ctx, res);
+}
+
+/* The epochs a record holds complete (its /epochs rows), or -1 on error. */
+static long epochs_done(const char *path)
+{
+    kh_h5 *f = kh_h5_open_rw(path);
+    if (!f) {
+        return -1;
+    }
+    long e = kh_h5_length(f, "/epochs/eps");
+    kh_h5_close(f);
+    return e;
+}
+
+int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
+                       const volatile sig_atomic_t *stop, kh_progress_fn progress,
+                       void *progress_ctx, kh_sim_result *res)
+{
+    kh_params *p = &c->p;
+    fast_run r;
+    memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
+    if (strcmp(p->model, "krotov_hopfield") != 0) {
+        return KH_ERROR(KH_EINVAL,
+                        "solver.method = fast is the approximation of network.model = "
+                        "krotov_hopfield, not of %s",
+                        p->model);
+    }
+    int st = kh_data_load(p, &r.data);
+    if (st != KH_OK) {
+        return st;
+    }
+    p->n_visible = r.data.n_features;
+    const long m = p->n_hidden, n = p->n_visible, N = r.data.n_samples;
+    r.W = malloc((size_t)m * (size_t)n * sizeof(double));
+    r.cur = malloc((size_t)m * sizeof(double));
+    r.act = malloc((size_t)m * sizeof(double));
+    r.B = malloc((size_t)m * sizeof(double));
+    r.tbuf = malloc(2 * (size_t)N * sizeof(double));
+    r.order = malloc((size_t)N * sizeof(long));
+    if (!r.W || !r.cur || !r.act || !r.B || !r.tbuf || !r.order) {
+        fast_run_free(&r);
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule's run");
+    }
+    long start = 0;
+    if (resume) {
+        if (p->snapshot_batches != 0) {
+            fast_run_free(&r);
+            return KH_ERROR(KH_EINVAL,
+                            "%s: a fast run resumes at an epoch's end: it needs "
+                            "output.snapshot_batches = 0",
+                            p->out_path);
+        }
+        if ((start = epochs_done(p->out_path)) < 0) {
+            fast_run_free(&r);
+            return KH_EIO;
+        }
+        /* Row 0 is W(0), row e the weights after epoch e. */
+        st = kh_h5_read_row(p->out_path, "/snapshots/W", start, r.W, m * n);
+    } else {
+        st = kh_sim_init_weights(p, r.W);
+    }
+    if (st != KH_OK) {
+        fast_run_free(&r);
+        return st;
+    }
+    r.m = m;
+    r.n = n;
+    long nb = p->batch < N ? p->batch : N;
+    if ((st = choose_learner(&r, p, N, nb, res)) != KH_OK) {
+        fast_run_free(&r);
+        return st;
+    }
+    if ((st = kh_sim_check_output(c, resume)) != KH_OK) {
+        fast_run_free(&r);
+        return st;
+    }
+    if (resume) {
+        /* Whatever an interrupted epoch left is dropped: rows, its order, the
+         * snapshot written at the stop, the /epochs rows past the last. */
+        r.h5 = kh_h5_open_append(p->out_path, start, start + 1);
+        const char *series[] = {"/fast/order",
+                                "/epochs/eps",
+                                "/epochs/won_fraction",
+                                "/epochs/sphere_dev_mean",
+                                "/epochs/sphere_dev_max",
+                                "/epochs/wall_seconds"};
+        for (size_t i = 0; r.h5 && st == KH_OK && i < sizeof series / sizeof series[0]; i++) {
+            st = kh_h5_truncate(r.h5, series[i], start);
+        }
+        if (r.h5 && st == KH_OK) {
+            st = kh_h5_set_attr(r.h5, "/solver", "resumed_at_epoch", (double)start, NULL);
+        }
+        if (r.h5 && st == KH_OK) {
+            st = kh_h5_set_status(r.h5, "running", "");
+        }
+    } else {
+        r.h5 = kh_h5_create(p->out_path, c, "the fast approximation (PNAS 2019, section 3)",
+                            overrides, m, n);
+    }
+    if (!r.h5 || st != KH_OK) {
+        fast_run_free(&r);
+        kh_h5_close(r.h5);
+        return st != KH_OK ? st : KH_EIO;
+    }
+    for (long j = 0; j < N; j++) {
+        r.tbuf[j] = (double)j * p->presentation_time;
+        r.tbuf[N + j] = (double)(j + 1) * p->presentation_time;
+    }
+    double t0 = kh_wall_seconds();
+    if (resume) {
+        res->snapshots = start + 1;
+        st = train(&r, p, stop, progress, progress_ctx, res, start);
+    } else {
+        st = kh_h5_append_inputs(r.h5, r.data.x, N, r.tbuf, r.tbuf + N);
+        if (st == KH_OK && (st = kh_h5_append_snapshot(r.h5, 0.0, r.W)) == KH_OK) {
+            res->snapshots = 1;
+            st = train(&r, p, stop, progress, progress_ctx, res, 0);
+        }
+    }
+    res->wall_seconds = kh_wall_seconds() - t0;
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
+    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
+    if (st != KH_OK && st != KH_EIO) {
+        /* Keep the weights reached: the last snapshot row is the state at the stop. */
+        if (get_W(&r, r.W) == KH_OK && kh_h5_append_snapshot(r.h5, res->t_end, r.W) == KH_OK) {
+            res->snapshots++;
+        }
+    }
+    int s2 = kh_h5_write_solver(r.h5, "fast", 0.0, 0.0, &res->stats, res->wall_seconds);
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r.h5, "/solver", "precision", 0.0,
+                            p->precision == KH_PREC_FLOAT ? "float" : "double");
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r.h5, "/solver", "flops",
+                            res->flops + kh_h5_solver_prior(r.h5, "flops"), NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r.h5, "/solver", "device", 0.0, res->device);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_write_state(r.h5, "t", &res->t_end, 1);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_status(r.h5, status, msg);
+    }
+    int s3 = kh_h5_close(r.h5);
+    fast_run_free(&r);
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+}
