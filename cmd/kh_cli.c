@@ -10,30 +10,32 @@
 
 void kh_cli_usage(FILE *out)
 {
-    fprintf(out,
-            "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
-            "usage:\n"
-            "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
-            "  khsim run --resume OUT.h5 [--quiet]   continue an interrupted run\n"
-            "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
-            "                             the fast rule against the exact dynamics of the "
-            "study\n"
-            "  khsim train STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
-            "                             the fast rule on MNIST, then the supervised "
-            "readout\n"
-            "  khsim train --resume OUT.h5 [--quiet]\n"
-            "                             continue an interrupted training\n"
-            "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
-            "under\n"
-            "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
-            "  khsim info OUT.h5          what a file holds\n"
-            "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
-            "  khsim --help | --version\n"
-            "  --force (run, compare, train): replace an existing OUT.h5 (output.overwrite)\n\n"
-            "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
-            "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
-            "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
-            "models:\n");
+    fprintf(out, "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
+                 "usage:\n"
+                 "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
+                 "  khsim run --resume OUT.h5 [--quiet]   continue an interrupted run\n"
+                 "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+                 "                             the fast rule against the exact dynamics of the "
+                 "study\n"
+                 "  khsim train STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+                 "                             the fast rule on MNIST, then the supervised "
+                 "readout\n"
+                 "  khsim train --resume OUT.h5 [--quiet]\n"
+                 "                             continue an interrupted training\n"
+                 "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
+                 "under\n"
+                 "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
+                 "  khsim info OUT.h5          what a file holds\n"
+                 "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
+                 "  khsim --help | --version\n"
+                 "  --force (run, compare, train): replace an existing OUT.h5 (output.overwrite)\n"
+                 "  --quiet: no progress line on a terminal; --progress: a progress line every\n"
+                 "  5 s on stderr whatever it is (a file, a pipe, a Slurm log)\n"
+                 "  -v, --verbose (or KHSIM_DEBUG=1): messages also name their source location\n\n"
+                 "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
+                 "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
+                 "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
+                 "models:\n");
     for (size_t i = 0; kh_models[i]; i++) {
         fprintf(out, "  %-16s %s\n", kh_models[i]->name, kh_models[i]->summary);
     }
@@ -77,12 +79,17 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
                                          {"json", no_argument, NULL, 'j'},
                                          {"resume", no_argument, NULL, 'r'},
                                          {"force", no_argument, NULL, 'f'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"progress", no_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+hVs:o:q", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+hVvs:o:q", opts, NULL)) != -1) {
         switch (c) {
+        case 'v':
+            cli->verbose = 1;
+            continue;
         case 'h':
             cli->command = "help";
             return KH_OK;
@@ -108,7 +115,7 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
     }
     /* Options may follow the command and its argument. */
     while (optind < argc) {
-        c = getopt_long(argc, argv, "hVs:o:qj", opts, NULL);
+        c = getopt_long(argc, argv, "hVvs:o:qj", opts, NULL);
         if (c == -1) {
             if (cli->path) {
                 return KH_ERROR(KH_EINVAL, "unexpected argument '%s'", argv[optind]);
@@ -137,6 +144,12 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
             break;
         case 'r':
             cli->resume = 1;
+            break;
+        case 'v':
+            cli->verbose = 1;
+            break;
+        case 'p':
+            cli->progress = 1;
             break;
         case 'h':
             cli->command = "help";

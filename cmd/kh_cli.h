@@ -13,10 +13,12 @@ typedef struct kh_cli {
     const char *out;     /* -o */
     const char *sets[KH_CLI_MAX_SETS];
     int n_sets;
-    int quiet;  /* --quiet: no progress line */
-    int force;  /* --force: replace an existing output (output.overwrite) */
-    int json;   /* --json: the report of verify as JSON */
-    int resume; /* --resume: path is a record to continue (train) */
+    int quiet;    /* --quiet: no progress line */
+    int force;    /* --force: replace an existing output (output.overwrite) */
+    int json;     /* --json: the report of verify as JSON */
+    int resume;   /* --resume: path is a record to continue (train) */
+    int verbose;  /* -v, --verbose: messages name their source location */
+    int progress; /* --progress: a progress line every few seconds, also to files */
 } kh_cli;
 
 /* Parses argv. KH_OK or KH_EINVAL (with the reason in kh_errmsg()). */

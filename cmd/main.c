@@ -58,9 +58,14 @@ static int exit_code(int status)
     }
 }
 
+/* --progress writes a line at most this often (seconds). */
+#define LOG_SECONDS 5.0
+
 typedef struct progress_ctx {
     double start;
     int shown, tty;
+    int log;          /* --progress: whole lines, every LOG_SECONDS, wherever stderr goes */
+    double last_line; /* when the last of those was written */
     /* KHSIM_SIGNAL_AT="SIGNAL FRACTION [WORD]": the run raises SIGNAL at
      * its first progress report at FRACTION or later of its work (of the
      * phase whose progress line holds WORD). The tests interrupt runs this
@@ -78,11 +83,21 @@ static void show_progress(void *vctx, double frac, const char *line)
         c->sig = 0;
         kill(getpid(), sig);
     }
-    if (!c->tty) {
+    if (!c->tty && !c->log) {
         return;
     }
-    double el = kh_wall_seconds() - c->start;
+    const double now = kh_wall_seconds();
+    double el = now - c->start;
     double left = frac > 1e-3 ? el * (1.0 - frac) / frac : 0.0;
+    if (!c->tty) {
+        if (now - c->last_line >= LOG_SECONDS || frac >= 1.0) {
+            c->last_line = now;
+            fprintf(stderr, "[khsim] %5.1f%%  %s  elapsed %.0fs  left ~%.0fs\n", 100.0 * frac, line,
+                    el, left);
+            fflush(stderr);
+        }
+        return;
+    }
     fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left ~%.0fs", 100.0 * frac, line,
             el, left);
     c->shown = 1;
@@ -95,11 +110,13 @@ static kh_progress_fn progress_start(progress_ctx *pc, const kh_cli *cli)
     memset(pc, 0, sizeof *pc);
     pc->start = kh_wall_seconds();
     pc->tty = !cli->quiet && isatty(STDERR_FILENO);
+    pc->log = cli->progress && !pc->tty;
+    pc->last_line = pc->start - LOG_SECONDS; /* the first line at once */
     const char *e = getenv("KHSIM_SIGNAL_AT");
     if (e && sscanf(e, "%d %lf %31s", &pc->sig, &pc->at, pc->word) < 2) {
         pc->sig = 0;
     }
-    return pc->tty || pc->sig > 0 ? show_progress : NULL;
+    return pc->tty || pc->log || pc->sig > 0 ? show_progress : NULL;
 }
 
 /* OpenMP's thread count, when the study sets one (solver.threads). */
@@ -161,6 +178,9 @@ static int isolated(const kh_cli *cli, const char *path, kh_child_fn fn)
 static int info_or_verify(const char *path, void *arg)
 {
     const kh_cli *cli = arg;
+    if (access(path, F_OK) != 0) {
+        return KH_ERROR(KH_EIO, "%s does not exist", path);
+    }
     return strcmp(cli->command, "info") == 0 ? kh_h5_info(path, stdout)
                                              : kh_verify(path, cli->json, stdout);
 }
@@ -264,6 +284,10 @@ static int cmd_run(const kh_cli *cli)
                 res.presentations, res.t_end, res.rows, res.snapshots, res.stats.steps,
                 res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds);
     }
+    if (s == KH_EINTR && c->p.ensemble <= 1) { /* batched Euler does not resume */
+        fprintf(stderr, "khsim: to go on from its last snapshot: khsim run --resume %s\n",
+                c->p.out_path);
+    }
     kh_config_free(c);
     return s;
 }
@@ -341,6 +365,15 @@ static int khsim_main(int argc, char **argv)
      * the process, and the run ends with its message (the room check of
      * kh_h5.c stops it before that, so that the file stays valid). */
     signal(SIGXFSZ, SIG_IGN);
+
+    /* Source locations in messages only for -v or KHSIM_DEBUG=1, decided
+     * before anything can fail. */
+    const char *debug = getenv("KHSIM_DEBUG");
+    int verbose = debug && *debug && strcmp(debug, "0") != 0;
+    for (int i = 1; i < argc; i++) {
+        verbose |= strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0;
+    }
+    kh_error_locations(verbose);
 
     kh_cli cli;
     int s = kh_cli_parse(argc, argv, &cli);

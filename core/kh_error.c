@@ -12,6 +12,12 @@ _Static_assert(sizeof status_text / sizeof status_text[0] == KH_N_STATUS,
                "status text table out of sync with KH_STATUS_LIST");
 
 static _Thread_local char errbuf[2048];
+static int locations = 1;
+
+void kh_error_locations(int on)
+{
+    locations = on;
+}
 
 int kh_error_set(int code, const char *file, int line, const char *func, const char *fmt, ...)
 {
@@ -26,7 +32,7 @@ int kh_error_set(int code, const char *file, int line, const char *func, const c
         k = 0;
         buf[0] = '\0';
     }
-    if ((size_t)k < sizeof buf) {
+    if (locations && (size_t)k < sizeof buf) {
         snprintf(buf + k, sizeof buf - (size_t)k, " [%s:%d %s]", file, line, func);
     }
     memcpy(errbuf, buf, sizeof errbuf);

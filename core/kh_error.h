@@ -34,6 +34,11 @@ int kh_error_set(int code, const char *file, int line, const char *func, const c
 /* Usage: return KH_ERROR(KH_EINVAL, "tau must be > 0, got %g", tau); */
 #define KH_ERROR(code, ...) kh_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
+/* Whether KH_ERROR appends its source location ("[io/kh_h5.c:120 f]") to
+ * the message: on by default (the tests read them), off in the khsim binary
+ * unless -v or KHSIM_DEBUG=1. */
+void kh_error_locations(int on);
+
 /* Records `msg` as it is (a message made elsewhere, e.g. by a child process,
  * with its own place) for status `code`, and returns `code`. */
 int kh_error_restore(int code, const char *msg);

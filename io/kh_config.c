@@ -205,6 +205,85 @@ long kh_param_find(const char *section, const char *key)
     return -1;
 }
 
+/* The edit distance of a and b (insertions, deletions, substitutions), up
+ * to 63 characters each; 99 beyond. */
+static int edit_distance(const char *a, const char *b)
+{
+    const size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) {
+        return 99;
+    }
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++) {
+        d[i][0] = (int)i;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        d[0][j] = (int)j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            const int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            const int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    }
+    return d[la][lb];
+}
+
+/* A hint for an unknown key of `section` (NULL: an unknown section
+ * `key`): " (did you mean ...?)", or "" when nothing is close. */
+static void did_you_mean(const char *section, const char *key, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    const char *best = NULL, *best_section = NULL;
+    int best_d = 3; /* at most 2 edits */
+    for (size_t i = 0; kh_param_table[i].key; i++) {
+        const kh_param_info *e = &kh_param_table[i];
+        if (!section) {
+            const int d = edit_distance(key, e->section);
+            if (d < best_d) {
+                best_d = d;
+                best = e->section;
+            }
+        } else if (strcmp(e->key, key) == 0 && strcmp(e->section, section) != 0) {
+            best_d = -1; /* the key, in another section: the best hint */
+            best = e->key;
+            best_section = e->section;
+        } else if (best_d >= 0 && strcmp(e->section, section) == 0) {
+            const int d = edit_distance(key, e->key);
+            if (d < best_d) {
+                best_d = d;
+                best = e->key;
+            }
+        }
+    }
+    if (!best) {
+        return;
+    }
+    if (!section) {
+        snprintf(buf, len, " (did you mean [%s]?)", best);
+    } else if (best_section) {
+        snprintf(buf, len, " (%s is a key of [%s])", best, best_section);
+    } else {
+        snprintf(buf, len, " (did you mean '%s'?)", best);
+    }
+}
+
+/* The error for section [section], which is not one: with a hint. */
+static int unknown_section(const char *where, const char *section)
+{
+    if (strcmp(section, "sweep") == 0 || strcmp(section, "grid") == 0 ||
+        strcmp(section, "list") == 0) {
+        return KH_ERROR(KH_EINVAL,
+                        "%sunknown section [%s]: this looks like a sweep file (run it with khsim "
+                        "sweep)",
+                        where, section);
+    }
+    char hint[160];
+    did_you_mean(NULL, section, hint, sizeof hint);
+    return KH_ERROR(KH_EINVAL, "%sunknown section [%s]%s", where, section, hint);
+}
+
 static int section_known(const char *section)
 {
     for (size_t i = 0; kh_param_table[i].key; i++) {
@@ -315,11 +394,14 @@ int kh_config_set_kv(kh_config *c, const char *section, const char *key, const c
                      const char *where)
 {
     if (!section_known(section)) {
-        return KH_ERROR(KH_EINVAL, "%sunknown section [%s]", where, section);
+        return unknown_section(where, section);
     }
     long idx = kh_param_find(section, key);
     if (idx < 0) {
-        return KH_ERROR(KH_EINVAL, "%sunknown key '%s' in section [%s]", where, key, section);
+        char hint[160];
+        did_you_mean(section, key, hint, sizeof hint);
+        return KH_ERROR(KH_EINVAL, "%sunknown key '%s' in section [%s]%s", where, key, section,
+                        hint);
     }
     const kh_param_info *e = &kh_param_table[idx];
     char *base = (char *)&c->p + e->offset;
@@ -403,12 +485,15 @@ typedef struct parse_ctx {
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
 {
     parse_ctx *x = user;
+    if (x->status != KH_OK) {
+        return 0; /* inih goes on after an error: the first one is reported */
+    }
     char where[KH_PATH_MAX + 16];
     snprintf(where, sizeof where, "%s: ", x->name);
     if (!name) {
         /* A section header with no key yet (INI_CALL_HANDLER_ON_NEW_SECTION builds). */
         if (!section_known(section)) {
-            x->status = KH_ERROR(KH_EINVAL, "%sunknown section [%s]", where, section);
+            x->status = unknown_section(where, section);
             return 0;
         }
         return 1;
@@ -446,7 +531,9 @@ static int check_sections(const char *text, const char *name)
             char sec[KH_NAME_MAX];
             snprintf(sec, sizeof sec, "%.*s", (int)(e - s - 1), s + 1);
             if (!section_known(sec)) {
-                return KH_ERROR(KH_EINVAL, "%s:%ld: unknown section [%s]", name, line, sec);
+                char where[KH_PATH_MAX + 32];
+                snprintf(where, sizeof where, "%s:%ld: ", name, line);
+                return unknown_section(where, sec);
             }
         }
         const char *nl = strchr(l, '\n');
@@ -604,7 +691,18 @@ int kh_config_set(kh_config *c, const char *assignment)
     }
     *eq = '\0';
     *dot = '\0';
-    return kh_config_set_kv(c, buf, dot + 1, eq + 1, "--set: ");
+    /* "network.tau = 2" as well as "network.tau=2". */
+    char *parts[3] = {buf, dot + 1, eq + 1};
+    for (int k = 0; k < 3; k++) {
+        while (*parts[k] == ' ' || *parts[k] == '\t') {
+            parts[k]++;
+        }
+        char *end = parts[k] + strlen(parts[k]);
+        while (end > parts[k] && (end[-1] == ' ' || end[-1] == '\t')) {
+            *--end = '\0';
+        }
+    }
+    return kh_config_set_kv(c, parts[0], parts[1], parts[2], "--set: ");
 }
 
 void kh_param_format(const kh_params *p, size_t i, char *buf, size_t len)

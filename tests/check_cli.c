@@ -645,6 +645,57 @@ START_TEST(test_plots)
 }
 END_TEST
 
+/* What a user reads: no source locations unless -v (or KHSIM_DEBUG=1), a
+ * "did you mean" for a misspelt key or section and for a key in the wrong
+ * section, a hint for a sweep file given to run, "does not exist" for a
+ * missing record, spaces allowed in --set, progress lines in a pipe with
+ * --progress, and the resume command after Ctrl-C. */
+START_TEST(test_messages)
+{
+    char study[512], out[600], err[8192];
+    struct {
+        const char *ini, *needle;
+    } cases[] = {
+        {"[network]\nhiden = 3\n", "(did you mean 'hidden'?)"},
+        {"[learning]\nw_inh = 2\n", "(w_inh is a key of [network])"},
+        {"[netwrk]\nhidden = 2\n", "(did you mean [network]?)"},
+        {"[sweep]\nbase = x.ini\n", "run it with khsim sweep"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        kh_test_write_file(study, sizeof study, ".ini", cases[k].ini);
+        const char *a[] = {"run", study, NULL};
+        ck_assert_int_eq(kh_test_khsim(a, err, sizeof err, 0), 2);
+        ck_assert_msg(strstr(err, cases[k].needle), "'%s' lacks '%s'", err, cases[k].needle);
+        ck_assert_msg(!strstr(err, ".c:"), "a source location without -v: %s", err);
+        const char *av[] = {"run", study, "-v", NULL};
+        ck_assert_int_eq(kh_test_khsim(av, err, sizeof err, 0), 2);
+        ck_assert_msg(strstr(err, "[io/kh_config.c:"), "no source location with -v: %s", err);
+        remove(study);
+    }
+    const char *ai[] = {"info", "/nonexistent/record.h5", NULL};
+    ck_assert_int_eq(kh_test_khsim(ai, err, sizeof err, 0), 2);
+    ck_assert_msg(strstr(err, "does not exist"), "%s", err);
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 5\n[input]\npresentation_time = 20\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    const char *as[] = {"run", study, "-o", out, "--set", "network.tau = 2", "--progress", NULL};
+    setenv("KHSIM_PROGRESS_SECONDS", "0", 1); /* a report at every check: the run is short */
+    const int code = kh_test_khsim(as, err, sizeof err, 0);
+    unsetenv("KHSIM_PROGRESS_SECONDS");
+    ck_assert_msg(code == 0, "%s", err);
+    ck_assert_msg(strstr(err, "[khsim] ") && strstr(err, "%  presentation"),
+                  "no progress line in a pipe: %s", err);
+    double tau;
+    ck_assert_int_eq(kh_h5_read_attr_double(out, "/params", "network.tau", &tau), KH_OK);
+    ck_assert_double_eq(tau, 2.0);
+    const char *ac[] = {"run", study, "-o", out, "--force", "--quiet", NULL};
+    ck_assert_int_eq(kh_test_khsim_at(ac, err, sizeof err, SIGINT, "0.5"), 130);
+    ck_assert_msg(strstr(err, "khsim run --resume "), "no resume hint: %s", err);
+    remove(out);
+    remove(study);
+}
+END_TEST
+
 /* make check-layers: the sources' includes all point down; a planted
  * upward include (core including io), and one that names no layer, fail. */
 START_TEST(test_check_layers)
@@ -681,6 +732,7 @@ Suite *kh_cli_suite(void)
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_loop_test(tc, test_bad_files, 0, 2);
     tcase_add_test(tc, test_check_layers);
+    tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_unwritable_output);
     tcase_add_loop_test(tc, test_sigint_leaves_valid_file, 0, 2);
     tcase_add_test(tc, test_divergence);
