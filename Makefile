@@ -19,7 +19,7 @@ CFLAGS  += $(OPT) $(SANFLAGS) -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Wpe
            -Wstrict-prototypes -Wmissing-prototypes -Wdouble-promotion $(WERROR)
 # Includes name their layer ("core/kh_error.h"); build/ holds the generated
 # model list (kh_models.def).
-CPPFLAGS += -I$(B) -I. $(CPPFLAGS_EXTRA)
+CPPFLAGS += -I$(B) -I. -DKH_SHARE_DIR='"$(PREFIX)/share/khsim"' $(CPPFLAGS_EXTRA)
 LDLIBS  = $(SANFLAGS) $(PKG_LIBS) -fopenmp -lm
 
 MODEL_SRC  := $(filter-out models/registry.c models/kh_net.c,$(wildcard models/*.c))
@@ -218,9 +218,15 @@ $(B)/sgemm_rate: bench/sgemm_rate.c | $(DEPS_OK)
 data: | $(DEPS_OK)
 	sh scripts/fetch_mnist.sh data/mnist
 
+# The binary, and beside it in share/khsim the examples, the shipped digits
+# and the plot scripts (an installed khsim runs its examples from anywhere).
 install: khsim
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/khsim/examples \
+	  $(DESTDIR)$(PREFIX)/share/khsim/data/mnist-1000 $(DESTDIR)$(PREFIX)/share/khsim/plots
 	install -m 755 khsim $(DESTDIR)$(PREFIX)/bin/khsim
+	install -m 644 examples/*.ini $(DESTDIR)$(PREFIX)/share/khsim/examples/
+	install -m 644 data/mnist-1000/* $(DESTDIR)$(PREFIX)/share/khsim/data/mnist-1000/
+	install -m 644 plots/*.py $(DESTDIR)$(PREFIX)/share/khsim/plots/
 
 clean:
 	rm -rf build build-san build-gpu build-mpi build-fuzz khsim khsim-mpi

@@ -1,7 +1,7 @@
 /* khsim sweep: see kh_sweep.h. The sweep file:
  *
  *   [sweep]
- *   base = examples/default.ini   the base study (required)
+ *   base = default.ini   the base study (required; beside the sweep file first)
  *   out = output/my_sweep         directory of the points and the index
  *                                 (default output/<sweep file name>)
  *   verify = true                 run khsim verify on every point
@@ -84,7 +84,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     }
     if (strcmp(section, "sweep") == 0) {
         if (strcmp(name, "base") == 0) {
-            snprintf(s->base, sizeof s->base, "%s", value);
+            kh_config_resolve(s->path, value, s->base, sizeof s->base); /* beside the sweep file */
         } else if (strcmp(name, "out") == 0) {
             snprintf(s->out, sizeof s->out, "%s", value);
         } else if (strcmp(name, "seed_per_point") == 0) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/kh_error.h"
 
@@ -482,6 +483,20 @@ typedef struct parse_ctx {
     unsigned char *seen;
 } parse_ctx;
 
+void kh_config_resolve(const char *study_path, const char *path, char *out, size_t len)
+{
+    snprintf(out, len, "%s", path);
+    const char *slash = strrchr(study_path, '/');
+    if (!path[0] || path[0] == '/' || !slash) {
+        return;
+    }
+    char near[KH_PATH_MAX + KH_PATH_MAX];
+    snprintf(near, sizeof near, "%.*s/%s", (int)(slash - study_path), study_path, path);
+    if (access(near, F_OK) == 0 || access(path, F_OK) != 0) {
+        snprintf(out, len, "%s", near); /* beside the study, also when neither exists */
+    }
+}
+
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
 {
     parse_ctx *x = user;
@@ -502,6 +517,13 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     if (idx >= 0 && x->seen[idx]) {
         x->status = KH_ERROR(KH_EINVAL, "%s%s.%s is given twice", where, section, name);
         return 0;
+    }
+    char resolved[KH_PATH_MAX];
+    if (strcmp(name, "path") == 0 &&
+        (strcmp(section, "input") == 0 || strcmp(section, "init") == 0)) {
+        /* A file the study reads: beside the study file first. */
+        kh_config_resolve(x->name, value, resolved, sizeof resolved);
+        value = resolved;
     }
     int s = kh_config_set_kv(x->c, section, name, value, where);
     if (s != KH_OK) {
@@ -736,6 +758,14 @@ int kh_config_validate(kh_config *c)
     if (!c->set[ip]) {
         p->presentation_time_end = p->presentation_time;
     }
+#ifdef KH_SHARE_DIR
+    /* The shipped digits of an installed khsim, when input.path is left at
+     * its default and the current directory has none. */
+    if (!c->set[kh_param_find("input", "path")] && access(p->input_path, F_OK) != 0 &&
+        access(KH_SHARE_DIR "/data/mnist-1000", F_OK) == 0) {
+        snprintf(p->input_path, sizeof p->input_path, "%s", KH_SHARE_DIR "/data/mnist-1000");
+    }
+#endif
     if (p->source != KH_SRC_UNIFORM && p->input_path[0] == '\0') {
         return KH_ERROR(KH_EINVAL, "%s: input.path is required for this input.source", name);
     }

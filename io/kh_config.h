@@ -69,6 +69,13 @@ void kh_param_format(const kh_params *p, size_t i, char *buf, size_t len);
 /* The name of enum value `v` of table entry i. */
 const char *kh_param_enum_name(size_t i, int v, char *buf, size_t len);
 
+/* A path as the study (or sweep) file at `study_path` names it: a relative
+ * path means the file beside the study file (study_path's directory joined
+ * with it) when that exists, or when neither it nor the path as given from
+ * the current directory exists; else the path as given (the current
+ * directory, as khsim read it before). Into out. */
+void kh_config_resolve(const char *study_path, const char *path, char *out, size_t len);
+
 /* Presentation time of sample s of n (linear schedule, README, "Study file"). */
 double kh_config_presentation_time(const kh_params *p, long s, long n);
 

@@ -107,6 +107,26 @@ static void output_dir(const char *path, char *dir, size_t len)
     }
 }
 
+/* Creates directory `dir` and its parents as needed (mkdir -p). */
+static int make_dirs(const char *dir)
+{
+    char buf[KH_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *q = buf + 1;; q++) {
+        if (*q == '/' || *q == '\0') {
+            const char c = *q;
+            *q = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            if (c == '\0') {
+                return 0;
+            }
+            *q = c;
+        }
+    }
+}
+
 /* Whether a and b name the same file (both must exist). */
 static int same_file(const char *a, const char *b)
 {
@@ -121,6 +141,11 @@ int kh_sim_check_output(const kh_config *c, int resume)
     const char *path = p->out_path;
     char dir[KH_PATH_MAX];
     output_dir(path, dir, sizeof dir);
+    struct stat ds;
+    if (stat(dir, &ds) != 0 && make_dirs(dir) != 0) {
+        return KH_ERROR(KH_EIO, "output.path = %s: cannot create its directory %s: %s", path, dir,
+                        strerror(errno));
+    }
     if (access(dir, W_OK | X_OK) != 0) {
         return KH_ERROR(KH_EIO, "output.path = %s: directory %s is not writable: %s", path, dir,
                         strerror(errno));
