@@ -267,22 +267,41 @@ static int cmd_run(const kh_cli *cli)
     s = cli->resume ? kh_sim_resume(c, &stop_signal, pf, &pc, &res)
                     : kh_sim_run(c, overrides, &stop_signal, pf, &pc, &res);
     end_progress(&pc);
+    const char *parts = "";
+    if (cli->resume && (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER)) {
+        /* The record's /solver counts every part of the run: say those. */
+        double v;
+        long *counts[] = {&res.stats.steps, &res.stats.failed_steps, &res.stats.switches,
+                          &res.stats.rhs_evals};
+        const char *names[] = {"steps", "failed_steps", "switches", "rhs_evals"};
+        for (int k = 0; k < 4; k++) {
+            if (kh_h5_read_attr_double(c->p.out_path, "/solver", names[k], &v) == KH_OK) {
+                *counts[k] = (long)v;
+            }
+        }
+        if (kh_h5_read_attr_double(c->p.out_path, "/solver", "wall_seconds", &v) == KH_OK) {
+            res.wall_seconds = v;
+        }
+        parts = " (all parts)";
+    }
     if (strncmp(res.device, "cpu (", 5) == 0) {
         fprintf(stderr, "khsim: ran on the %s\n", res.device);
     }
     if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) && strcmp(c->p.method, "fast") == 0) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s at epoch %ld (%ld samples), %ld snapshots; %ld minibatches in %.3f s "
-                "here\n",
+                "here%s\n",
                 c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
-                res.epochs, res.presentations, res.snapshots, res.stats.steps, res.wall_seconds);
+                res.epochs, res.presentations, res.snapshots, res.stats.steps, res.wall_seconds,
+                parts);
     } else if (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s, %ld presentations to t = %.6g, %ld rows, %ld snapshots; %ld steps "
-                "(%ld rejected, %ld switches), %ld rhs evaluations, %.3f s\n",
+                "(%ld rejected, %ld switches), %ld rhs evaluations, %.3f s%s\n",
                 c->p.out_path, s == KH_OK ? "complete" : (s == KH_EINTR ? "interrupted" : "failed"),
                 res.presentations, res.t_end, res.rows, res.snapshots, res.stats.steps,
-                res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds);
+                res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds,
+                parts);
     }
     if (s == KH_EINTR && c->p.ensemble <= 1) { /* batched Euler does not resume */
         fprintf(stderr, "khsim: to go on from its last snapshot: khsim run --resume %s\n",
@@ -321,13 +340,21 @@ static int cmd_train(const kh_cli *cli)
     kh_train_result res;
     s = kh_train_run(c, overrides, cli->resume, &stop_signal, pf, &pc, &res);
     end_progress(&pc);
-    if (s == KH_OK || s == KH_EINTR) {
+    if (s == KH_EINTR && res.train_error < 0.0) {
+        /* Stopped before the readout's first epoch: no error to report. */
+        fprintf(stderr, "%s: interrupted in the %s phase, before the readout's first epoch\n",
+                c->p.out_path,
+                res.seconds_features > 0.0 ? "features" : "unsupervised (fast rule)");
+    } else if (s == KH_OK || s == KH_EINTR) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s; readout epoch %ld, train error %.2f %%, %s error %.2f %%; "
                 "unsupervised %.1f s, features %.1f s, readout %.1f s\n",
                 c->p.out_path, s == KH_OK ? "complete" : "interrupted", res.epochs,
                 100.0 * res.train_error, kh_train_measure_name(&c->p), 100.0 * res.test_error,
                 res.seconds_unsupervised, res.seconds_features, res.seconds_readout);
+    }
+    if (s == KH_EINTR) {
+        fprintf(stderr, "khsim: to go on: khsim train --resume %s\n", c->p.out_path);
     }
     kh_config_free(c);
     return s;

@@ -703,6 +703,27 @@ START_TEST(test_messages)
     const char *ac[] = {"run", study, "-o", out, "--force", "--quiet", NULL};
     ck_assert_int_eq(kh_test_khsim_at(ac, err, sizeof err, SIGINT, "0.5"), 130);
     ck_assert_msg(strstr(err, "khsim run --resume "), "no resume hint: %s", err);
+    /* The resume's summary counts every part, as /solver does. */
+    char cmd[2048], line[2048] = "", txt[700];
+    snprintf(txt, sizeof txt, "%s.txt", out);
+    snprintf(cmd, sizeof cmd, "%s run --resume %s --quiet > %s",
+             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", out, txt);
+    ck_assert_int_eq(system(cmd), 0);
+    FILE *f = fopen(txt, "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    double steps;
+    ck_assert_int_eq(kh_h5_read_attr_double(out, "/solver", "steps", &steps), KH_OK);
+    char want[64];
+    snprintf(want, sizeof want, "; %ld steps (", (long)steps);
+    ck_assert_msg(strstr(line, want) && strstr(line, "(all parts)"), "'%s' lacks '%s'", line, want);
+    remove(txt);
+    /* khsim train stopped before its readout says which phase, not an error of -100 %. */
+    const char *at[] = {"train", "examples/train_small.ini", "-o", out, "--force", "--quiet", NULL};
+    ck_assert_int_eq(kh_test_khsim_at(at, err, sizeof err, SIGINT, "0.2"), 130);
+    ck_assert_msg(strstr(err, "interrupted in the unsupervised (fast rule) phase") &&
+                      !strstr(err, "-100") && strstr(err, "khsim train --resume "),
+                  "%s", err);
     remove(out);
     remove(study);
 }
