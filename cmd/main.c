@@ -287,7 +287,8 @@ static int cmd_run(const kh_cli *cli)
     if (strncmp(res.device, "cpu (", 5) == 0) {
         fprintf(stderr, "khsim: ran on the %s\n", res.device);
     }
-    if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) && strcmp(c->p.method, "fast") == 0) {
+    if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) &&
+        strcmp(kh_sim_driver_name(&c->p), "fast") == 0) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s at epoch %ld (%ld samples), %ld snapshots; %ld minibatches in %.3f s "
                 "here%s\n",

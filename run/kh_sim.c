@@ -18,45 +18,6 @@
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
 
-double kh_progress_seconds(void)
-{
-    const char *e = getenv("KHSIM_PROGRESS_SECONDS");
-    char *end;
-    double v = e ? strtod(e, &end) : 0.25;
-    return e && end != e && v >= 0.0 ? v : 0.25;
-}
-
-int kh_sim_init_weights(const kh_params *p, double *W)
-{
-    const size_t mn = (size_t)p->n_hidden * (size_t)p->n_visible;
-    if (p->weights == KH_INIT_FILE) {
-        double *data = NULL;
-        int rank = 0;
-        long dims[3];
-        int s = kh_h5_read(p->init_path, "/snapshots/W", &data, &rank, dims);
-        if (s != KH_OK) {
-            return KH_ERROR(s, "init.path: %s", kh_errmsg());
-        }
-        if (rank != 3 || dims[0] < 1 || dims[1] != p->n_hidden || dims[2] != p->n_visible) {
-            free(data);
-            return KH_ERROR(KH_EINVAL,
-                            "init.path = %s: /snapshots/W has shape [%ld, %ld, %ld], "
-                            "expected [S >= 1, %ld, %ld]",
-                            p->init_path, dims[0], dims[1], dims[2], p->n_hidden, p->n_visible);
-        }
-        memcpy(W, data + (size_t)(dims[0] - 1) * mn, mn * sizeof(double));
-        free(data);
-        return KH_OK;
-    }
-    kh_rng r;
-    kh_rng_seed(&r, (uint64_t)p->init_seed, 2);
-    for (size_t i = 0; i < mn; i++) {
-        W[i] = p->weights == KH_INIT_NORMAL ? p->init_scale * kh_rng_normal(&r)
-                                            : p->init_scale * (2.0 * kh_rng_uniform(&r) - 1.0);
-    }
-    return KH_OK;
-}
-
 /* Everything a run holds; released by run_free. */
 typedef struct run {
     const kh_model_type *model;
@@ -91,100 +52,6 @@ static void run_free(run *r)
     free(r->flags);
 }
 
-/* Refuses an output path whose directory is missing or read-only before any
- * computation. */
-/* The directory of an output path ("." for a bare name). */
-static void output_dir(const char *path, char *dir, size_t len)
-{
-    snprintf(dir, len, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) {
-        dir[1] = '\0';
-    } else if (slash) {
-        *slash = '\0';
-    } else {
-        snprintf(dir, len, ".");
-    }
-}
-
-/* Creates directory `dir` and its parents as needed (mkdir -p). */
-static int make_dirs(const char *dir)
-{
-    char buf[KH_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *q = buf + 1;; q++) {
-        if (*q == '/' || *q == '\0') {
-            const char c = *q;
-            *q = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            if (c == '\0') {
-                return 0;
-            }
-            *q = c;
-        }
-    }
-}
-
-/* Whether a and b name the same file (both must exist). */
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return a[0] && b[0] && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
-int kh_sim_check_output(const kh_config *c, int resume)
-{
-    const kh_params *p = &c->p;
-    const char *path = p->out_path;
-    char dir[KH_PATH_MAX];
-    output_dir(path, dir, sizeof dir);
-    struct stat ds;
-    if (stat(dir, &ds) != 0 && make_dirs(dir) != 0) {
-        return KH_ERROR(KH_EIO, "output.path = %s: cannot create its directory %s: %s", path, dir,
-                        strerror(errno));
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        return KH_ERROR(KH_EIO, "output.path = %s: directory %s is not writable: %s", path, dir,
-                        strerror(errno));
-    }
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        return KH_OK; /* a new file */
-    }
-    if (S_ISLNK(st.st_mode)) {
-        return KH_ERROR(KH_EINVAL,
-                        "output.path = %s is a symbolic link: khsim does not write through "
-                        "links (name the file itself)",
-                        path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return KH_ERROR(KH_EINVAL, "output.path = %s exists and is not a regular file", path);
-    }
-    if (same_file(path, c->study_path)) {
-        return KH_ERROR(KH_EINVAL, "output.path = %s is the study file itself", path);
-    }
-    if ((p->source == KH_SRC_FILE && same_file(path, p->input_path)) ||
-        (p->weights == KH_INIT_FILE && same_file(path, p->init_path))) {
-        return KH_ERROR(KH_EINVAL, "output.path = %s is a file the study reads (%s)", path,
-                        p->source == KH_SRC_FILE && same_file(path, p->input_path) ? "input.path"
-                                                                                   : "init.path");
-    }
-    if (!resume && !p->overwrite && st.st_size > 0) {
-        return KH_ERROR(KH_EINVAL,
-                        "output.path = %s exists: khsim does not replace it without --force (or "
-                        "output.overwrite = true); to continue an interrupted run, khsim run "
-                        "--resume %s",
-                        path, path);
-    }
-    if (access(path, W_OK) != 0) {
-        return KH_ERROR(KH_EIO, "output.path = %s: the file exists and is not writable", path);
-    }
-    return KH_OK;
-}
-
 /* Before a new run: what it will write, estimated from the schedule (rows:
  * one per record_every of each presentation plus its first; snapshots: one
  * per snapshot_every; Euler steps: one per dt), against the room on the
@@ -214,7 +81,7 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
                         p->dt, t_total / p->dt, t_total);
     }
     char dir[KH_PATH_MAX];
-    output_dir(p->out_path, dir, sizeof dir);
+    kh_sim_output_dir(p->out_path, dir, sizeof dir);
     struct statvfs sv;
     if (statvfs(dir, &sv) == 0) {
         const double room = (double)sv.f_bavail * (double)sv.f_frsize;
@@ -390,56 +257,6 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
     return st != KH_OK ? st : kh_sim_finish(p, &o, *t, N, next_snap, n_snap);
 }
 
-int kh_sim_presentation(const kh_params *p, kh_sim_outputs *o, long s, long N, double t_start,
-                        double t_end, double *t, long k, long *next_snap, long *n_snap)
-{
-    int st = KH_OK;
-    while (*t < t_end) {
-        if (o->stop && *o->stop) {
-            return KH_ERROR(KH_EINTR, "interrupted at t = %.9g", *t);
-        }
-        double t_rec = t_start + (double)k * p->record_every;
-        double t_snap = (double)*next_snap * p->snapshot_every;
-        double target = fmin(fmin(t_rec, t_snap), t_end);
-        if ((st = o->advance(o->ctx, t, target)) != KH_OK) {
-            return st;
-        }
-        if (t_rec <= target && *t < t_end) {
-            if ((st = o->record(o->ctx, *t, s)) != KH_OK) {
-                return st;
-            }
-            k++;
-        }
-        if (t_snap <= target) {
-            if ((st = o->snapshot(o->ctx, *t)) != KH_OK) {
-                return st;
-            }
-            (*n_snap)++;
-            (*next_snap)++;
-        }
-        if (o->progress && kh_wall_seconds() - o->last_report > kh_progress_seconds()) {
-            char line[200];
-            snprintf(line, sizeof line, "presentation %ld/%ld  t = %.4g / %.4g%s", s + 1, N, *t,
-                     o->t_total, o->tag ? o->tag : "");
-            o->progress(o->pctx, o->t_total > 0 ? *t / o->t_total : 1.0, line);
-            o->last_report = kh_wall_seconds();
-        }
-    }
-    return KH_OK;
-}
-
-int kh_sim_finish(const kh_params *p, kh_sim_outputs *o, double t, long N, long next_snap,
-                  long *n_snap)
-{
-    int st = o->record(o->ctx, t, N - 1);
-    if (st == KH_OK && (double)(next_snap - 1) * p->snapshot_every < t) {
-        if ((st = o->snapshot(o->ctx, t)) == KH_OK) {
-            (*n_snap)++;
-        }
-    }
-    return st;
-}
-
 /* Finds where the record c->p.out_path resumes (its last snapshot that has
  * its state), loads that state into r->y and shortens the record to it. */
 static int resume_from(run *r, const kh_params *p, resume_point *rp, double *t)
@@ -555,51 +372,15 @@ static int resume_from(run *r, const kh_params *p, resume_point *rp, double *t)
     return st;
 }
 
-static int run_main(kh_config *c, const char *overrides, int resume,
-                    const volatile sig_atomic_t *stop, kh_progress_fn progress, void *progress_ctx,
-                    const kh_sim_hooks *hooks, kh_sim_result *res);
-
-int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
-               kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
-{
-    return kh_sim_run_hooked(c, overrides, stop, progress, progress_ctx, NULL, res);
-}
-
-int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
-                      kh_progress_fn progress, void *progress_ctx, const kh_sim_hooks *hooks,
-                      kh_sim_result *res)
-{
-    return run_main(c, overrides, 0, stop, progress, progress_ctx, hooks, res);
-}
-
-int kh_sim_resume(kh_config *c, const volatile sig_atomic_t *stop, kh_progress_fn progress,
-                  void *progress_ctx, kh_sim_result *res)
-{
-    return run_main(c, NULL, 1, stop, progress, progress_ctx, NULL, res);
-}
-
-static int run_main(kh_config *c, const char *overrides, int resume,
-                    const volatile sig_atomic_t *stop, kh_progress_fn progress, void *progress_ctx,
-                    const kh_sim_hooks *hooks, kh_sim_result *res)
+int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
+                   const volatile sig_atomic_t *stop, kh_progress_fn progress, void *progress_ctx,
+                   const kh_sim_hooks *hooks, kh_sim_result *res)
 {
     kh_params *p = &c->p;
     run r;
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
     int st = KH_OK;
-    if (strcmp(p->method, "fast") == 0) {
-        return kh_sim_fast_run_ex(c, overrides, resume, stop, progress, progress_ctx, res);
-    }
-    if (kh_sim_ens_wanted(p)) {
-        if (resume) {
-            return KH_ERROR(KH_ENOTSUP, "batched euler does not resume yet: run it again");
-        }
-        if (hooks) {
-            return KH_ERROR(KH_EINVAL, "khsim compare integrates one trajectory: solver.batch "
-                                       "= 1, device = cpu, precision = double");
-        }
-        return kh_sim_ens_run(c, overrides, stop, progress, progress_ctx, res);
-    }
     if (!(r.model = kh_model_find(p->model)) || !kh_solver_find(p->method)) {
         return KH_EINVAL;
     }

@@ -60,6 +60,17 @@ typedef struct kh_sim_hooks {
 int kh_sim_resume(kh_config *c, const volatile sig_atomic_t *stop, kh_progress_fn progress,
                   void *progress_ctx, kh_sim_result *res);
 
+/* The driver that runs study p (run/kh_run.c's table, the first that takes
+ * it): "fast", "ensemble" or "ode". */
+const char *kh_sim_driver_name(const kh_params *p);
+
+/* The ODE driver (run/kh_sim.c): one trajectory through a registered solver;
+ * a new run, or (resume != 0) the continuation of the record. kh_sim_run,
+ * kh_sim_resume and kh_sim_run_hooked reach it through the driver table. */
+int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
+                   const volatile sig_atomic_t *stop, kh_progress_fn progress, void *progress_ctx,
+                   const kh_sim_hooks *hooks, kh_sim_result *res);
+
 /* kh_sim_run with hooks (may be NULL); not for method = fast. */
 int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                       kh_progress_fn progress, void *progress_ctx, const kh_sim_hooks *hooks,
@@ -67,15 +78,11 @@ int kh_sim_run_hooked(kh_config *c, const char *overrides, const volatile sig_at
 
 /* The run of method = fast (run/kh_sim_fast.c): epochs of shuffled
  * minibatches through the fast rule, recorded as docs/fast_rule.md describes
- * (/epochs, /fast/order, a snapshot per epoch or per output.snapshot_batches).
- * Same contract and codes as kh_sim_run, which calls it for method = fast. */
-int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
-                    kh_progress_fn progress, void *progress_ctx, kh_sim_result *res);
-
-/* kh_sim_fast_run, or with resume != 0 its continuation: c holds the
- * parameters of the record c->p.out_path (kh_h5_read_params), which is
- * continued from its last complete epoch (the orders of the epochs done are
- * replayed, so the result is the uninterrupted run's). */
+ * (/epochs, /fast/order, a snapshot per epoch or per output.snapshot_batches);
+ * same contract and codes as kh_sim_run. With resume != 0 its continuation:
+ * c holds the parameters of the record c->p.out_path (kh_h5_read_params),
+ * which is continued from its last complete epoch (the orders of the epochs
+ * done are replayed, so the result is the uninterrupted run's). */
 int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
                        const volatile sig_atomic_t *stop, kh_progress_fn progress,
                        void *progress_ctx, kh_sim_result *res);
@@ -130,6 +137,9 @@ void kh_sim_shuffle(long *order, long N, kh_rng *r);
  * file the study reads (input.path, init.path), or (unless `resume` or
  * output.overwrite) exists and is not empty. Else KH_OK. */
 int kh_sim_check_output(const kh_config *c, int resume);
+
+/* The directory of output path `path` ("." for a bare name), into dir. */
+void kh_sim_output_dir(const char *path, char *dir, size_t len);
 
 /* Fills W [m, n] as init.weights says (normal or uniform with init.seed, or
  * the last /snapshots/W row of init.path). KH_OK, KH_EIO, KH_EINVAL. */

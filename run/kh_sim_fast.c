@@ -293,12 +293,6 @@ static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_s
     return r->fast ? KH_OK : KH_EINVAL;
 }
 
-int kh_sim_fast_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
-                    kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
-{
-    return kh_sim_fast_run_ex(c, overrides, 0, stop, progress, progress_ctx, res);
-}
-
 /* The epochs a record holds complete (its /epochs rows), or -1 on error. */
 static long epochs_done(const char *path)
 {
