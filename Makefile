@@ -10,7 +10,8 @@ PKGS    := gsl hdf5 check inih zlib openblas
 # Lazy (=): evaluated in recipes, after the set-up step has installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # GSL's CBLAS is replaced by OpenBLAS (GSL calls cblas_*; one provider only).
-PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs gsl hdf5 inih zlib openblas 2>/dev/null))
+# HDF5's high-level library (dimension scales) beside HDF5 itself.
+PKG_LIBS   = $(patsubst -lhdf5,-lhdf5_hl -lhdf5,$(filter-out -lgslcblas,$(shell pkg-config --libs gsl hdf5 inih zlib openblas 2>/dev/null)))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 B       ?= build
 SANFLAGS ?=

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,22 +33,81 @@ typedef struct ds_spec {
     int rank;    /* 1, 2 or 3 */
     int is_long; /* int64 instead of double */
     const char *units;
+    const char *description;
+    int scale;           /* the D_* dataset that is this one's first axis (-1: none, or itself) */
+    const char *axes[3]; /* the name of each axis (HDF5 dimension labels) */
 } ds_spec;
 
+/* Time is in the study's unit of time (that of network.tau and tau_L). */
 static const ds_spec specs[D_N] = {
-    {"/input/v", 2, 0, "input units (MNIST: pixel / 255)"},
-    {"/input/t_start", 1, 0, "time"},
-    {"/input/t_end", 1, 0, "time"},
-    {"/trajectory/t", 1, 0, "time"},
-    {"/trajectory/h", 2, 0, "activity"},
-    {"/trajectory/current", 2, 0, "I_mu = sum_i sgn(W)|W|^(p-1) v_i"},
-    {"/trajectory/pnorm", 2, 0, "B_mu = sum_i |W_mui|^p"},
-    {"/trajectory/lyapunov", 1, 0, "L = sum_mu G(Q_mu)"},
-    {"/trajectory/dL_dt", 1, 0, "1/time"},
-    {"/trajectory/sample", 1, 1, "index into /input/v"},
-    {"/snapshots/t", 1, 0, "time"},
-    {"/snapshots/W", 3, 0, "weight"},
+    {"/input/v",
+     2,
+     0,
+     "1 (MNIST: pixel / 255)",
+     "the input of each presentation, v_i",
+     D_TSTART,
+     {"presentation", "input", NULL}},
+    {"/input/t_start", 1, 0, "time", "when each presentation starts", -1, {"presentation"}},
+    {"/input/t_end", 1, 0, "time", "when each presentation ends", D_TSTART, {"presentation"}},
+    {"/trajectory/t", 1, 0, "time", "the time of each row", -1, {"time"}},
+    {"/trajectory/h",
+     2,
+     0,
+     "activity (the unit of I)",
+     "h_mu, the hidden units' state",
+     D_T,
+     {"time", "unit", NULL}},
+    {"/trajectory/current",
+     2,
+     0,
+     "weight^(p-1) x input",
+     "I_mu = sum_i sgn(W_mui) |W_mui|^(p-1) v_i",
+     D_T,
+     {"time", "unit", NULL}},
+    {"/trajectory/pnorm", 2, 0, "weight^p", "B_mu = sum_i |W_mui|^p", D_T, {"time", "unit", NULL}},
+    {"/trajectory/lyapunov",
+     1,
+     0,
+     "dimensionless",
+     "L = sum_mu G(Q_mu), Q_mu = I_mu / B_mu^((p-1)/p)",
+     D_T,
+     {"time"}},
+    {"/trajectory/dL_dt", 1, 0, "1/time", "dL/dt at each row", D_T, {"time"}},
+    {"/trajectory/sample", 1, 1, "index", "the row of /input/v shown at each row", D_T, {"time"}},
+    {"/snapshots/t", 1, 0, "time", "the time of each snapshot", -1, {"snapshot"}},
+    {"/snapshots/W", 3, 0, "weight", "W_mui at each snapshot", D_ST, {"snapshot", "unit", "input"}},
 };
+
+/* Each dataset's description, its axes' labels, and its first axis's
+ * coordinate (an HDF5 dimension scale: /trajectory/t for every /trajectory
+ * dataset, /snapshots/t for W, /input/t_start for the inputs), so that
+ * h5py's .dims, xarray and other readers see named axes. At creation, before
+ * the file goes live. */
+static int describe(kh_h5 *f)
+{
+    for (int i = 0; i < D_N; i++) {
+        const ds_spec *s = &specs[i];
+        if (kh_h5i_attr_string(f->ds[i], "description", s->description) != KH_OK) {
+            return KH_EIO;
+        }
+        for (int a = 0; a < s->rank; a++) {
+            if (s->axes[a] && H5DSset_label(f->ds[i], (unsigned)a, s->axes[a]) < 0) {
+                return KH_ERROR(KH_EIO, "%s: cannot label the axes of %s", f->path, s->name);
+            }
+        }
+    }
+    for (int i = 0; i < D_N; i++) {
+        const int sc = specs[i].scale;
+        if (sc >= 0 &&
+            (H5DSis_scale(f->ds[sc]) > 0 || H5DSset_scale(f->ds[sc], specs[sc].axes[0]) >= 0)) {
+            if (H5DSattach_scale(f->ds[i], f->ds[sc], 0) < 0) {
+                return KH_ERROR(KH_EIO, "%s: cannot attach %s to %s", f->path, specs[sc].name,
+                                specs[i].name);
+            }
+        }
+    }
+    return KH_OK;
+}
 
 const char *kh_h5i_dataset_name(int i)
 {
@@ -180,6 +240,9 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
         if (f->ds[i] < 0) {
             s = KH_ERROR(KH_EIO, "%s: cannot create dataset %s", path, specs[i].name);
         }
+    }
+    if (s == KH_OK) {
+        s = describe(f);
     }
     if (s == KH_OK) {
         hid_t g = H5Gcreate2(f->file, "/solver", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -576,6 +639,16 @@ int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
     }
     hid_t d = H5Dcreate2(f->file, full, H5T_NATIVE_DOUBLE, sp, lc, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    /* What each final-state dataset holds. */
+    const int is_t = strcmp(name, "t") == 0, is_h = strcmp(name, "h") == 0;
+    if (e >= 0 && (kh_h5i_attr_string(d, "units", is_t ? "time" : "activity") != KH_OK ||
+                   kh_h5i_attr_string(d, "description",
+                                      is_t   ? "the time at which the run ended"
+                                      : is_h ? "h_mu at the end of the run"
+                                             : "the state after W (bcm's theta) at the end of "
+                                               "the run") != KH_OK)) {
+        e = -1;
+    }
     if (d >= 0) {
         H5Dclose(d);
     }

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
 #include "core/kh_error.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
@@ -101,6 +104,44 @@ START_TEST(test_roundtrip)
     for (int k = 0; k < 10; k++) {
         ck_assert(isfinite(dL[k]));
     }
+    /* Every dataset says its units (a unit, not a formula) and what it
+     * holds; each /trajectory dataset's first axis is /trajectory/t (an HDF5
+     * dimension scale), W's is /snapshots/t, and the axes are labelled. */
+    const char *all[] = {"/input/v",           "/input/t_start",       "/input/t_end",
+                         "/trajectory/t",      "/trajectory/h",        "/trajectory/current",
+                         "/trajectory/pnorm",  "/trajectory/lyapunov", "/trajectory/dL_dt",
+                         "/trajectory/sample", "/snapshots/t",         "/snapshots/W"};
+    char text[512];
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        ck_assert_int_eq(kh_h5_read_attr_string(out, all[i], "units", text, sizeof text), KH_OK);
+        ck_assert_msg(!strchr(text, '='), "%s: units '%s' is a formula", all[i], text);
+        ck_assert_int_eq(kh_h5_read_attr_string(out, all[i], "description", text, sizeof text),
+                         KH_OK);
+        ck_assert_msg(strlen(text) > 5, "%s: description '%s'", all[i], text);
+    }
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/state/h", "units", text, sizeof text), KH_OK);
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/state/t", "description", text, sizeof text),
+                     KH_OK);
+    hid_t file = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(file >= 0);
+    const char *pairs[][2] = {{"/trajectory/h", "/trajectory/t"},
+                              {"/trajectory/lyapunov", "/trajectory/t"},
+                              {"/snapshots/W", "/snapshots/t"},
+                              {"/input/v", "/input/t_start"}};
+    for (int i = 0; i < 4; i++) {
+        hid_t dset = H5Dopen2(file, pairs[i][0], H5P_DEFAULT),
+              sc = H5Dopen2(file, pairs[i][1], H5P_DEFAULT);
+        ck_assert_msg(H5DSis_attached(dset, sc, 0) > 0, "%s's first axis is not %s", pairs[i][0],
+                      pairs[i][1]);
+        H5Dclose(dset);
+        H5Dclose(sc);
+    }
+    hid_t w = H5Dopen2(file, "/snapshots/W", H5P_DEFAULT);
+    char label[32] = "";
+    ck_assert(H5DSget_label(w, 2, label, sizeof label) > 0);
+    ck_assert_str_eq(label, "input");
+    H5Dclose(w);
+    H5Fclose(file);
     /* Attributes: root, /params (typed), /solver. */
     char buf[4096];
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
