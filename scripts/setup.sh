@@ -3,7 +3,8 @@
 # Run by make; safe to run by hand. Uses apt-get as root, sudo otherwise.
 set -eu
 PKGS="build-essential libgsl-dev libhdf5-dev check libopenblas-dev libinih-dev pkg-config \
-python3-h5py python3-matplotlib python3-numpy python3-scipy libopenmpi-dev openmpi-bin"
+python3-h5py python3-matplotlib python3-numpy python3-scipy python3-xarray libopenmpi-dev \
+openmpi-bin"
 # `setup.sh fuzz` (make fuzz): clang and its libFuzzer runtime too.
 if [ "${1:-}" = "fuzz" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev libomp-14-dev"

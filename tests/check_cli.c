@@ -759,6 +759,48 @@ START_TEST(test_paths_beside_study)
 }
 END_TEST
 
+/* The Python package (python/khsim, tests/python_load.py): khsim.load on a
+ * run, a fast-rule run, a training and a sweep index, and khsim.run. */
+START_TEST(test_python_package)
+{
+    char dir[512], study[700], sw[700], runh5[700], fast[700], train[700], out[700], err[8192];
+    char cmd[4096];
+    snprintf(dir, sizeof dir, "%s/khsim_py_XXXXXX",
+             getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(study, sizeof study, "%s/s.ini", dir);
+    FILE *f = fopen(study, "w");
+    fprintf(f, "[network]\nhidden = 6\n[input]\nsamples = 2\npresentation_time = 3\n");
+    fclose(f);
+    snprintf(sw, sizeof sw, "%s/sw.ini", dir);
+    f = fopen(sw, "w");
+    fprintf(f, "[sweep]\nbase = s.ini\nout = %s/sweep\n[grid]\nnetwork.w_inh = 0.2, 0.6\n", dir);
+    fclose(f);
+    snprintf(runh5, sizeof runh5, "%s/run.h5", dir);
+    snprintf(fast, sizeof fast, "%s/fast.h5", dir);
+    snprintf(train, sizeof train, "%s/train.h5", dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    const char *a1[] = {"run", study, "-o", runh5, "--quiet", NULL};
+    const char *a2[] = {"run",   "examples/fast_mnist1000.ini", "-o", fast, "--quiet",
+                        "--set", "learning.epochs=3",           NULL};
+    const char *a3[] = {
+        "train", "examples/train_small.ini", "-o", train, "--quiet", "--set", "learning.epochs=5",
+        "--set", "train.epochs=3",           NULL};
+    const char *a4[] = {"sweep", sw, NULL};
+    const char *const *runs[] = {a1, a2, a3, a4};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_msg(kh_test_khsim(runs[k], err, sizeof err, 0) == 0, "%s", err);
+    }
+    const char *py = getenv("PYTHON");
+    snprintf(cmd, sizeof cmd,
+             "PYTHONPATH=python %s tests/python_load.py %s %s %s %s/sweep/index.h5 %s %s",
+             py && *py ? py : "/usr/bin/python3", runh5, fast, train, dir, study, out);
+    ck_assert_msg(system(cmd) == 0, "the Python package's check failed (see above)");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* make check-layers: the sources' includes all point down; a planted
  * upward include (core including io), and one that names no layer, fail. */
 START_TEST(test_check_layers)
@@ -797,6 +839,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_check_layers);
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_paths_beside_study);
+    tcase_add_test(tc, test_python_package);
     tcase_add_test(tc, test_unwritable_output);
     tcase_add_loop_test(tc, test_sigint_leaves_valid_file, 0, 2);
     tcase_add_test(tc, test_divergence);
