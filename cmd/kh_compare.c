@@ -314,20 +314,22 @@ int kh_compare_run(kh_config *conf, const char *overrides, const volatile sig_at
         int is_long;
         const char *units;
     } arrays[] = {
-        {"/comparison/winner_agree", c.winner_agree, dN, 1, "1: argmax h = the fast winner"},
-        {"/comparison/exact_winner", c.exact_winner, dN, 1, "unit"},
-        {"/comparison/fast_winner", c.fast_winner, dN, 1, "unit"},
-        {"/comparison/g_agree", c.g_agree, dN, 0, "fraction of the m entries of g that agree"},
+        {"/comparison/winner_agree", c.winner_agree, dN, 1,
+         "1|1 where argmax h is the fast rule's winner"},
+        {"/comparison/exact_winner", c.exact_winner, dN, 1, "index|the index of a unit"},
+        {"/comparison/fast_winner", c.fast_winner, dN, 1, "index|the index of a unit"},
+        {"/comparison/g_agree", c.g_agree, dN, 0, "fraction|the entries of g (of m) that agree"},
         {"/comparison/update_angle", c.angle, dN, 0,
-         "degrees between W_end - W_start and the "
-         "fast Delta W at W_start"},
-        {"/comparison/exact_negative", c.exact_negative, dN, 1, "units with g < 0 at the end"},
-        {"/comparison/exact_active", c.exact_active, dN, 1, "units with h > 0 at the end"},
-        {"/comparison/unit_cosine_batch1", cos1, dm, 0, "cos(W_exact_mu, W_fast_mu)"},
-        {"/comparison/unit_cosine_batch", cosB, dm, 0, "cos(W_exact_mu, W_fast_mu)"},
-        {"/comparison/sphere_dev_exact", dev_e, dm, 0, "|B_mu - R^p|"},
-        {"/comparison/sphere_dev_batch1", dev_1, dm, 0, "|B_mu - R^p|"},
-        {"/comparison/sphere_dev_batch", dev_B, dm, 0, "|B_mu - R^p|"},
+         "degree|the angle between W_end - W_start and the fast Delta W at "
+         "W_start"},
+        {"/comparison/exact_negative", c.exact_negative, dN, 1,
+         "count|units with g < 0 at the end"},
+        {"/comparison/exact_active", c.exact_active, dN, 1, "count|units with h > 0 at the end"},
+        {"/comparison/unit_cosine_batch1", cos1, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
+        {"/comparison/unit_cosine_batch", cosB, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
+        {"/comparison/sphere_dev_exact", dev_e, dm, 0, "weight^p||B_mu - R^p| of each unit"},
+        {"/comparison/sphere_dev_batch1", dev_1, dm, 0, "weight^p||B_mu - R^p| of each unit"},
+        {"/comparison/sphere_dev_batch", dev_B, dm, 0, "weight^p||B_mu - R^p| of each unit"},
     };
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0] && st == KH_OK; i++) {
         st = kh_h5_write_array(f, arrays[i].name, arrays[i].x, 1, arrays[i].dims, arrays[i].is_long,
@@ -342,7 +344,7 @@ int kh_compare_run(kh_config *conf, const char *overrides, const volatile sig_at
             memcpy(both, W1, mn * sizeof(double));
             memcpy(both + mn, WB, mn * sizeof(double));
             st = kh_h5_write_array(f, "/comparison/W_fast", both, 3, dW, 0,
-                                   "final W of the fast passes: [batch 1, learning.batch]");
+                                   "weight|final W of the fast passes: [batch 1, learning.batch]");
             free(both);
         }
     }

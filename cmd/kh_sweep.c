@@ -555,7 +555,8 @@ static int write_index(const sweep *s, const point_result *res)
                 }
             }
         }
-        st = kh_h5_write_array(h, name, dv, 1, dims, 0, numeric ? "" : "index into choices");
+        st = kh_h5_write_array(h, name, dv, 1, dims, 0,
+                               numeric ? "" : "index|index into the attribute choices");
         if (st == KH_OK && !numeric) {
             char choices[MAX_VALUES * 8] = "";
             for (long v = 0; v < s->keys[k].n_values; v++) {

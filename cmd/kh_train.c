@@ -281,12 +281,14 @@ static void *count_errors(void *arg)
 static int checkpoint(kh_h5 *f, const epoch_end *c)
 {
     const long dims[2] = {N_CLASSES, c->t->M};
-    int st = kh_h5_overwrite(f, "/train/S", c->S, 2, dims, 0, "readout weights S [classes, M]");
+    int st = kh_h5_overwrite(f, "/train/S", c->S, 2, dims, 0, "1|readout weights S [classes, M]");
     if (st == KH_OK) {
-        st = kh_h5_overwrite(f, "/train/adam_m1", c->m1, 2, dims, 0, "Adam's first moment");
+        st = kh_h5_overwrite(f, "/train/adam_m1", c->m1, 2, dims, 0,
+                             "1|Adam's first moment of the readout weights S");
     }
     if (st == KH_OK) {
-        st = kh_h5_overwrite(f, "/train/adam_m2", c->m2, 2, dims, 0, "Adam's second moment");
+        st = kh_h5_overwrite(f, "/train/adam_m2", c->m2, 2, dims, 0,
+                             "1|Adam's second moment of the readout weights S");
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(f, "/train", "adam_t", (double)c->adam_t, NULL);
@@ -314,10 +316,12 @@ static int record_epoch(kh_h5 *f, epoch_end *c, kh_train_result *res, double bef
     int st;
     if ((st = kh_h5_series_append(f, "/train/train_error", &tr_err, 0, 0, "fraction")) != KH_OK ||
         (st = kh_h5_series_append(f, "/train/test_error", &te_err, 0, 0, "fraction")) != KH_OK ||
-        (st = kh_h5_series_append(f, "/train/loss", &c->loss, 0, 0, "sum |c - t|^m")) != KH_OK ||
-        (st = kh_h5_series_append(f, "/train/lr", &c->lr, 0, 0, "Adam's learning rate")) != KH_OK ||
+        (st = kh_h5_series_append(f, "/train/loss", &c->loss, 0, 0,
+                                  "1|the readout's loss, sum |c - t|^m")) != KH_OK ||
+        (st = kh_h5_series_append(f, "/train/lr", &c->lr, 0, 0,
+                                  "1|Adam's learning rate of each readout epoch")) != KH_OK ||
         (st = kh_h5_series_append(f, "/train/epoch_seconds", &c->seconds, 0, 0,
-                                  "s the epoch added: its minibatches and error counts (those "
+                                  "s|the epoch added: its minibatches and error counts (those "
                                   "not hidden behind the next epoch's minibatches)")) != KH_OK ||
         (st = checkpoint(f, c)) != KH_OK) {
         return st;
@@ -654,7 +658,8 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     const long dW[2] = {m, n};
     st = write_hyper(f, p, beta, &t);
     if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS) {
-        st = kh_h5_overwrite(f, "/train/W", t.W, 2, dW, 0, "the frozen W the features come from");
+        st = kh_h5_overwrite(f, "/train/W", t.W, 2, dW, 0,
+                             "weight|the frozen W the features come from");
     }
     if (st == KH_OK) {
         st = kh_h5_set_status(f, "running", "");

@@ -109,6 +109,19 @@ static int describe(kh_h5 *f)
     return KH_OK;
 }
 
+/* A dataset's "units" and "description" from `text`, "UNITS|DESCRIPTION"
+ * (or UNITS alone). */
+static int units_and_description(hid_t d, const char *text)
+{
+    const char *bar = strchr(text, '|');
+    char units[128];
+    snprintf(units, sizeof units, "%.*s", bar ? (int)(bar - text) : (int)strlen(text), text);
+    if (kh_h5i_attr_string(d, "units", units) != KH_OK) {
+        return KH_EIO;
+    }
+    return bar ? kh_h5i_attr_string(d, "description", bar + 1) : KH_OK;
+}
+
 const char *kh_h5i_dataset_name(int i)
 {
     return specs[i].name;
@@ -394,7 +407,7 @@ static hid_t series_open(kh_h5 *f, const char *path, int tail_rank, const long *
     H5Pclose(lc);
     H5Pclose(pl);
     H5Sclose(sp);
-    if (d >= 0 && units && kh_h5i_attr_string(d, "units", units) != KH_OK) {
+    if (d >= 0 && units && units_and_description(d, units) != KH_OK) {
         H5Dclose(d);
         return -1;
     }
@@ -500,7 +513,7 @@ int kh_h5_write_array(kh_h5 *f, const char *path, const void *x, int rank, const
     hid_t type = is_long ? H5T_NATIVE_LONG : H5T_NATIVE_DOUBLE;
     hid_t d = H5Dcreate2(f->file, path, type, sp, lc, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
-    if (e >= 0 && units && kh_h5i_attr_string(d, "units", units) != KH_OK) {
+    if (e >= 0 && units && units_and_description(d, units) != KH_OK) {
         e = -1;
     }
     if (d >= 0) {

@@ -108,9 +108,10 @@ static int record(ens_run *r, double t, long sample)
     if ((st = kh_h5_append_row(r->h5, t, r->y, r->cur, r->pnorm, o.L, o.dL_dt, sample)) != KH_OK ||
         (st = kh_h5_series_append_nd(r->h5, "/ensemble/h", r->h, 2, shape, 0, "activity")) !=
             KH_OK ||
-        (st = kh_h5_series_append_nd(r->h5, "/ensemble/current", r->I, 2, shape, 0, "I_mu")) !=
-            KH_OK ||
-        (st = kh_h5_series_append_nd(r->h5, "/ensemble/pnorm", r->Bn, 2, shape, 0, "B_mu")) !=
+        (st = kh_h5_series_append_nd(r->h5, "/ensemble/current", r->I, 2, shape, 0,
+                                     "weight^(p-1) x input|I_mu of every trajectory")) != KH_OK ||
+        (st = kh_h5_series_append_nd(r->h5, "/ensemble/pnorm", r->Bn, 2, shape, 0,
+                                     "weight^p|B_mu = sum_i |W_mui|^p of every trajectory")) !=
             KH_OK) {
         return st;
     }
@@ -328,7 +329,7 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
     }
     const long dB[1] = {B};
     st = kh_h5_write_array(r.h5, "/ensemble/init_seed", seeds, 1, dB, 1,
-                           "init.seed of each trajectory");
+                           "1|init.seed of each trajectory");
     free(seeds);
     double t0 = kh_wall_seconds(), t = 0.0;
     if (st == KH_OK) {
@@ -353,7 +354,7 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
     if (s2 == KH_OK && be_get(&r.be, r.h, r.W, NULL, NULL) == KH_OK) {
         const long dW[3] = {B, m, n};
         s2 = kh_h5_write_array(r.h5, "/ensemble/W_final", r.W, 3, dW, 0,
-                               "W of every trajectory at the end");
+                               "weight|W of every trajectory at the end");
         if (s2 == KH_OK) {
             s2 = kh_h5_write_state(r.h5, "h", r.h, m);
         }

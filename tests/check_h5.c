@@ -107,10 +107,20 @@ START_TEST(test_roundtrip)
     /* Every dataset says its units (a unit, not a formula) and what it
      * holds; each /trajectory dataset's first axis is /trajectory/t (an HDF5
      * dimension scale), W's is /snapshots/t, and the axes are labelled. */
-    const char *all[] = {"/input/v",           "/input/t_start",       "/input/t_end",
-                         "/trajectory/t",      "/trajectory/h",        "/trajectory/current",
-                         "/trajectory/pnorm",  "/trajectory/lyapunov", "/trajectory/dL_dt",
-                         "/trajectory/sample", "/snapshots/t",         "/snapshots/W"};
+    const char *all[] = {"/input/v",
+                         "/input/t_start",
+                         "/input/t_end",
+                         "/trajectory/t",
+                         "/trajectory/h",
+                         "/trajectory/current",
+                         "/trajectory/pnorm",
+                         "/trajectory/lyapunov",
+                         "/trajectory/dL_dt",
+                         "/trajectory/sample",
+                         "/snapshots/t",
+                         "/snapshots/W",
+                         "/trajectory/gI_negative",
+                         "/snapshots/state"};
     char text[512];
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         ck_assert_int_eq(kh_h5_read_attr_string(out, all[i], "units", text, sizeof text), KH_OK);
