@@ -193,11 +193,12 @@ test-gpu-build: | $(DEPS_OK)
 	@if [ -n "$(NVCC)" ]; then $(MAKE) B=build-gpu GPU=1 build-gpu/khsim build-gpu/khsim_gpucheck; \
 	  else echo "nvcc not found: the CUDA build is not compiled"; fi
 
-# The default study's figures, into output/figures/.
+# The default study's figures, into output/figures/ (FORMAT=pdf or svg for papers).
+FORMAT ?= png
 plots: khsim | $(DEPS_OK)
 	@test -f output/default.h5 || ./khsim run examples/default.ini
 	for s in activities sphere lyapunov receptive_fields; do \
-	  $(PYTHON) plots/$$s.py output/default.h5 --out output/figures || exit 1; done
+	  $(PYTHON) plots/$$s.py output/default.h5 --out output/figures --format $(FORMAT) || exit 1; done
 
 # Needs the full MNIST set for the fast rule's benchmark (make data).
 bench: khsim $(B)/sgemm_rate $(B)/threads_crossover | $(DEPS_OK)

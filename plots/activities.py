@@ -26,7 +26,7 @@ def main():
     ax2.set_ylabel("sample")
     ax2.set_xlabel("t")
     ax2.set_yticks(np.unique(s)[:10])
-    K.save(fig, a.file, a.out, "activities")
+    K.save(fig, a.file, a.out, "activities", a.format)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def main():
     ax[1, 1].set_ylabel("|B_mu - R^p| at the end")
     fig.suptitle(f"fast rule vs exact ({K.param(f, 'solver.method')}), "
                  f"w_inh = {K.param(f, 'network.w_inh'):g}")
-    K.save(fig, a.file, a.out, "compare")
+    K.save(fig, a.file, a.out, "compare", a.format)
 
 
 if __name__ == "__main__":

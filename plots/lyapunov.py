@@ -23,7 +23,7 @@ def main():
     K.presentation_starts(ax2, f)
     fig.suptitle(f"Lyapunov function, drive {K.param(f, 'learning.drive')}, "
                  f"g = {K.param(f, 'learning.g')}")
-    K.save(fig, a.file, a.out, "lyapunov")
+    K.save(fig, a.file, a.out, "lyapunov", a.format)
 
 
 if __name__ == "__main__":

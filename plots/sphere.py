@@ -25,7 +25,7 @@ def main():
     ax2.legend(fontsize=8)
     fig.suptitle(f"L^p sphere, p = {p:g}, drive {K.param(f, 'learning.drive')}")
     K.presentation_starts(ax, f)
-    K.save(fig, a.file, a.out, "sphere")
+    K.save(fig, a.file, a.out, "sphere", a.format)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def main():
     ax.set_title(f"m = {t['S'].shape[1]}: test error {final:.2f} % after {len(e)} epochs")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    K.save(fig, a.file, a.out, "train_errors")
+    K.save(fig, a.file, a.out, "train_errors", a.format)
 
     if "W" not in t:
         return
@@ -42,18 +42,21 @@ def main():
     rng = np.random.default_rng(a.seed)
     units = np.sort(rng.choice(m, size=min(25, m), replace=False))
     side = int(round(math.sqrt(n)))
-    fig, axes = K.plt.subplots(5, 5, figsize=(7, 7.4))
+    fig, axes = K.plt.subplots(5, 5, figsize=(7.8, 7.4))
+    vmax = float(np.max(np.abs(W[units]))) or 1.0  # one scale for every unit shown
+    image = None
     for ax, mu in zip(axes.flat, units):
         w = W[mu].reshape(side, side)
-        vmax = np.max(np.abs(w)) or 1.0
-        ax.imshow(w, cmap="bwr", vmin=-vmax, vmax=vmax)
+        image = ax.imshow(w, cmap="bwr", vmin=-vmax, vmax=vmax)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(str(mu), fontsize=7)
     for ax in list(axes.flat)[len(units):]:
         ax.axis("off")
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="W")
     fig.suptitle("25 random units of the learned W (red > 0, blue < 0)")
-    K.save(fig, a.file, a.out, "train_fields")
+    K.save(fig, a.file, a.out, "train_fields", a.format)
 
 
 if __name__ == "__main__":
