@@ -304,7 +304,8 @@ static int cmd_run(const kh_cli *cli)
                 res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds,
                 parts);
     }
-    if (s == KH_EINTR && c->p.ensemble <= 1) { /* batched Euler does not resume */
+    if (s == KH_EINTR && strcmp(kh_sim_driver_name(&c->p), "ensemble") != 0) {
+        /* (batched Euler does not resume) */
         fprintf(stderr, "khsim: to go on from its last snapshot: khsim run --resume %s\n",
                 c->p.out_path);
     }

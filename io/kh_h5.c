@@ -376,11 +376,12 @@ static int link_exists(hid_t file, const char *path)
 }
 
 /* Opens `path` ([E] or [E, tail...], extendible along its first axis),
- * creating it with its groups at length 0 when missing. */
+ * creating it with its groups at length 0 when missing (*created = 1). */
 static hid_t series_open(kh_h5 *f, const char *path, int tail_rank, const long *tail, int is_long,
-                         const char *units)
+                         const char *units, int *created)
 {
-    if (link_exists(f->file, path)) {
+    *created = !link_exists(f->file, path);
+    if (!*created) {
         return H5Dopen2(f->file, path, H5P_DEFAULT);
     }
     if (kh_h5i_settle(f) != KH_OK) {
@@ -446,8 +447,8 @@ static int series_append_rows(kh_h5 *f, const char *path, const void *row, long 
     if (room != KH_OK) {
         return room;
     }
-    const int created = !link_exists(f->file, path);
-    hid_t d = series_open(f, path, tail_rank, tail, is_long, units);
+    int created;
+    hid_t d = series_open(f, path, tail_rank, tail, is_long, units, &created);
     if (d < 0) {
         return KH_ERROR(KH_EIO, "%s: cannot create %s", f->path, path);
     }

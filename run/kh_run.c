@@ -23,7 +23,8 @@ typedef struct driver {
     const char *name;
     /* 1 when the driver runs study p. */
     int (*takes)(const kh_params *p);
-    /* KH_OK, or why it cannot do this request (KH_ENOTSUP, KH_EINVAL). */
+    /* KH_OK, or why it cannot do this request (KH_ENOTSUP, KH_EINVAL);
+     * NULL: it can do every request. */
     int (*can)(const request *rq);
     int (*execute)(kh_config *c, const request *rq, kh_sim_result *res);
 } driver;
@@ -69,12 +70,6 @@ static int ode_takes(const kh_params *p)
     return 1;
 }
 
-static int ode_can(const request *rq)
-{
-    (void)rq;
-    return KH_OK;
-}
-
 static int ode_execute(kh_config *c, const request *rq, kh_sim_result *res)
 {
     return kh_sim_ode_run(c, rq->overrides, rq->resume, rq->stop, rq->progress, rq->pctx, rq->hooks,
@@ -84,7 +79,7 @@ static int ode_execute(kh_config *c, const request *rq, kh_sim_result *res)
 static const driver drivers[] = {
     {"fast", fast_takes, fast_can, fast_execute},
     {"ensemble", kh_sim_ens_wanted, ens_can, ens_execute},
-    {"ode", ode_takes, ode_can, ode_execute},
+    {"ode", ode_takes, NULL, ode_execute},
 };
 
 static int dispatch(kh_config *c, const request *rq, kh_sim_result *res)
@@ -92,7 +87,7 @@ static int dispatch(kh_config *c, const request *rq, kh_sim_result *res)
     memset(res, 0, sizeof *res);
     for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
         if (drivers[i].takes(&c->p)) {
-            const int s = drivers[i].can(rq);
+            const int s = drivers[i].can ? drivers[i].can(rq) : KH_OK;
             return s != KH_OK ? s : drivers[i].execute(c, rq, res);
         }
     }

@@ -86,6 +86,28 @@ static void same_dataset(const char *a, const char *b, const char *ds)
     free(y);
 }
 
+/* The largest |a - b| over dataset ds of two files, which must have the
+ * same shape. */
+static double max_difference(const char *a, const char *b, const char *ds)
+{
+    int rank;
+    long da[3] = {1, 1, 1}, db[3] = {1, 1, 1};
+    double *x = kh_test_read(a, ds, &rank, da);
+    double *y = kh_test_read(b, ds, &rank, db);
+    long len = 1;
+    for (int i = 0; i < rank; i++) {
+        ck_assert_int_eq(da[i], db[i]);
+        len *= da[i];
+    }
+    double e = 0.0;
+    for (long i = 0; i < len; i++) {
+        e = fmax(e, fabs(x[i] - y[i]));
+    }
+    free(x);
+    free(y);
+    return e;
+}
+
 static void run_with_threads(const char *ini, int threads, char *out, size_t len)
 {
     kh_config *c = kh_test_config(ini);
@@ -261,18 +283,10 @@ START_TEST(test_run_resume)
     }
     if (_i == 1) {
         /* Adaptive: the same rows, values within the tolerance. */
+        const double e = max_difference(full, cut, "/snapshots/W");
+        ck_assert_msg(e < 1e-6, "dopri5 resumed differs by %g", e);
         int rank;
         long da[3], db[3];
-        double *x = kh_test_read(full, "/snapshots/W", &rank, da);
-        double *y = kh_test_read(cut, "/snapshots/W", &rank, db);
-        ck_assert_int_eq(da[0], db[0]);
-        double e = 0.0;
-        for (long i = 0; i < da[0] * da[1] * da[2]; i++) {
-            e = fmax(e, fabs(x[i] - y[i]));
-        }
-        ck_assert_msg(e < 1e-6, "dopri5 resumed differs by %g", e);
-        free(x);
-        free(y);
         double *tr = kh_test_read(cut, "/trajectory/t", &rank, db);
         double *tf = kh_test_read(full, "/trajectory/t", &rank, da);
         ck_assert_int_eq(da[0], db[0]);
@@ -349,18 +363,8 @@ START_TEST(test_sigkill_and_foreign_fill)
     char status[64];
     ck_assert_int_eq(kh_h5_read_attr_string(cut, "/", "status", status, sizeof status), KH_OK);
     ck_assert_str_eq(status, "complete");
-    int rank;
-    long da[3], db[3];
-    double *x = kh_test_read(full, "/snapshots/W", &rank, da);
-    double *y = kh_test_read(cut, "/snapshots/W", &rank, db);
-    ck_assert_int_eq(da[0], db[0]);
-    double e = 0.0;
-    for (long i = 0; i < da[0] * da[1] * da[2]; i++) {
-        e = fmax(e, fabs(x[i] - y[i]));
-    }
+    const double e = max_difference(full, cut, "/snapshots/W");
     ck_assert_msg(e < 1e-9, "the resumed record's W differs from the complete run's by %g", e);
-    free(x);
-    free(y);
     remove(full);
     remove(cut);
     remove(study);
