@@ -157,6 +157,19 @@ KH_HD KH_INLINE static inline void kh_row_moments_affine(const double *w0, const
     *B = sb;
 }
 
+/* The same with <v,v>_mu = sum_i |w_i|^(p-2) v_i^2 as well (solvers/moments.c). */
+KH_HD KH_INLINE static inline void kh_row_moments_affine_vv(const double *w0, const double *v,
+                                                            long n, double alpha, double beta,
+                                                            double p2, int ip2, double *I,
+                                                            double *B, double *vv)
+{
+    double si = 0.0, sb = 0.0, sv = 0.0;
+    KH_MOMENTS_DISPATCH(alpha * w0[i] + beta * v[i], sv += a2 * v[i] * v[i], KH_SIMD_SUM3)
+    *I = si;
+    *B = sb;
+    *vv = sv;
+}
+
 /* w <- alpha w + beta v. */
 KH_HD KH_INLINE static inline void kh_row_affine(double *w, const double *v, long n, double alpha,
                                                  double beta)

@@ -33,7 +33,8 @@ static void coefficients(const double *h, const double *theta, int jac, void *ws
         w->a[mu] = (h[mu] - theta[mu]) * h[mu];
         w->b[mu] = w->p->epsilon;
         w->ah[mu] = 2.0 * h[mu] - theta[mu];
-        w->bh[mu] = w->aI[mu] = w->bI[mu] = w->aB[mu] = w->bB[mu] = 0.0;
+        w->az[mu] = -h[mu];
+        w->bh[mu] = w->aI[mu] = w->bI[mu] = w->aB[mu] = w->bB[mu] = w->bz[mu] = 0.0;
     }
 }
 
@@ -42,6 +43,17 @@ static void extra_rhs(const double *h, const double *theta, double *dtheta, void
     kh_model_ws *w = ws;
     for (long mu = 0; mu < w->m; mu++) {
         dtheta[mu] = (h[mu] * h[mu] - theta[mu]) / w->p->tau_theta;
+    }
+}
+
+/* The partials of dtheta/dt in the unit's h and theta. */
+static void extra_partials(const double *h, const double *theta, void *ws)
+{
+    (void)theta;
+    kh_model_ws *w = ws;
+    for (long mu = 0; mu < w->m; mu++) {
+        w->zh[mu] = 2.0 * h[mu] / w->p->tau_theta;
+        w->zz[mu] = -1.0 / w->p->tau_theta;
     }
 }
 
@@ -98,7 +110,8 @@ const kh_model_type kh_model_bcm = {
     .free = kh_net_free,
     .rhs = kh_net_rhs,
     .jacobian = kh_net_jacobian_full,
-    .observe = kh_net_observe_plain,
+    .observe = kh_net_observe,
+    .observe_moments = kh_net_observe_plain,
     .n_switch = n_switch,
     .switches = kh_net_switches,
     .switch_jumps = switch_jumps,
@@ -106,6 +119,7 @@ const kh_model_type kh_model_bcm = {
     .coefficients = coefficients,
     .extra_rhs = extra_rhs,
     .extra_jacobian = extra_jacobian,
+    .extra_partials = extra_partials,
     .reduced_switches = reduced_switches,
     .switches_need_moments = switches_need_moments,
 };

@@ -39,6 +39,11 @@ typedef struct kh_model_type {
     /* Fills o from y at the current input; o->L is NaN when the rule has
      * no Lyapunov function. Returns as rhs does. */
     int (*observe)(const double y[], void *ws, kh_obs *o);
+    /* observe without W: o from h, the state after W z and the moments the
+     * caller has put in ws->I, ws->B and ws->vv (solvers/reduced.c, which
+     * holds W in a basis). observe is kh_net_observe: the moments, then
+     * this. */
+    void (*observe_moments)(const double *h, const double *z, void *ws, kh_obs *o);
     /* Switching functions: the right-hand side is smooth while none of
      * them changes sign. n_switch may return 0; switches may then be NULL.
      * switch_jumps sets jump[k] = 1 where the RHS jumps as s_k changes sign
@@ -69,6 +74,11 @@ typedef struct kh_model_type {
      * h and W blocks). */
     void (*extra_rhs)(const double *h, const double *z, double *dz, void *ws);
     void (*extra_jacobian)(const double *y, double *dfdy, size_t dim, void *ws);
+    /* Optional, for a state after W of one value per unit: the partials of
+     * its derivative in the unit's own h and z, into ws->zh and ws->zz (the
+     * per-unit blocks of solvers/reduced.c; coefficients with jac puts those
+     * of a and b in z into ws->az, ws->bz). */
+    void (*extra_partials)(const double *h, const double *z, void *ws);
     /* For rules with the homeostatic L^p sphere (else NULL): g(d) of a unit
      * with activity h and moments I, B, so that
      * tau_L dB/dt = p g(d) I (R^p - B) (README, "The model"). */
@@ -91,8 +101,9 @@ typedef struct kh_model_ws {
     int ip2;         /* integer form of p - 2, or -1 */
     /* Per-unit scratch, length m each. */
     double *I, *B, *vv, *a, *b;
-    /* Per-unit partial derivatives of a and b, for the Jacobian. */
-    double *ah, *bh, *aI, *bI, *aB, *bB;
+    /* Per-unit partial derivatives of a and b, for the Jacobian; those in a
+     * state after W (az, bz) and of its derivative (zh, zz, extra_partials). */
+    double *ah, *bh, *aI, *bI, *aB, *bB, *az, *bz, *zh, *zz;
     /* Per unit, 1 once some evaluation of the reduced right-hand side (at
      * any stage or trial state) has seen g(d) I < 0, where the rule has a
      * sphere (sphere_gain); the run loop records the flags with each row of
@@ -131,13 +142,15 @@ double kh_net_relu_sum(const double *h, long m);
  * extra_rhs, extra_jacobian, reduced_switches), found through ws->type:
  * the reduced form (the not-finite check, dh/dt, a and b, dz), the full
  * right-hand side (the moments, reduced, then the rows of dW), the analytic
- * Jacobian, the switching functions, and observe for rules without a
+ * Jacobian, the switching functions, observe (the moments, then the
+ * model's observe_moments), and observe_moments for rules without a
  * Lyapunov function (I and B; L = dL/dt = NaN). */
 int kh_net_reduced(const double *h, const double *z, double *dh, double *dz, void *ws);
 int kh_net_rhs(double t, const double y[], double dydt[], void *ws);
 int kh_net_jacobian_full(double t, const double y[], double *dfdy, double dfdt[], void *ws);
 void kh_net_switches(const double y[], void *ws, double s[]);
-int kh_net_observe_plain(const double y[], void *ws, kh_obs *o);
+int kh_net_observe(const double y[], void *ws, kh_obs *o);
+void kh_net_observe_plain(const double *h, const double *z, void *ws, kh_obs *o);
 /* dh/dt of every unit from the moments. */
 void kh_net_dhdt(const kh_model_ws *w, const double *h, double *dh);
 /* dW/dt = (a v - b W) / tau_L, in parallel over rows. */

@@ -26,8 +26,8 @@ int kh_net_init(kh_model_ws *w, const kh_params *p)
     w->p2 = p->p - 2.0;
     w->ip2 = kh_int_exponent(w->p2);
     size_t m = (size_t)w->m;
-    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b,  &w->ah,
-                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB, &w->gI_neg};
+    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b,  &w->ah, &w->bh, &w->aI,
+                         &w->bI, &w->aB, &w->bB, &w->az, &w->bz, &w->zh, &w->zz, &w->gI_neg};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
         *arrays[k] = calloc(m, sizeof(double));
         if (!*arrays[k]) {
@@ -39,8 +39,8 @@ int kh_net_init(kh_model_ws *w, const kh_params *p)
 
 void kh_net_release(kh_model_ws *w)
 {
-    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b,  &w->ah,
-                         &w->bh, &w->aI, &w->bI, &w->aB, &w->bB, &w->gI_neg};
+    double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b,  &w->ah, &w->bh, &w->aI,
+                         &w->bI, &w->aB, &w->bB, &w->az, &w->bz, &w->zh, &w->zz, &w->gI_neg};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
         free(*arrays[k]);
         *arrays[k] = NULL;
@@ -190,17 +190,25 @@ void kh_net_switches(const double y[], void *ws, double s[])
     w->type->reduced_switches(y, w, s);
 }
 
-int kh_net_observe_plain(const double y[], void *ws, kh_obs *o)
+int kh_net_observe(const double y[], void *ws, kh_obs *o)
 {
     kh_model_ws *w = ws;
-    if (kh_net_moments(w, y, y + w->m, 0)) {
+    if (kh_net_moments(w, y, y + w->m, 1)) {
         return 1;
     }
+    w->type->observe_moments(y, y + w->m + w->m * w->n, ws, o);
+    return 0;
+}
+
+void kh_net_observe_plain(const double *h, const double *z, void *ws, kh_obs *o)
+{
+    (void)h;
+    (void)z;
+    kh_model_ws *w = ws;
     memcpy(o->current, w->I, (size_t)w->m * sizeof(double));
     memcpy(o->pnorm, w->B, (size_t)w->m * sizeof(double));
     o->L = NAN;
     o->dL_dt = NAN;
-    return 0;
 }
 
 double kh_net_relu_sum(const double *h, long m)

@@ -66,13 +66,11 @@ static void coefficients(const double *h, const double *z, int jac, void *ws)
     }
 }
 
-static int observe(const double y[], void *ws, kh_obs *o)
+static void observe_moments(const double *y, const double *z, void *ws, kh_obs *o)
 {
+    (void)z;
     kh_model_ws *w = ws;
     const kh_params *p = w->p;
-    if (kh_net_moments(w, y, y + w->m, 1)) {
-        return 1;
-    }
     double L = 0.0, dL = 0.0;
     for (long mu = 0; mu < w->m; mu++) {
         double Q = kh_q(w->I[mu], w->B[mu], p->p);
@@ -85,7 +83,6 @@ static int observe(const double y[], void *ws, kh_obs *o)
     }
     o->L = L;
     o->dL_dt = dL / p->tau_L;
-    return 0;
 }
 
 /* Per unit: h (the ReLU of the inhibition, when w_inh > 0), then the kinks
@@ -191,7 +188,8 @@ const kh_model_type kh_model_krotov_hopfield = {
     .free = kh_net_free,
     .rhs = kh_net_rhs,
     .jacobian = kh_net_jacobian_full,
-    .observe = observe,
+    .observe = kh_net_observe,
+    .observe_moments = observe_moments,
     .n_switch = n_switch,
     .switches = kh_net_switches,
     .switch_jumps = switch_jumps,

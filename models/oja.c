@@ -47,12 +47,10 @@ static void coefficients(const double *h, const double *z, int jac, void *ws)
     }
 }
 
-static int observe(const double y[], void *ws, kh_obs *o)
+static void observe_moments(const double *y, const double *z, void *ws, kh_obs *o)
 {
+    (void)z;
     kh_model_ws *w = ws;
-    if (kh_net_moments(w, y, y + w->m, 1)) {
-        return 1;
-    }
     double L = 0.0, dL = 0.0;
     for (long mu = 0; mu < w->m; mu++) {
         double Q = kh_q(w->I[mu], w->B[mu], 2.0);
@@ -63,7 +61,6 @@ static int observe(const double y[], void *ws, kh_obs *o)
     }
     o->L = L;
     o->dL_dt = dL / w->p->tau_L;
-    return 0;
 }
 
 /* g linear with drive h: g(d) = h, and g(Q) g(d) = Q h. */
@@ -95,7 +92,8 @@ const kh_model_type kh_model_oja = {
     .free = kh_net_free,
     .rhs = kh_net_rhs,
     .jacobian = kh_net_jacobian_full,
-    .observe = observe,
+    .observe = kh_net_observe,
+    .observe_moments = observe_moments,
     .n_switch = n_switch,
     .switches = NULL,
     .reduced = kh_net_reduced,

@@ -113,7 +113,7 @@ static int flush_flags(run *r)
 static int record(run *r, double t, long sample)
 {
     kh_obs o = {r->cur, r->pnorm, NAN, NAN};
-    if (r->model->observe(r->y, r->ws, &o) != 0) {
+    if (kh_solver_observe(r->solver, r->model, r->ws, r->y, &o) != 0) {
         return KH_ERROR(KH_ESOLVER,
                         "the state is not finite (NaN or Inf) at t = %.9g: the "
                         "dynamics diverge",
@@ -149,6 +149,7 @@ static int snapshot(run *r, double t)
     const long m = r->model_m;
     const size_t rest = r->dim - (size_t)(m * r->model_n);
     double *buf = r->state_buf;
+    kh_solver_sync(r->solver, r->y);
     memcpy(buf, r->y, (size_t)m * sizeof(double));
     memcpy(buf + m, r->y + m + m * r->model_n, (rest - (size_t)m) * sizeof(double));
     int st = flush_flags(r);
@@ -220,6 +221,7 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
         if (s == N - 1) {
             t_end = fmax(t_end, t_start);
         }
+        kh_solver_sync(r->solver, r->y); /* W at the end of the presentation before */
         kh_model_set_input(r->ws, r->data.x + (size_t)s * (size_t)n);
         const int mid = rp && s == rp->s0 && rp->mid;
         if (!mid) {
@@ -249,6 +251,7 @@ static int integrate(run *r, const kh_params *p, kh_progress_fn progress, void *
             k++;
         }
         st = kh_sim_presentation(p, &o, s, N, t_start, t_end, t, k, &next_snap, n_snap);
+        kh_solver_sync(r->solver, r->y);
         if (st == KH_OK && hooks && hooks->end) {
             st = hooks->end(hooks->ctx, s, r->y);
         }
@@ -442,6 +445,7 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
     kh_threads_start(&r.threads, p->threads, (double)m * (double)n);
     st = integrate(&r, p, progress, progress_ctx, &t, &res->snapshots, &res->presentations, hooks,
                    resume ? &rp : NULL);
+    kh_solver_sync(r.solver, r.y);
     kh_threads_stop(&r.threads);
     res->wall_seconds = kh_wall_seconds() - t0;
     res->t_end = t;

@@ -44,6 +44,14 @@ typedef struct kh_solver_type {
     int (*start)(void *s, double t, double y[]);
     void (*free)(void *s);
     void (*stats)(const void *s, kh_solver_stats *st);
+    /* Optional, for solvers that hold W in their own form between applies
+     * (reduced): writes the current W into y. The run calls it before it
+     * reads W (snapshots, a presentation's end, hooks) and before reset. */
+    void (*sync)(void *s, double y[]);
+    /* Optional: the record's observation of the current state without W;
+     * returns as kh_model_type.observe does, or -1 when y's W is current
+     * and the model's observe should be used. */
+    int (*observe)(void *s, const double y[], kh_obs *o);
 } kh_solver_type;
 
 typedef struct kh_solver {
@@ -69,6 +77,11 @@ int kh_solver_apply(kh_solver *s, double *t, double t1, double y[]);
 void kh_solver_reset(kh_solver *s);
 int kh_solver_start(kh_solver *s, double t, double y[]);
 void kh_solver_stats_get(const kh_solver *s, kh_solver_stats *st);
+/* The type's sync, or nothing. */
+void kh_solver_sync(kh_solver *s, double y[]);
+/* The type's observe, else the model's (ws is the model's workspace). */
+int kh_solver_observe(kh_solver *s, const kh_model_type *model, void *ws, const double y[],
+                      kh_obs *o);
 
 #ifdef __cplusplus
 }

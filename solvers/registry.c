@@ -6,12 +6,16 @@
 #include "core/kh_error.h"
 #include "solvers/kh_solver.h"
 
-extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_euler,
+extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_reduced, kh_solver_euler,
     kh_solver_quasi_static, kh_solver_fast;
 
-const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl,   &kh_solver_dopri5,
-                                            &kh_solver_euler, &kh_solver_quasi_static,
-                                            &kh_solver_fast,  NULL};
+const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl,
+                                            &kh_solver_dopri5,
+                                            &kh_solver_reduced,
+                                            &kh_solver_euler,
+                                            &kh_solver_quasi_static,
+                                            &kh_solver_fast,
+                                            NULL};
 
 const kh_solver_type *kh_solver_find(const char *method)
 {
@@ -93,4 +97,18 @@ void kh_solver_stats_get(const kh_solver *s, kh_solver_stats *st)
 {
     memset(st, 0, sizeof *st);
     s->type->stats(s->state, st);
+}
+
+void kh_solver_sync(kh_solver *s, double y[])
+{
+    if (s->type->sync) {
+        s->type->sync(s->state, y);
+    }
+}
+
+int kh_solver_observe(kh_solver *s, const kh_model_type *model, void *ws, const double y[],
+                      kh_obs *o)
+{
+    int r = s->type->observe ? s->type->observe(s->state, y, o) : -1;
+    return r >= 0 ? r : model->observe(y, ws, o);
 }

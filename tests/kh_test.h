@@ -49,5 +49,6 @@ Suite *kh_gpu_suite(void);
 Suite *kh_train_suite(void);
 Suite *kh_sweep_suite(void);
 Suite *kh_reliability_suite(void);
+Suite *kh_reduced_suite(void);
 
 #endif

@@ -1,0 +1,54 @@
+/* The moments of the rows W_mu = alpha_mu W0_mu + beta_mu v within one
+ * presentation, without forming W (solvers/reduced.c).
+ *
+ *   I_mu = sum_i sgn(w_i)|w_i|^(p-1) v_i,  B_mu = sum_i |w_i|^p,
+ *   vv_mu = sum_i |w_i|^(p-2) v_i^2,       w_i = alpha W0_mui + beta v_i.
+ *
+ * A capture, once per presentation, reads W0 once (O(m n)). After it an
+ * evaluation costs
+ * - O(m) for p = 2 and p = 4: the sums are polynomials in (alpha, beta)
+ *   whose coefficients M_k = sum_i W0_i^k v_i^(p-k), k = 0..p, the capture
+ *   takes;
+ * - O(m nnz(v)) for any other p: the pixels with v_i = 0 contribute only
+ *   |alpha|^p sum_{v_i = 0} |W0_i|^p to B (a constant per row the capture
+ *   takes), the others are summed from a packed copy of W0's columns at
+ *   them.
+ * Each row is summed by one thread in a fixed order: bit-identical for any
+ * thread count. */
+#ifndef KH_MOMENTS_H
+#define KH_MOMENTS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kh_moments {
+    long m, n, nnz;
+    double p, p2;      /* p and p - 2 */
+    int ip2;           /* p - 2 as an integer 0..4, or -1 */
+    int poly;          /* p is 2 or 4: the polynomial moments */
+    long *idx;         /* [n] the pixels with v_i != 0 */
+    double *vnz;       /* [n] v at them */
+    double *w0;        /* [m x nnz] W0 at them, row-major */
+    double *cz;        /* [m] sum over the pixels with v_i = 0 of |W0_i|^p */
+    double *mk;        /* [m x 5] M_0..M_p (poly) */
+    double *g00, *g01; /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
+    double g11;        /* sum_i v_i^2 */
+} kh_moments;
+
+/* For m rows of n inputs and order p >= 2. KH_OK or KH_ENOMEM (KH_ERROR). */
+int kh_moments_init(kh_moments *mo, long m, long n, double p);
+void kh_moments_release(kh_moments *mo);
+/* Takes W0 (m x n, row-major) and v (n) as the basis (borrowed only here). */
+void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
+/* I, B (and vv unless NULL) of every row at alpha, beta (length m each). */
+void kh_moments_eval(const kh_moments *mo, const double *alpha, const double *beta, double *I,
+                     double *B, double *vv);
+/* |alpha W0_mu + beta v|^2 summed over the row, and that of the row
+ * ea W0_mu + eb v (an error in the basis): from the capture's Gram sums. */
+double kh_moments_row_sq(const kh_moments *mo, long mu, double alpha, double beta);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,343 @@
+/* The reduced method: its moments against direct sums, its block and
+ * rank-one solve against dense LU, and whole runs against the full-state
+ * dopri5 with every switch located. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kh_error.h"
+#include "core/kh_kernels.h"
+#include "core/kh_rng.h"
+#include "kh_test.h"
+#include "run/kh_sim.h"
+#include "solvers/kh_blocks.h"
+#include "solvers/kh_moments.h"
+
+/* I, B, vv of rows alpha W0 + beta v from the moments equal the direct sums
+ * over the formed rows: integer p (the polynomial path for 2 and 4), odd p
+ * across sign changes of the row, non-integer p; v with zero and negative
+ * pixels. */
+START_TEST(test_moments_equal_direct_sums)
+{
+    const double ps[] = {2.0, 2.5, 3.0, 4.0, 3.7};
+    const double p = ps[_i];
+    const long m = 7, n = 23;
+    double W0[7 * 23], v[23], w[23], al[7], be[7], I[7], B[7], vv[7];
+    kh_rng r;
+    kh_rng_seed(&r, 77, (unsigned long)_i);
+    for (long i = 0; i < n; i++) {
+        double u = kh_rng_uniform(&r);
+        v[i] = i % 3 == 0 ? 0.0 : (u < 0.2 ? -u : u);
+    }
+    for (long k = 0; k < m * n; k++) {
+        W0[k] = 2.0 * kh_rng_uniform(&r) - 1.0;
+    }
+    kh_moments mo;
+    ck_assert_int_eq(kh_moments_init(&mo, m, n, p), KH_OK);
+    kh_moments_capture(&mo, W0, v);
+    ck_assert_int_eq(mo.poly, p == 2.0 || p == 4.0);
+    int flips = 0;
+    for (int trial = 0; trial < 4; trial++) {
+        for (long mu = 0; mu < m; mu++) {
+            /* beta / alpha up to 2: many rows change sign at some pixels. */
+            al[mu] = 0.3 + kh_rng_uniform(&r);
+            be[mu] = trial == 0 ? 0.0 : (4.0 * kh_rng_uniform(&r) - 2.0) * al[mu];
+        }
+        kh_moments_eval(&mo, al, be, I, B, vv);
+        for (long mu = 0; mu < m; mu++) {
+            for (long i = 0; i < n; i++) {
+                w[i] = al[mu] * W0[mu * n + i] + be[mu] * v[i];
+                flips += (w[i] < 0) != (W0[mu * n + i] < 0) && v[i] != 0.0;
+            }
+            double Id, Bd, vd;
+            kh_row_moments(w, v, n, p - 2.0, kh_int_exponent(p - 2.0), &Id, &Bd, &vd);
+            ck_assert_msg(fabs(I[mu] - Id) <= 1e-12 * fmax(1.0, fabs(Id)), "p %g I %.17g vs %.17g",
+                          p, I[mu], Id);
+            ck_assert_msg(fabs(B[mu] - Bd) <= 1e-12 * Bd, "p %g B %.17g vs %.17g", p, B[mu], Bd);
+            ck_assert_msg(fabs(vv[mu] - vd) <= 1e-12 * fmax(1.0, vd), "p %g vv %.17g vs %.17g", p,
+                          vv[mu], vd);
+            /* The row norms of the error control. */
+            double sq = 0.0;
+            for (long i = 0; i < n; i++) {
+                sq += w[i] * w[i];
+            }
+            ck_assert_double_eq_tol(kh_moments_row_sq(&mo, mu, al[mu], be[mu]), sq, 1e-12 * sq);
+        }
+    }
+    ck_assert_int_gt(flips, 20);
+    kh_moments_release(&mo);
+}
+END_TEST
+
+/* Solves a dense system by Gaussian elimination with partial pivoting. */
+static void dense_solve(double *A, double *x, long N)
+{
+    for (long k = 0; k < N; k++) {
+        long q = k;
+        for (long i = k + 1; i < N; i++) {
+            if (fabs(A[i * N + k]) > fabs(A[q * N + k])) {
+                q = i;
+            }
+        }
+        for (long j = 0; j < N; j++) {
+            double t = A[k * N + j];
+            A[k * N + j] = A[q * N + j];
+            A[q * N + j] = t;
+        }
+        double t = x[k];
+        x[k] = x[q];
+        x[q] = t;
+        for (long i = k + 1; i < N; i++) {
+            double l = A[i * N + k] / A[k * N + k];
+            for (long j = k; j < N; j++) {
+                A[i * N + j] -= l * A[k * N + j];
+            }
+            x[i] -= l * x[k];
+        }
+    }
+    for (long k = N - 1; k >= 0; k--) {
+        for (long j = k + 1; j < N; j++) {
+            x[k] -= A[k * N + j] * x[j];
+        }
+        x[k] /= A[k * N + k];
+    }
+}
+
+/* (A - u v^T) x = r by blocks and Sherman-Morrison equals dense LU, m = 50
+ * blocks of 3 and of 4 (the per-unit blocks with and without a state
+ * after W), with and without the rank one. */
+START_TEST(test_rank_one_solve_equals_dense_lu)
+{
+    const int bs = _i < 2 ? 3 : 4, with_rank_one = _i % 2 == 0;
+    const long nb = 50, N = nb * bs;
+    double *blocks = malloc((size_t)(nb * bs * bs) * sizeof(double));
+    double *dense = calloc((size_t)(N * N), sizeof(double));
+    double *u = malloc((size_t)N * sizeof(double)), *v = malloc((size_t)N * sizeof(double));
+    double *x = malloc((size_t)N * sizeof(double)), *y = malloc((size_t)N * sizeof(double));
+    kh_rng r;
+    kh_rng_seed(&r, 50, (unsigned long)_i);
+    for (long b = 0; b < nb; b++) {
+        for (int i = 0; i < bs; i++) {
+            for (int j = 0; j < bs; j++) {
+                double a = kh_rng_uniform(&r) - 0.5 + (i == j ? 3.0 : 0.0);
+                blocks[(b * bs + i) * bs + j] = a;
+                dense[(i * nb + b) * N + (j * nb + b)] = a; /* component-major */
+            }
+        }
+    }
+    for (long i = 0; i < N; i++) {
+        /* Like the inhibition: u on the first component, v an indicator. */
+        u[i] = i < nb ? -0.5 : 0.0;
+        v[i] = i < nb && kh_rng_uniform(&r) < 0.6 ? 1.0 : 0.0;
+        x[i] = y[i] = kh_rng_uniform(&r) - 0.5;
+    }
+    if (with_rank_one) {
+        for (long i = 0; i < N; i++) {
+            for (long j = 0; j < N; j++) {
+                dense[i * N + j] -= u[i] * v[j];
+            }
+        }
+    }
+    kh_blocks b;
+    ck_assert_int_eq(kh_blocks_init(&b, nb, bs), KH_OK);
+    ck_assert_int_eq(kh_blocks_factor(&b, blocks, with_rank_one ? u : NULL, v), 0);
+    kh_blocks_solve(&b, x);
+    dense_solve(dense, y, N);
+    for (long i = 0; i < N; i++) {
+        ck_assert_msg(fabs(x[i] - y[i]) <= 1e-12 * fmax(1.0, fabs(y[i])), "x[%ld] %.17g vs %.17g",
+                      i, x[i], y[i]);
+    }
+    kh_blocks_release(&b);
+    free(blocks);
+    free(dense);
+    free(u);
+    free(v);
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* Runs INI text with a method into a temporary file; returns its path. */
+static void run_with(const char *ini, const char *method, const char *extra, char *out, size_t len,
+                     kh_sim_result *res)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%s\n[solver]\nmethod = %s\n%s", ini, method, extra);
+    kh_config *c = kh_test_config(text);
+    kh_test_tmpname(out, len, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    int s = kh_sim_run(c, NULL, NULL, NULL, NULL, res);
+    ck_assert_msg(s == KH_OK, "%s: %s", method, kh_errmsg());
+    kh_config_free(c);
+}
+
+/* max |a - b| / max |a| of a dataset in two records (its last row when
+ * `last`). */
+static double rel_difference(const char *a, const char *b, const char *ds, int last)
+{
+    int rank;
+    long da[3], db[3];
+    double *x = kh_test_read(a, ds, &rank, da);
+    double *y = kh_test_read(b, ds, &rank, db);
+    ck_assert_int_eq(da[0], db[0]);
+    long row = rank > 1 ? da[1] * (rank > 2 ? da[2] : 1) : 1;
+    long from = last ? (da[0] - 1) * row : 0, to = da[0] * row;
+    double d = 0.0, s = 0.0;
+    for (long i = from; i < to; i++) {
+        d = fmax(d, fabs(x[i] - y[i]));
+        s = fmax(s, fabs(x[i]));
+    }
+    free(x);
+    free(y);
+    return s > 0.0 ? d / s : d;
+}
+
+/* The accuracy matrix: every model, every g, drive h and Q, w_inh = 0.5, 1
+ * and 2, p = 2, 2.5, 3 and 4 (each at least four times), three
+ * presentations: reduced at rtol 1e-11 against dopri5 at rtol 1e-10 with
+ * every switch located, to 1e-7 relative in W (every snapshot) and h (every
+ * row). */
+START_TEST(test_reduced_agrees_with_dopri5)
+{
+    static const char *const gs[] = {"bcm_step", "linear", "power"};
+    static const char *const drives[] = {"h", "Q"};
+    static const double winh[] = {0.5, 1.0, 2.0}, ps[] = {2.0, 2.5, 3.0, 4.0};
+    char net[512];
+    if (_i < 18) {
+        const char *g = gs[_i / 6], *drive = drives[(_i / 3) % 2];
+        snprintf(net, sizeof net,
+                 "[network]\nmodel = krotov_hopfield\nhidden = 5\ninputs = 7\np = %g\n"
+                 "w_inh = %g\ntau_L = 4\n[learning]\ng = %s\ndrive = %s\nh_star = 0.3\n"
+                 "n = 2\n",
+                 ps[_i % 4], winh[_i % 3], g, drive);
+    } else if (_i < 21) {
+        snprintf(net, sizeof net,
+                 "[network]\nmodel = bcm\nhidden = 5\ninputs = 7\np = %g\nw_inh = %g\n"
+                 "tau_L = 4\n[learning]\nepsilon = 0.05\ntau_theta = 2\n",
+                 ps[_i % 4], winh[_i % 3]);
+    } else if (_i == 21) {
+        snprintf(net, sizeof net,
+                 "[network]\nmodel = oja\nhidden = 5\ninputs = 7\np = 2\n"
+                 "w_inh = 0\ntau_L = 4\n");
+    } else {
+        snprintf(net, sizeof net,
+                 "[network]\nmodel = hebb\nhidden = 5\ninputs = 7\np = %g\nw_inh = 0\n"
+                 "tau_L = 40\n",
+                 ps[_i % 4]);
+    }
+    char ini[2048], a[512], b[512];
+    snprintf(ini, sizeof ini,
+             "%s[input]\nsource = uniform\nsamples = 3\npresentation_time = 4\nseed = %d\n"
+             "[init]\nweights = normal\nscale = 0.5\nseed = %d\n[output]\nrecord_every = 0.1\n"
+             "snapshot_every = 2\n",
+             net, 3 + _i, 40 + _i);
+    kh_sim_result ra, rb;
+    run_with(ini, "dopri5", "rtol = 1e-10\natol = 1e-13\nlocate_switches = all\n", a, sizeof a,
+             &ra);
+    run_with(ini, "reduced", "rtol = 1e-11\natol = 1e-14\n", b, sizeof b, &rb);
+    const double eW = rel_difference(a, b, "/snapshots/W", 0);
+    const double eh = rel_difference(a, b, "/trajectory/h", 0);
+    ck_assert_msg(eW < 1e-7 && eh < 1e-7, "case %d (%.80s...): W differs by %g, h by %g", _i, net,
+                  eW, eh);
+    ck_assert_int_gt(rb.stats.steps, 0);
+    remove(a);
+    remove(b);
+}
+END_TEST
+
+/* Counts the sign changes of h and h - h_star along the rows of a record. */
+static long count_crossings(const char *path, double h_star)
+{
+    int rank;
+    long d[3];
+    double *h = kh_test_read(path, "/trajectory/h", &rank, d);
+    long n = 0;
+    for (long r = 1; r < d[0]; r++) {
+        for (long mu = 0; mu < d[1]; mu++) {
+            double x0 = h[(r - 1) * d[1] + mu], x1 = h[r * d[1] + mu];
+            n += (x0 < 0.0) != (x1 < 0.0);
+            n += (x0 < h_star) != (x1 < h_star);
+        }
+    }
+    free(h);
+    return n;
+}
+
+/* A study in which units cross h = 0 more than 1 000 times (the chatter of
+ * the units at the edge of the active set, where g jumps from 0 to -delta).
+ * The chatter makes W sensitive: at rtol 1e-6 any method is off by about
+ * 1e-3. Against dopri5 at rtol 1e-10: reduced at rtol 1e-9 within 1e-4,
+ * and reduced at rtol 1e-6 no further off than dopri5 at rtol 1e-6 (times
+ * 2), in fewer evaluations. */
+START_TEST(test_many_crossings)
+{
+    const char *ini = "[network]\nmodel = krotov_hopfield\nhidden = 200\ninputs = 60\np = 3\n"
+                      "w_inh = 0.5\ntau_L = 20\n[learning]\ng = bcm_step\ndelta = 0.4\n"
+                      "h_star = 0.5\ndrive = h\n[input]\nsource = uniform\nsamples = 4\n"
+                      "presentation_time = 10\nseed = 3\n[init]\nweights = normal\n"
+                      "scale = 0.1\nseed = 4\n[output]\nrecord_every = 0.005\n"
+                      "snapshot_every = 10\n";
+    char ref[512], tight[512], loose[512], peer[512];
+    kh_sim_result rr, rt, rl, rp;
+    run_with(ini, "dopri5", "rtol = 1e-10\natol = 1e-13\nlocate_switches = none\n", ref, sizeof ref,
+             &rr);
+    run_with(ini, "reduced", "rtol = 1e-9\natol = 1e-12\n", tight, sizeof tight, &rt);
+    run_with(ini, "reduced", "rtol = 1e-6\natol = 1e-9\n", loose, sizeof loose, &rl);
+    run_with(ini, "dopri5", "rtol = 1e-6\natol = 1e-9\nlocate_switches = none\n", peer, sizeof peer,
+             &rp);
+    const long crossings = count_crossings(ref, 0.5);
+    ck_assert_msg(crossings > 1000, "only %ld crossings", crossings);
+    const double e_tight = rel_difference(ref, tight, "/snapshots/W", 1);
+    const double e_loose = rel_difference(ref, loose, "/snapshots/W", 1);
+    const double e_peer = rel_difference(ref, peer, "/snapshots/W", 1);
+    ck_assert_msg(e_tight < 1e-4, "reduced at rtol 1e-9: W differs by %g", e_tight);
+    ck_assert_msg(e_loose < 2.0 * e_peer, "at rtol 1e-6 reduced is off by %g, dopri5 by %g",
+                  e_loose, e_peer);
+    ck_assert_int_lt(rl.stats.rhs_evals, rp.stats.rhs_evals);
+    printf("check_reduced: %ld crossings; W against dopri5 at rtol 1e-10: reduced %.2g (rtol "
+           "1e-9), %.2g (1e-6), dopri5 %.2g (1e-6)\n",
+           crossings, e_tight, e_loose, e_peer);
+    remove(ref);
+    remove(tight);
+    remove(loose);
+    remove(peer);
+}
+END_TEST
+
+/* One and two threads give the same record bit for bit, on a study large
+ * enough for the moments to run in parallel (m nnz(v) above the threshold). */
+START_TEST(test_threads_bit_identical)
+{
+    const char *ini = "[network]\nmodel = krotov_hopfield\nhidden = 400\ninputs = 784\np = 3\n"
+                      "w_inh = 0.5\ntau_L = 100\n[learning]\ng = bcm_step\ndrive = h\n"
+                      "[input]\nsource = uniform\nsamples = 2\npresentation_time = 1\nseed = 5\n"
+                      "[init]\nweights = normal\nscale = 0.1\nseed = 6\n[output]\n"
+                      "record_every = 0.5\nsnapshot_every = 1\n";
+    char a[512], b[512];
+    kh_sim_result ra, rb;
+    run_with(ini, "reduced", "threads = 1\n", a, sizeof a, &ra);
+    run_with(ini, "reduced", "threads = 2\n", b, sizeof b, &rb);
+    ck_assert_double_eq(rel_difference(a, b, "/snapshots/W", 0), 0.0);
+    ck_assert_double_eq(rel_difference(a, b, "/trajectory/h", 0), 0.0);
+    ck_assert_double_eq(rel_difference(a, b, "/trajectory/current", 0), 0.0);
+    remove(a);
+    remove(b);
+}
+END_TEST
+
+Suite *kh_reduced_suite(void)
+{
+    Suite *s = suite_create("reduced");
+    TCase *parts = tcase_create("parts");
+    tcase_add_loop_test(parts, test_moments_equal_direct_sums, 0, 5);
+    tcase_add_loop_test(parts, test_rank_one_solve_equals_dense_lu, 0, 4);
+    suite_add_tcase(s, parts);
+    TCase *runs = tcase_create("runs");
+    tcase_set_timeout(runs, 300);
+    tcase_add_loop_test(runs, test_reduced_agrees_with_dopri5, 0, 25);
+    tcase_add_test(runs, test_many_crossings);
+    tcase_add_test(runs, test_threads_bit_identical);
+    suite_add_tcase(s, runs);
+    return s;
+}
