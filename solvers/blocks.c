@@ -13,9 +13,8 @@ int kh_blocks_init(kh_blocks *b, long nb, int bs)
     b->nb = nb;
     b->bs = bs;
     b->lu = malloc((size_t)nb * (size_t)(bs * bs) * sizeof(double));
-    b->piv = malloc((size_t)nb * (size_t)bs * sizeof(int));
     b->y = malloc((size_t)nb * (size_t)bs * sizeof(double));
-    if (!b->lu || !b->piv || !b->y || bs < 1 || bs > KH_BLOCKS_MAX) {
+    if (!b->lu || !b->y || bs < 1 || bs > KH_BLOCKS_MAX) {
         kh_blocks_release(b);
         return KH_ERROR(KH_ENOMEM, "cannot allocate %ld blocks of %d x %d", nb, bs, bs);
     }
@@ -25,7 +24,6 @@ int kh_blocks_init(kh_blocks *b, long nb, int bs)
 void kh_blocks_release(kh_blocks *b)
 {
     free(b->lu);
-    free(b->piv);
     free(b->y);
     memset(b, 0, sizeof *b);
 }
@@ -81,20 +79,64 @@ static void block_solve(const double *A, const int *piv, int bs, double *x)
     }
 }
 
-/* x <- A^-1 x, block by block. */
-static void solve_blocks(const kh_blocks *b, double *x)
+/* The inverse of a 3 x 3 matrix by its cofactors. 0, or 1 when singular. */
+static int inverse3(const double *a, double *inv)
+{
+    const double c00 = a[4] * a[8] - a[5] * a[7], c01 = a[5] * a[6] - a[3] * a[8],
+                 c02 = a[3] * a[7] - a[4] * a[6];
+    const double det = a[0] * c00 + a[1] * c01 + a[2] * c02;
+    if (!(fabs(det) > 0.0) || !isfinite(det)) {
+        return 1;
+    }
+    const double r = 1.0 / det;
+    inv[0] = c00 * r;
+    inv[1] = (a[2] * a[7] - a[1] * a[8]) * r;
+    inv[2] = (a[1] * a[5] - a[2] * a[4]) * r;
+    inv[3] = c01 * r;
+    inv[4] = (a[0] * a[8] - a[2] * a[6]) * r;
+    inv[5] = (a[2] * a[3] - a[0] * a[5]) * r;
+    inv[6] = c02 * r;
+    inv[7] = (a[1] * a[6] - a[0] * a[7]) * r;
+    inv[8] = (a[0] * a[4] - a[1] * a[3]) * r;
+    return 0;
+}
+
+/* x <- A^-1 x, block by block, with the inverses the factorisation
+ * formed; bs is a constant in each call, so the loops unroll. */
+static inline void solve_blocks_bs(const kh_blocks *b, double *x, const int bs)
 {
     const long nb = b->nb;
-    const int bs = b->bs;
     for (long j = 0; j < nb; j++) {
-        double xb[KH_BLOCKS_MAX];
+        const double *Ai = b->lu + (size_t)j * (size_t)(bs * bs);
+        double xb[KH_BLOCKS_MAX], yb[KH_BLOCKS_MAX];
         for (int k = 0; k < bs; k++) {
             xb[k] = x[k * nb + j];
         }
-        block_solve(b->lu + (size_t)j * (size_t)(bs * bs), b->piv + j * bs, bs, xb);
         for (int k = 0; k < bs; k++) {
-            x[k * nb + j] = xb[k];
+            double acc = 0.0;
+            for (int l = 0; l < bs; l++) {
+                acc += Ai[k * bs + l] * xb[l];
+            }
+            yb[k] = acc;
         }
+        for (int k = 0; k < bs; k++) {
+            x[k * nb + j] = yb[k];
+        }
+    }
+}
+
+static void solve_blocks(const kh_blocks *b, double *x)
+{
+    switch (b->bs) {
+    case 3:
+        solve_blocks_bs(b, x, 3);
+        break;
+    case 4:
+        solve_blocks_bs(b, x, 4);
+        break;
+    default:
+        solve_blocks_bs(b, x, b->bs);
+        break;
     }
 }
 
@@ -102,10 +144,28 @@ int kh_blocks_factor(kh_blocks *b, const double *A, const double *u, const doubl
 {
     const long nb = b->nb, len = nb * b->bs;
     const int bs = b->bs;
-    memcpy(b->lu, A, (size_t)nb * (size_t)(bs * bs) * sizeof(double));
     for (long j = 0; j < nb; j++) {
-        if (block_factor(b->lu + (size_t)j * (size_t)(bs * bs), b->piv + j * bs, bs)) {
+        if (bs == 3) {
+            if (inverse3(A + (size_t)j * 9, b->lu + (size_t)j * 9)) {
+                return 1;
+            }
+            continue;
+        }
+        /* LU of the block, then its inverse column by column. */
+        double lu[KH_BLOCKS_MAX * KH_BLOCKS_MAX];
+        int piv[KH_BLOCKS_MAX];
+        memcpy(lu, A + (size_t)j * (size_t)(bs * bs), (size_t)(bs * bs) * sizeof(double));
+        if (block_factor(lu, piv, bs)) {
             return 1;
+        }
+        double *inv = b->lu + (size_t)j * (size_t)(bs * bs);
+        for (int c = 0; c < bs; c++) {
+            double e[KH_BLOCKS_MAX] = {0.0, 0.0, 0.0, 0.0};
+            e[c] = 1.0;
+            block_solve(lu, piv, bs, e);
+            for (int k = 0; k < bs; k++) {
+                inv[k * bs + c] = e[k];
+            }
         }
     }
     b->v = u && v ? v : NULL;

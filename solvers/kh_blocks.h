@@ -5,6 +5,9 @@
  * O(nb bs^2) (solvers/reduced.c: the per-unit blocks of the Jacobian and
  * the global inhibition).
  *
+ * Each block's inverse is formed from its LU (the blocks are a few numbers
+ * each: a solve is then one small product per block).
+ *
  * Vectors are laid out component-major: component k of block b is
  * x[k * nb + b]. */
 #ifndef KH_BLOCKS_H
@@ -19,8 +22,7 @@ extern "C" {
 typedef struct kh_blocks {
     long nb;
     int bs;
-    double *lu; /* [nb x bs x bs] the factored blocks */
-    int *piv;   /* [nb x bs] */
+    double *lu; /* [nb x bs x bs] the inverses of the blocks */
     double *y;  /* [nb bs] A^-1 u */
     const double *v;
     double denom; /* 1 - v^T A^-1 u; 1 without a rank one */

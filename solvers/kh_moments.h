@@ -9,6 +9,12 @@
  * - O(m) for p = 2 and p = 4: the sums are polynomials in (alpha, beta)
  *   whose coefficients M_k = sum_i W0_i^k v_i^(p-k), k = 0..p, the capture
  *   takes;
+ * - O(m) for p = 3 as well: there |w|^3 = sgn(w) w^3, and with alpha > 0 the
+ *   sign of w_i = alpha v_i (rho - r_i), rho = beta / alpha, r_i = -W0_i / v_i,
+ *   changes only where rho passes r_i. The capture sorts each row's r_i and
+ *   keeps prefix sums of sgn(v_i) W0_i^k v_i^(3-k) in that order; an
+ *   evaluation finds rho's place (from the row's last place: a step or two)
+ *   and takes the signed sums as 2 prefix - total;
  * - O(m nnz(v)) for any other p: the pixels with v_i = 0 contribute only
  *   |alpha|^p sum_{v_i = 0} |W0_i|^p to B (a constant per row the capture
  *   takes), the others are summed from a packed copy of W0's columns at
@@ -27,11 +33,15 @@ typedef struct kh_moments {
     double p, p2;      /* p and p - 2 */
     int ip2;           /* p - 2 as an integer 0..4, or -1 */
     int poly;          /* p is 2 or 4: the polynomial moments */
+    int odd;           /* p is 3: the sorted breakpoints */
     long *idx;         /* [n] the pixels with v_i != 0 */
     double *vnz;       /* [n] v at them */
     double *w0;        /* [m x nnz] W0 at them, row-major */
     double *cz;        /* [m] sum over the pixels with v_i = 0 of |W0_i|^p */
     double *mk;        /* [m x 5] M_0..M_p (poly) */
+    double *rs;        /* [m x nnz] (odd) each row's r_i, sorted */
+    double *pre;       /* [m x 4 x (nnz + 1)] (odd) prefix sums in that order */
+    long *at;          /* [m] (odd) the place of rho at the last evaluation */
     double *g00, *g01; /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
     double g11;        /* sum_i v_i^2 */
 } kh_moments;
@@ -41,9 +51,10 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p);
 void kh_moments_release(kh_moments *mo);
 /* Takes W0 (m x n, row-major) and v (n) as the basis (borrowed only here). */
 void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
-/* I, B (and vv unless NULL) of every row at alpha, beta (length m each). */
-void kh_moments_eval(const kh_moments *mo, const double *alpha, const double *beta, double *I,
-                     double *B, double *vv);
+/* I, B (and vv unless NULL) of every row at alpha, beta (length m each);
+ * alpha > 0 for p = 3. Only the rows' places of rho (at) change in mo. */
+void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
+                     double *vv);
 /* |alpha W0_mu + beta v|^2 summed over the row, and that of the row
  * ea W0_mu + eb v (an error in the basis): from the capture's Gram sums. */
 double kh_moments_row_sq(const kh_moments *mo, long mu, double alpha, double beta);

@@ -10,6 +10,9 @@
 #include "core/kh_kernels.h"
 #include "core/kh_threads.h"
 
+/* Rows of up to this many non-zero pixels sort on the stack. */
+#define KH_MOMENTS_SORT_MAX 4096
+
 int kh_moments_init(kh_moments *mo, long m, long n, double p)
 {
     memset(mo, 0, sizeof *mo);
@@ -19,16 +22,26 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
     mo->p2 = p - 2.0;
     mo->ip2 = kh_int_exponent(mo->p2);
     mo->poly = p == 2.0 || p == 4.0;
+    mo->odd = p == 3.0;
     size_t mn = (size_t)m * (size_t)n;
+    if (mo->odd) {
+        mo->rs = malloc(mn * sizeof(double));
+        mo->pre = malloc((size_t)m * 4 * ((size_t)n + 1) * sizeof(double));
+        mo->at = calloc((size_t)m, sizeof(long));
+        if (!mo->rs || !mo->pre || !mo->at) {
+            kh_moments_release(mo);
+            return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
+        }
+    }
     mo->idx = malloc((size_t)n * sizeof(long));
     mo->vnz = malloc((size_t)n * sizeof(double));
-    mo->w0 = mo->poly ? NULL : malloc(mn * sizeof(double));
+    mo->w0 = mo->poly || mo->odd ? NULL : malloc(mn * sizeof(double));
     mo->cz = malloc((size_t)m * sizeof(double));
     mo->mk = malloc((size_t)m * 5 * sizeof(double));
     mo->g00 = malloc((size_t)m * sizeof(double));
     mo->g01 = malloc((size_t)m * sizeof(double));
-    if (!mo->idx || !mo->vnz || (!mo->poly && !mo->w0) || !mo->cz || !mo->mk || !mo->g00 ||
-        !mo->g01) {
+    if (!mo->idx || !mo->vnz || (!mo->poly && !mo->odd && !mo->w0) || !mo->cz || !mo->mk ||
+        !mo->g00 || !mo->g01) {
         kh_moments_release(mo);
         return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
     }
@@ -44,11 +57,68 @@ void kh_moments_release(kh_moments *mo)
     free(mo->mk);
     free(mo->g00);
     free(mo->g01);
+    free(mo->rs);
+    free(mo->pre);
+    free(mo->at);
     memset(mo, 0, sizeof *mo);
 }
 
+/* Sorts key[0..n) ascending and carries val[0..n) along (Shell's sort with
+ * Ciura's gaps: no recursion, no allocation, fast for the few hundred
+ * pixels of a row). */
+static void sort_pairs(double *key, long *val, long n)
+{
+    static const long gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+        const long gap = gaps[g];
+        for (long i = gap; i < n; i++) {
+            double k = key[i];
+            long v = val[i], j = i;
+            for (; j >= gap && key[j - gap] > k; j -= gap) {
+                key[j] = key[j - gap];
+                val[j] = val[j - gap];
+            }
+            key[j] = k;
+            val[j] = v;
+        }
+    }
+}
+
+/* p = 3: the row's breakpoints r_j = -W0_j / v_j sorted, and the prefix sums
+ * of sgn(v) W0^k v^(3-k), k = 0..3, in their order. */
+static void capture_sorted(kh_moments *mo, const double *w, long mu)
+{
+    const long nnz = mo->nnz;
+    double *r = mo->rs + (size_t)mu * (size_t)nnz;
+    double *pre = mo->pre + (size_t)mu * 4 * (size_t)(nnz + 1);
+    long order[KH_MOMENTS_SORT_MAX];
+    long *ord = nnz <= KH_MOMENTS_SORT_MAX ? order : NULL;
+    long *heap = ord ? NULL : malloc((size_t)nnz * sizeof(long));
+    ord = ord ? ord : heap;
+    for (long j = 0; j < nnz; j++) {
+        r[j] = -w[mo->idx[j]] / mo->vnz[j];
+        ord[j] = j;
+    }
+    sort_pairs(r, ord, nnz);
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int k = 0; k < 4; k++) {
+        pre[k * (nnz + 1)] = 0.0;
+    }
+    for (long j = 0; j < nnz; j++) {
+        const double v = mo->vnz[ord[j]], w0 = w[mo->idx[ord[j]]];
+        const double sg = v < 0.0 ? -1.0 : 1.0;
+        const double c[4] = {sg * v * v * v, sg * w0 * v * v, sg * w0 * w0 * v, sg * w0 * w0 * w0};
+        for (int k = 0; k < 4; k++) {
+            acc[k] += c[k];
+            pre[k * (nnz + 1) + j + 1] = acc[k];
+        }
+    }
+    mo->at[mu] = 0;
+    free(heap);
+}
+
 /* One row of the capture. */
-KH_CLONES static void capture_row(const kh_moments *mo, const double *w, const double *v, long mu)
+KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double *v, long mu)
 {
     const long n = mo->n, nnz = mo->nnz;
     const int ip = kh_int_exponent(mo->p);
@@ -76,9 +146,13 @@ KH_CLONES static void capture_row(const kh_moments *mo, const double *w, const d
         memcpy(mo->mk + 5 * mu, mk, sizeof mk);
         return;
     }
-    double *packed = mo->w0 + (size_t)mu * (size_t)nnz;
-    for (long j = 0; j < nnz; j++) {
-        packed[j] = w[mo->idx[j]];
+    if (mo->odd) {
+        capture_sorted(mo, w, mu);
+    } else {
+        double *packed = mo->w0 + (size_t)mu * (size_t)nnz;
+        for (long j = 0; j < nnz; j++) {
+            packed[j] = w[mo->idx[j]];
+        }
     }
     for (long i = 0; i < n; i++) {
         if (v[i] == 0.0) {
@@ -132,10 +206,46 @@ KH_CLONES static void eval_row(const double *w0, const double *v, long n, double
     kh_row_moments_affine_vv(w0, v, n, alpha, beta, p2, ip2, I, B, vv);
 }
 
-void kh_moments_eval(const kh_moments *mo, const double *alpha, const double *beta, double *I,
-                     double *B, double *vv)
+/* p = 3: the signed sums S_k = sum_i sgn(w_i) W0_i^k v_i^(3-k) of row mu at
+ * rho = beta / alpha, from the prefix sums at rho's place. */
+static void signed_sums(kh_moments *mo, long mu, double rho, double S[4])
+{
+    const long nnz = mo->nnz;
+    const double *r = mo->rs + (size_t)mu * (size_t)nnz;
+    const double *pre = mo->pre + (size_t)mu * 4 * (size_t)(nnz + 1);
+    long j = mo->at[mu]; /* j = #{r_i < rho} */
+    while (j < nnz && r[j] < rho) {
+        j++;
+    }
+    while (j > 0 && !(r[j - 1] < rho)) {
+        j--;
+    }
+    mo->at[mu] = j;
+    for (int k = 0; k < 4; k++) {
+        S[k] = 2.0 * pre[k * (nnz + 1) + j] - pre[k * (nnz + 1) + nnz];
+    }
+}
+
+void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
+                     double *vv)
 {
     const long m = mo->m, nnz = mo->nnz;
+    if (mo->odd) {
+        for (long mu = 0; mu < m; mu++) {
+            double S[4];
+            const double a = alpha[mu], b = beta[mu];
+            signed_sums(mo, mu, b / a, S);
+            /* binomial_sum for q = 2, 3 and 1, written out. */
+            const double a2 = a * a, b2 = b * b, ab = a * b;
+            I[mu] = b2 * S[0] + 2.0 * ab * S[1] + a2 * S[2];
+            B[mu] =
+                b * (b2 * S[0] + 3.0 * ab * S[1] + 3.0 * a2 * S[2]) + a2 * a * (S[3] + mo->cz[mu]);
+            if (vv) {
+                vv[mu] = b * S[0] + a * S[1];
+            }
+        }
+        return;
+    }
     if (mo->poly) {
         const int P = (int)mo->p;
         for (long mu = 0; mu < m; mu++) {

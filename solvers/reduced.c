@@ -168,6 +168,11 @@ static int eval(rd_state *s, const double *u, double *du, int want_vv)
     kh_model_ws *w = s->ws;
     const double *al = u + m, *be = u + 2 * m;
     s->rhs_evals++;
+    for (long mu = 0; mu < m; mu++) {
+        if (!(al[mu] > 0.0)) {
+            return 1; /* alpha = exp(-int b / tau_L) > 0: the trial step is too long */
+        }
+    }
     kh_moments_eval(&s->mo, al, be, w->I, w->B, want_vv ? w->vv : NULL);
     int r = s->model->reduced(u, u + 3 * m, du, du + 3 * m, w);
     if (r != 0) {
