@@ -55,9 +55,18 @@ void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
  * alpha > 0 for p = 3. Only the rows' places of rho (at) change in mo. */
 void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
                      double *vv);
+/* W_mu <- alpha_mu W_mu + beta_mu v in place (W is the captured W0, m x n)
+ * for the rows whose (alpha, beta) left (1, 0): W as the basis stands for. */
+void kh_moments_form(double *W, const double *v, long m, long n, const double *alpha,
+                     const double *beta);
 /* |alpha W0_mu + beta v|^2 summed over the row, and that of the row
  * ea W0_mu + eb v (an error in the basis): from the capture's Gram sums. */
-double kh_moments_row_sq(const kh_moments *mo, long mu, double alpha, double beta);
+static inline double kh_moments_row_sq(const kh_moments *mo, long mu, double alpha, double beta)
+{
+    const double s =
+        alpha * alpha * mo->g00[mu] + 2.0 * alpha * beta * mo->g01[mu] + beta * beta * mo->g11;
+    return s > 0.0 ? s : 0.0;
+}
 
 #ifdef __cplusplus
 }

@@ -274,9 +274,19 @@ void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, do
     }
 }
 
-double kh_moments_row_sq(const kh_moments *mo, long mu, double alpha, double beta)
+KH_CLONES static void row_form(double *w, const double *v, long n, double al, double be)
 {
-    double s =
-        alpha * alpha * mo->g00[mu] + 2.0 * alpha * beta * mo->g01[mu] + beta * beta * mo->g11;
-    return s > 0.0 ? s : 0.0;
+    kh_row_affine(w, v, n, al, be);
+}
+
+void kh_moments_form(double *W, const double *v, long m, long n, const double *alpha,
+                     const double *beta)
+{
+#pragma omp parallel for default(none) shared(W, v, alpha, beta) firstprivate(m, n)               \
+    if (KH_PAR(m * n)) schedule(static)
+    for (long mu = 0; mu < m; mu++) {
+        if (alpha[mu] != 1.0 || beta[mu] != 0.0) {
+            row_form(W + (size_t)mu * (size_t)n, v, n, alpha[mu], beta[mu]);
+        }
+    }
 }

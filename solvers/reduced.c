@@ -268,19 +268,42 @@ static double error_norm(const rd_state *s)
     const double inv_n = 1.0 / (double)(s->n > 0 ? s->n : 1);
     double sum = 0.0;
     for (long mu = 0; mu < m; mu++) {
-        double r = e[mu] / (atol + rtol * fmax(fabs(u0[mu]), fabs(u1[mu])));
-        sum += r * r;
-        double ew = sqrt(kh_moments_row_sq(&s->mo, mu, e[m + mu], e[2 * m + mu]) * inv_n);
-        double w0 = sqrt(kh_moments_row_sq(&s->mo, mu, u0[m + mu], u0[2 * m + mu]) * inv_n);
-        double w1 = sqrt(kh_moments_row_sq(&s->mo, mu, u1[m + mu], u1[2 * m + mu]) * inv_n);
-        r = ew / (atol + rtol * fmax(w0, w1));
-        sum += (double)s->n * r * r;
+        const double a0 = fabs(u0[mu]), a1 = fabs(u1[mu]);
+        double sc = atol + rtol * (a0 > a1 ? a0 : a1);
+        sum += e[mu] * e[mu] / (sc * sc);
+        const double ew2 = kh_moments_row_sq(&s->mo, mu, e[m + mu], e[2 * m + mu]);
+        const double w0 = kh_moments_row_sq(&s->mo, mu, u0[m + mu], u0[2 * m + mu]);
+        const double w1 = kh_moments_row_sq(&s->mo, mu, u1[m + mu], u1[2 * m + mu]);
+        sc = atol + rtol * sqrt((w0 > w1 ? w0 : w1) * inv_n);
+        sum += ew2 / (sc * sc); /* n times the row's mean square error over sc^2 */
     }
     for (long i = 3 * m; i < s->nu; i++) {
         double r = e[i] / (atol + rtol * fmax(fabs(u0[i]), fabs(u1[i])));
         sum += r * r;
     }
     return sqrt(sum / (double)(m + m * s->n + s->nz));
+}
+
+/* out = base + c0 x0 + c1 x1 + c2 x2 over n numbers (restrict: the stage
+ * vectors are distinct buffers, so the loop vectorizes). */
+static void combine(long n, double *restrict out, const double *restrict base, double c0,
+                    const double *restrict x0, double c1, const double *restrict x1, double c2,
+                    const double *restrict x2)
+{
+    for (long k = 0; k < n; k++) {
+        out[k] = base[k] + c0 * x0[k] + c1 * x1[k] + c2 * x2[k];
+    }
+}
+
+/* 0 when every number is finite: 0 x is NaN exactly when x is not, and NaN
+ * sticks in the sum. */
+static int not_finite(long n, const double *restrict x)
+{
+    double probe = 0.0;
+    for (long k = 0; k < n; k++) {
+        probe += 0.0 * x[k];
+    }
+    return probe != 0.0;
 }
 
 /* The stages of a step of dt from u0: u1 and the error K4. 0, or 1 when a
@@ -291,43 +314,29 @@ static int stages(rd_state *s, double dt)
     if (factor(s, dt)) {
         return 1;
     }
+    const double inv_dt = 1.0 / dt;
+    double *const *K = s->K;
     for (int i = 0; i < 4; i++) {
         const double *f = s->f0;
         if (i >= 2) {
-            for (long k = 0; k < nu; k++) {
-                double acc = 0.0;
-                for (int j = 0; j < i; j++) {
-                    acc += RA[i][j] * s->K[j][k];
-                }
-                s->us[k] = s->u0[k] + acc;
-            }
+            /* Y_i = u0 + sum_j A_ij K_j (at most three terms; unused ones 0) */
+            combine(nu, s->us, s->u0, RA[i][0], K[0], RA[i][1], K[1], RA[i][2], K[i - 1]);
             if (eval(s, s->us, s->fs, 0) != 0) {
                 return 1;
             }
             f = s->fs;
         }
-        double *K = s->K[i];
-        for (long k = 0; k < nu; k++) {
-            double acc = 0.0;
-            for (int j = 0; j < i; j++) {
-                acc += RC[i][j] * s->K[j][k];
-            }
-            K[k] = f[k] + acc / dt;
-        }
-        kh_blocks_solve(&s->blk, K);
-        for (long k = 0; k < nu; k++) {
-            if (!isfinite(K[k])) {
-                return 1;
-            }
+        /* K_i = f + sum_{j < i} C_ij K_j / dt, then G K_i = that */
+        const double *Kj[3] = {K[0], i > 1 ? K[1] : K[0], i > 2 ? K[2] : K[0]};
+        combine(nu, K[i], f, RC[i][0] * inv_dt, Kj[0], RC[i][1] * inv_dt, Kj[1],
+                RC[i][2] * inv_dt, Kj[2]);
+        kh_blocks_solve(&s->blk, K[i]);
+        if (not_finite(nu, K[i])) {
+            return 1;
         }
     }
-    for (long k = 0; k < nu; k++) {
-        double acc = 0.0;
-        for (int i = 0; i < 4; i++) {
-            acc += RM[i] * s->K[i][k];
-        }
-        s->u1[k] = s->u0[k] + acc;
-    }
+    /* u1 = u0 + sum_i M_i K_i, M_1 = 0 */
+    combine(nu, s->u1, s->u0, RM[0], K[0], RM[2], K[2], RM[3], K[3]);
     /* alpha = exp(-int b / tau_L) > 0: a step that makes it <= 0 is too long. */
     for (long mu = 0; mu < s->m; mu++) {
         if (!(s->u1[s->m + mu] > 0.0)) {
@@ -447,11 +456,6 @@ static int rd_apply(void *vs, double *t, double t1, double y[])
     return status;
 }
 
-KH_CLONES static void row_update(double *w, const double *v, long n, double al, double be)
-{
-    kh_row_affine(w, v, n, al, be);
-}
-
 /* W <- alpha W0 + beta v in y for the rows that moved; the next apply takes
  * it as its basis. */
 static void rd_sync(void *vs, double y[])
@@ -460,16 +464,7 @@ static void rd_sync(void *vs, double y[])
     if (!s->captured || !s->moved) {
         return;
     }
-    const long m = s->m, n = s->n;
-    double *W = y + m;
-    const double *v = s->ws->v, *al = s->u0 + m, *be = s->u0 + 2 * m;
-#pragma omp parallel for default(none) shared(W, v, al, be) firstprivate(m, n) if (KH_PAR(m * n))  \
-    schedule(static)
-    for (long mu = 0; mu < m; mu++) {
-        if (al[mu] != 1.0 || be[mu] != 0.0) {
-            row_update(W + mu * n, v, n, al[mu], be[mu]);
-        }
-    }
+    kh_moments_form(y + s->m, s->ws->v, s->m, s->n, s->u0 + s->m, s->u0 + 2 * s->m);
     s->captured = 0;
 }
 
