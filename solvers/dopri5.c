@@ -37,6 +37,7 @@
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
 #include "core/kh_threads.h"
+#include "solvers/kh_dp5.h"
 #include "solvers/kh_solver.h"
 #include "solvers/kh_switch.h"
 
@@ -633,3 +634,130 @@ const kh_solver_type kh_solver_dopri5 = {
     .free = dp_free,
     .stats = dp_stats,
 };
+
+/* ---- the same method on a plain vector (kh_dp5.h) ---- */
+
+int kh_dp5_init(kh_dp5 *d, long n, double first_step)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n;
+    const size_t len = (size_t)(n > 0 ? n : 1);
+    int ok = (d->y1 = malloc(len * sizeof(double))) && (d->ys = malloc(len * sizeof(double))) &&
+             (d->err = malloc(len * sizeof(double)));
+    for (int j = 0; j < 7 && ok; j++) {
+        ok = (d->k[j] = malloc(len * sizeof(double))) != NULL;
+    }
+    if (!ok) {
+        kh_dp5_release(d);
+        return KH_ERROR(KH_ENOMEM, "cannot allocate dopri5 for %ld states", n);
+    }
+    kh_dp5_reset(d, first_step);
+    return KH_OK;
+}
+
+void kh_dp5_release(kh_dp5 *d)
+{
+    free(d->y1);
+    free(d->ys);
+    free(d->err);
+    for (int j = 0; j < 7; j++) {
+        free(d->k[j]);
+    }
+    memset(d, 0, sizeof *d);
+}
+
+void kh_dp5_reset(kh_dp5 *d, double first_step)
+{
+    d->fsal = 0;
+    d->h = first_step;
+    d->steps_since_reset = 0;
+}
+
+/* Stages 2..7 of a step of h from y: y1 and err; k[6] = f(y1). */
+static int dp5_stages(kh_dp5 *d, double h, const double *y, kh_dp5_rhs f, void *ctx)
+{
+    const long n = d->n;
+    for (int st = 1; st < 7; st++) {
+        double *u = st == 6 ? d->y1 : d->ys;
+        for (long i = 0; i < n; i++) {
+            double acc = 0.0;
+            for (int j = 0; j < st; j++) {
+                acc += A[st][j] * d->k[j][i];
+            }
+            u[i] = y[i] + h * acc;
+        }
+        d->rhs_evals++;
+        if (f(ctx, u, d->k[st]) != 0) {
+            return 1;
+        }
+    }
+    for (long i = 0; i < n; i++) {
+        double e = 0.0;
+        for (int j = 0; j < 7; j++) {
+            e += E[j] * d->k[j][i];
+        }
+        d->err[i] = h * e;
+    }
+    return 0;
+}
+
+/* One accepted step from (*t, y) towards t1. */
+static int dp5_step(kh_dp5 *d, double *t, double t1, double *y, kh_dp5_rhs f, kh_dp5_norm norm,
+                    void *ctx)
+{
+    const double t0 = *t;
+    if (!d->fsal) {
+        d->rhs_evals++;
+        if (f(ctx, y, d->k[0]) != 0) {
+            return diverged(t0);
+        }
+        d->fsal = 1;
+    }
+    double h = d->h;
+    int rejected = 0;
+    for (;;) {
+        int final = 0;
+        if (h >= t1 - t0) {
+            h = t1 - t0;
+            final = 1;
+        }
+        double err = dp5_stages(d, h, y, f, ctx) == 0 ? norm(ctx, y, d->y1, d->err) : (double)NAN;
+        if (!(err <= 1.0)) {
+            d->failed++;
+            h *= isfinite(err) ? fmax(0.2, 0.9 * pow(err, -0.2)) : 0.5;
+            rejected = 1;
+            if (!(t0 + h > t0)) {
+                return KH_ERROR(KH_ESOLVER,
+                                "dopri5: the step size fell to the resolution of "
+                                "t = %.9g (the dynamics may diverge)",
+                                t0);
+            }
+            continue;
+        }
+        memcpy(y, d->y1, (size_t)d->n * sizeof(double));
+        double *tmp = d->k[0];
+        d->k[0] = d->k[6], d->k[6] = tmp;
+        *t = final ? t1 : t0 + h;
+        double grow = err > 0.0 ? fmin(10.0, fmax(0.2, 0.9 * pow(err, -0.2))) : 10.0;
+        double next = h * (rejected ? fmin(1.0, grow) : grow);
+        if (!(final && next < d->h)) {
+            d->h = next;
+        }
+        return KH_OK;
+    }
+}
+
+int kh_dp5_apply(kh_dp5 *d, double *t, double t1, double *y, kh_dp5_rhs f, kh_dp5_norm norm,
+                 void *ctx, long max_steps, const volatile sig_atomic_t *stop)
+{
+    int status = KH_OK;
+    while (*t < t1) {
+        status = kh_solver_may_step(stop, d->steps_since_reset, max_steps, *t);
+        if (status != KH_OK || (status = dp5_step(d, t, t1, y, f, norm, ctx)) != KH_OK) {
+            break;
+        }
+        d->steps++;
+        d->steps_since_reset++;
+    }
+    return status;
+}
