@@ -282,8 +282,8 @@ KH_CLONES static void row_form(double *w, const double *v, long n, double al, do
 void kh_moments_form(double *W, const double *v, long m, long n, const double *alpha,
                      const double *beta)
 {
-#pragma omp parallel for default(none) shared(W, v, alpha, beta) firstprivate(m, n)               \
-    if (KH_PAR(m * n)) schedule(static)
+#pragma omp parallel for default(none) shared(W, v, alpha, beta)                                   \
+    firstprivate(m, n) if (KH_PAR(m * n)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         if (alpha[mu] != 1.0 || beta[mu] != 0.0) {
             row_form(W + (size_t)mu * (size_t)n, v, n, alpha[mu], beta[mu]);

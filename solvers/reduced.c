@@ -328,8 +328,8 @@ static int stages(rd_state *s, double dt)
         }
         /* K_i = f + sum_{j < i} C_ij K_j / dt, then G K_i = that */
         const double *Kj[3] = {K[0], i > 1 ? K[1] : K[0], i > 2 ? K[2] : K[0]};
-        combine(nu, K[i], f, RC[i][0] * inv_dt, Kj[0], RC[i][1] * inv_dt, Kj[1],
-                RC[i][2] * inv_dt, Kj[2]);
+        combine(nu, K[i], f, RC[i][0] * inv_dt, Kj[0], RC[i][1] * inv_dt, Kj[1], RC[i][2] * inv_dt,
+                Kj[2]);
         kh_blocks_solve(&s->blk, K[i]);
         if (not_finite(nu, K[i])) {
             return 1;
