@@ -144,6 +144,16 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
         }
         /* Row `epochs` of /snapshots/W: the weights after the last epoch. */
         st = kh_h5_read_row(p->out_path, "/snapshots/W", p->epochs, t->W, m * n);
+    } else if (p->tr_features == KH_FEAT_FILE) {
+        /* The last snapshot of another record, whatever learned it. */
+        if (!p->init_path[0]) {
+            st = KH_ERROR(KH_EINVAL, "train.features = file reads W from the record "
+                                     "init.path names: set init.path");
+        } else {
+            kh_params q = *p;
+            q.weights = KH_INIT_FILE;
+            st = kh_sim_init_weights(&q, t->W);
+        }
     } else if (p->tr_features == KH_FEAT_RANDOM) {
         if ((st = kh_sim_init_weights(p, t->W)) == KH_OK) {
             random_sphere(p, t->W);

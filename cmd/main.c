@@ -234,7 +234,8 @@ static int open_study(const kh_cli *cli, kh_config **out, char *overrides, size_
         return KH_ENOMEM;
     }
     int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, len);
-    if (s == KH_OK && !cli->resume && c->p.weights == KH_INIT_FILE) {
+    if (s == KH_OK && !cli->resume &&
+        (c->p.weights == KH_INIT_FILE || (c->p.tr_features == KH_FEAT_FILE && c->p.init_path[0]))) {
         s = isolated(cli, c->p.init_path, probe_file);
     }
     if (s != KH_OK) {

@@ -492,6 +492,63 @@ START_TEST(test_train_smoke)
 }
 END_TEST
 
+/* train.features = file: the readout on W learned by another method (here
+ * the exact dynamics, method = reduced, on 40 shipped digits). /train/W is
+ * that record's last snapshot, element for element, and the recorded errors
+ * are the classifier of that W; without init.path the study is refused. */
+START_TEST(test_features_from_file)
+{
+    char exact[512], out[512];
+    kh_test_tmpname(exact, sizeof exact, ".h5");
+    kh_test_tmpname(out, sizeof out, ".h5");
+    kh_config *c = kh_test_config("[network]\nhidden = 30\np = 4\nw_inh = 0.9\ntau_L = 100\n"
+                                  "[learning]\ng = bcm_step\nh_star = 0.2\n"
+                                  "[input]\nsamples = 40\npresentation_time = 5\n"
+                                  "[init]\nscale = 0.145\n[solver]\nmethod = reduced\n"
+                                  "[output]\nrecord_every = 5\nsnapshot_every = 200\n");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", exact);
+    kh_sim_result sr;
+    ck_assert_msg(kh_sim_run(c, NULL, NULL, NULL, NULL, &sr) == KH_OK, "%s", kh_errmsg());
+    kh_config_free(c);
+    int rank;
+    long ds[3], dw[3];
+    double *snaps = kh_test_read(exact, "/snapshots/W", &rank, ds);
+    ck_assert_int_eq(ds[0], 2);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "[network]\nhidden = 30\np = 4\n[input]\nsamples = 200\n[init]\npath = %s\n"
+             "[solver]\nmethod = fast\n[train]\nepochs = 20\nbatch = 50\ntest_samples = 100\n"
+             "features = file\n",
+             exact);
+    c = kh_test_config(text);
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    kh_train_result res;
+    ck_assert_msg(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res) == KH_OK, "%s", kh_errmsg());
+    double *W = kh_test_read(out, "/train/W", &rank, dw);
+    ck_assert_int_eq(dw[0] * dw[1], ds[1] * ds[2]);
+    const double *last = snaps + ds[1] * ds[2];
+    for (long i = 0; i < dw[0] * dw[1]; i++) {
+        ck_assert_msg(W[i] == last[i], "/train/W[%ld] = %g, the record's %g", i, W[i], last[i]);
+    }
+    /* The exact run moved W away from W(0): the readout did not see W(0). */
+    double moved = 0.0;
+    for (long i = 0; i < dw[0] * dw[1]; i++) {
+        moved = fmax(moved, fabs(last[i] - snaps[i]));
+    }
+    ck_assert_msg(moved > 1e-3, "the exact run moved W by %g", moved);
+    check_record_classifies(out, &c->p, 200, 100);
+    free(W);
+    free(snaps);
+    remove(out);
+    c->p.init_path[0] = '\0';
+    ck_assert_int_eq(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res), KH_EINVAL);
+    ck_assert_msg(strstr(kh_errmsg(), "init.path") != NULL, "%s", kh_errmsg());
+    kh_config_free(c);
+    remove(out);
+    remove(exact);
+}
+END_TEST
+
 Suite *kh_train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -503,6 +560,7 @@ Suite *kh_train_suite(void)
     tcase_add_test(tc, test_train_smoke);
     tcase_add_test(tc, test_train_nan_fails);
     tcase_add_test(tc, test_readout_overlap_same_record);
+    tcase_add_test(tc, test_features_from_file);
     suite_add_tcase(s, tc);
     /* Runs of several seconds: make test-sanitize leaves them out
      * (CK_EXCLUDE_TAGS=slow); the plain build runs them. */
