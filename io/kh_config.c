@@ -91,9 +91,10 @@ const kh_param_info kh_param_table[] = {
      "standard deviation (normal) or half-width (uniform) of the initial weights"},
     {"init", "path", KH_PT_STRING, STR(init_path), 0, "", 0, 0, 0, NULL, "",
      "khsim .h5 file whose last /snapshots/W row is the initial W (weights = file)"},
-    {"solver", "method", KH_PT_STRING, STR(method), 0, "dopri5", 0, 0, 0, NULL, "",
-     "rk2 | rk4 | rkf45 | rkck | rk8pd | msadams | rk1imp | rk2imp | rk4imp | bsimp | "
-     "msbdf | dopri5 | euler | quasi_static | fast"},
+    {"solver", "method", KH_PT_STRING, STR(method), 0, "auto", 0, 0, 0, NULL, "",
+     "auto | rk2 | rk4 | rkf45 | rkck | rk8pd | msadams | rk1imp | rk2imp | rk4imp | bsimp | "
+     "msbdf | dopri5 | reduced | euler | quasi_static | fast; auto: reduced when m n >= 65536 "
+     "and the model has the reduced form, else dopri5 (the record names the one that ran)"},
     {"solver", "rtol", KH_PT_DOUBLE, OFF(rtol), 0, 1e-6, NULL, 0, 1, 1, NULL, "",
      "relative tolerance of adaptive steppers"},
     {"solver", "atol", KH_PT_DOUBLE, OFF(atol), 0, 1e-9, NULL, 0, BIG, 0, NULL, "",

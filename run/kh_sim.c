@@ -385,7 +385,8 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
     int st = KH_OK;
-    if (!(r.model = kh_model_find(p->model)) || !kh_solver_find(p->method)) {
+    const int automatic = strcmp(p->method, "auto") == 0;
+    if (!(r.model = kh_model_find(p->model)) || (!automatic && !kh_solver_find(p->method))) {
         return KH_EINVAL;
     }
     if ((st = kh_data_load(p, &r.data)) != KH_OK) {
@@ -398,6 +399,10 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
         return KH_EINVAL;
     }
     r.dim = r.model->dim(p);
+    if (automatic) {
+        /* The record names the method that ran (/params and /solver). */
+        snprintf(p->method, sizeof p->method, "%s", kh_solver_auto(r.model, r.dim, p));
+    }
     r.model_m = m;
     r.model_n = n;
     r.y = calloc(r.dim, sizeof(double));

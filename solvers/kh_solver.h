@@ -52,6 +52,9 @@ typedef struct kh_solver_type {
      * returns as kh_model_type.observe does, or -1 when y's W is current
      * and the model's observe should be used. */
     int (*observe)(void *s, const double y[], kh_obs *o);
+    /* Optional: KH_OK when the solver can integrate model (state of dim
+     * values), else KH_EINVAL with the reason (KH_ERROR); NULL: any model. */
+    int (*applies)(const kh_model_type *model, size_t dim, const kh_params *p);
 } kh_solver_type;
 
 typedef struct kh_solver {
@@ -66,6 +69,15 @@ extern const kh_solver_type *const kh_solvers[];
  * KH_ESOLVER when steps has reached max_steps (> 0), else KH_OK; t is the
  * time the message names. */
 int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_steps, double t);
+
+/* solver.method = auto (the default) resolves, once the size is known, to
+ * reduced where the model has the reduced form and the full state's W holds
+ * at least KH_AUTO_REDUCED_MIN weights (m n), else to dopri5. Below that
+ * size a pass over W is cheap and dopri5, which locates every switch, is
+ * the more accurate at a given rtol; above it reduced's O(m) evaluations
+ * win (docs/solvers.md has the measurements). Returns the method's name. */
+#define KH_AUTO_REDUCED_MIN 65536L
+const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p);
 
 /* Finds the solver of a method; NULL + KH_ERROR naming the choices. */
 const kh_solver_type *kh_solver_find(const char *method);

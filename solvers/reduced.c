@@ -92,24 +92,32 @@ static void rd_free(void *vs)
     free(s);
 }
 
+static int rd_applies(const kh_model_type *model, size_t dim, const kh_params *p)
+{
+    const long m = p->n_hidden, n = p->n_visible;
+    const long nz = (long)dim - m - m * n;
+    if (!model->reduced || !model->coefficients || !model->observe_moments) {
+        return KH_ERROR(KH_EINVAL,
+                        "solver.method = reduced needs the reduced form of the model, which %s "
+                        "lacks: use dopri5",
+                        model->name);
+    }
+    if (nz != 0 && (nz != m || !model->extra_partials)) {
+        return KH_ERROR(KH_EINVAL,
+                        "solver.method = reduced needs a state after W of one value per unit "
+                        "with its partials; model %s has %ld values: use dopri5",
+                        model->name, nz);
+    }
+    return KH_OK;
+}
+
 static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, size_t dim,
                       const kh_params *p, const volatile sig_atomic_t *stop)
 {
     (void)method;
     const long m = p->n_hidden, n = p->n_visible;
     const long nz = (long)dim - m - m * n;
-    if (!model->reduced || !model->coefficients || !model->observe_moments) {
-        KH_ERROR(KH_EINVAL,
-                 "solver.method = reduced needs the reduced form of the model, which %s "
-                 "lacks: use dopri5",
-                 model->name);
-        return NULL;
-    }
-    if (nz != 0 && (nz != m || !model->extra_partials)) {
-        KH_ERROR(KH_EINVAL,
-                 "solver.method = reduced needs a state after W of one value per unit "
-                 "with its partials; model %s has %ld values: use dopri5",
-                 model->name, nz);
+    if (rd_applies(model, dim, p) != KH_OK) {
         return NULL;
     }
     rd_state *s = calloc(1, sizeof *s);
@@ -504,4 +512,5 @@ const kh_solver_type kh_solver_reduced = {
     .stats = rd_stats,
     .sync = rd_sync,
     .observe = rd_observe,
+    .applies = rd_applies,
 };

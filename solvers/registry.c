@@ -29,8 +29,19 @@ const kh_solver_type *kh_solver_find(const char *method)
             snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", kh_solvers[i]->names[j]);
         }
     }
-    KH_ERROR(KH_EINVAL, "solver.method = '%s' is not a method (choose one of: %s)", method, list);
+    KH_ERROR(KH_EINVAL, "solver.method = '%s' is not a method (choose one of: auto, %s)", method,
+             list);
     return NULL;
+}
+
+const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p)
+{
+    const int large = p->n_hidden * p->n_visible >= KH_AUTO_REDUCED_MIN;
+    if (large && kh_solver_reduced.applies(model, dim, p) == KH_OK) {
+        return "reduced";
+    }
+    kh_error_clear();
+    return "dopri5";
 }
 
 int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_steps, double t)

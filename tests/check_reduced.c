@@ -9,10 +9,12 @@
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
 #include "core/kh_rng.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
 #include "run/kh_sim.h"
 #include "solvers/kh_blocks.h"
 #include "solvers/kh_moments.h"
+#include "solvers/kh_solver.h"
 
 /* I, B, vv of rows alpha W0 + beta v from the moments equal the direct sums
  * over the formed rows: integer p (the polynomial path for 2 and 4), odd p
@@ -326,6 +328,39 @@ START_TEST(test_threads_bit_identical)
 }
 END_TEST
 
+/* method = auto (the default): dopri5 below KH_AUTO_REDUCED_MIN weights,
+ * reduced at and above it, and the record names the method that ran; the
+ * auto run is the named method's run, bit for bit. */
+START_TEST(test_auto_chooses_by_size)
+{
+    const long hidden[2] = {KH_AUTO_REDUCED_MIN / 64 - 1, KH_AUTO_REDUCED_MIN / 64};
+    const char *expect[2] = {"dopri5", "reduced"};
+    for (int k = 0; k < 2; k++) {
+        char ini[1024];
+        snprintf(ini, sizeof ini,
+                 "[network]\nhidden = %ld\ninputs = 64\np = 3\nw_inh = 0.5\ntau_L = 30\n"
+                 "[learning]\ng = bcm_step\ndrive = h\n[input]\nsource = uniform\nsamples = 2\n"
+                 "presentation_time = 1\nseed = 5\n[init]\nweights = normal\nscale = 0.2\n"
+                 "[output]\nrecord_every = 0.5\nsnapshot_every = 1\n",
+                 hidden[k]);
+        char a[512], b[512], method[64], solver[64];
+        kh_sim_result ra, rb;
+        run_with(ini, "auto", "", a, sizeof a, &ra);
+        run_with(ini, expect[k], "", b, sizeof b, &rb);
+        ck_assert_int_eq(
+            kh_h5_read_attr_string(a, "/params", "solver.method", method, sizeof method), KH_OK);
+        ck_assert_int_eq(kh_h5_read_attr_string(a, "/solver", "method", solver, sizeof solver),
+                         KH_OK);
+        ck_assert_str_eq(method, expect[k]);
+        ck_assert_str_eq(solver, expect[k]);
+        ck_assert_double_eq(rel_difference(a, b, "/snapshots/W", 0), 0.0);
+        ck_assert_double_eq(rel_difference(a, b, "/trajectory/h", 0), 0.0);
+        remove(a);
+        remove(b);
+    }
+}
+END_TEST
+
 /* quasi_static on its reduced state is the limit tau / tau_L -> 0 of the
  * full system: at tau / tau_L = 2.5e-7 it agrees with reduced (the full
  * system, h included, under RODAS3) to 2e-5 relative in W at every snapshot,
@@ -383,6 +418,7 @@ Suite *kh_reduced_suite(void)
     tcase_add_loop_test(runs, test_quasi_static_reduced_state_is_the_limit, 0, 15);
     tcase_add_test(runs, test_many_crossings);
     tcase_add_test(runs, test_threads_bit_identical);
+    tcase_add_test(runs, test_auto_chooses_by_size);
     suite_add_tcase(s, runs);
     return s;
 }
