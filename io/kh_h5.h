@@ -149,8 +149,9 @@ int kh_h5_defer_signal(int sig);
  * dims (up to 3). KH_OK, KH_EIO (missing file or dataset), KH_ENOMEM. */
 int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, long dims[3]);
 
-/* Reads row `row` of a dataset [rows, ...] holding len values per row into
- * out (double). KH_OK, KH_EIO (missing, or no such row, or another size). */
+/* Reads row `row` (-1: the last) of a dataset [rows, ...] holding len values
+ * per row into out (double). KH_OK, KH_EIO (missing, or no such row, or
+ * another size). */
 int kh_h5_read_row(const char *path, const char *dataset, long row, double *out, long len);
 
 /* Reads a numeric attribute of an object ("/" , "/params", "/solver"). */

@@ -59,6 +59,9 @@ static int writer_holds(const char *path)
 int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, long dims[3])
 {
     *data = NULL;
+    if (access(path, R_OK) != 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
     hid_t f = open_ro(path);
     if (f < 0) {
         return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
@@ -125,9 +128,12 @@ static hid_t open_attr(const char *path, const char *obj, const char *name, hid_
 
 int kh_h5_read_row(const char *path, const char *dataset, long row, double *out, long len)
 {
+    if (access(path, R_OK) != 0) {
+        return KH_ERROR(KH_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
     hid_t f = open_ro(path);
     if (f < 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot open", path);
+        return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
     }
     hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
     int s = KH_OK;
@@ -141,7 +147,11 @@ int kh_h5_read_row(const char *path, const char *dataset, long row, double *out,
         for (int i = 1; i < rank; i++) {
             per *= (long)dims[i];
         }
-        if (rank < 1 || row < 0 || (hsize_t)row >= dims[0] || per != len) {
+        if (row == -1 && rank >= 1) {
+            row = (long)dims[0] - 1; /* the last row */
+            start[0] = (hsize_t)(row < 0 ? 0 : row);
+        }
+        if (rank < 1 || rank > 3 || row < 0 || (hsize_t)row >= dims[0] || per != len) {
             s = KH_ERROR(KH_EIO, "%s: %s has no row %ld of %ld values", path, dataset, row, len);
         } else {
             hsize_t count[3] = {1, dims[1], dims[2]};

@@ -17,22 +17,14 @@ int kh_sim_init_weights(const kh_params *p, double *W)
 {
     const size_t mn = (size_t)p->n_hidden * (size_t)p->n_visible;
     if (p->weights == KH_INIT_FILE) {
-        double *data = NULL;
-        int rank = 0;
-        long dims[3];
-        int s = kh_h5_read(p->init_path, "/snapshots/W", &data, &rank, dims);
+        /* The last row only: a fast-rule record holds a snapshot per epoch. */
+        int s = kh_h5_read_row(p->init_path, "/snapshots/W", -1, W, (long)mn);
         if (s != KH_OK) {
-            return KH_ERROR(s, "init.path: %s", kh_errmsg());
+            return KH_ERROR(s,
+                            "init.path: %s (W(0) is the last row of /snapshots/W, [S >= 1, %ld, "
+                            "%ld])",
+                            kh_errmsg(), p->n_hidden, p->n_visible);
         }
-        if (rank != 3 || dims[0] < 1 || dims[1] != p->n_hidden || dims[2] != p->n_visible) {
-            free(data);
-            return KH_ERROR(KH_EINVAL,
-                            "init.path = %s: /snapshots/W has shape [%ld, %ld, %ld], "
-                            "expected [S >= 1, %ld, %ld]",
-                            p->init_path, dims[0], dims[1], dims[2], p->n_hidden, p->n_visible);
-        }
-        memcpy(W, data + (size_t)(dims[0] - 1) * mn, mn * sizeof(double));
-        free(data);
         return KH_OK;
     }
     kh_rng r;
