@@ -242,14 +242,3 @@ void kh_adam_step(double *x, const double *g, double *m1, double *m2, long len, 
         x[i] -= lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + eps);
     }
 }
-
-double kh_readout_lr(double lr0, long e, long E)
-{
-    static const double factor[] = {1.0, 0.5, 0.1, 0.05, 0.01};
-    double third = (double)E / 3.0, sixth = (double)E / 6.0;
-    if ((double)e < third) {
-        return lr0;
-    }
-    long k = 1 + (long)floor(((double)e - third) / sixth);
-    return lr0 * factor[k < 4 ? k : 4];
-}

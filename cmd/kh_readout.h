@@ -68,11 +68,6 @@ long kh_readout_errors(const double *S, long C, long M, double beta, kh_hrows H,
 void kh_adam_step(double *x, const double *g, double *m1, double *m2, long len, long t, double lr,
                   double b1, double b2, double eps);
 
-/* The learning rate of epoch e of E: lr0 until E/3, then x0.5, x0.1, x0.05,
- * x0.01 at E/3 + k E/6 (the paper's 0.001 for 100 of 300 epochs, then 0.0005,
- * 0.0001, 0.00005, 0.00001 every 50). */
-double kh_readout_lr(double lr0, long e, long E);
-
 #ifdef __cplusplus
 }
 #endif

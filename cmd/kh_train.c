@@ -22,6 +22,7 @@
 #include "cmd/kh_readout.h"
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
+#include "core/kh_lr.h"
 #include "core/kh_rng.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
@@ -381,8 +382,12 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
     const double before = res->seconds_readout; /* earlier parts of a resumed readout */
     epoch_end *pending = NULL;                  /* the epoch whose counts are running */
     int st = KH_OK;
+    kh_lr_schedule lrs;
+    if (kh_lr_schedule_parse(p->tr_lr_schedule, &lrs) != KH_OK) {
+        return KH_EINVAL;
+    }
     for (long e = start; e < E && st == KH_OK; e++) {
-        const double lr = kh_readout_lr(p->tr_lr, e, E), e0 = kh_wall_seconds();
+        const double lr = kh_lr_at(&lrs, p->tr_lr, e, E), e0 = kh_wall_seconds();
         kh_sim_shuffle(t->order, N, &rng);
         double loss = 0.0;
         for (long b0 = 0; b0 < N; b0 += B) {

@@ -91,6 +91,7 @@ typedef struct kh_params {
     int tr_beta_auto; /* KH_BETA_* */
     int tr_measure;   /* KH_MEASURE_* */
     double tr_adam_b1, tr_adam_b2, tr_adam_eps;
+    char tr_lr_schedule[256]; /* train.lr_schedule (core/kh_lr.h) */
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;

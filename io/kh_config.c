@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/kh_error.h"
+#include "core/kh_lr.h"
 
 #define OFF(f) offsetof(kh_params, f)
 #define STR(f) OFF(f), sizeof(((kh_params *)0)->f)
@@ -149,8 +150,11 @@ const kh_param_info kh_param_table[] = {
     {"train", "beta_scale", KH_PT_DOUBLE, OFF(tr_beta_scale), 0, 10, NULL, 0, BIG, 1, NULL, "",
      "readout: the factor of the automatic beta (train.beta = 0)"},
     {"train", "lr", KH_PT_DOUBLE, OFF(tr_lr), 0, 1e-3, NULL, 0, BIG, 1, NULL, "",
-     "readout: Adam's first learning rate; then x0.5, x0.1, x0.05, x0.01 from 1/3 of the "
-     "epochs, every 1/6 (the paper's 0.001 for 100 of 300, then every 50)"},
+     "readout: Adam's (first) learning rate, for lr_schedule = paper or constant"},
+    {"train", "lr_schedule", KH_PT_STRING, STR(tr_lr_schedule), 0, "paper", 0, 0, 0, NULL, "",
+     "readout: paper (lr, then x0.5, x0.1, x0.05, x0.01 from 1/3 of the epochs, every 1/6: "
+     "the paper's 0.001 for 100 of 300, then every 50) | constant (lr) | EPOCH:RATE pieces "
+     "from epoch 0, e.g. 0:0.004, 50:0.001 (absolute rates; lr unused)"},
     {"train", "epochs", KH_PT_LONG, OFF(tr_epochs), 0, 300, NULL, 1, LBIG, 0, NULL, "",
      "readout: epochs of Adam"},
     {"train", "batch", KH_PT_LONG, OFF(tr_batch), 0, 100, NULL, 1, LBIG, 0, NULL, "",
@@ -783,6 +787,10 @@ int kh_config_validate(kh_config *c)
                         "%s: network.inputs must be set (> 0) for input.source = "
                         "uniform",
                         name);
+    }
+    kh_lr_schedule lrs;
+    if (kh_lr_schedule_parse(p->tr_lr_schedule, &lrs) != KH_OK) {
+        return KH_ERROR(KH_EINVAL, "%s: %s", name, kh_errmsg());
     }
     if (p->weights == KH_INIT_FILE && p->init_path[0] == '\0') {
         return KH_ERROR(KH_EINVAL, "%s: init.path is required for init.weights = file", name);

@@ -10,6 +10,7 @@
 #include "cmd/kh_readout.h"
 #include "cmd/kh_train.h"
 #include "core/kh_error.h"
+#include "core/kh_lr.h"
 #include "core/kh_rng.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
@@ -117,6 +118,8 @@ END_TEST
  * the quadratic f = sum a_i (x_i - c_i)^2 / 2 it converges to c. */
 START_TEST(test_adam_closed_form)
 {
+    kh_lr_schedule paper;
+    ck_assert_int_eq(kh_lr_schedule_parse("paper", &paper), KH_OK);
     double x[3] = {1.5, -2.0, 0.25}, g[3] = {0.3, -2.385, 1e-3}, m1[3] = {0}, m2[3] = {0};
     const double lr = 0.01, eps = 1e-8;
     for (long t = 1; t <= 50; t++) {
@@ -133,16 +136,52 @@ START_TEST(test_adam_closed_form)
         for (int i = 0; i < 2; i++) {
             gy[i] = a[i] * (y[i] - c[i]);
         }
-        kh_adam_step(y, gy, n1, n2, 2, t, kh_readout_lr(0.05, t - 1, 5000), 0.9, 0.999, eps);
+        kh_adam_step(y, gy, n1, n2, 2, t, kh_lr_at(&paper, 0.05, t - 1, 5000), 0.9, 0.999, eps);
     }
     ck_assert_double_eq_tol(y[0], c[0], 1e-4);
     ck_assert_double_eq_tol(y[1], c[1], 1e-4);
     /* The paper's schedule at E = 300. */
-    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 99, 300), 1e-3, 1e-18);
-    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 100, 300), 5e-4, 1e-18);
-    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 150, 300), 1e-4, 1e-18);
-    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 249, 300), 5e-5, 1e-18);
-    ck_assert_double_eq_tol(kh_readout_lr(1e-3, 299, 300), 1e-5, 1e-18);
+    ck_assert_double_eq_tol(kh_lr_at(&paper, 1e-3, 99, 300), 1e-3, 1e-18);
+    ck_assert_double_eq_tol(kh_lr_at(&paper, 1e-3, 100, 300), 5e-4, 1e-18);
+    ck_assert_double_eq_tol(kh_lr_at(&paper, 1e-3, 150, 300), 1e-4, 1e-18);
+    ck_assert_double_eq_tol(kh_lr_at(&paper, 1e-3, 249, 300), 5e-5, 1e-18);
+    ck_assert_double_eq_tol(kh_lr_at(&paper, 1e-3, 299, 300), 1e-5, 1e-18);
+}
+END_TEST
+
+/* train.lr_schedule: constant is lr at every epoch; pieces give their
+ * absolute rates from their first epoch on (the paper's CIFAR-10 baseline:
+ * 0.004 for 50 epochs, then 0.001); bad texts are refused with the reason. */
+START_TEST(test_lr_schedule_closed_form)
+{
+    kh_lr_schedule s;
+    ck_assert_int_eq(kh_lr_schedule_parse("constant", &s), KH_OK);
+    for (long e = 0; e < 300; e += 37) {
+        ck_assert_double_eq_tol(kh_lr_at(&s, 2.385e-4, e, 300), 2.385e-4, 1e-20);
+    }
+    ck_assert_int_eq(kh_lr_schedule_parse(" 0:0.004, 50:0.001", &s), KH_OK);
+    ck_assert_int_eq(s.n, 2);
+    for (long e = 0; e < 100; e++) {
+        ck_assert_double_eq_tol(kh_lr_at(&s, 1.0, e, 100), e < 50 ? 0.004 : 0.001, 1e-20);
+    }
+    ck_assert_int_eq(kh_lr_schedule_parse("0:1e-3,10:5e-4,20:1e-4", &s), KH_OK);
+    ck_assert_double_eq_tol(kh_lr_at(&s, 1.0, 9, 30), 1e-3, 1e-20);
+    ck_assert_double_eq_tol(kh_lr_at(&s, 1.0, 10, 30), 5e-4, 1e-20);
+    ck_assert_double_eq_tol(kh_lr_at(&s, 1.0, 29, 30), 1e-4, 1e-20);
+    const char *bad[] = {"5:0.1",        "0:0.1,0:0.2", "0:0.1,20:0.2,10:0.3", "0:-1",
+                         "0:0.1,",       "fast",        "0:0.1 50:0.2",        "0:nan",
+                         "0:0.1;50:0.2", ":0.1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(kh_lr_schedule_parse(bad[i], &s) == KH_EINVAL, "%s accepted", bad[i]);
+        ck_assert_msg(strstr(kh_errmsg(), "train.lr_schedule") != NULL, "%s", kh_errmsg());
+    }
+    /* A study file with a bad schedule is refused when it is read. */
+    kh_config *c = kh_config_alloc();
+    ck_assert_int_eq(kh_config_parse_string(c, "[train]\nlr_schedule = 0:0.1, 0:0.2\n", "t.ini"),
+                     KH_OK);
+    ck_assert_int_eq(kh_config_validate(c), KH_EINVAL);
+    ck_assert_msg(strstr(kh_errmsg(), "each next one later") != NULL, "%s", kh_errmsg());
+    kh_config_free(c);
 }
 END_TEST
 
@@ -557,6 +596,7 @@ Suite *kh_train_suite(void)
     tcase_add_loop_test(tc, test_readout_gradient, 0, 2);
     tcase_add_test(tc, test_readout_float_matches_double);
     tcase_add_test(tc, test_adam_closed_form);
+    tcase_add_test(tc, test_lr_schedule_closed_form);
     tcase_add_test(tc, test_train_smoke);
     tcase_add_test(tc, test_train_nan_fails);
     tcase_add_test(tc, test_readout_overlap_same_record);
