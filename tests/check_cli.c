@@ -626,7 +626,8 @@ END_TEST
  * the PNG it writes is not blank. */
 START_TEST(test_plots)
 {
-    const char *scripts[] = {"activities", "sphere", "lyapunov", "receptive_fields"};
+    const char *scripts[] = {"activities", "sphere", "lyapunov", "receptive_fields",
+                             "fields_evolution"};
     char study[512], out[600], dir[600], err[8192], cmd[4096];
     kh_test_write_file(study, sizeof study, ".ini",
                        "[network]\nhidden = 4\ninputs = 16\np = 3\nw_inh = 0.3\ntau_L = 2\n"
@@ -639,7 +640,7 @@ START_TEST(test_plots)
     ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 0);
     const char *py = getenv("PYTHON");
     py = py && *py ? py : "/usr/bin/python3";
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         snprintf(cmd, sizeof cmd, "%s plots/%s.py %s --out %s > /dev/null", py, scripts[i], out,
                  dir);
         ck_assert_msg(system(cmd) == 0, "%s failed", scripts[i]);
