@@ -43,7 +43,7 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst %.c,$(B)/%.o,$(TEST_SRC))
 DEPS_OK := build/.deps-ok
 
-.PHONY: all run test check test-sanitize test-gpu-build bench data install clean setup plots
+.PHONY: all run test check test-sanitize test-gpu-build bench data data-cifar install clean setup plots
 
 all: khsim
 
@@ -219,6 +219,11 @@ $(B)/sgemm_rate: bench/sgemm_rate.c | $(DEPS_OK)
 # verified against data/mnist.sha256.
 data: | $(DEPS_OK)
 	sh scripts/fetch_mnist.sh data/mnist
+
+# CIFAR-10's binary batches from their authors' site (not reachable from
+# every machine), verified against data/cifar10.md5.
+data-cifar:
+	sh scripts/fetch_cifar.sh
 
 # The binary, and beside it in share/khsim the examples, the shipped digits
 # and the plot scripts (an installed khsim runs its examples from anywhere).

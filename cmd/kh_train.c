@@ -24,6 +24,7 @@
 #include "core/kh_kernels.h"
 #include "core/kh_lr.h"
 #include "core/kh_rng.h"
+#include "io/kh_cifar.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
 
@@ -79,6 +80,26 @@ static long held_out_first(const kh_params *p)
 static int load_test(const kh_params *p, kh_dataset *d)
 {
     const int val = p->tr_measure == KH_MEASURE_VALIDATION;
+    if (p->source == KH_SRC_CIFAR10) {
+        const long first = held_out_first(p);
+        long total = 0;
+        int st = kh_cifar_count(p->input_path, !val, &total);
+        if (st == KH_OK && val && first >= total) {
+            return KH_ERROR(KH_EINVAL,
+                            "train.measure = validation measures on the training images from "
+                            "input.first + input.samples = %ld on, but the set holds %ld: "
+                            "lower input.samples",
+                            first, total);
+        }
+        if (st == KH_OK) {
+            st = kh_cifar_read(p->input_path, !val, first,
+                               p->tr_test_samples > 0 ? p->tr_test_samples : -1, d);
+        }
+        if (st == KH_OK) {
+            kh_dataset_normalize(p, d);
+        }
+        return st;
+    }
     const char *img_name = val ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
     const char *lab_name = val ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte";
     char img[KH_PATH_MAX + 64], lab[KH_PATH_MAX + 64];
@@ -109,6 +130,7 @@ static int load_test(const kh_params *p, kh_dataset *d)
     if ((st = kh_idx_read(img, first, count, d)) != KH_OK) {
         return st;
     }
+    kh_dataset_normalize(p, d);
     return kh_idx_read_labels(lab, first, d->n_samples, &d->labels);
 }
 
@@ -531,8 +553,9 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         return KH_ERROR(KH_EINVAL, "khsim train learns W with the fast rule: it needs "
                                    "solver.method = fast and network.model = krotov_hopfield");
     }
-    if (p->source != KH_SRC_MNIST) {
-        return KH_ERROR(KH_EINVAL, "khsim train needs labelled digits: input.source = mnist");
+    if (p->source != KH_SRC_MNIST && p->source != KH_SRC_CIFAR10) {
+        return KH_ERROR(KH_EINVAL, "khsim train needs labelled images: input.source = mnist "
+                                   "or cifar10");
     }
     trainer t;
     memset(&t, 0, sizeof t);

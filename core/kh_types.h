@@ -21,7 +21,8 @@ enum { KH_G_BCM_STEP, KH_G_LINEAR, KH_G_POWER };
 /* The drive of g: the hidden activity h or the normalised current Q. */
 enum { KH_DRIVE_H, KH_DRIVE_Q };
 /* Input sources. */
-enum { KH_SRC_UNIFORM, KH_SRC_MNIST, KH_SRC_FILE };
+enum { KH_SRC_UNIFORM, KH_SRC_MNIST, KH_SRC_FILE, KH_SRC_CIFAR10 };
+enum { KH_NORM_NONE, KH_NORM_L2 };
 /* Which switches of the right-hand side adaptive solvers locate. */
 enum { KH_LOCATE_NONE, KH_LOCATE_JUMPS, KH_LOCATE_ALL };
 /* Arithmetic of the fast rule and of the batched Euler kernels. */
@@ -56,6 +57,7 @@ typedef struct kh_params {
     double fast_min_norm;                   /* floor of max|Delta W| (the notebook's prec) */
     /* [input] */
     int source;
+    int normalize; /* input.normalize: KH_NORM_* */
     char input_path[KH_PATH_MAX];
     long n_samples, first;
     double presentation_time, presentation_time_end; /* end < 0: constant */

@@ -13,6 +13,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_rng.h"
+#include "io/kh_cifar.h"
 
 void kh_dataset_release(kh_dataset *d)
 {
@@ -318,7 +319,27 @@ int kh_data_find(const char *dir, const char *name, char *path, size_t len)
                     dir, name, name);
 }
 
-int kh_data_load(const kh_params *p, kh_dataset *out)
+void kh_dataset_normalize(const kh_params *p, kh_dataset *d)
+{
+    if (p->normalize != KH_NORM_L2) {
+        return;
+    }
+    for (long k = 0; k < d->n_samples; k++) {
+        double *x = d->x + (size_t)k * (size_t)d->n_features, ss = 0.0;
+        for (long i = 0; i < d->n_features; i++) {
+            ss += x[i] * x[i];
+        }
+        if (ss > 0.0) {
+            const double inv = 1.0 / sqrt(ss);
+            for (long i = 0; i < d->n_features; i++) {
+                x[i] *= inv;
+            }
+        }
+    }
+}
+
+/* The samples of the study, as stored (kh_data_load normalizes them). */
+static int load_raw(const kh_params *p, kh_dataset *out)
 {
     memset(out, 0, sizeof *out);
     int s = KH_OK;
@@ -336,6 +357,9 @@ int kh_data_load(const kh_params *p, kh_dataset *out)
         out->n_samples = p->n_samples;
         out->n_features = p->n_visible;
         return KH_OK;
+    }
+    if (p->source == KH_SRC_CIFAR10) {
+        return kh_cifar_read(p->input_path, 0, p->first, p->n_samples, out);
     }
     char path[KH_PATH_MAX + 32];
     if (p->source == KH_SRC_MNIST) {
@@ -356,6 +380,16 @@ int kh_data_load(const kh_params *p, kh_dataset *out)
             return s;
         }
     }
+    return KH_OK;
+}
+
+int kh_data_load(const kh_params *p, kh_dataset *out)
+{
+    int s = load_raw(p, out);
+    if (s != KH_OK) {
+        return s;
+    }
+    kh_dataset_normalize(p, out);
     if (p->n_visible != 0 && p->n_visible != out->n_features) {
         long nf = out->n_features;
         kh_dataset_release(out);

@@ -29,6 +29,10 @@ int kh_idx_read_labels(const char *path, long first, long count, long **labels);
  * checks them against network.inputs. KH_OK, KH_EIO, KH_EINVAL, KH_ENOMEM. */
 int kh_data_load(const kh_params *p, kh_dataset *out);
 
+/* Applies input.normalize to every sample of d (l2: each divided by its
+ * 2-norm; an all-zero sample stays zero). */
+void kh_dataset_normalize(const kh_params *p, kh_dataset *d);
+
 /* Finds "<dir>/<name>" or "<dir>/<name>.gz"; KH_OK or KH_EIO. */
 int kh_data_find(const char *dir, const char *name, char *path, size_t len);
 

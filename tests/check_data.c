@@ -1,13 +1,19 @@
-/* The idx reader and the uniform source. */
+/* The idx reader, the CIFAR-10 reader, l2 normalisation and the uniform
+ * source. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "cmd/kh_train.h"
 #include "core/kh_error.h"
+#include "io/kh_cifar.h"
 #include "io/kh_data.h"
+#include "io/kh_h5.h"
 #include "kh_test.h"
 
 static void put32(unsigned char *b, uint32_t x)
@@ -191,6 +197,222 @@ START_TEST(test_uniform_source)
 }
 END_TEST
 
+/* The pixel byte of image k (its index in the set) at i, and its label:
+ * "high-entropy" values that differ from image to image. */
+static unsigned char cifar_pixel(long k, long i)
+{
+    return (unsigned char)((k * 131 + i * 7 + (i >> 10) * 29) % 256);
+}
+
+static int cifar_label(long k)
+{
+    return (int)((k * 3 + 1) % 10);
+}
+
+/* Writes `records` records of images first.. into path; `cut` bytes fewer. */
+static void write_cifar(const char *path, long first, long records, long cut)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char rec[KH_CIFAR_RECORD];
+    for (long r = 0; r < records; r++) {
+        rec[0] = (unsigned char)cifar_label(first + r);
+        for (long i = 0; i < KH_CIFAR_FEATURES; i++) {
+            rec[1 + i] = cifar_pixel(first + r, i);
+        }
+        const size_t len = r == records - 1 ? sizeof rec - (size_t)cut : sizeof rec;
+        ck_assert_int_eq(fwrite(rec, 1, len, f), len);
+    }
+    fclose(f);
+}
+
+/* A CIFAR-10 directory: data_batch_1.bin (7 images), data_batch_2.bin (5)
+ * and test_batch.bin (4, numbered 100..). */
+static void cifar_dir(char *dir, size_t len)
+{
+    kh_test_tmpname(dir, len, ".cifar");
+    remove(dir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/data_batch_1.bin", dir);
+    write_cifar(path, 0, 7, 0);
+    snprintf(path, sizeof path, "%s/data_batch_2.bin", dir);
+    write_cifar(path, 7, 5, 0);
+    snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+    write_cifar(path, 100, 4, 0);
+}
+
+static void cifar_dir_remove(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The reader gives back every label and pixel / 255 the test wrote, in the
+ * set's order across the batches, from any first image. */
+START_TEST(test_cifar_roundtrip)
+{
+    char dir[512];
+    cifar_dir(dir, sizeof dir);
+    long n;
+    ck_assert_int_eq(kh_cifar_count(dir, 0, &n), KH_OK);
+    ck_assert_int_eq(n, 12);
+    ck_assert_int_eq(kh_cifar_count(dir, 1, &n), KH_OK);
+    ck_assert_int_eq(n, 4);
+    const long first[3] = {0, 5, 11}, count[3] = {-1, 4, 1}, test[3] = {0, 0, 0};
+    for (int c = 0; c < 4; c++) {
+        kh_dataset d;
+        const long f = c < 3 ? first[c] : 1, k = c < 3 ? count[c] : 3;
+        const int t = c < 3 ? (int)test[c] : 1;
+        ck_assert_int_eq(kh_cifar_read(dir, t, f, k, &d), KH_OK);
+        ck_assert_int_eq(d.n_samples, k < 0 ? 12 : k);
+        ck_assert_int_eq(d.n_features, 3072);
+        for (long r = 0; r < d.n_samples; r++) {
+            const long img = (t ? 100 : 0) + f + r;
+            ck_assert_int_eq(d.labels[r], cifar_label(img));
+            for (long i = 0; i < 3072; i += 97) {
+                ck_assert_double_eq_tol(d.x[r * 3072 + i], cifar_pixel(img, i) / 255.0, 1e-15);
+            }
+        }
+        kh_dataset_release(&d);
+    }
+    cifar_dir_remove(dir);
+}
+END_TEST
+
+/* Damaged sets are refused with the reason: a batch cut short (1 byte or a
+ * whole record but one byte), a label outside 0..9, images the set does not
+ * hold, a directory without batches; khsim run exits 2 on a cut batch. */
+START_TEST(test_cifar_damaged)
+{
+    char dir[512], path[600];
+    kh_dataset d;
+    const long cuts[2] = {1, KH_CIFAR_RECORD - 1};
+    for (int k = 0; k < 2; k++) {
+        cifar_dir(dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/data_batch_2.bin", dir);
+        write_cifar(path, 7, 5, cuts[k]);
+        ck_assert_int_eq(kh_cifar_read(dir, 0, 0, 3, &d), KH_EINVAL);
+        ck_assert_msg(strstr(kh_errmsg(), "truncated"), "%s", kh_errmsg());
+        char study[512], err[8192];
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "[network]\nhidden = 3\n[input]\nsource = cifar10\npath = %s\nsamples = 2\n"
+                 "presentation_time = 1\n",
+                 dir);
+        kh_test_write_file(study, sizeof study, ".ini", text);
+        char out[600];
+        snprintf(out, sizeof out, "%s.h5", study);
+        const char *argv[] = {"run", study, "-o", out, NULL};
+        ck_assert_int_eq(kh_test_khsim(argv, err, sizeof err, 0), 2);
+        ck_assert_msg(strstr(err, "truncated"), "%s", err);
+        ck_assert_int_eq(access(out, F_OK), -1);
+        remove(study);
+        cifar_dir_remove(dir);
+    }
+    cifar_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 2 * KH_CIFAR_RECORD, SEEK_SET), 0);
+    ck_assert_int_eq(fputc(10, f), 10);
+    fclose(f);
+    ck_assert_int_eq(kh_cifar_read(dir, 1, 0, -1, &d), KH_EINVAL);
+    ck_assert_msg(strstr(kh_errmsg(), "label 10"), "%s", kh_errmsg());
+    ck_assert_int_eq(kh_cifar_read(dir, 1, 0, 2, &d), KH_OK); /* before the bad record */
+    kh_dataset_release(&d);
+    ck_assert_int_eq(kh_cifar_read(dir, 0, 10, 3, &d), KH_EINVAL);
+    ck_assert_msg(strstr(kh_errmsg(), "holds 12 images"), "%s", kh_errmsg());
+    cifar_dir_remove(dir);
+    ck_assert_int_eq(kh_cifar_read(dir, 0, 0, 1, &d), KH_EIO);
+    ck_assert_msg(strstr(kh_errmsg(), "make data-cifar"), "%s", kh_errmsg());
+}
+END_TEST
+
+/* input.normalize = l2: every sample of the study has 2-norm 1, in the
+ * direction of the raw sample (CIFAR-10 and MNIST); none leaves them. */
+START_TEST(test_l2_normalize)
+{
+    char dir[512];
+    cifar_dir(dir, sizeof dir);
+    for (int k = 0; k < 3; k++) {
+        char text[1024];
+        snprintf(text, sizeof text, "[input]\nsource = %s\npath = %s\nsamples = 6\nfirst = 3\n%s",
+                 k == 2 ? "mnist" : "cifar10", k == 2 ? "data/mnist-1000" : dir,
+                 k == 1 ? "" : "normalize = l2\n");
+        kh_config *c = kh_test_config(text);
+        kh_dataset d, raw;
+        ck_assert_int_eq(kh_data_load(&c->p, &d), KH_OK);
+        c->p.normalize = KH_NORM_NONE;
+        ck_assert_int_eq(kh_data_load(&c->p, &raw), KH_OK);
+        for (long r = 0; r < d.n_samples; r++) {
+            double ss = 0.0, rs = 0.0;
+            for (long i = 0; i < d.n_features; i++) {
+                ss += d.x[r * d.n_features + i] * d.x[r * d.n_features + i];
+                rs += raw.x[r * d.n_features + i] * raw.x[r * d.n_features + i];
+            }
+            if (k == 1) {
+                ck_assert_double_eq_tol(ss, rs, 1e-12 * rs);
+                continue;
+            }
+            ck_assert_double_eq_tol(ss, 1.0, 1e-12);
+            for (long i = 0; i < d.n_features; i += 13) {
+                ck_assert_double_eq_tol(d.x[r * d.n_features + i] * sqrt(rs),
+                                        raw.x[r * d.n_features + i], 1e-12);
+            }
+        }
+        kh_dataset_release(&d);
+        kh_dataset_release(&raw);
+        kh_config_free(c);
+    }
+    cifar_dir_remove(dir);
+}
+END_TEST
+
+/* khsim train on a CIFAR-10 directory: the fast rule on the training
+ * images, the readout measured on test_batch.bin, v = x / ||x||_2. */
+START_TEST(test_cifar_train)
+{
+    char dir[512], text[1024], out[512];
+    cifar_dir(dir, sizeof dir);
+    snprintf(text, sizeof text,
+             "[network]\nhidden = 8\np = 4\n[learning]\nepochs = 2\nbatch = 4\n"
+             "[input]\nsource = cifar10\npath = %s\nsamples = 12\nnormalize = l2\n"
+             "[solver]\nmethod = fast\n[train]\nepochs = 3\nbatch = 4\n",
+             dir);
+    kh_config *c = kh_test_config(text);
+    kh_test_tmpname(out, sizeof out, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    kh_train_result res;
+    ck_assert_msg(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res) == KH_OK, "%s", kh_errmsg());
+    int rank;
+    long dims[3];
+    double *S = kh_test_read(out, "/train/S", &rank, dims);
+    ck_assert_int_eq(dims[0], 10);
+    ck_assert_int_eq(dims[1], 8);
+    double x;
+    ck_assert_int_eq(kh_h5_read_attr_double(out, "/train", "test_samples", &x), KH_OK);
+    ck_assert_double_eq_tol(x, 4, 1e-12);
+    ck_assert(res.test_error >= 0.0 && res.test_error <= 1.0);
+    /* The inputs the fast rule saw are the l2-normalised images. */
+    double *v = kh_test_read(out, "/input/v", &rank, dims);
+    ck_assert_int_eq(dims[1], 3072);
+    for (long r = 0; r < dims[0]; r++) {
+        double ss = 0.0;
+        for (long i = 0; i < 3072; i++) {
+            ss += v[r * 3072 + i] * v[r * 3072 + i];
+        }
+        ck_assert_double_eq_tol(ss, 1.0, 1e-12);
+    }
+    free(v);
+    free(S);
+    remove(out);
+    kh_config_free(c);
+    cifar_dir_remove(dir);
+}
+END_TEST
+
 Suite *kh_data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -201,6 +423,10 @@ Suite *kh_data_suite(void)
     tcase_add_test(tc, test_idx_integrity);
     tcase_add_test(tc, test_shipped_mnist);
     tcase_add_test(tc, test_uniform_source);
+    tcase_add_test(tc, test_cifar_roundtrip);
+    tcase_add_test(tc, test_cifar_damaged);
+    tcase_add_test(tc, test_l2_normalize);
+    tcase_add_test(tc, test_cifar_train);
     suite_add_tcase(s, tc);
     return s;
 }
