@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/kh_backprop.h"
 #include "cmd/kh_readout.h"
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
@@ -491,7 +492,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
 
 static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer *t)
 {
-    static const char *const feat[] = {"learned", "random", "pixels"};
+    static const char *const feat[] = {"learned", "random", "pixels", "file", "backprop"};
     struct {
         const char *name;
         double x;
@@ -543,6 +544,60 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
     return st;
 }
 
+/* train.features = backprop: W (from W(0) of the study) and S trained
+ * together by backpropagation (cmd/kh_backprop.c), into a record of its
+ * own. Takes t's data sets. */
+static int run_backprop(kh_config *c, const char *overrides, int resume, trainer *t,
+                        const volatile sig_atomic_t *stop, kh_progress_fn progress, void *pctx,
+                        kh_train_result *res)
+{
+    kh_params *p = &c->p;
+    const long m = p->n_hidden, n = p->n_visible, N = t->train.n_samples;
+    if (resume) {
+        return KH_ERROR(KH_ENOTSUP, "train.features = backprop does not resume: run it again");
+    }
+    kh_backprop bp;
+    int st = kh_backprop_alloc(&bp, m, n, p->tr_batch < N ? p->tr_batch : N);
+    if (st != KH_OK) {
+        return st;
+    }
+    if ((st = kh_sim_init_weights(p, bp.W)) != KH_OK || (st = kh_sim_check_output(c, 0)) != KH_OK) {
+        kh_backprop_free(&bp);
+        return st;
+    }
+    kh_h5 *f = kh_h5_create(p->out_path, c, "khsim train: end-to-end backpropagation baseline",
+                            overrides, m, n);
+    if (f) {
+        kh_h5_close(f);
+        f = kh_h5_open_rw(p->out_path);
+    }
+    if (!f) {
+        kh_backprop_free(&bp);
+        return KH_EIO;
+    }
+    t->M = m;
+    st = write_hyper(f, p, p->tr_beta > 0.0 ? p->tr_beta : p->tr_beta_scale, t);
+    if (st == KH_OK) {
+        st = kh_h5_set_status(f, "running", "");
+    }
+    if (st == KH_OK) {
+        st = kh_backprop_train(&bp, p, &t->train, &t->test, f, stop, progress, pctx, res);
+    }
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
+    int s2 = kh_h5_set_attr(f, "/train", "seconds_readout", res->seconds_readout, NULL);
+    if (s2 == KH_OK && res->test_error >= 0) {
+        s2 = kh_h5_set_attr(f, "/train", "test_error_final", res->test_error, NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_status(
+            f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
+    }
+    int s3 = kh_h5_close(f);
+    kh_backprop_free(&bp);
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+}
+
 int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
                  kh_progress_fn progress, void *pctx, kh_train_result *res)
 {
@@ -578,6 +633,11 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
                         t.test.n_features, n);
     }
     t.n = n;
+    if (p->tr_features == KH_FEAT_BACKPROP) {
+        st = run_backprop(c, overrides, resume, &t, stop, progress, pctx, res);
+        trainer_free(&t);
+        return st;
+    }
     t.M = p->tr_features == KH_FEAT_PIXELS ? n : m;
     const long M = t.M, B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
     /* solver.precision = float: H (computed in double, stored rounded) and

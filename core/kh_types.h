@@ -30,7 +30,7 @@ enum { KH_PREC_DOUBLE, KH_PREC_FLOAT };
 /* Where the batched Euler ensemble runs. */
 enum { KH_DEV_CPU, KH_DEV_CUDA, KH_DEV_AUTO };
 /* The features the readout of khsim train learns on. */
-enum { KH_FEAT_LEARNED, KH_FEAT_RANDOM, KH_FEAT_PIXELS, KH_FEAT_FILE };
+enum { KH_FEAT_LEARNED, KH_FEAT_RANDOM, KH_FEAT_PIXELS, KH_FEAT_FILE, KH_FEAT_BACKPROP };
 /* The automatic beta of the readout (train.beta = 0): one for each digit or
  * one for the training set. */
 enum { KH_BETA_DIGIT, KH_BETA_SET };

@@ -171,9 +171,10 @@ const kh_param_info kh_param_table[] = {
      "validation = the training file's digits from input.first + input.samples on, which "
      "neither phase trains on"},
     {"train", "features", KH_PT_ENUM, OFF(tr_features), 0, KH_FEAT_LEARNED, NULL, 0, 0, 0,
-     "learned,random,pixels,file", "", "what the readout learns on: the fast rule's W, a "
-     "random frozen W on the same sphere, the raw pixels, or the last /snapshots/W of the "
-     "record init.path names (any method's W, the exact dynamics' included)"},
+     "learned,random,pixels,file,backprop", "", "what the readout learns on: the fast "
+     "rule's W, a random frozen W on the same sphere, the raw pixels, the last /snapshots/W of "
+     "the record init.path names (any method's W, the exact dynamics' included), or W trained "
+     "end to end with S by backpropagation from W(0)"},
     {"train", "adam_beta1", KH_PT_DOUBLE, OFF(tr_adam_b1), 0, 0.9, NULL, 0, 1, 0, NULL, "",
      "Adam's beta1"},
     {"train", "adam_beta2", KH_PT_DOUBLE, OFF(tr_adam_b2), 0, 0.999, NULL, 0, 1, 0, NULL, "",
