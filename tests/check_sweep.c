@@ -356,6 +356,72 @@ START_TEST(test_sweep_mpi_worker_signal)
 }
 END_TEST
 
+/* command = train: every point is a khsim train (here of the readout power
+ * n on a fast rule over the shipped digits), its record holds the readout's
+ * errors and the index counts its epochs; plots/sweep_panels.py draws the
+ * errors against n, and the fields of a sweep of runs over p and delta. A
+ * bad command is refused. */
+START_TEST(test_sweep_train_and_panels)
+{
+    char dir[512], sweep[1024], path[1200], cmd[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/khsim_sweep_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/base.ini", dir);
+    FILE *f = fopen(path, "w");
+    fputs("[network]\nhidden = 16\np = 3\n[learning]\nepochs = 3\nbatch = 50\n[input]\n"
+          "samples = 200\n[solver]\nmethod = fast\n[train]\nepochs = 5\nbatch = 50\n"
+          "test_samples = 100\n",
+          f);
+    fclose(f);
+    const char *py = getenv("PYTHON");
+    py = py && *py ? py : "/usr/bin/python3";
+    FILE *null = fopen("/dev/null", "w");
+    const char *body[2] = {"command = train\n[grid]\ntrain.power = 1, 4.5\n",
+                           "[grid]\nnetwork.p = 2, 3\nlearning.delta = 0, 0.4\n"};
+    const char *name[2] = {"errors", "fields"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(sweep, sizeof sweep, "%s/sweep%d.ini", dir, k);
+        f = fopen(sweep, "w");
+        fprintf(f, "[sweep]\nbase = %s/base.ini\nout = %s/out%d\nverify = false\n%s", dir, dir, k,
+                body[k]);
+        fclose(f);
+        ck_assert_msg(kh_sweep_run(sweep, NULL, null) == KH_OK, "%s", kh_errmsg());
+        snprintf(path, sizeof path, "%s/out%d/index.h5", dir, k);
+        int rank;
+        long d[3];
+        double *steps = kh_test_read(path, "/points/steps", &rank, d);
+        ck_assert_int_eq(d[0], k ? 4 : 2);
+        if (k == 0) {
+            for (int i = 0; i < 2; i++) {
+                ck_assert_double_eq_tol(steps[i], 5, 1e-12); /* readout epochs */
+                char obj[64];
+                double x;
+                snprintf(obj, sizeof obj, "/point/%04d/train", i);
+                ck_assert_int_eq(kh_h5_read_attr_double(path, obj, "power_n", &x), KH_OK);
+                ck_assert_double_eq_tol(x, i ? 4.5 : 1, 1e-12);
+                ck_assert_int_eq(kh_h5_read_attr_double(path, obj, "test_error_final", &x), KH_OK);
+                ck_assert(x >= 0.0 && x < 0.9);
+            }
+        }
+        free(steps);
+        snprintf(cmd, sizeof cmd,
+                 "%s plots/sweep_panels.py %s --out %s/figs > /dev/null && %s -c \"import "
+                 "matplotlib.image as I; a = I.imread('%s/figs/out%d_%s.png'); assert "
+                 "a.shape[0] > 100 and a[..., :3].std() > 0.01\"",
+                 py, path, dir, py, dir, k, name[k]);
+        ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    }
+    f = fopen(sweep, "w");
+    fprintf(f, "[sweep]\nbase = %s/base.ini\ncommand = learn\n[grid]\nnetwork.p = 2, 3\n", dir);
+    fclose(f);
+    ck_assert_int_eq(kh_sweep_run(sweep, NULL, null), KH_EINVAL);
+    ck_assert_msg(strstr(kh_errmsg(), "not run or train"), "%s", kh_errmsg());
+    fclose(null);
+    remove_tree(dir);
+}
+END_TEST
+
 Suite *kh_sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -364,6 +430,7 @@ Suite *kh_sweep_suite(void)
     tcase_add_test(tc, test_sweep_serial);
     tcase_add_test(tc, test_sweep_restart_damaged_point);
     tcase_add_test(tc, test_sweep_changed_values_rerun);
+    tcase_add_test(tc, test_sweep_train_and_panels);
     tcase_add_test(tc, test_sweep_mpi);
     tcase_add_test(tc, test_sweep_mpi_worker_signal);
     suite_add_tcase(s, tc);
