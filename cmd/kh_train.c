@@ -544,6 +544,31 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
     return st;
 }
 
+/* The end of a training's record: each phase's seconds, the final test
+ * error, the status (complete, interrupted or failed with the message of
+ * st) and the close. Returns st, or the first error of these writes. */
+static int finish_record(kh_h5 *f, int st, const kh_train_result *res)
+{
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
+    int s2 = kh_h5_set_attr(f, "/train", "seconds_unsupervised", res->seconds_unsupervised, NULL);
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(f, "/train", "seconds_features", res->seconds_features, NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(f, "/train", "seconds_readout", res->seconds_readout, NULL);
+    }
+    if (s2 == KH_OK && res->test_error >= 0) {
+        s2 = kh_h5_set_attr(f, "/train", "test_error_final", res->test_error, NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_status(
+            f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
+    }
+    int s3 = kh_h5_close(f);
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+}
+
 /* train.features = backprop: W (from W(0) of the study) and S trained
  * together by backpropagation (cmd/kh_backprop.c), into a record of its
  * own. Takes t's data sets. */
@@ -583,19 +608,8 @@ static int run_backprop(kh_config *c, const char *overrides, int resume, trainer
     if (st == KH_OK) {
         st = kh_backprop_train(&bp, p, &t->train, &t->test, f, stop, progress, pctx, res);
     }
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
-    int s2 = kh_h5_set_attr(f, "/train", "seconds_readout", res->seconds_readout, NULL);
-    if (s2 == KH_OK && res->test_error >= 0) {
-        s2 = kh_h5_set_attr(f, "/train", "test_error_final", res->test_error, NULL);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(
-            f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
-    }
-    int s3 = kh_h5_close(f);
     kh_backprop_free(&bp);
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return finish_record(f, st, res);
 }
 
 int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
@@ -773,23 +787,6 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     if (st == KH_OK) {
         st = readout(&t, p, f, beta, start, adam_t, stop, progress, pctx, res);
     }
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
-    int s2 = kh_h5_set_attr(f, "/train", "seconds_unsupervised", res->seconds_unsupervised, NULL);
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(f, "/train", "seconds_features", res->seconds_features, NULL);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(f, "/train", "seconds_readout", res->seconds_readout, NULL);
-    }
-    if (s2 == KH_OK && res->test_error >= 0) {
-        s2 = kh_h5_set_attr(f, "/train", "test_error_final", res->test_error, NULL);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(
-            f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
-    }
-    int s3 = kh_h5_close(f);
     trainer_free(&t);
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return finish_record(f, st, res);
 }
