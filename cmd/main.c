@@ -343,7 +343,17 @@ static int cmd_train(const kh_cli *cli)
     kh_train_result res;
     s = kh_train_run(c, overrides, cli->resume, &stop_signal, pf, &pc, &res);
     end_progress(&pc);
-    if (s == KH_EINTR && res.train_error < 0.0) {
+    const int bp = c->p.tr_features == KH_FEAT_BACKPROP;
+    if (bp && (s == KH_OK || (s == KH_EINTR && res.train_error >= 0.0))) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s; backpropagation epoch %ld, train error %.2f %%, %s error %.2f %%; "
+                "%.1f s\n",
+                c->p.out_path, s == KH_OK ? "complete" : "interrupted", res.epochs,
+                100.0 * res.train_error, kh_train_measure_name(&c->p), 100.0 * res.test_error,
+                res.seconds_readout);
+    } else if (bp && s == KH_EINTR) {
+        fprintf(stderr, "%s: interrupted before the first epoch ended\n", c->p.out_path);
+    } else if (s == KH_EINTR && res.train_error < 0.0) {
         /* Stopped before the readout's first epoch: no error to report. */
         fprintf(stderr, "%s: interrupted in the %s phase, before the readout's first epoch\n",
                 c->p.out_path,
@@ -356,7 +366,7 @@ static int cmd_train(const kh_cli *cli)
                 100.0 * res.train_error, kh_train_measure_name(&c->p), 100.0 * res.test_error,
                 res.seconds_unsupervised, res.seconds_features, res.seconds_readout);
     }
-    if (s == KH_EINTR) {
+    if (s == KH_EINTR && !bp) {
         fprintf(stderr, "khsim: to go on: khsim train --resume %s\n", c->p.out_path);
     }
     kh_config_free(c);
