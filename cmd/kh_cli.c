@@ -10,32 +10,34 @@
 
 void kh_cli_usage(FILE *out)
 {
-    fprintf(out, "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
-                 "usage:\n"
-                 "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
-                 "  khsim run --resume OUT.h5 [--quiet]   continue an interrupted run\n"
-                 "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
-                 "                             the fast rule against the exact dynamics of the "
-                 "study\n"
-                 "  khsim train STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
-                 "                             the fast rule on MNIST, then the supervised "
-                 "readout\n"
-                 "  khsim train --resume OUT.h5 [--quiet]\n"
-                 "                             continue an interrupted training\n"
-                 "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
-                 "under\n"
-                 "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
-                 "  khsim info OUT.h5          what a file holds\n"
-                 "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
-                 "  khsim --help | --version\n"
-                 "  --force (run, compare, train): replace an existing OUT.h5 (output.overwrite)\n"
-                 "  --quiet: no progress line on a terminal; --progress: a progress line every\n"
-                 "  5 s on stderr whatever it is (a file, a pipe, a Slurm log)\n"
-                 "  -v, --verbose (or KHSIM_DEBUG=1): messages also name their source location\n\n"
-                 "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
-                 "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
-                 "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
-                 "models:\n");
+    fprintf(out,
+            "khsim - a faithful simulator of the Krotov-Hopfield network (PNAS 2019)\n\n"
+            "usage:\n"
+            "  khsim run STUDY.ini [-o OUT.h5] [--set section.key=value ...] [--quiet]\n"
+            "  khsim run --resume OUT.h5 [--quiet]   continue an interrupted run\n"
+            "  khsim compare STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+            "                             the fast rule against the exact dynamics of the "
+            "study\n"
+            "  khsim train STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+            "                             the fast rule on MNIST, then the supervised "
+            "readout\n"
+            "  khsim train --resume OUT.h5 [--quiet]\n"
+            "  khsim stdp STUDY.ini [-o OUT.h5] [--set ...] [--quiet]   STDP rule vs backprop\n"
+            "                             continue an interrupted training\n"
+            "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
+            "under\n"
+            "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
+            "  khsim info OUT.h5          what a file holds\n"
+            "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
+            "  khsim --help | --version\n"
+            "  --force (run, compare, train): replace an existing OUT.h5 (output.overwrite)\n"
+            "  --quiet: no progress line on a terminal; --progress: a progress line every\n"
+            "  5 s on stderr whatever it is (a file, a pipe, a Slurm log)\n"
+            "  -v, --verbose (or KHSIM_DEBUG=1): messages also name their source location\n\n"
+            "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
+            "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
+            "130/143 interrupted by SIGINT/SIGTERM (the file stays valid).\n\n"
+            "models:\n");
     for (size_t i = 0; kh_models[i]; i++) {
         fprintf(out, "  %-16s %s\n", kh_models[i]->name, kh_models[i]->summary);
     }
@@ -106,12 +108,12 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
     cli->command = argv[optind++];
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0 &&
         strcmp(cli->command, "verify") != 0 && strcmp(cli->command, "compare") != 0 &&
-        strcmp(cli->command, "train") != 0 && strcmp(cli->command, "sweep") != 0) {
-        return KH_ERROR(
-            KH_EINVAL,
-            "unknown command '%s' (commands: run, compare, train, sweep, info, verify; see khsim "
-            "--help)",
-            cli->command);
+        strcmp(cli->command, "train") != 0 && strcmp(cli->command, "sweep") != 0 &&
+        strcmp(cli->command, "stdp") != 0) {
+        return KH_ERROR(KH_EINVAL,
+                        "unknown command '%s' (commands: run, compare, train, stdp, sweep, info, "
+                        "verify; see khsim --help)",
+                        cli->command);
     }
     /* Options may follow the command and its argument. */
     while (optind < argc) {
@@ -167,7 +169,7 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
                         cli->command);
     }
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "compare") != 0 &&
-        strcmp(cli->command, "train") != 0 &&
+        strcmp(cli->command, "train") != 0 && strcmp(cli->command, "stdp") != 0 &&
         (cli->n_sets || cli->out || cli->quiet || cli->force)) {
         return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o, --quiet or --force", cli->command);
     }

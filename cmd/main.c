@@ -16,6 +16,7 @@
 
 #include "cmd/kh_cli.h"
 #include "cmd/kh_compare.h"
+#include "cmd/kh_stdp.h"
 #include "cmd/kh_sweep.h"
 #include "cmd/kh_train.h"
 #include "cmd/kh_verify.h"
@@ -330,6 +331,26 @@ static int cmd_compare(const kh_cli *cli)
     return s;
 }
 
+/* khsim stdp: the STDP-derived rule and backprop on a binary pair. */
+static int cmd_stdp(const kh_cli *cli)
+{
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        return s;
+    }
+    progress_ctx pc;
+    kh_progress_fn pf = progress_start(&pc, cli);
+    s = kh_stdp_run(c, overrides, cli->resume, &stop_signal, pf, &pc);
+    end_progress(&pc);
+    if (s == KH_OK && !cli->quiet) {
+        printf("%s: complete (khsim info or plots/stdp.py to read it)\n", c->p.out_path);
+    }
+    kh_config_free(c);
+    return s;
+}
+
 static int cmd_train(const kh_cli *cli)
 {
     kh_config *c;
@@ -437,6 +458,8 @@ static int khsim_main(int argc, char **argv)
         s = cmd_train(&cli);
     } else if (strcmp(cli.command, "compare") == 0) {
         s = cmd_compare(&cli);
+    } else if (strcmp(cli.command, "stdp") == 0) {
+        s = cmd_stdp(&cli);
     } else {
         s = cmd_run(&cli);
     }

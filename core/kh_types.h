@@ -37,6 +37,7 @@ enum { KH_BETA_DIGIT, KH_BETA_SET };
 /* The digits khsim train measures its held-out error on: the test set, or
  * the training file's digits after the ones the study trains on. */
 enum { KH_MEASURE_TEST, KH_MEASURE_VALIDATION };
+enum { KH_STDP_MNIST, KH_STDP_IRIS };
 /* Initial weights. */
 enum { KH_INIT_NORMAL, KH_INIT_UNIFORM, KH_INIT_FILE };
 
@@ -94,6 +95,11 @@ typedef struct kh_params {
     int tr_measure;   /* KH_MEASURE_* */
     double tr_adam_b1, tr_adam_b2, tr_adam_eps;
     char tr_lr_schedule[256]; /* train.lr_schedule (core/kh_lr.h) */
+    /* [stdp] (khsim stdp: Gupta's STDP-derived rule against backprop) */
+    int st_data; /* KH_STDP_* */
+    long st_class0, st_class1, st_epochs, st_batch, st_seed, st_h1, st_h2;
+    double st_lr, st_test_fraction;
+    char st_eps[256];
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;

@@ -50,5 +50,6 @@ Suite *kh_train_suite(void);
 Suite *kh_sweep_suite(void);
 Suite *kh_reliability_suite(void);
 Suite *kh_reduced_suite(void);
+Suite *kh_stdp_suite(void);
 
 #endif
