@@ -1,6 +1,7 @@
 /* The supervised readout (kh_readout.h): Krotov & Hopfield, PNAS 2019, eq. 1
  * and appendix B; Adam from Kingma & Ba, ICLR 2015. */
 #include "cmd/kh_readout.h"
+#include "core/kh_error.h"
 #include "core/kh_threads.h"
 
 #include <math.h>
@@ -241,4 +242,120 @@ void kh_adam_step(double *x, const double *g, double *m1, double *m2, long len, 
         m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i];
         x[i] -= lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + eps);
     }
+}
+
+double kh_readout_input_gradient(const double *W, const double *S, long C, long M, long n,
+                                 double power, double beta_scale, int per_digit, double m,
+                                 const double *x, long label, double *a, double *dh, double *g)
+{
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)n, 1.0, W, (int)n, x, 1, 0.0, a, 1);
+    double mx = 0.0;
+    for (long mu = 0; mu < M; mu++) {
+        const double h = a[mu] > 0.0 ? pow(a[mu], power) : 0.0;
+        dh[mu] = h;
+        mx = h > mx ? h : mx;
+    }
+    const double beta = per_digit ? (mx > 0.0 ? beta_scale / mx : beta_scale) : beta_scale;
+    double dz[64], loss = 0.0;
+    for (long c = 0; c < C && c < 64; c++) {
+        double z = 0.0;
+        for (long mu = 0; mu < M; mu++) {
+            z += S[c * M + mu] * dh[mu];
+        }
+        const double o = tanh(beta * z), t = c == label ? 1.0 : -1.0, e = fabs(o - t);
+        loss += pow(e, m);
+        /* dL/dz of z = S h (beta inside): m |o - t|^(m-1) sgn(o - t) (1 - o^2) beta. */
+        dz[c] = m * pow(e, m - 1.0) * (o > t ? 1.0 : (o < t ? -1.0 : 0.0)) * (1.0 - o * o) * beta;
+    }
+    for (long mu = 0; mu < M; mu++) {
+        double s = 0.0;
+        for (long c = 0; c < C && c < 64; c++) {
+            s += S[c * M + mu] * dz[c];
+        }
+        dh[mu] = a[mu] > 0.0 ? s * power * pow(a[mu], power - 1.0) : 0.0;
+    }
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)M, (int)n, 1.0, W, (int)n, dh, 1, 0.0, g, 1);
+    return loss;
+}
+
+double kh_readout_fgsm_accuracy(const double *W, const double *S, long C, long M, long n,
+                                double power, double beta_scale, int per_digit, double m,
+                                const double *X, const long *labels, long N, double eps)
+{
+    double *a = malloc((size_t)M * sizeof(double)), *dh = malloc((size_t)M * sizeof(double));
+    double *g = malloc((size_t)n * sizeof(double)), *xp = malloc((size_t)n * sizeof(double));
+    if (!a || !dh || !g || !xp) {
+        free(a);
+        free(dh);
+        free(g);
+        free(xp);
+        return -1.0;
+    }
+    long right = 0;
+    for (long i = 0; i < N; i++) {
+        const double *x = X + i * n;
+        kh_readout_input_gradient(W, S, C, M, n, power, beta_scale, per_digit, m, x, labels[i], a,
+                                  dh, g);
+        for (long j = 0; j < n; j++) {
+            const double v = x[j] + eps * (g[j] > 0.0 ? 1.0 : (g[j] < 0.0 ? -1.0 : 0.0));
+            xp[j] = v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+        }
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)n, 1.0, W, (int)n, xp, 1, 0.0, a, 1);
+        long best = 0;
+        double zb = -INFINITY;
+        for (long c = 0; c < C; c++) {
+            double z = 0.0;
+            for (long mu = 0; mu < M; mu++) {
+                z += S[c * M + mu] * (a[mu] > 0.0 ? pow(a[mu], power) : 0.0);
+            }
+            if (z > zb) {
+                zb = z;
+                best = c;
+            }
+        }
+        right += best == labels[i];
+    }
+    free(a);
+    free(dh);
+    free(g);
+    free(xp);
+    return N ? (double)right / (double)N : 0.0;
+}
+
+int kh_parse_fractions(const char *text, const char *key, double *out, int max, int *k)
+{
+    *k = 0;
+    const char *c = text;
+    while (*c == ' ') {
+        c++;
+    }
+    while (*c) {
+        char *end;
+        double v = strtod(c, &end);
+        if (end == c) {
+            return KH_ERROR(KH_EINVAL, "%s = %s: expected numbers or N/D, separated by commas", key,
+                            text);
+        }
+        c = end;
+        while (*c == ' ') {
+            c++;
+        }
+        if (*c == '/') {
+            double den = strtod(c + 1, &end);
+            if (end == c + 1 || !(den > 0.0)) {
+                return KH_ERROR(KH_EINVAL, "%s = %s: a fraction needs a denominator > 0", key,
+                                text);
+            }
+            v /= den;
+            c = end;
+        }
+        if (!(v >= 0.0) || !(v <= 1.0) || *k == max) {
+            return KH_ERROR(KH_EINVAL, "%s = %s: at most %d values in [0, 1]", key, text, max);
+        }
+        out[(*k)++] = v;
+        while (*c == ' ' || *c == ',') {
+            c++;
+        }
+    }
+    return KH_OK;
 }

@@ -61,6 +61,28 @@ double kh_readout_loss(const double *S, long C, long M, double beta, double m, k
 long kh_readout_errors(const double *S, long C, long M, double beta, kh_hrows H, const long *labels,
                        long N, kh_readout_work *w);
 
+/* Reads a list of numbers in [0, 1] or fractions N/D, separated by commas
+ * (FGSM strengths: "4/255, 8/255"), at most max of them, into out and *k
+ * (an empty text gives none). KH_OK or KH_EINVAL naming `key`. */
+int kh_parse_fractions(const char *text, const char *key, double *out, int max, int *k);
+
+/* The classifier's FGSM accuracy on N samples X [N, n] with labels: each
+ * sample moved to x' = clip(x + eps sign(dL/dx), 0, 1), with L its loss
+ * sum |c - t|^m at W [M, n], S [C, M], h = max(W x, 0)^power and
+ * c = tanh(beta S h); beta = beta_scale / max_mu h_mu of the sample when
+ * per_digit, else beta_scale (held fixed in the gradient either way), then
+ * classified as argmax S h'. dL/dx = W^T (power max(W x, 0)^(power-1) *
+ * beta S^T dL/dz). Returns the fraction right, or -1 when out of memory. */
+double kh_readout_fgsm_accuracy(const double *W, const double *S, long C, long M, long n,
+                                double power, double beta_scale, int per_digit, double m,
+                                const double *X, const long *labels, long N, double eps);
+
+/* dL/dx of one sample x [n] (as above) into g [n]; a [M] and dh [M] are
+ * scratch. Returns the loss. */
+double kh_readout_input_gradient(const double *W, const double *S, long C, long M, long n,
+                                 double power, double beta_scale, int per_digit, double m,
+                                 const double *x, long label, double *a, double *dh, double *g);
+
 /* One Adam step (Kingma & Ba 2015, algorithm 1) at step t >= 1 on x [len]
  * with gradient g, moments m1, m2 (updated):
  *   m1 = b1 m1 + (1 - b1) g,  m2 = b2 m2 + (1 - b2) g^2,

@@ -435,44 +435,6 @@ static void step(learner *L, const kh_params *p, long nb)
     }
 }
 
-static int parse_eps(const char *text, double *eps, int *k)
-{
-    *k = 0;
-    const char *c = text;
-    while (*c) {
-        char *end;
-        double v = strtod(c, &end);
-        if (end == c) {
-            return KH_ERROR(KH_EINVAL,
-                            "stdp.eps = %s: expected numbers or N/D, separated by "
-                            "commas",
-                            text);
-        }
-        c = end;
-        while (*c == ' ') {
-            c++;
-        }
-        if (*c == '/') {
-            double den = strtod(c + 1, &end);
-            if (end == c + 1 || !(den > 0.0)) {
-                return KH_ERROR(KH_EINVAL, "stdp.eps = %s: a fraction needs a denominator > 0",
-                                text);
-            }
-            v /= den;
-            c = end;
-        }
-        if (!(v >= 0.0) || !(v <= 1.0) || *k == MAX_EPS) {
-            return KH_ERROR(KH_EINVAL, "stdp.eps = %s: at most %d strengths in [0, 1]", text,
-                            MAX_EPS);
-        }
-        eps[(*k)++] = v;
-        while (*c == ' ' || *c == ',') {
-            c++;
-        }
-    }
-    return KH_OK;
-}
-
 static int write_series(kh_h5 *f, const char *name, double x, const char *what)
 {
     char path[128];
@@ -497,7 +459,7 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
     }
     double eps[MAX_EPS];
     int K;
-    int st = parse_eps(p->st_eps, eps, &K);
+    int st = kh_parse_fractions(p->st_eps, "stdp.eps", eps, MAX_EPS, &K);
     if (st != KH_OK) {
         return st;
     }

@@ -544,6 +544,38 @@ static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer 
     return st;
 }
 
+/* train.fgsm_eps: the trained classifier (W [m, n], S) under FGSM on the
+ * held-out digits, into /fgsm/eps and /fgsm/accuracy. beta as the readout
+ * used it: per digit, or the one value `beta`. */
+static int measure_fgsm(kh_h5 *f, const kh_params *p, const double *W, const double *S, long m,
+                        long n, double beta, const kh_dataset *test)
+{
+    double eps[32], acc[32];
+    int K = 0;
+    int st = kh_parse_fractions(p->tr_fgsm_eps, "train.fgsm_eps", eps, 32, &K);
+    if (st != KH_OK || K == 0) {
+        return st;
+    }
+    const int per_digit = p->tr_beta <= 0.0 && p->tr_beta_auto == KH_BETA_DIGIT;
+    for (int k = 0; k < K; k++) {
+        acc[k] = kh_readout_fgsm_accuracy(
+            W, S, N_CLASSES, m, n, p->tr_power, per_digit ? p->tr_beta_scale : beta, per_digit,
+            p->tr_loss_power, test->x, test->labels, test->n_samples, eps[k]);
+        if (acc[k] < 0.0) {
+            return KH_ERROR(KH_ENOMEM, "cannot allocate the FGSM scratch");
+        }
+    }
+    const long dk[1] = {K};
+    st = kh_h5_overwrite(f, "/fgsm/eps", eps, 1, dk, 0,
+                         "1|FGSM strengths: x' = clip(x + eps sign(dL/dx), 0, 1)");
+    if (st == KH_OK) {
+        st = kh_h5_overwrite(f, "/fgsm/accuracy", acc, 1, dk, 0,
+                             "fraction|held-out digits classified right under FGSM at each eps "
+                             "(the loss sum |c - t|^m, beta held fixed)");
+    }
+    return st;
+}
+
 /* The end of a training's record: each phase's seconds, the final test
  * error, the status (complete, interrupted or failed with the message of
  * st) and the close. Returns st, or the first error of these writes. */
@@ -607,6 +639,10 @@ static int run_backprop(kh_config *c, const char *overrides, int resume, trainer
     }
     if (st == KH_OK) {
         st = kh_backprop_train(&bp, p, &t->train, &t->test, f, stop, progress, pctx, res);
+    }
+    if (st == KH_OK) {
+        st = measure_fgsm(f, p, bp.W, bp.S, m, n, p->tr_beta > 0.0 ? p->tr_beta : p->tr_beta_scale,
+                          &t->test);
     }
     kh_backprop_free(&bp);
     return finish_record(f, st, res);
@@ -786,6 +822,9 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     }
     if (st == KH_OK) {
         st = readout(&t, p, f, beta, start, adam_t, stop, progress, pctx, res);
+    }
+    if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS) {
+        st = measure_fgsm(f, p, t.W, t.S, m, n, beta, &t.test);
     }
     trainer_free(&t);
     return finish_record(f, st, res);

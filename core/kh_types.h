@@ -95,6 +95,7 @@ typedef struct kh_params {
     int tr_measure;   /* KH_MEASURE_* */
     double tr_adam_b1, tr_adam_b2, tr_adam_eps;
     char tr_lr_schedule[256]; /* train.lr_schedule (core/kh_lr.h) */
+    char tr_fgsm_eps[256];    /* train.fgsm_eps: FGSM strengths measured at the end */
     /* [stdp] (khsim stdp: Gupta's STDP-derived rule against backprop) */
     int st_data; /* KH_STDP_* */
     long st_class0, st_class1, st_epochs, st_batch, st_seed, st_h1, st_h2;

@@ -181,6 +181,9 @@ const kh_param_info kh_param_table[] = {
      "Adam's beta2"},
     {"train", "adam_eps", KH_PT_DOUBLE, OFF(tr_adam_eps), 0, 1e-8, NULL, 0, BIG, 1, NULL, "",
      "Adam's epsilon"},
+    {"train", "fgsm_eps", KH_PT_STRING, STR(tr_fgsm_eps), 0, "", 0, 0, 0, NULL, "",
+     "FGSM strengths (numbers or N/D, comma-separated) at which the trained classifier's test "
+     "accuracy is measured at the end (/fgsm); empty: none"},
     {"stdp", "data", KH_PT_ENUM, OFF(st_data), 0, KH_STDP_MNIST, NULL, 0, 0, 0, "mnist,iris", "",
      "khsim stdp: MNIST digits (input.path a directory of idx files) or Iris (input.path the "
      "CSV of data/iris)"},

@@ -293,6 +293,65 @@ static const char *small = "[network]\nhidden = 100\np = 4\n[learning]\nepochs =
                            "[solver]\nmethod = fast\n[train]\nloss_power = 6\nepochs = 60\n"
                            "features = %s\n";
 
+/* The gradient FGSM follows on khsim train's classifier, dL/dx with beta
+ * held fixed, against central differences of the loss (n = 1 and 4.5); a
+ * training with train.fgsm_eps records /fgsm, whose accuracy at the largest
+ * eps is below the clean test accuracy. */
+START_TEST(test_readout_fgsm)
+{
+    const long C = 10, M = 6, n = 8;
+    kh_rng r;
+    kh_rng_seed(&r, 2385, 0);
+    double W[6 * 8], S[10 * 6], x[8], a[6], dh[6], g[8];
+    for (long i = 0; i < M * n; i++) {
+        W[i] = 0.7 * kh_rng_normal(&r);
+    }
+    for (long i = 0; i < C * M; i++) {
+        S[i] = 0.3 * kh_rng_normal(&r);
+    }
+    for (long j = 0; j < n; j++) {
+        x[j] = kh_rng_uniform(&r);
+    }
+    const double power = _i ? 4.5 : 1.0;
+    kh_readout_input_gradient(W, S, C, M, n, power, 0.2, 0, 6.0, x, 3, a, dh, g);
+    for (long j = 0; j < n; j++) {
+        const double h = 1e-6, x0 = x[j];
+        double gd[8];
+        x[j] = x0 + h;
+        const double up =
+            kh_readout_input_gradient(W, S, C, M, n, power, 0.2, 0, 6.0, x, 3, a, dh, gd);
+        x[j] = x0 - h;
+        const double dn =
+            kh_readout_input_gradient(W, S, C, M, n, power, 0.2, 0, 6.0, x, 3, a, dh, gd);
+        x[j] = x0;
+        const double fd = (up - dn) / (2.0 * h);
+        ck_assert_msg(fabs(fd - g[j]) <= 1e-6 * fmax(1.0, fabs(fd)), "x[%ld]: %.10g against %.10g",
+                      j, g[j], fd);
+    }
+    if (_i == 0) {
+        return;
+    }
+    char ini[512], out[512];
+    snprintf(ini, sizeof ini, small, "learned\nfgsm_eps = 0.1, 0.3");
+    kh_config *c = kh_test_config(ini);
+    c->p.epochs = 30; /* the fast rule's, and the readout's below: a quick training */
+    c->p.tr_epochs = 20;
+    kh_test_tmpname(out, sizeof out, ".h5");
+    snprintf(c->p.out_path, sizeof c->p.out_path, "%s", out);
+    kh_train_result res;
+    ck_assert_msg(kh_train_run(c, NULL, 0, NULL, NULL, NULL, &res) == KH_OK, "%s", kh_errmsg());
+    int rank;
+    long d[3];
+    double *acc = kh_test_read(out, "/fgsm/accuracy", &rank, d);
+    ck_assert_int_eq(d[0], 2);
+    ck_assert_msg(acc[1] < 1.0 - res.test_error - 0.05, "FGSM at 0.3: %g, clean %g", acc[1],
+                  1.0 - res.test_error);
+    free(acc);
+    remove(out);
+    kh_config_free(c);
+}
+END_TEST
+
 /* The record is the model of eq. 1 whatever the automatic beta did to H:
  * the train and test errors recomputed from /train/W and /train/S alone,
  * with h = max(W v, 0)^n and the class argmax_alpha (S h)_alpha, equal the
@@ -709,6 +768,7 @@ Suite *kh_train_suite(void)
     tcase_add_test(tc, test_features_from_file);
     tcase_add_loop_test(tc, test_backprop_gradient, 0, 2);
     tcase_add_test(tc, test_backprop_beats_random);
+    tcase_add_loop_test(tc, test_readout_fgsm, 0, 2);
     suite_add_tcase(s, tc);
     /* Runs of several seconds: make test-sanitize leaves them out
      * (CK_EXCLUDE_TAGS=slow); the plain build runs them. */
