@@ -347,6 +347,15 @@ START_TEST(test_readout_fgsm)
     ck_assert_msg(acc[1] < 1.0 - res.test_error - 0.05, "FGSM at 0.3: %g, clean %g", acc[1],
                   1.0 - res.test_error);
     free(acc);
+    char cmd[4096];
+    const char *py = getenv("PYTHON");
+    py = py && *py ? py : "/usr/bin/python3";
+    snprintf(cmd, sizeof cmd,
+             "%s plots/fgsm.py %s --out %s.figs > /dev/null && %s -c \"import matplotlib.image "
+             "as I, glob; a = I.imread(glob.glob('%s.figs/*_fgsm.png')[0]); assert "
+             "a[..., :3].std() > 0.01\" && rm -rf %s.figs",
+             py, out, out, py, out, out);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
     remove(out);
     kh_config_free(c);
 }
