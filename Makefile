@@ -229,10 +229,12 @@ data-cifar:
 # and the plot scripts (an installed khsim runs its examples from anywhere).
 install: khsim
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/khsim/examples \
-	  $(DESTDIR)$(PREFIX)/share/khsim/data/mnist-1000 $(DESTDIR)$(PREFIX)/share/khsim/plots
+	  $(DESTDIR)$(PREFIX)/share/khsim/data/mnist-1000 $(DESTDIR)$(PREFIX)/share/khsim/data/iris \
+	  $(DESTDIR)$(PREFIX)/share/khsim/plots
 	install -m 755 khsim $(DESTDIR)$(PREFIX)/bin/khsim
 	install -m 644 examples/*.ini $(DESTDIR)$(PREFIX)/share/khsim/examples/
 	install -m 644 data/mnist-1000/* $(DESTDIR)$(PREFIX)/share/khsim/data/mnist-1000/
+	install -m 644 data/iris/* $(DESTDIR)$(PREFIX)/share/khsim/data/iris/
 	install -m 644 plots/*.py $(DESTDIR)$(PREFIX)/share/khsim/plots/
 
 clean:
