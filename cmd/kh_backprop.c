@@ -69,8 +69,7 @@ static void forward(kh_backprop *bp, const kh_params *p, const double *V, long n
     for (long b = 0; b < nb; b++) {
         double mx = 0.0;
         for (long mu = 0; mu < m; mu++) {
-            const double a = bp->A[b * m + mu];
-            const double h = a > 0.0 ? pow(a, p->tr_power) : 0.0;
+            const double h = kh_readout_activation(bp->A[b * m + mu], p->tr_power);
             bp->H[b * m + mu] = h;
             mx = h > mx ? h : mx;
         }

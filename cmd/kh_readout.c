@@ -48,23 +48,37 @@ void kh_readout_work_free(kh_readout_work *w)
 }
 
 /* x = max(x, 0)^power over len values. */
+double kh_readout_activation(double a, double power)
+{
+    const double v = a > 0.0 ? a : 0.0;
+    if (power == floor(power) && power <= 8.0) {
+        double y = 1.0;
+        for (int k = 0; k < (int)power; k++) {
+            y *= v;
+        }
+        return y;
+    }
+    return pow(v, power);
+}
+
 static void activate(double *x, long len, double power)
 {
-    const int integer = power == floor(power) && power <= 8.0;
-#pragma omp parallel for default(none) shared(x)                                                   \
-    firstprivate(len, power, integer) if (KH_PAR(len)) schedule(static)
+#pragma omp parallel for default(none) shared(x) firstprivate(len, power) if (KH_PAR(len))         \
+    schedule(static)
     for (long i = 0; i < len; i++) {
-        double v = x[i] > 0.0 ? x[i] : 0.0;
-        if (integer) {
-            double y = 1.0;
-            for (int k = 0; k < (int)power; k++) {
-                y *= v;
-            }
-            x[i] = y;
-        } else {
-            x[i] = pow(v, power);
-        }
+        x[i] = kh_readout_activation(x[i], power);
     }
+}
+
+/* One output's term of the loss, |c - t|^m with c = tanh(z) and t = +1 for
+ * the label, -1 otherwise, and its derivative dL/dz = m |c - t|^(m-1)
+ * sgn(c - t) (1 - c^2) into *d. */
+static double loss_term(double z, int is_label, double m, double *d)
+{
+    const double c = tanh(z), t = is_label ? 1.0 : -1.0, e = fabs(c - t);
+    const double em1 = pow(e, m - 1.0);
+    *d = m * em1 * (c > t ? 1.0 : (c < t ? -1.0 : 0.0)) * (1.0 - c * c);
+    return em1 * e;
 }
 
 static double *row_d(kh_hrows H, long i, long M)
@@ -183,13 +197,7 @@ double kh_readout_loss(const double *S, long C, long M, double beta, double m, k
     double loss = 0.0;
     for (long b = 0; b < B; b++) {
         for (long a = 0; a < C; a++) {
-            double c = tanh(w->Z[b * C + a]);
-            double t = labels[b] == a ? 1.0 : -1.0;
-            double e = fabs(c - t);
-            double em1 = pow(e, m - 1.0);
-            loss += em1 * e;
-            /* dL/dz = m |c - t|^(m-1) sgn(c - t) (1 - c^2). */
-            w->D[b * C + a] = m * em1 * (c > t ? 1.0 : (c < t ? -1.0 : 0.0)) * (1.0 - c * c);
+            loss += loss_term(w->Z[b * C + a], labels[b] == a, m, &w->D[b * C + a]);
         }
     }
     if (!G) {
@@ -251,31 +259,37 @@ double kh_readout_input_gradient(const double *W, const double *S, long C, long 
     cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)n, 1.0, W, (int)n, x, 1, 0.0, a, 1);
     double mx = 0.0;
     for (long mu = 0; mu < M; mu++) {
-        const double h = a[mu] > 0.0 ? pow(a[mu], power) : 0.0;
-        dh[mu] = h;
-        mx = h > mx ? h : mx;
+        dh[mu] = kh_readout_activation(a[mu], power);
+        mx = dh[mu] > mx ? dh[mu] : mx;
     }
     const double beta = per_digit ? (mx > 0.0 ? beta_scale / mx : beta_scale) : beta_scale;
-    double dz[64], loss = 0.0;
-    for (long c = 0; c < C && c < 64; c++) {
+    double dz[KH_READOUT_MAX_CLASSES], loss = 0.0;
+    for (long c = 0; c < C; c++) {
         double z = 0.0;
         for (long mu = 0; mu < M; mu++) {
             z += S[c * M + mu] * dh[mu];
         }
-        const double o = tanh(beta * z), t = c == label ? 1.0 : -1.0, e = fabs(o - t);
-        loss += pow(e, m);
-        /* dL/dz of z = S h (beta inside): m |o - t|^(m-1) sgn(o - t) (1 - o^2) beta. */
-        dz[c] = m * pow(e, m - 1.0) * (o > t ? 1.0 : (o < t ? -1.0 : 0.0)) * (1.0 - o * o) * beta;
+        /* dL/d(S h) = dL/dz beta, z = beta S h. */
+        loss += loss_term(beta * z, c == label, m, &dz[c]);
+        dz[c] *= beta;
     }
     for (long mu = 0; mu < M; mu++) {
         double s = 0.0;
-        for (long c = 0; c < C && c < 64; c++) {
+        for (long c = 0; c < C; c++) {
             s += S[c * M + mu] * dz[c];
         }
         dh[mu] = a[mu] > 0.0 ? s * power * pow(a[mu], power - 1.0) : 0.0;
     }
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)M, (int)n, 1.0, W, (int)n, dh, 1, 0.0, g, 1);
     return loss;
+}
+
+void kh_fgsm_step(const double *x, const double *g, long n, double eps, double *xp)
+{
+    for (long j = 0; j < n; j++) {
+        const double v = x[j] + eps * (g[j] > 0.0 ? 1.0 : (g[j] < 0.0 ? -1.0 : 0.0));
+        xp[j] = v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+    }
 }
 
 double kh_readout_fgsm_accuracy(const double *W, const double *S, long C, long M, long n,
@@ -296,17 +310,18 @@ double kh_readout_fgsm_accuracy(const double *W, const double *S, long C, long M
         const double *x = X + i * n;
         kh_readout_input_gradient(W, S, C, M, n, power, beta_scale, per_digit, m, x, labels[i], a,
                                   dh, g);
-        for (long j = 0; j < n; j++) {
-            const double v = x[j] + eps * (g[j] > 0.0 ? 1.0 : (g[j] < 0.0 ? -1.0 : 0.0));
-            xp[j] = v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
-        }
+        kh_fgsm_step(x, g, n, eps, xp);
+        /* The class of x': argmax_c (S h')_c (a positive beta does not move it). */
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)n, 1.0, W, (int)n, xp, 1, 0.0, a, 1);
+        for (long mu = 0; mu < M; mu++) {
+            a[mu] = kh_readout_activation(a[mu], power);
+        }
         long best = 0;
         double zb = -INFINITY;
         for (long c = 0; c < C; c++) {
             double z = 0.0;
             for (long mu = 0; mu < M; mu++) {
-                z += S[c * M + mu] * (a[mu] > 0.0 ? pow(a[mu], power) : 0.0);
+                z += S[c * M + mu] * a[mu];
             }
             if (z > zb) {
                 zb = z;

@@ -61,6 +61,17 @@ double kh_readout_loss(const double *S, long C, long M, double beta, double m, k
 long kh_readout_errors(const double *S, long C, long M, double beta, kh_hrows H, const long *labels,
                        long N, kh_readout_work *w);
 
+/* The most classes kh_readout_input_gradient takes. */
+#define KH_READOUT_MAX_CLASSES 64
+
+/* The activation f(a) = max(a, 0)^power (integer powers up to 8 by
+ * products): the one formula of the features, backpropagation and FGSM. */
+double kh_readout_activation(double a, double power);
+
+/* One FGSM step: xp = clip(x + eps sign(g), 0, 1) for n values (xp may be
+ * g). */
+void kh_fgsm_step(const double *x, const double *g, long n, double eps, double *xp);
+
 /* Reads a list of numbers in [0, 1] or fractions N/D, separated by commas
  * (FGSM strengths: "4/255, 8/255"), at most max of them, into out and *k
  * (an empty text gives none). KH_OK or KH_EINVAL naming `key`. */
@@ -72,7 +83,8 @@ int kh_parse_fractions(const char *text, const char *key, double *out, int max, 
  * c = tanh(beta S h); beta = beta_scale / max_mu h_mu of the sample when
  * per_digit, else beta_scale (held fixed in the gradient either way), then
  * classified as argmax S h'. dL/dx = W^T (power max(W x, 0)^(power-1) *
- * beta S^T dL/dz). Returns the fraction right, or -1 when out of memory. */
+ * beta S^T dL/dz). C <= KH_READOUT_MAX_CLASSES. Returns the fraction right,
+ * or -1 when out of memory. */
 double kh_readout_fgsm_accuracy(const double *W, const double *S, long C, long M, long n,
                                 double power, double beta_scale, int per_digit, double m,
                                 const double *X, const long *labels, long N, double eps);

@@ -154,11 +154,7 @@ void kh_fgsm(const kh_mlp *net, const double *x, int y, double eps, double *xp)
     double a[4096 + 2 * 1024 + 1], d[2 * 1024 + 1];
     kh_mlp_forward(net, x, a);
     kh_mlp_input_gradient(net, a, y, d, xp);
-    for (long j = 0; j < n; j++) {
-        const double s = xp[j] > 0.0 ? 1.0 : (xp[j] < 0.0 ? -1.0 : 0.0);
-        const double v = x[j] + eps * s;
-        xp[j] = v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
-    }
+    kh_fgsm_step(x, xp, n, eps, xp);
 }
 
 /* A binary data set: x [N, n] in [0, 1], y [N] in {0, 1}. */
