@@ -351,6 +351,7 @@ static void learner_free(learner *L)
         free(L->m2[l]);
         free(L->g[l]);
     }
+    memset(L, 0, sizeof *L); /* freeing twice (a failed alloc, then the run's end) is harmless */
 }
 
 static int learner_alloc(learner *L, const kh_params *p, long n)
@@ -473,9 +474,8 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
     learner L[2];
     memset(L, 0, sizeof L);
     const long n = tr.n;
-    if (st == KH_OK && (st = learner_alloc(&L[0], p, n)) == KH_OK &&
-        (st = learner_alloc(&L[1], p, n)) != KH_OK) {
-        learner_free(&L[0]);
+    if (st == KH_OK && (st = learner_alloc(&L[0], p, n)) == KH_OK) {
+        st = learner_alloc(&L[1], p, n);
     }
     double *z1 = malloc((size_t)p->st_h1 * sizeof(double));
     double *z2 = malloc((size_t)p->st_h2 * sizeof(double));

@@ -662,6 +662,19 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         return KH_ERROR(KH_EINVAL, "khsim train needs labelled images: input.source = mnist "
                                    "or cifar10");
     }
+    {
+        /* A bad train.fgsm_eps is refused now, not after the training. */
+        double eps[32];
+        int K;
+        int s0 = kh_parse_fractions(p->tr_fgsm_eps, "train.fgsm_eps", eps, 32, &K);
+        if (s0 != KH_OK) {
+            return s0;
+        }
+        if (K > 0 && p->tr_features == KH_FEAT_PIXELS) {
+            return KH_ERROR(KH_EINVAL, "train.fgsm_eps attacks a W: not with train.features = "
+                                       "pixels");
+        }
+    }
     trainer t;
     memset(&t, 0, sizeof t);
     int st = kh_data_load(p, &t.train);

@@ -40,6 +40,21 @@ static hid_t open_ro(const char *path)
     return open_ro_ex(path, NULL);
 }
 
+/* open_ro for the readers: a missing file and one that is not HDF5 are
+ * each said so (KH_ERROR, KH_EIO) before -1 is returned. */
+static hid_t open_reading(const char *path)
+{
+    if (access(path, R_OK) != 0) {
+        KH_ERROR(KH_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    hid_t f = open_ro(path);
+    if (f < 0) {
+        KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
+    }
+    return f;
+}
+
 /* Whether a process holds the write lock claim takes on `path`. */
 static int writer_holds(const char *path)
 {
@@ -59,12 +74,9 @@ static int writer_holds(const char *path)
 int kh_h5_read(const char *path, const char *dataset, double **data, int *rank, long dims[3])
 {
     *data = NULL;
-    if (access(path, R_OK) != 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    hid_t f = open_ro(path);
+    hid_t f = open_reading(path);
     if (f < 0) {
-        return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
+        return KH_EIO;
     }
     if (H5Lexists(f, dataset, H5P_DEFAULT) <= 0) {
         H5Fclose(f);
@@ -128,12 +140,9 @@ static hid_t open_attr(const char *path, const char *obj, const char *name, hid_
 
 int kh_h5_read_row(const char *path, const char *dataset, long row, double *out, long len)
 {
-    if (access(path, R_OK) != 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    hid_t f = open_ro(path);
+    hid_t f = open_reading(path);
     if (f < 0) {
-        return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
+        return KH_EIO;
     }
     hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
     int s = KH_OK;
@@ -252,12 +261,9 @@ int kh_h5_read_params(const char *path, kh_config *c)
 {
     /* A file that is missing or not HDF5 is said so, not taken for a
      * record without /params. */
-    if (access(path, R_OK) != 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    hid_t f = open_ro(path);
+    hid_t f = open_reading(path);
     if (f < 0) {
-        return KH_ERROR(KH_EIO, "%s: not a readable HDF5 file", path);
+        return KH_EIO;
     }
     H5Fclose(f);
     for (size_t i = 0; kh_param_table[i].key; i++) {
