@@ -22,8 +22,11 @@ void kh_cli_usage(FILE *out)
             "                             the fast rule on MNIST, then the supervised "
             "readout\n"
             "  khsim train --resume OUT.h5 [--quiet]\n"
-            "  khsim stdp STUDY.ini [-o OUT.h5] [--set ...] [--quiet]   STDP rule vs backprop\n"
             "                             continue an interrupted training\n"
+            "  khsim conv STUDY.ini [-o OUT.h5] [--set ...] [--quiet]\n"
+            "                             convolutional layers trained by the fast rule\n"
+            "  khsim conv --resume OUT.h5 [--quiet]\n"
+            "  khsim stdp STUDY.ini [-o OUT.h5] [--set ...] [--quiet]   STDP rule vs backprop\n"
             "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
             "under\n"
             "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
@@ -109,11 +112,12 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0 &&
         strcmp(cli->command, "verify") != 0 && strcmp(cli->command, "compare") != 0 &&
         strcmp(cli->command, "train") != 0 && strcmp(cli->command, "sweep") != 0 &&
-        strcmp(cli->command, "stdp") != 0) {
-        return KH_ERROR(KH_EINVAL,
-                        "unknown command '%s' (commands: run, compare, train, stdp, sweep, info, "
-                        "verify; see khsim --help)",
-                        cli->command);
+        strcmp(cli->command, "stdp") != 0 && strcmp(cli->command, "conv") != 0) {
+        return KH_ERROR(
+            KH_EINVAL,
+            "unknown command '%s' (commands: run, compare, train, conv, stdp, sweep, info, "
+            "verify; see khsim --help)",
+            cli->command);
     }
     /* Options may follow the command and its argument. */
     while (optind < argc) {
@@ -170,11 +174,13 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
     }
     if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "compare") != 0 &&
         strcmp(cli->command, "train") != 0 && strcmp(cli->command, "stdp") != 0 &&
+        strcmp(cli->command, "conv") != 0 &&
         (cli->n_sets || cli->out || cli->quiet || cli->force)) {
         return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o, --quiet or --force", cli->command);
     }
-    if (cli->resume && strcmp(cli->command, "train") != 0 && strcmp(cli->command, "run") != 0) {
-        return KH_ERROR(KH_EINVAL, "--resume goes with khsim run and khsim train");
+    if (cli->resume && strcmp(cli->command, "train") != 0 && strcmp(cli->command, "run") != 0 &&
+        strcmp(cli->command, "conv") != 0) {
+        return KH_ERROR(KH_EINVAL, "--resume goes with khsim run, khsim train and khsim conv");
     }
     if (cli->resume && (cli->n_sets || cli->out)) {
         return KH_ERROR(KH_EINVAL,

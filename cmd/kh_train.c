@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cmd/kh_backprop.h"
+#include "cmd/kh_conv_cmd.h"
 #include "cmd/kh_readout.h"
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
@@ -43,7 +44,8 @@ typedef struct trainer {
     kh_hrows Htr, Hte, Hb; /* features of the training and test digits, a minibatch's */
     kh_readout_work w;
     long *order, *lb;
-    long M, n; /* features per sample, inputs */
+    long M, n;       /* features per sample, inputs */
+    kh_conv_net net; /* train.features = conv: the layers the features come from */
 } trainer;
 
 static void trainer_free(trainer *t)
@@ -58,6 +60,7 @@ static void trainer_free(trainer *t)
     free(t->Hte.x);
     free(t->Hb.x);
     kh_readout_work_free(&t->w);
+    kh_conv_net_free(&t->net);
     free(t->order);
     free(t->lb);
 }
@@ -150,6 +153,30 @@ static void random_sphere(const kh_params *p, double *W)
     }
 }
 
+/* H = max(a, 0)^power of the last layer's outputs a of the images of d,
+ * a thousand images at a time. */
+static int conv_features(const kh_conv_net *net, const kh_dataset *d, double power, kh_hrows H)
+{
+    const long chunk = 1000, M = kh_conv_net_out_len(net), n = d->n_features;
+    double *a = malloc((size_t)(chunk * M) * sizeof(double));
+    if (!a) {
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the convolutional features");
+    }
+    int st = KH_OK;
+    for (long i0 = 0; i0 < d->n_samples && st == KH_OK; i0 += chunk) {
+        const long nb = d->n_samples - i0 < chunk ? d->n_samples - i0 : chunk;
+        st = kh_conv_net_forward(net, d->x + i0 * n, nb, a);
+        for (long i = 0; st == KH_OK && i < nb * M; i++) {
+            a[i] = kh_readout_activation(a[i], power);
+        }
+        if (st == KH_OK) {
+            kh_hrows_set(H, i0, a, nb, M);
+        }
+    }
+    free(a);
+    return st;
+}
+
 /* Phase 1 and the features: the W the readout sees (learned, random, or
  * none for pixels), then H for the training and test sets. */
 static int features(trainer *t, kh_config *c, const char *overrides, int resume,
@@ -188,7 +215,15 @@ static int features(trainer *t, kh_config *c, const char *overrides, int resume,
         return st;
     }
     t0 = kh_wall_seconds();
-    if (p->tr_features == KH_FEAT_PIXELS) {
+    if (p->tr_features == KH_FEAT_CONV) {
+        st = conv_features(&t->net, &t->train, p->tr_power, t->Htr);
+        if (st == KH_OK) {
+            st = conv_features(&t->net, &t->test, p->tr_power, t->Hte);
+        }
+        if (st != KH_OK) {
+            return st;
+        }
+    } else if (p->tr_features == KH_FEAT_PIXELS) {
         kh_hrows_set(t->Htr, 0, t->train.x, t->train.n_samples, n);
         kh_hrows_set(t->Hte, 0, t->test.x, t->test.n_samples, n);
     } else if (kh_readout_features(t->W, m, n, t->train.x, t->train.n_samples, p->tr_power,
@@ -492,7 +527,7 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
 
 static int write_hyper(kh_h5 *f, const kh_params *p, double beta, const trainer *t)
 {
-    static const char *const feat[] = {"learned", "random", "pixels", "file", "backprop"};
+    static const char *const feat[] = {"learned", "random", "pixels", "file", "backprop", "conv"};
     struct {
         const char *name;
         double x;
@@ -670,9 +705,9 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         if (s0 != KH_OK) {
             return s0;
         }
-        if (K > 0 && p->tr_features == KH_FEAT_PIXELS) {
+        if (K > 0 && (p->tr_features == KH_FEAT_PIXELS || p->tr_features == KH_FEAT_CONV)) {
             return KH_ERROR(KH_EINVAL, "train.fgsm_eps attacks a W: not with train.features = "
-                                       "pixels");
+                                       "pixels or conv");
         }
     }
     trainer t;
@@ -701,7 +736,19 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         trainer_free(&t);
         return st;
     }
-    t.M = p->tr_features == KH_FEAT_PIXELS ? n : m;
+    if (p->tr_features == KH_FEAT_CONV) {
+        st = p->init_path[0] ? kh_conv_net_read(p->init_path, n, &t.net)
+                             : KH_ERROR(KH_EINVAL, "train.features = conv reads the layers of the "
+                                                   "khsim conv record init.path names: set "
+                                                   "init.path");
+        if (st != KH_OK) {
+            trainer_free(&t);
+            return st;
+        }
+    }
+    t.M = p->tr_features == KH_FEAT_PIXELS ? n
+          : p->tr_features == KH_FEAT_CONV ? kh_conv_net_out_len(&t.net)
+                                           : m;
     const long M = t.M, B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
     /* solver.precision = float: H (computed in double, stored rounded) and
      * the readout's products in float too (S, its gradient and Adam stay
@@ -818,7 +865,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     }
     const long dW[2] = {m, n};
     st = write_hyper(f, p, beta, &t);
-    if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS) {
+    if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS && p->tr_features != KH_FEAT_CONV) {
         st = kh_h5_overwrite(f, "/train/W", t.W, 2, dW, 0,
                              "weight|the frozen W the features come from");
     }
@@ -836,7 +883,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     if (st == KH_OK) {
         st = readout(&t, p, f, beta, start, adam_t, stop, progress, pctx, res);
     }
-    if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS) {
+    if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS && p->tr_features != KH_FEAT_CONV) {
         st = measure_fgsm(f, p, t.W, t.S, m, n, beta, &t.test);
     }
     trainer_free(&t);

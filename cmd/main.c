@@ -16,6 +16,7 @@
 
 #include "cmd/kh_cli.h"
 #include "cmd/kh_compare.h"
+#include "cmd/kh_conv_cmd.h"
 #include "cmd/kh_stdp.h"
 #include "cmd/kh_sweep.h"
 #include "cmd/kh_train.h"
@@ -236,7 +237,9 @@ static int open_study(const kh_cli *cli, kh_config **out, char *overrides, size_
     }
     int s = cli->resume ? load_record(cli, c) : load_study(cli, c, overrides, len);
     if (s == KH_OK && !cli->resume &&
-        (c->p.weights == KH_INIT_FILE || (c->p.tr_features == KH_FEAT_FILE && c->p.init_path[0]))) {
+        (c->p.weights == KH_INIT_FILE ||
+         ((c->p.tr_features == KH_FEAT_FILE || c->p.tr_features == KH_FEAT_CONV) &&
+          c->p.init_path[0]))) {
         s = isolated(cli, c->p.init_path, probe_file);
     }
     if (s != KH_OK) {
@@ -351,6 +354,34 @@ static int cmd_stdp(const kh_cli *cli)
     return s;
 }
 
+/* khsim conv: convolutional layers trained by the fast rule over patches. */
+static int cmd_conv(const kh_cli *cli)
+{
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        return s;
+    }
+    progress_ctx pc;
+    kh_progress_fn pf = progress_start(&pc, cli);
+    kh_conv_result res;
+    s = kh_conv_run(c, overrides, cli->resume, &stop_signal, pf, &pc, &res);
+    end_progress(&pc);
+    if ((s == KH_OK && !cli->quiet) || s == KH_EINTR) {
+        fprintf(s == KH_OK ? stdout : stderr,
+                "%s: %s; %d layers, %ld of %ld epochs on %ld images, %.1f s (plots/conv_filters.py "
+                "to see the filters)\n",
+                c->p.out_path, s == KH_OK ? "complete" : "interrupted", res.layers, res.epochs,
+                c->p.epochs, res.images, res.seconds);
+    }
+    if (s == KH_EINTR) {
+        fprintf(stderr, "khsim: to go on: khsim conv --resume %s\n", c->p.out_path);
+    }
+    kh_config_free(c);
+    return s;
+}
+
 static int cmd_train(const kh_cli *cli)
 {
     kh_config *c;
@@ -460,6 +491,8 @@ static int khsim_main(int argc, char **argv)
         s = cmd_compare(&cli);
     } else if (strcmp(cli.command, "stdp") == 0) {
         s = cmd_stdp(&cli);
+    } else if (strcmp(cli.command, "conv") == 0) {
+        s = cmd_conv(&cli);
     } else {
         s = cmd_run(&cli);
     }

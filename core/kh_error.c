@@ -12,6 +12,7 @@ _Static_assert(sizeof status_text / sizeof status_text[0] == KH_N_STATUS,
                "status text table out of sync with KH_STATUS_LIST");
 
 static _Thread_local char errbuf[2048];
+static _Thread_local int errcode;
 static int locations = 1;
 
 void kh_error_locations(int on)
@@ -36,13 +37,20 @@ int kh_error_set(int code, const char *file, int line, const char *func, const c
         snprintf(buf + k, sizeof buf - (size_t)k, " [%s:%d %s]", file, line, func);
     }
     memcpy(errbuf, buf, sizeof errbuf);
+    errcode = code;
     return code;
 }
 
 int kh_error_restore(int code, const char *msg)
 {
     snprintf(errbuf, sizeof errbuf, "%s", msg);
+    errcode = code;
     return code;
+}
+
+int kh_errcode(void)
+{
+    return errcode != KH_OK ? errcode : KH_ENOMEM;
 }
 
 const char *kh_errmsg(void)

@@ -52,6 +52,10 @@ int kh_error_first(int st, const char *msg, int later);
 /* The message of the most recent KH_ERROR in this thread ("" if none). */
 const char *kh_errmsg(void);
 
+/* The code of the last error set (what a constructor that returned NULL
+ * failed with); KH_ENOMEM when none was set. */
+int kh_errcode(void);
+
 /* The short text of a status code. */
 const char *kh_strstatus(int code);
 

@@ -30,7 +30,14 @@ enum { KH_PREC_DOUBLE, KH_PREC_FLOAT };
 /* Where the batched Euler ensemble runs. */
 enum { KH_DEV_CPU, KH_DEV_CUDA, KH_DEV_AUTO };
 /* The features the readout of khsim train learns on. */
-enum { KH_FEAT_LEARNED, KH_FEAT_RANDOM, KH_FEAT_PIXELS, KH_FEAT_FILE, KH_FEAT_BACKPROP };
+enum {
+    KH_FEAT_LEARNED,
+    KH_FEAT_RANDOM,
+    KH_FEAT_PIXELS,
+    KH_FEAT_FILE,
+    KH_FEAT_BACKPROP,
+    KH_FEAT_CONV
+};
 /* The automatic beta of the readout (train.beta = 0): one for each digit or
  * one for the training set. */
 enum { KH_BETA_DIGIT, KH_BETA_SET };
@@ -101,6 +108,10 @@ typedef struct kh_params {
     long st_class0, st_class1, st_epochs, st_batch, st_seed, st_h1, st_h2;
     double st_lr, st_test_fraction;
     char st_eps[256];
+    /* [conv] (khsim conv: convolutional layers trained by the fast rule) */
+    char cv_channels[128], cv_kernels[128], cv_pools[128];
+    long cv_input_channels; /* 0: 3 for cifar10, else 1 */
+    int cv_init_sphere;     /* W(0) scaled onto the L^p sphere, filter by filter */
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;

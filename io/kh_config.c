@@ -171,10 +171,11 @@ const kh_param_info kh_param_table[] = {
      "validation = the training file's digits from input.first + input.samples on, which "
      "neither phase trains on"},
     {"train", "features", KH_PT_ENUM, OFF(tr_features), 0, KH_FEAT_LEARNED, NULL, 0, 0, 0,
-     "learned,random,pixels,file,backprop", "", "what the readout learns on: the fast "
+     "learned,random,pixels,file,backprop,conv", "", "what the readout learns on: the fast "
      "rule's W, a random frozen W on the same sphere, the raw pixels, the last /snapshots/W of "
-     "the record init.path names (any method's W, the exact dynamics' included), or W trained "
-     "end to end with S by backpropagation from W(0)"},
+     "the record init.path names (any method's W, the exact dynamics' included), W trained "
+     "end to end with S by backpropagation from W(0), or the last layer's outputs of the "
+     "convolutional layers of the khsim conv record init.path names"},
     {"train", "adam_beta1", KH_PT_DOUBLE, OFF(tr_adam_b1), 0, 0.9, NULL, 0, 1, 0, NULL, "",
      "Adam's beta1"},
     {"train", "adam_beta2", KH_PT_DOUBLE, OFF(tr_adam_b2), 0, 0.999, NULL, 0, 1, 0, NULL, "",
@@ -207,6 +208,17 @@ const kh_param_info kh_param_table[] = {
      "khsim stdp: FGSM perturbation strengths (numbers or N/D, comma-separated)"},
     {"stdp", "test_fraction", KH_PT_DOUBLE, OFF(st_test_fraction), 0, 0.2, NULL, 0, 1, 0, NULL,
      "", "khsim stdp, Iris: the share of the pair's samples held out for testing"},
+    {"conv", "channels", KH_PT_STRING, STR(cv_channels), 0, "16, 5", 0, 0, 0, NULL, "",
+     "khsim conv: filters of each layer, comma-separated (the slides' 16, 5)"},
+    {"conv", "kernels", KH_PT_STRING, STR(cv_kernels), 0, "10, 8", 0, 0, 0, NULL, "",
+     "khsim conv: kernel size of each layer (square, stride 1, no padding)"},
+    {"conv", "pools", KH_PT_STRING, STR(cv_pools), 0, "2, 1", 0, 0, 0, NULL, "",
+     "khsim conv: max-pool window and stride after each layer's ReLU (1: none)"},
+    {"conv", "input_channels", KH_PT_LONG, OFF(cv_input_channels), 0, 0, NULL, 0, 64, 0, NULL,
+     "", "khsim conv: channels of an input image (square, channel-major); 0: 3 for cifar10, "
+     "else 1"},
+    {"conv", "init_sphere", KH_PT_BOOL, OFF(cv_init_sphere), 0, 0, NULL, 0, 1, 0, NULL, "",
+     "khsim conv: scale each filter of W(0) onto the L^p sphere of radius R"},
     {NULL, NULL, KH_PT_DOUBLE, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 /* clang-format on */

@@ -89,7 +89,8 @@ int kh_sim_check_output(const kh_config *c, int resume)
     if (same_file(path, c->study_path)) {
         return KH_ERROR(KH_EINVAL, "output.path = %s is the study file itself", path);
     }
-    const int reads_init = p->weights == KH_INIT_FILE || p->tr_features == KH_FEAT_FILE;
+    const int reads_init = p->weights == KH_INIT_FILE || p->tr_features == KH_FEAT_FILE ||
+                           p->tr_features == KH_FEAT_CONV;
     if ((p->source == KH_SRC_FILE && same_file(path, p->input_path)) ||
         (reads_init && same_file(path, p->init_path))) {
         return KH_ERROR(KH_EINVAL, "output.path = %s is a file the study reads (%s)", path,

@@ -292,7 +292,7 @@ static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_s
         snprintf(res->device, sizeof res->device, "cpu (device = auto: %.280s)", why);
     }
     r->fast = kh_fast_alloc(p, r->data.x, N, r->W, nb);
-    return r->fast ? KH_OK : KH_EINVAL;
+    return r->fast ? KH_OK : kh_errcode();
 }
 
 /* The epochs a record holds complete (its /epochs rows), or -1 on error. */

@@ -55,7 +55,8 @@ struct kh_fast {
     long n_touched;
     long *tile_start;      /* sparse data: where each tile's rows start in rows[], and the end */
     long n_tile_start;     /* the number of tiles with touched rows */
-    unsigned char *won;    /* [m] */
+    long *won;             /* [m]: times each unit was a sample's winner since the reset */
+    int rows_mode;         /* samples are handed to each step (kh_fast_alloc_rows), no X */
     struct impl_d_impl *d; /* the double learner, or NULL */
     struct impl_f_impl *f; /* the float learner, or NULL */
 };
@@ -67,8 +68,27 @@ static void contribute(kh_fast *f, long row, long b, double g)
     f->cb[c] = b;
     f->cval[c] = g;
     if (g == 1.0) {
-        f->won[row] = 1;
+        f->won[row]++;
     }
+}
+
+/* Keeps the contributions 0 .. n-1 whose row is set (a sample or group
+ * whose currents are all NaN has none) and counts the winners. */
+static void keep_contributions(kh_fast *f, long n)
+{
+    long n_c = 0;
+    for (long c = 0; c < n; c++) {
+        if (f->crow[c] >= 0) {
+            f->crow[n_c] = f->crow[c];
+            f->cb[n_c] = f->cb[c];
+            f->cval[n_c] = f->cval[c];
+            if (f->cval[n_c] == 1.0) {
+                f->won[f->crow[n_c]]++;
+            }
+            n_c++;
+        }
+    }
+    f->n_contrib = n_c;
 }
 
 static void contributions_reset(kh_fast *f)
@@ -163,7 +183,7 @@ static void code_from_activity(kh_fast *f, const double *d, long b)
         }
     }
     if (idx[0] >= 0 && kh_g(p->g, top[0], p->delta, p->h_star, p->g_n) > 0.0) {
-        f->won[idx[0]] = 1;
+        f->won[idx[0]]++;
     }
 }
 
@@ -223,21 +243,28 @@ void kh_fast_free(kh_fast *f)
     free(f);
 }
 
-kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double *W0,
-                       long max_batch)
+/* The learner of kh_fast_alloc (X, N: the data) and of kh_fast_alloc_rows
+ * (X = NULL, N = 0: rows handed to each step). */
+static kh_fast *plan(const kh_params *p, const double *X, long N, const double *W0, long max_batch)
 {
-    if (p->k < 2 || p->k > KH_FAST_KMAX || p->k > p->n_hidden) {
+    const int rows_mode = X == NULL;
+    if (p->k < 2 || p->k > KH_FAST_KMAX || (!rows_mode && p->k > p->n_hidden)) {
         KH_ERROR(KH_EINVAL, "learning.k = %ld: the fast rule needs 2 <= k <= min(hidden, %d)", p->k,
                  KH_FAST_KMAX);
         return NULL;
     }
-    if (N < 1 || max_batch < 1 || p->n_visible < 1) {
+    if ((!rows_mode && N < 1) || max_batch < 1 || p->n_visible < 1 || p->n_hidden < 1) {
         KH_ERROR(KH_EINVAL, "the fast rule needs samples, inputs and a batch (got %ld, %ld, %ld)",
                  N, p->n_visible, max_batch);
         return NULL;
     }
+    if (rows_mode && !(p->fast_rank && p->fast_code)) {
+        KH_ERROR(KH_EINVAL, "the fast rule over groups of rows (convolutional layers) takes the "
+                            "paper's ranking and code: learning.fast_rank and fast_code on");
+        return NULL;
+    }
     if ((double)p->n_hidden * (double)max_batch > 2147483647.0 ||
-        (double)p->n_visible > 2147483647.0) {
+        (double)p->n_visible * (double)max_batch > 2147483647.0) {
         KH_ERROR(KH_EINVAL, "hidden x batch = %ld x %ld is beyond the BLAS index range",
                  p->n_hidden, max_batch);
         return NULL;
@@ -248,6 +275,7 @@ kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double
         return NULL;
     }
     f->p = p;
+    f->rows_mode = rows_mode;
     f->m = p->n_hidden;
     f->n = p->n_visible;
     f->N = N;
@@ -264,7 +292,7 @@ kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double
     f->head = malloc(m * sizeof(long));
     f->rows = malloc(m * sizeof(long));
     f->tile_start = malloc((m + 1) * sizeof(long));
-    f->won = calloc(m, 1);
+    f->won = calloc(m, sizeof(long));
     if (!f->crow || !f->cb || !f->cval || !f->next || !f->head || !f->rows || !f->tile_start ||
         !f->won) {
         kh_fast_free(f);
@@ -274,11 +302,12 @@ kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double
     for (size_t mu = 0; mu < m; mu++) {
         f->head[mu] = -1;
     }
+    /* Rows handed to each step go through the GEMM. */
     size_t nnz = 0, total = (size_t)N * (size_t)p->n_visible;
-    for (size_t i = 0; i < total; i++) {
+    for (size_t i = 0; X && i < total; i++) {
         nnz += X[i] != 0.0;
     }
-    f->sparse = (double)nnz <= KH_FAST_SPARSE * (double)total;
+    f->sparse = !rows_mode && (double)nnz <= KH_FAST_SPARSE * (double)total;
     if (p->precision == KH_PREC_FLOAT) {
         f->f = impl_f_alloc(f, X, W0);
     } else {
@@ -286,15 +315,33 @@ kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double
     }
     if (!f->f && !f->d) {
         kh_fast_free(f);
-        KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule for %ld samples x %ld inputs", N,
-                 p->n_visible);
+        KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule for %ld samples x %ld inputs",
+                 rows_mode ? max_batch : N, p->n_visible);
         return NULL;
     }
     return f;
 }
 
+kh_fast *kh_fast_alloc(const kh_params *p, const double *X, long N, const double *W0,
+                       long max_batch)
+{
+    if (!X) {
+        KH_ERROR(KH_EINVAL, "the fast rule needs its data");
+        return NULL;
+    }
+    return plan(p, X, N, W0, max_batch);
+}
+
+kh_fast *kh_fast_alloc_rows(const kh_params *p, const double *W0, long max_rows)
+{
+    return plan(p, NULL, 0, W0, max_rows);
+}
+
 static int check_batch(const kh_fast *f, const long *idx, long nb)
 {
+    if (f->rows_mode) {
+        return KH_ERROR(KH_EINVAL, "this fast-rule learner takes rows (kh_fast_step_rows)");
+    }
     if (nb < 1 || nb > f->max_batch) {
         return KH_ERROR(KH_EINVAL, "minibatch of %ld samples (1 to %ld)", nb, f->max_batch);
     }
@@ -316,6 +363,52 @@ int kh_fast_step(kh_fast *f, const long *idx, long nb, double eps)
         return (st = impl_f_delta(f, f->f, idx, nb)) != KH_OK ? st : impl_f_apply(f, f->f, eps);
     }
     return (st = impl_d_delta(f, f->d, idx, nb)) != KH_OK ? st : impl_d_apply(f, f->d, eps);
+}
+
+static int check_rows(const kh_fast *f, long nv, const long *gend, long ng)
+{
+    if (!f->rows_mode) {
+        return KH_ERROR(KH_EINVAL, "this fast-rule learner takes samples of its data, not rows");
+    }
+    if (nv < 1 || nv > f->max_batch || ng < 1 || ng > nv) {
+        return KH_ERROR(KH_EINVAL, "%ld rows in %ld groups (1 to %ld rows)", nv, ng, f->max_batch);
+    }
+    for (long g = 0; g < ng; g++) {
+        if (gend[g] <= (g ? gend[g - 1] : 0) || gend[g] > nv) {
+            return KH_ERROR(KH_EINVAL, "group %ld of the rows is empty or ends past them", g);
+        }
+    }
+    return gend[ng - 1] == nv ? KH_OK : KH_ERROR(KH_EINVAL, "the groups do not cover the rows");
+}
+
+int kh_fast_step_rows(kh_fast *f, const double *V, long nv, const long *gend, long ng, double eps)
+{
+    int st = check_rows(f, nv, gend, ng);
+    if (st != KH_OK) {
+        return st;
+    }
+    if (f->f) {
+        impl_f_delta_rows(f, f->f, V, nv, gend, ng);
+        return impl_f_apply(f, f->f, eps);
+    }
+    impl_d_delta_rows(f, f->d, V, nv, gend, ng);
+    return impl_d_apply(f, f->d, eps);
+}
+
+int kh_fast_delta_rows(kh_fast *f, const double *V, long nv, const long *gend, long ng, double *dW)
+{
+    int st = check_rows(f, nv, gend, ng);
+    if (st != KH_OK) {
+        return st;
+    }
+    if (f->f) {
+        impl_f_delta_rows(f, f->f, V, nv, gend, ng);
+        impl_f_dense_delta(f, f->f, dW);
+    } else {
+        impl_d_delta_rows(f, f->d, V, nv, gend, ng);
+        impl_d_dense_delta(f, f->d, dW);
+    }
+    return KH_OK;
 }
 
 int kh_fast_delta(kh_fast *f, const long *idx, long nb, double *dW)
@@ -384,12 +477,17 @@ long kh_fast_winners(kh_fast *f, int reset)
 {
     long c = 0;
     for (long mu = 0; mu < f->m; mu++) {
-        c += f->won[mu];
+        c += f->won[mu] != 0;
     }
     if (reset) {
-        memset(f->won, 0, (size_t)f->m);
+        memset(f->won, 0, (size_t)f->m * sizeof(long));
     }
     return c;
+}
+
+void kh_fast_win_counts(const kh_fast *f, long *counts)
+{
+    memcpy(counts, f->won, (size_t)f->m * sizeof(long));
 }
 
 double kh_fast_flops(const kh_fast *f)

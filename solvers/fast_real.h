@@ -186,7 +186,7 @@ static FR(impl) * FR(alloc)(const kh_fast *f, const double *X, const double *W0)
     /* Sparse data: Wp in tiles of FR_TILE units, the last one zero-padded. */
     const size_t m_pad = (m + FR_TILE - 1) / FR_TILE * FR_TILE;
     s->Wp = calloc((f->sparse ? m_pad : m) * n, sizeof(R));
-    s->X = malloc(N * n * sizeof(R));
+    s->X = X ? malloc(N * n * sizeof(R)) : NULL;
     s->Vb = malloc(B * n * sizeof(R));
     s->C = malloc(B * m * sizeof(R));
     s->dW = malloc(m * n * sizeof(R));
@@ -195,12 +195,12 @@ static FR(impl) * FR(alloc)(const kh_fast *f, const double *X, const double *W0)
     s->act = malloc(B * m * sizeof(double));
     s->hbuf = malloc(m * sizeof(double));
     s->steady_order = malloc(2 * m * sizeof(long));
-    if (!s->W || !s->Wp || !s->X || !s->Vb || !s->C || !s->dW || !s->cg || !s->rowmax || !s->act ||
-        !s->hbuf || !s->steady_order) {
+    if (!s->W || !s->Wp || (X && !s->X) || !s->Vb || !s->C || !s->dW || !s->cg || !s->rowmax ||
+        !s->act || !s->hbuf || !s->steady_order) {
         FR(free)(s);
         return NULL;
     }
-    for (size_t i = 0; i < N * n; i++) {
+    for (size_t i = 0; X && i < N * n; i++) {
         s->X[i] = (R)X[i];
     }
     if (f->sparse) {
@@ -284,39 +284,15 @@ static void FR(code_ranked)(kh_fast *f, FR(impl) * s, long nb)
         cval[2 * b] = 1.0;
         cval[2 * b + 1] = -delta;
     }
-    /* A sample whose currents are all NaN has no winner: drop its entries. */
-    long n_c = 0;
-    for (long c = 0; c < 2 * nb; c++) {
-        if (crow[c] >= 0) {
-            crow[n_c] = crow[c];
-            cb[n_c] = cb[c];
-            cval[n_c] = cval[c];
-            if (cval[n_c] == 1.0) {
-                f->won[crow[n_c]] = 1;
-            }
-            n_c++;
-        }
-    }
-    f->n_contrib = n_c;
+    keep_contributions(f, 2 * nb);
 }
 
-/* The currents and codes of a minibatch, then Delta W of the touched rows
- * into s->dW and their max |Delta W| into s->rowmax. */
-static int FR(delta)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
+/* The touched rows' Delta W into s->dW and their max |Delta W| into
+ * s->rowmax, from the contributions (row, sample, g) of the minibatch: the
+ * inputs of sample b are row b of V, or row vrow[b] when vrow is set. */
+static void FR(rows_delta)(kh_fast *f, FR(impl) * s, const R *V, const long *vrow)
 {
     const long m = f->m, n = f->n;
-    FR(currents)(f, s, idx, nb);
-    contributions_reset(f);
-    if (f->p->fast_rank && f->p->fast_code) {
-        FR(code_ranked)(f, s, nb);
-    } else {
-        for (long b = 0; b < nb; b++) {
-            int st = FR(code_sample)(f, s, b);
-            if (st != KH_OK) {
-                return st;
-            }
-        }
-    }
     for (long c = 0; c < f->n_contrib; c++) {
         s->cg[c] = (R)f->cval[c];
     }
@@ -326,9 +302,6 @@ static int FR(delta)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
     const R Rp = (R)f->Rp;
     R *dW = s->dW, *rowmax = s->rowmax;
     const R *W = s->W, *C = s->C, *cg = s->cg;
-    /* The samples' inputs: the gathered minibatch (GEMM) or the data's rows. */
-    const R *V = f->sparse ? s->X : s->Vb;
-    const long *vrow = f->sparse ? idx : NULL;
 #pragma omp parallel for default(none) shared(rows, head, next, cb, dW, rowmax, W, C, V, vrow, cg) \
     firstprivate(nt, n, m, Rp) if (KH_PAR(nt * n)) schedule(static)
     for (long r = 0; r < nt; r++) {
@@ -348,7 +321,73 @@ static int FR(delta)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
         rowmax[r] = FR(finish_row)(d, w, n, gI, Rp);
     }
     f->flops += 4.0 * (double)n * (double)nt + 2.0 * (double)n * (double)f->n_contrib;
+}
+
+/* The currents and codes of a minibatch, then Delta W of the touched rows
+ * into s->dW and their max |Delta W| into s->rowmax. */
+static int FR(delta)(kh_fast *f, FR(impl) * s, const long *idx, long nb)
+{
+    FR(currents)(f, s, idx, nb);
+    contributions_reset(f);
+    if (f->p->fast_rank && f->p->fast_code) {
+        FR(code_ranked)(f, s, nb);
+    } else {
+        for (long b = 0; b < nb; b++) {
+            int st = FR(code_sample)(f, s, b);
+            if (st != KH_OK) {
+                return st;
+            }
+        }
+    }
+    /* The samples' inputs: the gathered minibatch (GEMM) or the data's rows. */
+    FR(rows_delta)(f, s, f->sparse ? s->X : s->Vb, f->sparse ? idx : NULL);
     return KH_OK;
+}
+
+/* Rows handed to the step (kh_fast_step_rows): V [nv, n] into Vb, their
+ * currents C [nv, m] = Vb Wp^T, then the paper's code per group of rows,
+ * ranked over all (row, unit) entries of the group together: g = 1 at the
+ * largest entry and -delta at the k-th (ties to the lower row, then the
+ * lower unit), then Delta W of the touched rows. */
+static void FR(delta_rows)(kh_fast *f, FR(impl) * s, const double *V, long nv, const long *gend,
+                           long ng)
+{
+    const long m = f->m, n = f->n, k = f->k;
+    R *Vb = s->Vb;
+    const size_t len = (size_t)nv * (size_t)n;
+    for (size_t i = 0; i < len; i++) {
+        Vb[i] = (R)V[i];
+    }
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nv, (int)m, (int)n, (R)1, Vb, (int)n, s->Wp,
+         (int)n, (R)0, s->C, (int)m);
+    f->flops = 2.0 * (double)nv * (double)m * (double)n;
+    contributions_reset(f);
+    const R *C = s->C;
+    long *crow = f->crow, *cb = f->cb;
+    double *cval = f->cval;
+    const double delta = f->p->delta;
+#pragma omp parallel for default(none) shared(C, crow, cb, cval, gend)                             \
+    firstprivate(ng, m, k, delta) if (KH_PAR(nv * m)) schedule(static)
+    for (long g = 0; g < ng; g++) {
+        R top[KH_FAST_KMAX];
+        long idx[KH_FAST_KMAX];
+        for (long j = 0; j < k; j++) {
+            top[j] = -(R)INFINITY;
+            idx[j] = -1;
+        }
+        const long e0 = (g ? gend[g - 1] : 0) * m, e1 = gend[g] * m;
+        for (long e = e0; e < e1; e++) {
+            KS(kh_topk_offer)(top, idx, k, C[e], e);
+        }
+        const long e[2] = {idx[0], idx[k - 1]};
+        for (int j = 0; j < 2; j++) {
+            crow[2 * g + j] = e[j] < 0 ? -1 : e[j] % m;
+            cb[2 * g + j] = e[j] < 0 ? -1 : e[j] / m;
+            cval[2 * g + j] = j == 0 ? 1.0 : -delta;
+        }
+    }
+    keep_contributions(f, 2 * ng);
+    FR(rows_delta)(f, s, Vb, NULL);
 }
 
 /* W += scale Delta W on the touched rows, and their sgn(W)|W|^(p-1). */

@@ -52,6 +52,26 @@ int kh_fast_delta(kh_fast *f, const long *idx, long nb, double *dW);
  * be NULL). */
 void kh_fast_last(const kh_fast *f, long b, double *current, double *activity, double *g);
 
+/* A learner without data of its own, for the fast rule over patches
+ * (solvers/conv.c): each step is handed its rows V [nv, n] (nv <= max_rows),
+ * in groups of consecutive rows (one image's patches), and the ranking runs
+ * over all (row, unit) entries of a group together. Needs the paper's
+ * switches (fast_rank, fast_code on); 2 <= k <= 64. NULL + KH_ERROR on
+ * failure. kh_fast_step and kh_fast_delta refuse it, as the rows functions
+ * refuse a learner with data. */
+kh_fast *kh_fast_alloc_rows(const kh_params *p, const double *W0, long max_rows);
+
+/* One step on the rows V [nv, n] in ng groups, group g ending before row
+ * gend[g] (increasing, the last = nv): per group, g = 1 for the largest
+ * current entry and -delta for the k-th, Delta W_mu = R^p sum g v_row -
+ * (sum g I_mu,row) W_mu over the group's two entries, summed over the
+ * groups, then W += eps Delta W / max|Delta W|. KH_OK, KH_EINVAL,
+ * KH_ESOLVER (W not finite). */
+int kh_fast_step_rows(kh_fast *f, const double *V, long nv, const long *gend, long ng, double eps);
+
+/* The Delta W [m, n] such a step would make, without applying it. */
+int kh_fast_delta_rows(kh_fast *f, const double *V, long nv, const long *gend, long ng, double *dW);
+
 /* The current weights as double [m, n]; or sets them. */
 void kh_fast_get_W(const kh_fast *f, double *W);
 void kh_fast_set_W(kh_fast *f, const double *W);
@@ -62,6 +82,10 @@ void kh_fast_pnorm(const kh_fast *f, double *B);
 /* The number of units that have been a sample's winner (g = 1) since the
  * last reset; reset != 0 starts a new count. */
 long kh_fast_winners(kh_fast *f, int reset);
+
+/* How many times each unit [m] has been a sample's (or group's) winner
+ * since the last reset. */
+void kh_fast_win_counts(const kh_fast *f, long *counts);
 
 /* Floating-point operations of the last step (GEMM plus row updates). */
 double kh_fast_flops(const kh_fast *f);

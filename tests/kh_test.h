@@ -51,5 +51,6 @@ Suite *kh_sweep_suite(void);
 Suite *kh_reliability_suite(void);
 Suite *kh_reduced_suite(void);
 Suite *kh_stdp_suite(void);
+Suite *kh_conv_suite(void);
 
 #endif
