@@ -689,7 +689,8 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     kh_params *p = &c->p;
     memset(res, 0, sizeof *res);
     res->test_error = res->train_error = -1.0;
-    if (strcmp(p->method, "fast") != 0 || strcmp(p->model, "krotov_hopfield") != 0) {
+    if (p->tr_features != KH_FEAT_CONV &&
+        (strcmp(p->method, "fast") != 0 || strcmp(p->model, "krotov_hopfield") != 0)) {
         return KH_ERROR(KH_EINVAL, "khsim train learns W with the fast rule: it needs "
                                    "solver.method = fast and network.model = krotov_hopfield");
     }
@@ -741,9 +742,16 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
                              : KH_ERROR(KH_EINVAL, "train.features = conv reads the layers of the "
                                                    "khsim conv record init.path names: set "
                                                    "init.path");
+        if (st == KH_OK && p->tr_conv_layers > t.net.layers) {
+            st = KH_ERROR(KH_EINVAL, "train.conv_layers = %ld: %s has %d layers", p->tr_conv_layers,
+                          p->init_path, t.net.layers);
+        }
         if (st != KH_OK) {
             trainer_free(&t);
             return st;
+        }
+        if (p->tr_conv_layers > 0) {
+            t.net.layers = (int)p->tr_conv_layers; /* kh_conv_net_free frees every W */
         }
     }
     t.M = p->tr_features == KH_FEAT_PIXELS ? n

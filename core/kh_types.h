@@ -112,6 +112,7 @@ typedef struct kh_params {
     char cv_channels[128], cv_kernels[128], cv_pools[128];
     long cv_input_channels; /* 0: 3 for cifar10, else 1 */
     int cv_init_sphere;     /* W(0) scaled onto the L^p sphere, filter by filter */
+    long tr_conv_layers;    /* train.features = conv: the layers used (0: all) */
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;

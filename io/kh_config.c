@@ -208,6 +208,9 @@ const kh_param_info kh_param_table[] = {
      "khsim stdp: FGSM perturbation strengths (numbers or N/D, comma-separated)"},
     {"stdp", "test_fraction", KH_PT_DOUBLE, OFF(st_test_fraction), 0, 0.2, NULL, 0, 1, 0, NULL,
      "", "khsim stdp, Iris: the share of the pair's samples held out for testing"},
+    {"train", "conv_layers", KH_PT_LONG, OFF(tr_conv_layers), 0, 0, NULL, 0, 8, 0, NULL, "",
+     "train.features = conv: the features are the outputs of layer conv_layers of the record "
+     "(0: its last layer)"},
     {"conv", "channels", KH_PT_STRING, STR(cv_channels), 0, "16, 5", 0, 0, 0, NULL, "",
      "khsim conv: filters of each layer, comma-separated (the slides' 16, 5)"},
     {"conv", "kernels", KH_PT_STRING, STR(cv_kernels), 0, "10, 8", 0, 0, 0, NULL, "",

@@ -185,6 +185,9 @@ static void go_live(kh_h5 *f)
     kh_h5i_expose(f, 0);
 }
 
+/* 50 ms apart: a minute. */
+#define KH_H5_REOPEN_TRIES 1200
+
 int kh_h5i_settle(kh_h5 *f)
 {
     if (!f->live) {
@@ -225,9 +228,18 @@ int kh_h5i_settle(kh_h5 *f)
     hid_t fa = kh_h5i_writer_fapl(0);
     const herr_t e = H5Fclose(f->file);
     f->file = e < 0 ? -1 : H5Fopen(f->path, H5F_ACC_RDWR, fa);
+    /* A reader of the live record (khsim info, a plot, h5py) holds it open
+     * for a moment, and the reopen to write waits for it: up to a minute. */
+    for (int tries = 0; e >= 0 && f->file < 0 && tries < KH_H5_REOPEN_TRIES; tries++) {
+        usleep(50000);
+        f->file = H5Fopen(f->path, H5F_ACC_RDWR, fa);
+    }
     H5Pclose(fa);
     if (f->file < 0) {
-        return KH_ERROR(KH_EIO, "%s: cannot close and reopen the HDF5 file (disk full?)", f->path);
+        return KH_ERROR(KH_EIO,
+                        "%s: cannot close and reopen the HDF5 file (disk full, or another "
+                        "process kept it open for a minute?)",
+                        f->path);
     }
     for (int i = 0; i < D_N; i++) {
         if (open[i] && (f->ds[i] = H5Dopen2(f->file, kh_h5i_dataset_name(i), H5P_DEFAULT)) < 0) {

@@ -2,12 +2,16 @@
  * update against a direct loop transcription of the rule, the forward pass
  * against a direct convolution, the layer lists, the sphere after training
  * on the shipped digits, the resume, and the readout on the conv features. */
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <hdf5.h>
 
 #include "cmd/kh_conv_cmd.h"
 #include "core/kh_error.h"
@@ -366,6 +370,48 @@ START_TEST(test_resume)
 }
 END_TEST
 
+/* A reader that holds the live record open while the run ends (a plot of
+ * a running training, khsim info) does not cost the run its end: the
+ * writer waits for it to let go, and the record ends complete. */
+START_TEST(test_reader_at_the_end)
+{
+    char ini[512], out[512];
+    write_study(ini, sizeof ini, 0.02, 8, 0.5, "false");
+    kh_test_tmpname(out, sizeof out, ".h5");
+    unlink(out);
+    const char *bin = getenv("KHSIM") ? getenv("KHSIM") : "./khsim";
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        execl(bin, bin, "conv", ini, "-o", out, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = -1;
+    for (int i = 0; i < 2000 && f < 0; i++) {
+        usleep(5000);
+        f = H5Fopen(out, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    }
+    ck_assert_msg(f >= 0, "the record never became readable");
+    /* Held past the run's end (8 epochs of 1000 digits: about a second). */
+    int status = 0;
+    for (int i = 0; i < 300; i++) {
+        usleep(10000);
+    }
+    H5Fclose(f);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "khsim conv ended with %d",
+                  status);
+    char st[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", st, sizeof st), KH_OK);
+    ck_assert_str_eq(st, "complete");
+    unlink(ini);
+    unlink(out);
+}
+END_TEST
+
 Suite *kh_conv_suite(void)
 {
     Suite *s = suite_create("conv");
@@ -376,6 +422,7 @@ Suite *kh_conv_suite(void)
     tcase_add_test(tc, test_plan);
     tcase_add_test(tc, test_winners_on_sphere);
     tcase_add_test(tc, test_resume);
+    tcase_add_test(tc, test_reader_at_the_end);
     suite_add_tcase(s, tc);
     return s;
 }
