@@ -27,6 +27,7 @@ void kh_cli_usage(FILE *out)
             "                             convolutional layers trained by the fast rule\n"
             "  khsim conv --resume OUT.h5 [--quiet]\n"
             "  khsim stdp STUDY.ini [-o OUT.h5] [--set ...] [--quiet]   STDP rule vs backprop\n"
+            "  khsim kcap STUDY.ini [-o OUT.h5] [--set ...] [--quiet]   k-cap RNN, local rules\n"
             "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
             "under\n"
             "                             mpirun (khsim-mpi, make mpi) as a task farm\n"
@@ -73,6 +74,28 @@ void kh_cli_usage(FILE *out)
     }
 }
 
+/* The commands: whether each runs a study (--set, -o, --quiet, --force)
+ * and whether it resumes a record. */
+typedef struct command {
+    const char *name;
+    int study, resumes;
+} command;
+
+static const command commands[] = {
+    {"run", 1, 1},  {"compare", 1, 0}, {"train", 1, 1}, {"conv", 1, 1},   {"stdp", 1, 0},
+    {"kcap", 1, 0}, {"sweep", 0, 0},   {"info", 0, 0},  {"verify", 0, 0},
+};
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
 int kh_cli_parse(int argc, char **argv, kh_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
@@ -109,15 +132,15 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         return KH_ERROR(KH_EINVAL, "no command given (see khsim --help)");
     }
     cli->command = argv[optind++];
-    if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "info") != 0 &&
-        strcmp(cli->command, "verify") != 0 && strcmp(cli->command, "compare") != 0 &&
-        strcmp(cli->command, "train") != 0 && strcmp(cli->command, "sweep") != 0 &&
-        strcmp(cli->command, "stdp") != 0 && strcmp(cli->command, "conv") != 0) {
-        return KH_ERROR(
-            KH_EINVAL,
-            "unknown command '%s' (commands: run, compare, train, conv, stdp, sweep, info, "
-            "verify; see khsim --help)",
-            cli->command);
+    const command *cmd = find_command(cli->command);
+    if (!cmd) {
+        char names[256] = "";
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     commands[i].name);
+        }
+        return KH_ERROR(KH_EINVAL, "unknown command '%s' (commands: %s; see khsim --help)",
+                        cli->command, names);
     }
     /* Options may follow the command and its argument. */
     while (optind < argc) {
@@ -172,15 +195,11 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         return KH_ERROR(KH_EINVAL, "khsim %s needs a file argument (see khsim --help)",
                         cli->command);
     }
-    if (strcmp(cli->command, "run") != 0 && strcmp(cli->command, "compare") != 0 &&
-        strcmp(cli->command, "train") != 0 && strcmp(cli->command, "stdp") != 0 &&
-        strcmp(cli->command, "conv") != 0 &&
-        (cli->n_sets || cli->out || cli->quiet || cli->force)) {
+    if (!cmd->study && (cli->n_sets || cli->out || cli->quiet || cli->force)) {
         return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o, --quiet or --force", cli->command);
     }
-    if (cli->resume && strcmp(cli->command, "train") != 0 && strcmp(cli->command, "run") != 0 &&
-        strcmp(cli->command, "conv") != 0) {
-        return KH_ERROR(KH_EINVAL, "--resume goes with khsim run, khsim train and khsim conv");
+    if (cli->resume && !cmd->resumes) {
+        return KH_ERROR(KH_EINVAL, "--resume goes with khsim run, train and conv");
     }
     if (cli->resume && (cli->n_sets || cli->out)) {
         return KH_ERROR(KH_EINVAL,

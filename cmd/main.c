@@ -17,6 +17,7 @@
 #include "cmd/kh_cli.h"
 #include "cmd/kh_compare.h"
 #include "cmd/kh_conv_cmd.h"
+#include "cmd/kh_kcap.h"
 #include "cmd/kh_stdp.h"
 #include "cmd/kh_sweep.h"
 #include "cmd/kh_train.h"
@@ -354,6 +355,26 @@ static int cmd_stdp(const kh_cli *cli)
     return s;
 }
 
+/* khsim kcap: the k-cap recurrent network with local plasticity. */
+static int cmd_kcap(const kh_cli *cli)
+{
+    kh_config *c;
+    char overrides[8192];
+    int s = open_study(cli, &c, overrides, sizeof overrides);
+    if (s != KH_OK) {
+        return s;
+    }
+    progress_ctx pc;
+    kh_progress_fn pf = progress_start(&pc, cli);
+    s = kh_kcap_run(c, overrides, cli->resume, &stop_signal, pf, &pc);
+    end_progress(&pc);
+    if (s == KH_OK && !cli->quiet) {
+        printf("%s: complete (khsim info or plots/kcap.py to read it)\n", c->p.out_path);
+    }
+    kh_config_free(c);
+    return s;
+}
+
 /* khsim conv: convolutional layers trained by the fast rule over patches. */
 static int cmd_conv(const kh_cli *cli)
 {
@@ -493,6 +514,8 @@ static int khsim_main(int argc, char **argv)
         s = cmd_stdp(&cli);
     } else if (strcmp(cli.command, "conv") == 0) {
         s = cmd_conv(&cli);
+    } else if (strcmp(cli.command, "kcap") == 0) {
+        s = cmd_kcap(&cli);
     } else {
         s = cmd_run(&cli);
     }

@@ -113,6 +113,11 @@ typedef struct kh_params {
     long cv_input_channels; /* 0: 3 for cifar10, else 1 */
     int cv_init_sphere;     /* W(0) scaled onto the L^p sphere, filter by filter */
     long tr_conv_layers;    /* train.features = conv: the layers used (0: all) */
+    /* [kcap] (khsim kcap: Balwani's k-cap recurrent network) */
+    int kc_data, kc_cap_output;
+    long kc_samples, kc_inputs, kc_hidden, kc_k, kc_steps, kc_epochs, kc_meta_epochs, kc_meta_batch,
+        kc_rule_hidden, kc_bp_epochs, kc_seed;
+    double kc_noise, kc_eta, kc_meta_lr, kc_tau0, kc_tau_end, kc_bp_lr;
 } kh_params;
 
 typedef enum { KH_PT_DOUBLE, KH_PT_LONG, KH_PT_BOOL, KH_PT_ENUM, KH_PT_STRING } kh_param_kind;

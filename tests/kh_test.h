@@ -52,5 +52,6 @@ Suite *kh_reliability_suite(void);
 Suite *kh_reduced_suite(void);
 Suite *kh_stdp_suite(void);
 Suite *kh_conv_suite(void);
+Suite *kh_kcap_suite(void);
 
 #endif
