@@ -210,6 +210,69 @@ static void check_fast(int precision, double tol, long m, int epochs)
     free(X), free(W0), free(Wc), free(Wg), free(order);
 }
 
+/* The fast rule over groups of rows (the convolutional layers, khsim conv):
+ * the same patches of random images, 16 images of 19 x 19 patches of 100
+ * inputs a minibatch, on the CPU (kh_fast_step_rows) and the GPU, for
+ * `steps` minibatches; W and the win counts compared. */
+static void check_fast_rows(int precision, double tol, int steps)
+{
+    const long m = 16, n = 100, per = 361, G = 16, rows = G * per;
+    kh_config *c = kh_config_alloc();
+    kh_params *p = &c->p;
+    p->n_hidden = m;
+    p->n_visible = n;
+    p->p = 4.0;
+    p->R = 1.0;
+    p->k = 2;
+    p->delta = 0.4;
+    p->fast_min_norm = 1e-30;
+    p->precision = precision;
+    double *V = malloc((size_t)(rows * n) * sizeof(double));
+    double *W0 = malloc((size_t)(m * n) * sizeof(double));
+    double *Wc = malloc((size_t)(m * n) * sizeof(double));
+    double *Wg = malloc((size_t)(m * n) * sizeof(double));
+    long gend[16], wc[16], wg[16];
+    kh_rng r;
+    kh_rng_seed(&r, (uint64_t)time(NULL), 10);
+    for (long i = 0; i < m * n; i++) {
+        W0[i] = kh_rng_normal(&r);
+    }
+    for (long g = 0; g < G; g++) {
+        gend[g] = (g + 1) * per;
+    }
+    kh_fast *cpu = kh_fast_alloc_rows(p, W0, rows);
+    kh_gpu_fast *gpu =
+        kh_gpu_fast_alloc_rows(n, W0, m, rows, G, p->p, p->R, p->k, p->delta, 1e-30, precision);
+    if (!cpu || !gpu) {
+        fprintf(stderr, "khsim_gpucheck: fast rows: %s\n", kh_errmsg());
+        exit(1);
+    }
+    for (int s = 0; s < steps; s++) {
+        for (long i = 0; i < rows * n; i++) {
+            V[i] = kh_rng_uniform(&r) < 0.2 ? kh_rng_uniform(&r) : 0.0;
+        }
+        CHECK_OK(kh_fast_step_rows(cpu, V, rows, gend, G, 0.015));
+        CHECK_OK(kh_gpu_fast_step_rows(gpu, V, rows, gend, G, 0.015));
+    }
+    kh_fast_get_W(cpu, Wc);
+    CHECK_OK(kh_gpu_fast_get_W(gpu, Wg));
+    kh_fast_win_counts(cpu, wc);
+    CHECK_OK(kh_gpu_fast_win_counts(gpu, wg, 0));
+    double wdiff = 0.0;
+    for (long u = 0; u < m; u++) {
+        wdiff += labs(wc[u] - wg[u]);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "fast rule over patch groups %s: W after %d minibatches",
+             precision == KH_PREC_FLOAT ? "float" : "double", steps);
+    report(what, rel_err(Wg, Wc, (size_t)(m * n)), tol);
+    report("fast rule over patch groups: win counts (total difference)", wdiff, 0.0);
+    kh_fast_free(cpu);
+    kh_gpu_fast_free(gpu);
+    kh_config_free(c);
+    free(V), free(W0), free(Wc), free(Wg);
+}
+
 static void throughput(double copy_gbs)
 {
     const long m = 100, n = 784;
@@ -343,6 +406,8 @@ int main(int argc, char **argv)
     check_relax(1.5);
     check_fast(KH_PREC_DOUBLE, 1e-12, 300, 2);
     check_fast(KH_PREC_FLOAT, 1e-5, 100, 0);
+    check_fast_rows(KH_PREC_DOUBLE, 1e-12, 20);
+    check_fast_rows(KH_PREC_FLOAT, 1e-5, 2);
     double copy = kh_gpu_copy_bandwidth((size_t)1 << 31, 10);
     printf("\ncopy bandwidth (cudaMemcpy device to device, read + write): %.1f GB/s\n", copy);
     throughput(copy);

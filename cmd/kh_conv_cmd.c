@@ -12,6 +12,7 @@
 #include "core/kh_kernels.h"
 #include "core/kh_rng.h"
 #include "core/kh_threads.h"
+#include "gpu/kh_gpu.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
 
@@ -166,12 +167,17 @@ static int record_layers(kh_h5 *f, conv_run *r, long epoch)
         const kh_conv_shape *s = &r->s[l];
         const long tail[2] = {s->cout, s->patch};
         char name[96];
-        kh_conv_layer_get_W(r->layer[l], r->W);
+        st = kh_conv_layer_get_W(r->layer[l], r->W);
         layer_path(name, sizeof name, l, "W");
-        st = kh_h5_series_append_nd(f, name, r->W, 2, tail, 0,
-                                    "weight|the filters [cout, cin kernel kernel] after each epoch "
-                                    "(row 0: W(0))");
-        kh_conv_layer_pnorm(r->layer[l], r->B);
+        if (st == KH_OK) {
+            st = kh_h5_series_append_nd(
+                f, name, r->W, 2, tail, 0,
+                "weight|the filters [cout, cin kernel kernel] after each epoch "
+                "(row 0: W(0))");
+        }
+        if (st == KH_OK) {
+            st = kh_conv_layer_pnorm(r->layer[l], r->B);
+        }
         layer_path(name, sizeof name, l, "pnorm");
         if (st == KH_OK) {
             st = kh_h5_series_append(f, name, r->B, s->cout, 0,
@@ -180,7 +186,9 @@ static int record_layers(kh_h5 *f, conv_run *r, long epoch)
         if (epoch < 0 || st != KH_OK) {
             continue;
         }
-        kh_conv_layer_wins(r->layer[l], r->wins, 1);
+        if ((st = kh_conv_layer_wins(r->layer[l], r->wins, 1)) != KH_OK) {
+            break;
+        }
         const double *old = r->Wold + r->woff[l];
         for (long c = 0; c < s->cout; c++) {
             double d2 = 0.0, w2 = 0.0;
@@ -247,7 +255,9 @@ static int epoch(conv_run *r, const kh_params *p, long e, const volatile sig_ato
             *work += (double)nb * (double)r->s[l].positions * (double)r->s[l].patch *
                      (double)r->s[l].cout;
             if (l + 1 < r->L) {
-                kh_conv_layer_output(r->layer[l], r->out);
+                if ((st = kh_conv_layer_output(r->layer[l], r->out)) != KH_OK) {
+                    return st;
+                }
                 double *t = r->in;
                 r->in = r->out;
                 r->out = t;
@@ -263,6 +273,48 @@ static int epoch(conv_run *r, const kh_params *p, long e, const volatile sig_ato
         }
     }
     return KH_OK;
+}
+
+/* The GPU's learner as a layer's backend (gpu/kh_gpu.h). */
+static int gpu_step(void *ctx, const double *V, long nv, const long *gend, long ng, double eps)
+{
+    return kh_gpu_fast_step_rows(ctx, V, nv, gend, ng, eps);
+}
+
+static int gpu_get_W(void *ctx, double *W)
+{
+    return kh_gpu_fast_get_W(ctx, W);
+}
+
+static int gpu_wins(void *ctx, long *counts, int reset)
+{
+    return kh_gpu_fast_win_counts(ctx, counts, reset);
+}
+
+static void gpu_release(void *ctx)
+{
+    kh_gpu_fast_free(ctx);
+}
+
+/* Layer s on solver.device: cpu; cuda (an error without a GPU); auto (the
+ * GPU when there is one). */
+static kh_conv_layer *new_layer(const kh_params *p, const kh_conv_shape *s, const double *W0,
+                                long B)
+{
+    if (p->device == KH_DEV_CPU) {
+        return kh_conv_layer_alloc(p, s, W0, B);
+    }
+    kh_gpu_fast *g = kh_gpu_fast_alloc_rows(s->patch, W0, s->cout, B * s->positions, B, p->p, p->R,
+                                            p->k, p->delta, p->fast_min_norm, p->precision);
+    if (!g) {
+        if (p->device == KH_DEV_CUDA) {
+            return NULL;
+        }
+        kh_error_clear();
+        return kh_conv_layer_alloc(p, s, W0, B);
+    }
+    return kh_conv_layer_alloc_on(
+        p, s, B, (kh_rows_backend){"cuda", g, gpu_step, gpu_get_W, gpu_wins, gpu_release});
 }
 
 static int plan(conv_run *r, kh_config *c, int resume)
@@ -319,7 +371,7 @@ static int plan(conv_run *r, kh_config *c, int resume)
         }
     }
     for (int l = 0; l < r->L && st == KH_OK; l++) {
-        r->layer[l] = kh_conv_layer_alloc(p, &r->s[l], W0[l], B);
+        r->layer[l] = new_layer(p, &r->s[l], W0[l], B);
         if (!r->layer[l]) {
             st = kh_errcode();
         }
@@ -378,6 +430,9 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
         }
     }
     if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/conv", "device", 0.0, kh_conv_layer_backend(r.layer[0]));
+    }
+    if (st == KH_OK) {
         st = kh_h5_set_status(f, "running", "");
     }
     kh_threads threads;
@@ -388,8 +443,11 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
     long e = r.start;
     while (e < p->epochs && st == KH_OK) {
         const double te = kh_wall_seconds();
-        for (int l = 0; l < r.L; l++) {
-            kh_conv_layer_get_W(r.layer[l], r.Wold + r.woff[l]);
+        for (int l = 0; l < r.L && st == KH_OK; l++) {
+            st = kh_conv_layer_get_W(r.layer[l], r.Wold + r.woff[l]);
+        }
+        if (st != KH_OK) {
+            break;
         }
         st = epoch(&r, p, e, stop, progress, pctx, &last, &threads, &work);
         const double eps = p->eps0 * (1.0 - (double)e / (double)p->epochs);

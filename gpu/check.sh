@@ -7,9 +7,10 @@
 #      (copy bandwidth; batched Euler for B = 1 ... 4096; the fast rule's
 #      epoch on MNIST at m = 2000, GPU and CPU of the same machine);
 #   3. end to end through the study file: bench/fast.ini (the fast rule on
-#      MNIST, m = 2000) and examples/ensemble.ini with solver.device = cuda
-#      and = cpu, and (where python3 has h5py and numpy) the largest
-#      difference of their final weights.
+#      MNIST, m = 2000), examples/ensemble.ini and examples/conv_mnist.ini
+#      (on the shipped digits) with solver.device = cuda and = cpu, and
+#      (where python3 has h5py and numpy) the largest difference of their
+#      final weights.
 # Results go to $OUT (or output/gpu) as gpu_check.txt. Exit status: that of
 # the check (1: a comparison failed; 2: no GPU).
 set -eu
@@ -46,6 +47,23 @@ a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 d = float(np.max(np.abs(a["/snapshots/W"][-1] - b["/snapshots/W"][-1])))
 print(f"end to end, bench/fast.ini (double, 2 epochs): W cuda vs cpu, max |diff| {d:.3e}; "
       f"s/epoch cuda {a['/epochs/wall_seconds'][-1]:.3f}, cpu {b['/epochs/wall_seconds'][-1]:.3f}")
+sys.exit(0 if d <= 1e-9 else 1)
+PY
+fi
+# The convolutional layers (khsim conv) on the shipped digits, GPU and CPU, double.
+for dev in cuda cpu; do
+    timeout 60 ./build-gpu/khsim conv examples/conv_mnist.ini --quiet --force -o "$OUT/conv_$dev.h5" \
+        --set solver.device=$dev --set input.path=data/mnist-1000 --set input.samples=1000 \
+        --set learning.epochs=2 >> "$OUT/gpu_check.txt" 2>&1 || status=1
+done
+if python3 -c "import h5py, numpy" 2>/dev/null; then
+    python3 - "$OUT/conv_cuda.h5" "$OUT/conv_cpu.h5" >> "$OUT/gpu_check.txt" 2>&1 <<'PY' || status=1
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+d = max(float(np.max(np.abs(a[f"/conv/layer{l}/W"][-1] - b[f"/conv/layer{l}/W"][-1])))
+        for l in (1, 2))
+print(f"end to end, examples/conv_mnist.ini (1000 digits, 2 epochs, double): W cuda vs cpu, "
+      f"max |diff| {d:.3e}; devices {a['conv'].attrs['device']} / {b['conv'].attrs['device']}")
 sys.exit(0 if d <= 1e-9 else 1)
 PY
 fi

@@ -638,12 +638,65 @@ __global__ void fast_topk(const R *C, long m, long k, long *crow, unsigned char 
     }
 }
 
+/* The top and k-th entry of group blockIdx.x of rows [gend[g-1], gend[g])
+ * (its rows' currents ranked together over rows x units, entry e = row m +
+ * unit, ties to the lower e as on the CPU): each entry's unit into crow and
+ * its row into cvrow; wins counts each unit's wins. */
+template <typename R>
+__global__ void fast_topk_groups(const R *C, long m, long k, const long *gend, long *crow,
+                                 long *cvrow, unsigned char *touched, unsigned char *won,
+                                 unsigned long long *wins)
+{
+    __shared__ R tv[THREADS * KH_GPU_KMAX];
+    __shared__ long ti[THREADS * KH_GPU_KMAX];
+    const long g = blockIdx.x;
+    const long e0 = (g ? gend[g - 1] : 0) * m, e1 = gend[g] * m;
+    R top[KH_GPU_KMAX];
+    long idx[KH_GPU_KMAX];
+    for (long j = 0; j < k; j++) {
+        top[j] = -(R)INFINITY;
+        idx[j] = -1;
+    }
+    for (long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
+        topk_offer(top, idx, k, C[e], e);
+    }
+    for (long j = 0; j < k; j++) {
+        tv[threadIdx.x * k + j] = top[j];
+        ti[threadIdx.x * k + j] = idx[j];
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (long j = 0; j < k; j++) {
+            top[j] = -(R)INFINITY;
+            idx[j] = -1;
+        }
+        for (long q = 0; q < (long)blockDim.x * k; q++) {
+            if (ti[q] >= 0) {
+                topk_offer(top, idx, k, tv[q], ti[q]);
+            }
+        }
+        const long pick[2] = {idx[0], idx[k - 1]};
+        for (int j = 0; j < 2; j++) {
+            crow[2 * g + j] = pick[j] < 0 ? -1 : pick[j] % m;
+            cvrow[2 * g + j] = pick[j] < 0 ? -1 : pick[j] / m;
+            if (pick[j] >= 0) {
+                touched[pick[j] % m] = 1;
+            }
+        }
+        if (pick[0] >= 0) {
+            won[pick[0] % m] = 1;
+            atomicAdd(&wins[pick[0] % m], 1ULL);
+        }
+    }
+}
+
 /* Delta W of row blockIdx.x when some sample touched it: its contributions
  * in sample order (as the CPU's lists), then per element kh_fast_dw, and
  * the row's max |Delta W| into rowmax (0 for an untouched row). */
 template <typename R>
-__global__ void fast_delta(const R *W, const R *Vb, const R *C, const long *crow, long nb, long m,
-                           long n, R delta, R Rp, const unsigned char *touched, R *dW, R *rowmax)
+__global__ void fast_delta(const R *W, const R *Vb, const R *C, const long *crow, const long *cvrow,
+                           long nb, long m, long n, R delta, R Rp, const unsigned char *touched,
+                           R *dW, R *rowmax)
 {
     __shared__ long cb[2 * 1024];
     __shared__ R cg[2 * 1024];
@@ -661,9 +714,9 @@ __global__ void fast_delta(const R *W, const R *Vb, const R *C, const long *crow
         R s = 0;
         for (long q = 0; q < 2 * nb; q++) {
             if (crow[q] == mu) {
-                cb[c] = q / 2;
+                cb[c] = cvrow ? cvrow[q] : q / 2; /* the row of Vb: the sample's, or the group's */
                 cg[c] = (q % 2 == 0) ? (R)1 : -delta;
-                s += cg[c] * C[(size_t)(q / 2) * m + mu];
+                s += cg[c] * C[(size_t)cb[c] * m + mu];
                 c++;
             }
         }
@@ -734,6 +787,9 @@ struct kh_gpu_fast {
     void *X, *W, *Wp, *Vb, *C, *dW, *rowmax;
     long *idx, *crow;
     unsigned char *touched, *won;
+    /* rows mode (kh_gpu_fast_alloc_rows): groups' ends, each contribution's row, wins */
+    long max_groups, *gend, *cvrow;
+    unsigned long long *wins;
 };
 
 void kh_gpu_fast_free(kh_gpu_fast *f)
@@ -744,8 +800,8 @@ void kh_gpu_fast_free(kh_gpu_fast *f)
     if (f->blas) {
         cublasDestroy(f->blas);
     }
-    void *bufs[] = {f->X,      f->W,   f->Wp,   f->Vb,      f->C,  f->dW,
-                    f->rowmax, f->idx, f->crow, f->touched, f->won};
+    void *bufs[] = {f->X,   f->W,    f->Wp,      f->Vb,  f->C,    f->dW,    f->rowmax,
+                    f->idx, f->crow, f->touched, f->won, f->gend, f->cvrow, f->wins};
     for (void *b : bufs) {
         cudaFree(b);
     }
@@ -759,9 +815,12 @@ template <typename R> static void to_precision(R *dst, const double *src, size_t
     }
 }
 
-kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0, long m,
-                               long max_batch, double p, double R, long k, double delta,
-                               double min_norm, int precision)
+/* The learner of kh_gpu_fast_alloc (X, N: the data) and of
+ * kh_gpu_fast_alloc_rows (X = NULL, N = 0: up to max_batch rows in up to
+ * max_groups groups handed to each step). */
+static kh_gpu_fast *fast_plan(const double *X, long N, long n, const double *W0, long m,
+                              long max_batch, long max_groups, double p, double R, long k,
+                              double delta, double min_norm, int precision)
 {
     char name[256];
     double mem;
@@ -769,11 +828,14 @@ kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0
     if (kh_gpu_probe(name, sizeof name, &mem, &ma, &mi) != KH_OK) {
         return NULL;
     }
-    if (k < 2 || k > KH_GPU_KMAX || k > m || max_batch < 1 || max_batch > 1024) {
+    const int rows = X == NULL;
+    const long groups = rows ? max_groups : max_batch;
+    if (k < 2 || k > KH_GPU_KMAX || (!rows && k > m) || max_batch < 1 || groups < 1 ||
+        groups > 1024) {
         KH_ERROR(KH_EINVAL,
                  "the GPU's fast rule takes 2 <= k <= %d (got %ld) and batches of 1 to "
-                 "1024 (got %ld)",
-                 KH_GPU_KMAX, k, max_batch);
+                 "1024 samples or groups (got %ld)",
+                 KH_GPU_KMAX, k, groups);
         return NULL;
     }
     kh_gpu_fast *f = (kh_gpu_fast *)calloc(1, sizeof *f);
@@ -785,6 +847,7 @@ kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0
     f->n = n;
     f->m = m;
     f->max_batch = max_batch;
+    f->max_groups = groups;
     f->k = k;
     f->p = p;
     f->Rp = pow(R, p);
@@ -796,14 +859,26 @@ kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0
     cudaError_t e = cudaSuccess;
     void **bufs[] = {&f->X, &f->W, &f->Wp, &f->Vb, &f->C, &f->dW, &f->rowmax};
     size_t sizes[] = {xn, mn, mn, (size_t)max_batch * n, (size_t)max_batch * m, mn, (size_t)m};
-    for (int i = 0; i < 7 && e == cudaSuccess; i++) {
+    for (int i = rows ? 1 : 0; i < 7 && e == cudaSuccess; i++) {
         e = cudaMalloc(bufs[i], sizes[i] * r);
     }
-    if (e == cudaSuccess) {
+    if (e == cudaSuccess && !rows) {
         e = cudaMalloc((void **)&f->idx, (size_t)N * sizeof(long));
     }
     if (e == cudaSuccess) {
-        e = cudaMalloc((void **)&f->crow, 2 * (size_t)max_batch * sizeof(long));
+        e = cudaMalloc((void **)&f->crow, 2 * (size_t)groups * sizeof(long));
+    }
+    if (e == cudaSuccess && rows) {
+        e = cudaMalloc((void **)&f->cvrow, 2 * (size_t)groups * sizeof(long));
+    }
+    if (e == cudaSuccess && rows) {
+        e = cudaMalloc((void **)&f->gend, (size_t)groups * sizeof(long));
+    }
+    if (e == cudaSuccess && rows) {
+        e = cudaMalloc((void **)&f->wins, (size_t)m * sizeof(unsigned long long));
+    }
+    if (e == cudaSuccess && rows) {
+        e = cudaMemset(f->wins, 0, (size_t)m * sizeof(unsigned long long));
     }
     if (e == cudaSuccess) {
         e = cudaMalloc((void **)&f->touched, (size_t)m);
@@ -819,7 +894,7 @@ kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0
     }
     /* Float needs a staging copy in its precision; double uploads as is. */
     void *host = f->fl ? malloc((xn > mn ? xn : mn) * r) : (void *)f;
-    if (e == cudaSuccess && host) {
+    if (e == cudaSuccess && host && !rows) {
         if (f->fl) {
             to_precision((float *)host, X, xn);
         }
@@ -862,6 +937,24 @@ kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0
     return f;
 }
 
+kh_gpu_fast *kh_gpu_fast_alloc(const double *X, long N, long n, const double *W0, long m,
+                               long max_batch, double p, double R, long k, double delta,
+                               double min_norm, int precision)
+{
+    if (!X) {
+        KH_ERROR(KH_EINVAL, "the GPU's fast rule needs its data");
+        return NULL;
+    }
+    return fast_plan(X, N, n, W0, m, max_batch, 0, p, R, k, delta, min_norm, precision);
+}
+
+kh_gpu_fast *kh_gpu_fast_alloc_rows(long n, const double *W0, long m, long max_rows,
+                                    long max_groups, double p, double R, long k, double delta,
+                                    double min_norm, int precision)
+{
+    return fast_plan(NULL, 0, n, W0, m, max_rows, max_groups, p, R, k, delta, min_norm, precision);
+}
+
 /* One minibatch whose sample indices are already on the device at didx. */
 template <typename R> static int fast_batch(kh_gpu_fast *f, const long *didx, long nb, double eps)
 {
@@ -887,8 +980,8 @@ template <typename R> static int fast_batch(kh_gpu_fast *f, const long *didx, lo
     }
     fast_topk<R><<<nb, THREADS>>>(C, m, f->k, f->crow, f->touched, f->won);
     CK_LAUNCH("fast_topk");
-    fast_delta<R><<<m, THREADS>>>(W, Vb, C, f->crow, nb, m, n, (R)f->delta, (R)f->Rp, f->touched,
-                                  dW, rowmax);
+    fast_delta<R><<<m, THREADS>>>(W, Vb, C, f->crow, NULL, nb, m, n, (R)f->delta, (R)f->Rp,
+                                  f->touched, dW, rowmax);
     CK_LAUNCH("fast_delta");
     fast_apply<R><<<m, THREADS>>>(W, Wp, dW, rowmax, m, n, (R)eps, (R)f->min_norm, (R)(f->p - 1.0),
                                   kh_int_exponent(f->p - 1.0), f->touched);
@@ -963,4 +1056,96 @@ int kh_gpu_fast_winners(kh_gpu_fast *f, int reset, long *count)
     }
     *count = c;
     return KH_OK;
+}
+
+/* The currents of nv rows already in Vb, C [nv, m] = Vb Wp^T. */
+template <typename R> static int fast_currents(kh_gpu_fast *f, long nv)
+{
+    const long m = f->m, n = f->n;
+    const R one = 1, zero = 0;
+    cublasStatus_t bs;
+    if (sizeof(R) == sizeof(float)) {
+        bs = cublasSgemm(f->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, (int)nv, (int)n,
+                         (const float *)&one, (const float *)f->Wp, (int)n, (const float *)f->Vb,
+                         (int)n, (const float *)&zero, (float *)f->C, (int)m);
+    } else {
+        bs = cublasDgemm(f->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, (int)nv, (int)n,
+                         (const double *)&one, (const double *)f->Wp, (int)n, (const double *)f->Vb,
+                         (int)n, (const double *)&zero, (double *)f->C, (int)m);
+    }
+    return bs == CUBLAS_STATUS_SUCCESS
+               ? KH_OK
+               : KH_ERROR(KH_EGPU, "cuBLAS gemm failed (status %d)", (int)bs);
+}
+
+/* One step over nv rows in ng groups: upload, currents, the groups' top
+ * and k-th entries, Delta W of the touched units, the step. */
+template <typename R>
+static int fast_rows(kh_gpu_fast *f, const double *V, long nv, const long *gend, long ng,
+                     double eps)
+{
+    const long m = f->m, n = f->n;
+    const size_t len = (size_t)nv * n;
+    R *h = (R *)malloc(len * sizeof(R));
+    if (!h) {
+        return KH_ERROR(KH_ENOMEM, "cannot stage %ld rows", nv);
+    }
+    to_precision(h, V, len);
+    cudaError_t e = cudaMemcpy(f->Vb, h, len * sizeof(R), cudaMemcpyHostToDevice);
+    free(h);
+    if (e != cudaSuccess) {
+        return KH_ERROR(KH_EGPU, "upload of the rows: %s", cudaGetErrorString(e));
+    }
+    CK(cudaMemcpy(f->gend, gend, (size_t)ng * sizeof(long), cudaMemcpyHostToDevice));
+    int s = fast_currents<R>(f, nv);
+    if (s != KH_OK) {
+        return s;
+    }
+    fast_topk_groups<R><<<ng, THREADS>>>((const R *)f->C, m, f->k, f->gend, f->crow, f->cvrow,
+                                         f->touched, f->won, f->wins);
+    CK_LAUNCH("fast_topk_groups");
+    fast_delta<R><<<m, THREADS>>>((const R *)f->W, (const R *)f->Vb, (const R *)f->C, f->crow,
+                                  f->cvrow, ng, m, n, (R)f->delta, (R)f->Rp, f->touched, (R *)f->dW,
+                                  (R *)f->rowmax);
+    CK_LAUNCH("fast_delta");
+    fast_apply<R><<<m, THREADS>>>((R *)f->W, (R *)f->Wp, (const R *)f->dW, (const R *)f->rowmax, m,
+                                  n, (R)eps, (R)f->min_norm, (R)(f->p - 1.0),
+                                  kh_int_exponent(f->p - 1.0), f->touched);
+    CK_LAUNCH("fast_apply");
+    CK(cudaDeviceSynchronize());
+    return KH_OK;
+}
+
+int kh_gpu_fast_step_rows(kh_gpu_fast *f, const double *V, long nv, const long *gend, long ng,
+                          double eps)
+{
+    if (!f->gend) {
+        return KH_ERROR(KH_EINVAL, "this GPU learner takes samples of its data, not rows");
+    }
+    if (nv < 1 || nv > f->max_batch || ng < 1 || ng > f->max_groups || gend[ng - 1] != nv) {
+        return KH_ERROR(KH_EINVAL, "%ld rows in %ld groups (at most %ld rows, %ld groups)", nv, ng,
+                        f->max_batch, f->max_groups);
+    }
+    return f->fl ? fast_rows<float>(f, V, nv, gend, ng, eps)
+                 : fast_rows<double>(f, V, nv, gend, ng, eps);
+}
+
+int kh_gpu_fast_win_counts(kh_gpu_fast *f, long *counts, int reset)
+{
+    if (!f->wins) {
+        return KH_ERROR(KH_EINVAL, "win counts are kept by the rows learner only");
+    }
+    unsigned long long *h = (unsigned long long *)malloc((size_t)f->m * sizeof *h);
+    if (!h) {
+        return KH_ERROR(KH_ENOMEM, "cannot download the win counts");
+    }
+    cudaError_t e = cudaMemcpy(h, f->wins, (size_t)f->m * sizeof *h, cudaMemcpyDeviceToHost);
+    for (long mu = 0; mu < f->m && e == cudaSuccess; mu++) {
+        counts[mu] = (long)h[mu];
+    }
+    free(h);
+    if (e == cudaSuccess && reset) {
+        e = cudaMemset(f->wins, 0, (size_t)f->m * sizeof(unsigned long long));
+    }
+    return e != cudaSuccess ? KH_ERROR(KH_EGPU, "win counts: %s", cudaGetErrorString(e)) : KH_OK;
 }

@@ -75,6 +75,19 @@ int kh_gpu_fast_get_W(kh_gpu_fast *f, double *W);
  * into *count; reset != 0 starts a new count. */
 int kh_gpu_fast_winners(kh_gpu_fast *f, int reset, long *count);
 
+/* The fast rule over groups of rows (the convolutional layers of
+ * solvers/kh_conv.h): no data of its own; each step uploads its rows V
+ * [nv, n] (nv <= max_rows) in ng <= max_groups (<= 1024) groups, group g
+ * ending before row gend[g], ranked over all (row, unit) entries of the
+ * group as kh_fast_step_rows does on the CPU. */
+kh_gpu_fast *kh_gpu_fast_alloc_rows(long n, const double *W0, long m, long max_rows,
+                                    long max_groups, double p, double R, long k, double delta,
+                                    double min_norm, int precision);
+int kh_gpu_fast_step_rows(kh_gpu_fast *f, const double *V, long nv, const long *gend, long ng,
+                          double eps);
+/* How many times each unit [m] won a group since the last reset. */
+int kh_gpu_fast_win_counts(kh_gpu_fast *f, long *counts, int reset);
+
 #ifdef __cplusplus
 }
 #endif

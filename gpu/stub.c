@@ -106,3 +106,26 @@ int kh_gpu_fast_winners(kh_gpu_fast *f, int reset, long *count)
     (void)f, (void)reset, (void)count;
     return KH_ERROR(KH_ENOTSUP, NO_CUDA);
 }
+
+kh_gpu_fast *kh_gpu_fast_alloc_rows(long n, const double *W0, long m, long max_rows,
+                                    long max_groups, double p, double R, long k, double delta,
+                                    double min_norm, int precision)
+{
+    (void)n, (void)W0, (void)m, (void)max_rows, (void)max_groups, (void)p, (void)R, (void)k;
+    (void)delta, (void)min_norm, (void)precision;
+    KH_ERROR(KH_ENOTSUP, NO_CUDA);
+    return NULL;
+}
+
+int kh_gpu_fast_step_rows(kh_gpu_fast *f, const double *V, long nv, const long *gend, long ng,
+                          double eps)
+{
+    (void)f, (void)V, (void)nv, (void)gend, (void)ng, (void)eps;
+    return KH_ERROR(KH_ENOTSUP, NO_CUDA);
+}
+
+int kh_gpu_fast_win_counts(kh_gpu_fast *f, long *counts, int reset)
+{
+    (void)f, (void)counts, (void)reset;
+    return KH_ERROR(KH_ENOTSUP, NO_CUDA);
+}

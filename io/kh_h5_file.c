@@ -188,6 +188,21 @@ static void go_live(kh_h5 *f)
 /* 50 ms apart: a minute. */
 #define KH_H5_REOPEN_TRIES 1200
 
+/* Opens path to write. A reader (khsim info, a plot, h5py on the live
+ * record) holds the file's lock for a moment; while the file is writable
+ * HDF5 and the open fails, it is tried again, for up to a minute. */
+static hid_t open_rw_waiting(const char *path, hid_t fa)
+{
+    hid_t h = H5Fopen(path, H5F_ACC_RDWR, fa);
+    for (int tries = 0;
+         h < 0 && tries < KH_H5_REOPEN_TRIES && access(path, W_OK) == 0 && H5Fis_hdf5(path) > 0;
+         tries++) {
+        usleep(50000);
+        h = H5Fopen(path, H5F_ACC_RDWR, fa);
+    }
+    return h;
+}
+
 int kh_h5i_settle(kh_h5 *f)
 {
     if (!f->live) {
@@ -227,13 +242,7 @@ int kh_h5i_settle(kh_h5 *f)
     kh_h5i_expose(f, 1);
     hid_t fa = kh_h5i_writer_fapl(0);
     const herr_t e = H5Fclose(f->file);
-    f->file = e < 0 ? -1 : H5Fopen(f->path, H5F_ACC_RDWR, fa);
-    /* A reader of the live record (khsim info, a plot, h5py) holds it open
-     * for a moment, and the reopen to write waits for it: up to a minute. */
-    for (int tries = 0; e >= 0 && f->file < 0 && tries < KH_H5_REOPEN_TRIES; tries++) {
-        usleep(50000);
-        f->file = H5Fopen(f->path, H5F_ACC_RDWR, fa);
-    }
+    f->file = e < 0 ? -1 : open_rw_waiting(f->path, fa);
     H5Pclose(fa);
     if (f->file < 0) {
         return KH_ERROR(KH_EIO,
@@ -412,7 +421,7 @@ kh_h5 *kh_h5_open_rw(const char *path)
         return NULL;
     }
     hid_t fa = kh_h5i_writer_fapl(1);
-    f->file = H5Fopen(path, H5F_ACC_RDWR, fa);
+    f->file = open_rw_waiting(path, fa);
     H5Pclose(fa);
     if (f->file < 0) {
         close(f->lock_fd);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/kh_error.h"
+#include "core/kh_kernels.h"
 #include "solvers/kh_conv.h"
 #include "solvers/kh_fast.h"
 
@@ -202,7 +203,8 @@ int kh_conv_forward(const kh_conv_shape *s, const double *W, const double *x, lo
 struct kh_conv_layer {
     kh_params p; /* the study's, with hidden = cout and inputs = patch */
     kh_conv_shape s;
-    kh_fast *fast;
+    kh_rows_backend b;
+    kh_fast *fast; /* the CPU's learner (b's context), or NULL */
     long max_images, nimg;
     double *P;  /* [max_images positions, patch]: the loaded patches */
     double *A;  /* [max_images positions, cout]: currents of the outputs */
@@ -210,12 +212,40 @@ struct kh_conv_layer {
     long *gend; /* [max_images]: where each image's patches end */
 };
 
+/* The CPU's learner as a backend. */
+static int cpu_step(void *ctx, const double *V, long nv, const long *gend, long ng, double eps)
+{
+    return kh_fast_step_rows(ctx, V, nv, gend, ng, eps);
+}
+
+static int cpu_get_W(void *ctx, double *W)
+{
+    kh_fast_get_W(ctx, W);
+    return KH_OK;
+}
+
+static int cpu_wins(void *ctx, long *counts, int reset)
+{
+    kh_fast_win_counts(ctx, counts);
+    if (reset) {
+        kh_fast_winners(ctx, 1);
+    }
+    return KH_OK;
+}
+
+static void cpu_release(void *ctx)
+{
+    kh_fast_free(ctx);
+}
+
 void kh_conv_layer_free(kh_conv_layer *L)
 {
     if (!L) {
         return;
     }
-    kh_fast_free(L->fast);
+    if (L->b.release) {
+        L->b.release(L->b.ctx);
+    }
     free(L->P);
     free(L->A);
     free(L->W);
@@ -223,8 +253,8 @@ void kh_conv_layer_free(kh_conv_layer *L)
     free(L);
 }
 
-kh_conv_layer *kh_conv_layer_alloc(const kh_params *p, const kh_conv_shape *s, const double *W0,
-                                   long max_images)
+/* A layer without its learner. */
+static kh_conv_layer *layer_new(const kh_params *p, const kh_conv_shape *s, long max_images)
 {
     if (max_images < 1) {
         KH_ERROR(KH_EINVAL, "a convolutional layer needs minibatches of at least one image");
@@ -250,12 +280,41 @@ kh_conv_layer *kh_conv_layer_alloc(const kh_params *p, const kh_conv_shape *s, c
         KH_ERROR(KH_ENOMEM, "cannot allocate the patches of %ld images", max_images);
         return NULL;
     }
-    L->fast = kh_fast_alloc_rows(&L->p, W0, (long)rows);
+    return L;
+}
+
+kh_conv_layer *kh_conv_layer_alloc_on(const kh_params *p, const kh_conv_shape *s, long max_images,
+                                      kh_rows_backend b)
+{
+    kh_conv_layer *L = layer_new(p, s, max_images);
+    if (!L) {
+        b.release(b.ctx);
+        return NULL;
+    }
+    L->b = b;
+    return L;
+}
+
+kh_conv_layer *kh_conv_layer_alloc(const kh_params *p, const kh_conv_shape *s, const double *W0,
+                                   long max_images)
+{
+    kh_conv_layer *L = layer_new(p, s, max_images);
+    if (!L) {
+        return NULL;
+    }
+    /* The learner borrows the layer's copy of the parameters. */
+    L->fast = kh_fast_alloc_rows(&L->p, W0, max_images * s->positions);
     if (!L->fast) {
         kh_conv_layer_free(L);
         return NULL;
     }
+    L->b = (kh_rows_backend){"cpu", L->fast, cpu_step, cpu_get_W, cpu_wins, cpu_release};
     return L;
+}
+
+const char *kh_conv_layer_backend(const kh_conv_layer *L)
+{
+    return L->b.name;
 }
 
 int kh_conv_layer_load(kh_conv_layer *L, const double *x, long nimg)
@@ -278,44 +337,47 @@ int kh_conv_layer_step(kh_conv_layer *L, double eps)
     if (L->nimg < 1) {
         return KH_ERROR(KH_EINVAL, "no images loaded");
     }
-    return kh_fast_step_rows(L->fast, L->P, L->nimg * L->s.positions, L->gend, L->nimg, eps);
+    return L->b.step(L->b.ctx, L->P, L->nimg * L->s.positions, L->gend, L->nimg, eps);
 }
 
 int kh_conv_layer_delta(kh_conv_layer *L, double *dW)
 {
+    if (!L->fast) {
+        return KH_ERROR(KH_ENOTSUP, "Delta W alone is taken on the CPU's learner only");
+    }
     if (L->nimg < 1) {
         return KH_ERROR(KH_EINVAL, "no images loaded");
     }
     return kh_fast_delta_rows(L->fast, L->P, L->nimg * L->s.positions, L->gend, L->nimg, dW);
 }
 
-void kh_conv_layer_output(kh_conv_layer *L, double *out)
+int kh_conv_layer_output(kh_conv_layer *L, double *out)
 {
-    kh_fast_get_W(L->fast, L->W);
-    outputs(&L->s, L->W, L->P, L->nimg, L->A, out);
-}
-
-void kh_conv_layer_get_W(const kh_conv_layer *L, double *W)
-{
-    kh_fast_get_W(L->fast, W);
-}
-
-void kh_conv_layer_set_W(kh_conv_layer *L, const double *W)
-{
-    kh_fast_set_W(L->fast, W);
-}
-
-void kh_conv_layer_wins(kh_conv_layer *L, long *counts, int reset)
-{
-    kh_fast_win_counts(L->fast, counts);
-    if (reset) {
-        kh_fast_winners(L->fast, 1);
+    int st = L->b.get_W(L->b.ctx, L->W);
+    if (st == KH_OK) {
+        outputs(&L->s, L->W, L->P, L->nimg, L->A, out);
     }
+    return st;
 }
 
-void kh_conv_layer_pnorm(const kh_conv_layer *L, double *B)
+int kh_conv_layer_get_W(const kh_conv_layer *L, double *W)
 {
-    kh_fast_pnorm(L->fast, B);
+    return L->b.get_W(L->b.ctx, W);
+}
+
+int kh_conv_layer_wins(kh_conv_layer *L, long *counts, int reset)
+{
+    return L->b.wins(L->b.ctx, counts, reset);
+}
+
+int kh_conv_layer_pnorm(const kh_conv_layer *L, double *B)
+{
+    int st = L->b.get_W(L->b.ctx, L->W);
+    const int ip = kh_int_exponent(L->p.p);
+    for (long c = 0; st == KH_OK && c < L->s.cout; c++) {
+        B[c] = kh_row_pnorm(L->W + c * L->s.patch, L->s.patch, L->p.p, ip);
+    }
+    return st;
 }
 
 const kh_conv_shape *kh_conv_layer_shape(const kh_conv_layer *L)

@@ -73,11 +73,33 @@ int kh_conv_forward(const kh_conv_shape *s, const double *W, const double *x, lo
 /* One layer's learner. */
 typedef struct kh_conv_layer kh_conv_layer;
 
+/* What does a layer's learning: the step of the fast rule over groups of
+ * rows (kh_fast_step_rows' contract), on the CPU (solvers/fast.c, the
+ * default) or elsewhere (the GPU's, gpu/kh_gpu.h, handed in by the command
+ * that runs the layers). Every function returns a KH_* code. */
+typedef struct kh_rows_backend {
+    const char *name; /* "cpu", "cuda" */
+    void *ctx;
+    int (*step)(void *ctx, const double *V, long nv, const long *gend, long ng, double eps);
+    int (*get_W)(void *ctx, double *W);
+    int (*wins)(void *ctx, long *counts, int reset);
+    void (*release)(void *ctx);
+} kh_rows_backend;
+
 /* Plans a layer of shape s from W0 [cout, patch] for minibatches of up to
  * max_images images, with the learning parameters of p (p, R, delta, k,
- * min_norm, precision; p is copied). NULL + KH_ERROR on failure. */
+ * min_norm, precision; p is copied), learning on the CPU. NULL + KH_ERROR on
+ * failure. */
 kh_conv_layer *kh_conv_layer_alloc(const kh_params *p, const kh_conv_shape *s, const double *W0,
                                    long max_images);
+
+/* The same with the learner b (the layer owns it from here on, and releases
+ * it, also when this fails). */
+kh_conv_layer *kh_conv_layer_alloc_on(const kh_params *p, const kh_conv_shape *s, long max_images,
+                                      kh_rows_backend b);
+
+/* The name of the layer's learner ("cpu", "cuda"). */
+const char *kh_conv_layer_backend(const kh_conv_layer *L);
 void kh_conv_layer_free(kh_conv_layer *L);
 
 /* Takes the minibatch x [nimg, cin h w] (nimg <= max_images): its patches
@@ -87,22 +109,22 @@ int kh_conv_layer_load(kh_conv_layer *L, const double *x, long nimg);
 /* One step of the rule at rate eps on the loaded images. */
 int kh_conv_layer_step(kh_conv_layer *L, double eps);
 
-/* The Delta W [cout, patch] the loaded images would make, not applied. */
+/* The Delta W [cout, patch] the loaded images would make, not applied (the
+ * CPU's learner only: KH_ENOTSUP on another). */
 int kh_conv_layer_delta(kh_conv_layer *L, double *dW);
 
 /* The loaded images' outputs at the current W into out [nimg, out_len]. */
-void kh_conv_layer_output(kh_conv_layer *L, double *out);
+int kh_conv_layer_output(kh_conv_layer *L, double *out);
 
-/* W [cout, patch] as double; or sets it. */
-void kh_conv_layer_get_W(const kh_conv_layer *L, double *W);
-void kh_conv_layer_set_W(kh_conv_layer *L, const double *W);
+/* W [cout, patch] as double. */
+int kh_conv_layer_get_W(const kh_conv_layer *L, double *W);
 
 /* How often each filter [cout] has won an image since the last reset;
  * reset != 0 starts a new count. */
-void kh_conv_layer_wins(kh_conv_layer *L, long *counts, int reset);
+int kh_conv_layer_wins(kh_conv_layer *L, long *counts, int reset);
 
 /* sum_i |W_ci|^p of each filter into B [cout]. */
-void kh_conv_layer_pnorm(const kh_conv_layer *L, double *B);
+int kh_conv_layer_pnorm(const kh_conv_layer *L, double *B);
 
 const kh_conv_shape *kh_conv_layer_shape(const kh_conv_layer *L);
 

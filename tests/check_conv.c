@@ -171,7 +171,7 @@ START_TEST(test_update_matches_loop)
             ck_assert_int_eq(kh_conv_layer_step(L, 0.01), KH_OK);
             double *W1 = malloc((size_t)len * sizeof(double));
             ck_assert(W1);
-            kh_conv_layer_get_W(L, W1);
+            ck_assert_int_eq(kh_conv_layer_get_W(L, W1), KH_OK);
             for (long i = 0; i < len; i++) {
                 ck_assert_msg(fabs(W1[i] - (W[i] + 0.01 * d2[i] / mx)) <= 1e-13,
                               "case %zu: the step at %ld", t, i);
