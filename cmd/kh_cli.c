@@ -27,6 +27,7 @@ void kh_cli_usage(FILE *out)
             "                             convolutional layers trained by the fast rule\n"
             "  khsim conv --resume OUT.h5 [--quiet]\n"
             "  khsim stdp STUDY.ini [-o OUT.h5] [--set ...] [--quiet]   STDP rule vs backprop\n"
+            "  khsim stdp --resume OUT.h5 [--quiet]\n"
             "  khsim kcap STUDY.ini [-o OUT.h5] [--set ...] [--quiet]   k-cap RNN, local rules\n"
             "  khsim sweep SWEEP.ini      a base study over a grid or list of values; "
             "under\n"
@@ -82,7 +83,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", 1, 1},  {"compare", 1, 0}, {"train", 1, 1}, {"conv", 1, 1},   {"stdp", 1, 0},
+    {"run", 1, 1},  {"compare", 1, 0}, {"train", 1, 1}, {"conv", 1, 1},   {"stdp", 1, 1},
     {"kcap", 1, 0}, {"sweep", 0, 0},   {"info", 0, 0},  {"verify", 0, 0},
 };
 
@@ -199,7 +200,7 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         return KH_ERROR(KH_EINVAL, "khsim %s takes no --set, -o, --quiet or --force", cli->command);
     }
     if (cli->resume && !cmd->resumes) {
-        return KH_ERROR(KH_EINVAL, "--resume goes with khsim run, train and conv");
+        return KH_ERROR(KH_EINVAL, "--resume goes with khsim run, train, conv and stdp");
     }
     if (cli->resume && (cli->n_sets || cli->out)) {
         return KH_ERROR(KH_EINVAL,

@@ -439,14 +439,97 @@ static int write_series(kh_h5 *f, const char *name, double x, const char *what)
     return kh_h5_series_append(f, path, &x, 0, 0, what);
 }
 
+static const char *const who_name[2] = {"stdp", "bp"};
+
+/* After each epoch: both networks' weights, Adam's moments and step count,
+ * and the epochs done, under /stdp/checkpoint (overwritten). */
+static int checkpoint(kh_h5 *f, learner *L, long epochs_done)
+{
+    int st = KH_OK;
+    for (int w = 0; w < 2 && st == KH_OK; w++) {
+        for (int l = 0; l < 3 && st == KH_OK; l++) {
+            const long d[2] = {L[w].net.size[l + 1], L[w].net.size[l]};
+            double *arr[3] = {L[w].net.W[l], L[w].m1[l], L[w].m2[l]};
+            const char *what[3] = {"W", "m1", "m2"};
+            for (int k = 0; k < 3 && st == KH_OK; k++) {
+                char name[96];
+                snprintf(name, sizeof name, "/stdp/checkpoint/%s_%s%d", who_name[w], what[k],
+                         l + 1);
+                st = kh_h5_overwrite(f, name, arr[k], 2, d, 0,
+                                     "1|the network and Adam's moments after the last complete "
+                                     "epoch (for --resume)");
+            }
+        }
+        if (st == KH_OK) {
+            char name[32];
+            snprintf(name, sizeof name, "%s_adam_t", who_name[w]);
+            st = kh_h5_set_attr(f, "/stdp/checkpoint", name, (double)L[w].t, NULL);
+        }
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_attr(f, "/stdp/checkpoint", "epochs", (double)epochs_done, NULL);
+    }
+    return st == KH_OK ? kh_h5_flush(f) : st;
+}
+
+/* A whole dataset of len values into out. */
+static int read_whole(const char *path, const char *name, double *out, long len)
+{
+    double *x = NULL;
+    int rank;
+    long dims[3];
+    int st = kh_h5_read(path, name, &x, &rank, dims);
+    long total = 1;
+    for (int i = 0; st == KH_OK && i < rank; i++) {
+        total *= dims[i];
+    }
+    if (st == KH_OK && total != len) {
+        st = KH_ERROR(KH_EIO, "%s: %s holds %ld values, not %ld", path, name, total, len);
+    }
+    if (st == KH_OK) {
+        memcpy(out, x, (size_t)len * sizeof(double));
+    }
+    free(x);
+    return st;
+}
+
+/* The state of the last checkpoint of the record at path into L; its
+ * epochs into *done. */
+static int restore(const char *path, learner *L, long *done)
+{
+    double e = 0.0;
+    int st = kh_h5_read_attr_double(path, "/stdp/checkpoint", "epochs", &e);
+    if (st != KH_OK) {
+        return KH_ERROR(KH_EINVAL, "%s: nothing to resume (no complete epoch recorded)", path);
+    }
+    *done = (long)e;
+    for (int w = 0; w < 2 && st == KH_OK; w++) {
+        for (int l = 0; l < 3 && st == KH_OK; l++) {
+            const long len = L[w].net.size[l + 1] * L[w].net.size[l];
+            double *arr[3] = {L[w].net.W[l], L[w].m1[l], L[w].m2[l]};
+            const char *what[3] = {"W", "m1", "m2"};
+            for (int k = 0; k < 3 && st == KH_OK; k++) {
+                char name[96];
+                snprintf(name, sizeof name, "/stdp/checkpoint/%s_%s%d", who_name[w], what[k],
+                         l + 1);
+                st = read_whole(path, name, arr[k], len);
+            }
+        }
+        if (st == KH_OK) {
+            char name[32];
+            double t = 0.0;
+            snprintf(name, sizeof name, "%s_adam_t", who_name[w]);
+            st = kh_h5_read_attr_double(path, "/stdp/checkpoint", name, &t);
+            L[w].t = (long)t;
+        }
+    }
+    return st;
+}
+
 int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
                 kh_progress_fn progress, void *pctx)
 {
     kh_params *p = &c->p;
-    if (resume) {
-        return KH_ERROR(KH_ENOTSUP, "khsim stdp does not resume: run it again (a run of the "
-                                    "paper's size takes seconds to minutes)");
-    }
     if (p->st_class0 == p->st_class1) {
         return KH_ERROR(KH_EINVAL, "stdp.class0 and stdp.class1 are both %ld", p->st_class0);
     }
@@ -495,23 +578,49 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
         for (long i = 0; i < tr.N; i++) {
             order[i] = i;
         }
-        st = kh_sim_check_output(c, 0);
+        st = resume ? KH_OK : kh_sim_check_output(c, 0);
     }
-    if (st == KH_OK) {
+    long first = 0; /* epochs already done (resume) */
+    if (st == KH_OK && resume) {
+        st = restore(p->out_path, L, &first);
+    }
+    if (st == KH_OK && !resume) {
         f = kh_h5_create(p->out_path, c, "khsim stdp: STDP-derived rule against backprop",
                          overrides, p->st_h1, n);
         if (f) {
             kh_h5_close(f);
-            f = kh_h5_open_rw(p->out_path);
         }
         st = f ? KH_OK : KH_EIO;
+    }
+    if (st == KH_OK) {
+        f = kh_h5_open_rw(p->out_path);
+        st = f ? KH_OK : KH_EIO;
+    }
+    /* A record cut inside an epoch keeps the epochs of its checkpoint. */
+    for (int w = 0; resume && w < 2 && st == KH_OK; w++) {
+        const char *what[2] = {"train", "test"};
+        for (int k = 0; k < 2 && st == KH_OK; k++) {
+            char name[96];
+            snprintf(name, sizeof name, "/stdp/%s_%s_accuracy", who_name[w], what[k]);
+            st = kh_h5_truncate(f, name, first);
+        }
+    }
+    double seconds_before = 0.0;
+    if (st == KH_OK && resume) {
+        kh_h5_get_attr(f, "/stdp", "seconds", &seconds_before);
+    }
+    if (st == KH_OK) {
+        st = kh_h5_set_status(f, "running", "");
     }
     const double t0 = kh_wall_seconds();
     double last = t0;
     const char *who[2] = {"stdp", "bp"};
     kh_rng order_rng;
     kh_rng_seed(&order_rng, (uint64_t)p->st_seed, 14);
-    for (long e = 0; e < p->st_epochs && st == KH_OK; e++) {
+    for (long e = 0; e < first && st == KH_OK; e++) {
+        kh_sim_shuffle(order, tr.N, &order_rng); /* the orders of the epochs done */
+    }
+    for (long e = first; e < p->st_epochs && st == KH_OK; e++) {
         kh_sim_shuffle(order, tr.N, &order_rng);
         for (long b0 = 0; b0 < tr.N && st == KH_OK; b0 += p->st_batch) {
             if (stop && *stop) {
@@ -537,6 +646,9 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
                 st = write_series(f, name, accuracy(&L[w].net, &te, 0.0, xp),
                                   "fraction|test samples classified right after the epoch");
             }
+        }
+        if (st == KH_OK) {
+            st = checkpoint(f, L, e + 1);
         }
         if (progress && kh_wall_seconds() - last > kh_progress_seconds()) {
             char line[128];
@@ -572,7 +684,7 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
     }
     if (f) {
         const double attrs[5] = {(double)p->st_class0, (double)p->st_class1, (double)tr.N,
-                                 (double)te.N, kh_wall_seconds() - t0};
+                                 (double)te.N, seconds_before + kh_wall_seconds() - t0};
         const char *names[5] = {"class0", "class1", "train_samples", "test_samples", "seconds"};
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());

@@ -56,8 +56,10 @@ void kh_mlp_input_gradient(const kh_mlp *net, const double *a, int y, double *d,
 void kh_fgsm(const kh_mlp *net, const double *x, int y, double eps, double *xp);
 
 /* Runs the study c (its [stdp] section; stdp.data names the data set) and
- * writes c->p.out_path. KH_OK, KH_EINVAL, KH_EIO, KH_ENOMEM, KH_EINTR,
- * KH_ENOTSUP (resume, which khsim stdp does not do). */
+ * writes c->p.out_path; with resume != 0, continues that record from its
+ * last complete epoch (/stdp/checkpoint: both networks and Adam's state;
+ * the epochs' orders replayed from the seed), ending where an uninterrupted
+ * run would. KH_OK, KH_EINVAL, KH_EIO, KH_ENOMEM, KH_EINTR. */
 int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
                 kh_progress_fn progress, void *pctx);
 

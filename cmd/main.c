@@ -351,6 +351,10 @@ static int cmd_stdp(const kh_cli *cli)
     if (s == KH_OK && !cli->quiet) {
         printf("%s: complete (khsim info or plots/stdp.py to read it)\n", c->p.out_path);
     }
+    if (s == KH_EINTR) {
+        fprintf(stderr, "khsim: to go on from the last complete epoch: khsim stdp --resume %s\n",
+                c->p.out_path);
+    }
     kh_config_free(c);
     return s;
 }

@@ -2,6 +2,7 @@
  * input gradient of FGSM against central differences, the Iris file, and
  * small runs that learn, with the same record twice from the same seed. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,51 @@ START_TEST(test_small_runs_learn)
 }
 END_TEST
 
+/* Interrupted in its sixth epoch and resumed, khsim stdp ends with the
+ * numbers of an uninterrupted run, bit for bit: every epoch's accuracies,
+ * the FGSM table and both networks. */
+START_TEST(test_resume)
+{
+    char ini[512], a[512], b[512], err[4096];
+    kh_test_write_file(ini, sizeof ini, ".ini",
+                       "[stdp]\nclass0 = 0\nclass1 = 1\nepochs = 12\nbatch = 20\n");
+    kh_test_tmpname(a, sizeof a, ".h5");
+    kh_test_tmpname(b, sizeof b, ".h5");
+    const char *full[] = {"stdp", ini, "-o", a, "--force", "--quiet", NULL};
+    ck_assert_msg(kh_test_khsim(full, err, sizeof err, 0) == 0, "%s", err);
+    const char *cut[] = {"stdp", ini, "-o", b, "--force", NULL};
+    const int rc = kh_test_khsim_at(cut, err, sizeof err, SIGINT, "0.4 epoch");
+    ck_assert_msg(rc == 130, "exit %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "khsim stdp --resume"), "no resume hint: %s", err);
+    const char *res[] = {"stdp", "--resume", b, "--quiet", NULL};
+    ck_assert_msg(kh_test_khsim(res, err, sizeof err, 0) == 0, "%s", err);
+    const char *ds[] = {"/stdp/stdp_test_accuracy", "/stdp/bp_train_accuracy", "/fgsm/accuracy",
+                        "/stdp/stdp_W1", "/stdp/bp_W3"};
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++) {
+        int rank;
+        long da[3], db[3];
+        double *x = kh_test_read(a, ds[k], &rank, da);
+        double *y = kh_test_read(b, ds[k], &rank, db);
+        long len = 1;
+        for (int i = 0; i < rank; i++) {
+            ck_assert_int_eq(da[i], db[i]);
+            len *= da[i];
+        }
+        if (k < 2) {
+            ck_assert_int_eq(da[0], 12);
+        }
+        for (long i = 0; i < len; i++) {
+            ck_assert_msg(x[i] == y[i], "%s [%ld]: %.17g vs %.17g", ds[k], i, x[i], y[i]);
+        }
+        free(x);
+        free(y);
+    }
+    remove(ini);
+    remove(a);
+    remove(b);
+}
+END_TEST
+
 Suite *kh_stdp_suite(void)
 {
     Suite *s = suite_create("stdp");
@@ -169,6 +215,7 @@ Suite *kh_stdp_suite(void)
     tcase_add_test(tc, test_rule_closed_form);
     tcase_add_test(tc, test_fgsm_gradient);
     tcase_add_test(tc, test_small_runs_learn);
+    tcase_add_test(tc, test_resume);
     suite_add_tcase(s, tc);
     return s;
 }
