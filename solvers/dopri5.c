@@ -628,6 +628,7 @@ static void dp_stats(const void *vs, kh_solver_stats *st)
 
 const kh_solver_type kh_solver_dopri5 = {
     .names = names,
+    .caps = KH_SOLVER_ADAPTIVE | KH_SOLVER_NEEDS_REDUCED | KH_SOLVER_LOCATES,
     .alloc = dp_alloc,
     .apply = dp_apply,
     .reset = dp_reset,

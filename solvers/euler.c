@@ -95,6 +95,7 @@ static void euler_stats(const void *vs, kh_solver_stats *st)
 
 const kh_solver_type kh_solver_euler = {
     .names = names,
+    .caps = KH_SOLVER_ANY_SYSTEM,
     .alloc = euler_alloc,
     .apply = euler_apply,
     .reset = euler_reset,

@@ -509,4 +509,5 @@ static void *not_a_stepper(const char *method, const kh_model_type *model, void 
     return NULL;
 }
 
-const kh_solver_type kh_solver_fast = {.names = names, .alloc = not_a_stepper};
+const kh_solver_type kh_solver_fast = {
+    .names = names, .caps = KH_SOLVER_NOT_ODE, .alloc = not_a_stepper};

@@ -74,6 +74,12 @@ static const gsl_odeiv2_step_type *step_type(const char *m, int *implicit)
     return NULL;
 }
 
+int kh_solver_is_implicit(const char *method)
+{
+    int implicit = 0;
+    return step_type(method, &implicit) ? implicit : 0;
+}
+
 /* The right-hand side returns > 0 for a recoverable failure, < 0 for a fatal one. */
 static int sys_rhs(double t, const double y[], double dydt[], void *params)
 {
@@ -414,6 +420,7 @@ static void gsl_stats(const void *vs, kh_solver_stats *st)
 
 const kh_solver_type kh_solver_gsl = {
     .names = names,
+    .caps = KH_SOLVER_ANY_SYSTEM | KH_SOLVER_ADAPTIVE | KH_SOLVER_LOCATES,
     .alloc = gsl_alloc,
     .apply = gsl_apply,
     .reset = gsl_reset,

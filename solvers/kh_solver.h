@@ -26,8 +26,26 @@ typedef struct kh_solver_stats {
     long unstable;     /* quasi_static: presentations whose fixed point of h was unstable */
 } kh_solver_stats;
 
+/* What a solver is and what it needs of the model (kh_solver_type.caps). */
+enum {
+    /* A general ODE stepper: integrates any model through its rhs (and its
+     * Jacobian, for the implicit methods of the type): the battery of
+     * tests/check_solvers.c runs over every such method. */
+    KH_SOLVER_ANY_SYSTEM = 1u << 0,
+    /* Steps under error control (solver.rtol, atol); else a fixed step
+     * (solver.dt). */
+    KH_SOLVER_ADAPTIVE = 1u << 1,
+    /* Needs the model's reduced form (the per-row basis of W). */
+    KH_SOLVER_NEEDS_REDUCED = 1u << 2,
+    /* Locates the switches of the right-hand side (solver.locate_switches). */
+    KH_SOLVER_LOCATES = 1u << 3,
+    /* Trains by minibatches and does not integrate (method = fast). */
+    KH_SOLVER_NOT_ODE = 1u << 4,
+};
+
 typedef struct kh_solver_type {
     const char *const *names; /* solver.method values, NULL-terminated */
+    unsigned caps;            /* KH_SOLVER_* */
     /* Plans everything: returns the solver state or NULL + KH_ERROR.
      * model, ws and p are borrowed and must outlive the solver; `stop`
      * (may be NULL) is polled between steps. */
@@ -78,6 +96,10 @@ int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_s
  * win (docs/solvers.md has the measurements). Returns the method's name. */
 #define KH_AUTO_REDUCED_MIN 65536L
 const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p);
+
+/* 1 when `method` (of the GSL family) is implicit and needs the model's
+ * Jacobian, else 0. */
+int kh_solver_is_implicit(const char *method);
 
 /* Finds the solver of a method; NULL + KH_ERROR naming the choices. */
 const kh_solver_type *kh_solver_find(const char *method);
