@@ -126,6 +126,15 @@ int kh_verify(const char *path, int json, FILE *out)
         kh_config_free(c);
         return st;
     }
+    if (r.T == 0) {
+        record_free(&r);
+        kh_config_free(c);
+        return KH_ERROR(KH_EINVAL,
+                        "%s: no trajectory to audit: khsim verify audits runs of the dynamics "
+                        "(khsim run, and khsim train's unsupervised phase); this record has none "
+                        "(khsim info shows what it holds)",
+                        path);
+    }
     const kh_params *p = &c->p;
     const long T = r.T, m = r.m;
     void *ws = model->alloc(p);

@@ -295,6 +295,11 @@ START_TEST(test_learned_beats_hebb)
     free(meta);
     free(hebb);
     free(learned);
+    /* khsim verify has nothing to audit in it, and says so (exit 2) instead
+     * of passing it vacuously. */
+    const char *ver[] = {"verify", out, NULL};
+    ck_assert_int_eq(kh_test_khsim(ver, err, sizeof err, 0), 2);
+    ck_assert_msg(strstr(err, "no trajectory"), "%s", err);
     unlink(ini);
     unlink(out);
 }
