@@ -1149,3 +1149,106 @@ int kh_gpu_fast_win_counts(kh_gpu_fast *f, long *counts, int reset)
     }
     return e != cudaSuccess ? KH_ERROR(KH_EGPU, "win counts: %s", cudaGetErrorString(e)) : KH_OK;
 }
+
+/* ---- The GPU's instances of solvers/kh_backend.h ---- */
+
+static int gpu_learner_usable(const kh_params *p)
+{
+    if (!(p->fast_rank && p->fast_code && p->fast_maxnorm)) {
+        return KH_ERROR(KH_ENOTSUP, "the GPU's fast rule is the paper's: learning.fast_rank, "
+                                    "fast_code and fast_maxnorm must be on");
+    }
+    return KH_OK;
+}
+
+static void *gpu_learner_alloc(const kh_params *p, const double *X, long N, const double *W0,
+                               long max_batch)
+{
+    return kh_gpu_fast_alloc(X, N, p->n_visible, W0, p->n_hidden, max_batch, p->p, p->R, p->k,
+                             p->delta, p->fast_min_norm, p->precision);
+}
+
+static int gpu_learner_step(void *L, const long *idx, long nb, double eps)
+{
+    return kh_gpu_fast_step((kh_gpu_fast *)L, idx, nb, eps);
+}
+
+static int gpu_learner_epoch(void *L, const long *order, double eps)
+{
+    return kh_gpu_fast_epoch((kh_gpu_fast *)L, order, eps);
+}
+
+static int gpu_learner_get_W(void *L, double *W)
+{
+    return kh_gpu_fast_get_W((kh_gpu_fast *)L, W);
+}
+
+static int gpu_learner_winners(void *L, int reset, long *count)
+{
+    return kh_gpu_fast_winners((kh_gpu_fast *)L, reset, count);
+}
+
+static void gpu_learner_release(void *L)
+{
+    kh_gpu_fast_free((kh_gpu_fast *)L);
+}
+
+static const kh_learner_backend gpu_learner = {"cuda",
+                                               gpu_learner_usable,
+                                               gpu_learner_alloc,
+                                               gpu_learner_step,
+                                               gpu_learner_epoch,
+                                               gpu_learner_get_W,
+                                               gpu_learner_winners,
+                                               NULL,
+                                               NULL,
+                                               gpu_learner_release};
+
+static void *gpu_ens_alloc(long B, long m, long n, int precision, const kh_ens_params *prm)
+{
+    return kh_gpu_ens_alloc(B, m, n, precision, prm);
+}
+
+static int gpu_ens_set_state(void *e, const double *h, const double *W)
+{
+    return kh_gpu_ens_set_state((kh_gpu_ens *)e, h, W);
+}
+
+static int gpu_ens_set_input(void *e, const double *v)
+{
+    return kh_gpu_ens_set_input((kh_gpu_ens *)e, v);
+}
+
+static int gpu_ens_advance(void *e, long steps, double dt)
+{
+    return kh_gpu_ens_advance((kh_gpu_ens *)e, steps, dt);
+}
+
+static int gpu_ens_get(void *e, double *h, double *W, double *I, double *Bn)
+{
+    return kh_gpu_ens_get((kh_gpu_ens *)e, h, W, I, Bn);
+}
+
+static int gpu_ens_get_W(void *e, long t, double *W)
+{
+    return kh_gpu_ens_get_W((kh_gpu_ens *)e, t, W);
+}
+
+static void gpu_ens_release(void *e)
+{
+    kh_gpu_ens_free((kh_gpu_ens *)e);
+}
+
+static const kh_ensemble_backend gpu_ensemble = {
+    "cuda",          gpu_ens_alloc, gpu_ens_set_state, gpu_ens_set_input,
+    gpu_ens_advance, gpu_ens_get,   gpu_ens_get_W,     gpu_ens_release};
+
+const kh_learner_backend *kh_gpu_learner_backend(void)
+{
+    return &gpu_learner;
+}
+
+const kh_ensemble_backend *kh_gpu_ensemble_backend(void)
+{
+    return &gpu_ensemble;
+}

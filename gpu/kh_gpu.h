@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "core/kh_types.h"
+#include "solvers/kh_backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,6 +75,12 @@ int kh_gpu_fast_get_W(kh_gpu_fast *f, double *W);
 /* The number of units that have been a sample's winner since the last reset
  * into *count; reset != 0 starts a new count. */
 int kh_gpu_fast_winners(kh_gpu_fast *f, int reset, long *count);
+
+/* The GPU's learner and ensemble behind solvers/kh_backend.h, or NULL when
+ * this khsim was built without CUDA (gpu/stub.c): a run that finds NULL
+ * has no GPU to offer. Whether a device is there shows at alloc. */
+const kh_learner_backend *kh_gpu_learner_backend(void);
+const kh_ensemble_backend *kh_gpu_ensemble_backend(void);
 
 /* The fast rule over groups of rows (the convolutional layers of
  * solvers/kh_conv.h): no data of its own; each step uploads its rows V

@@ -129,3 +129,13 @@ int kh_gpu_fast_win_counts(kh_gpu_fast *f, long *counts, int reset)
     (void)f, (void)counts, (void)reset;
     return KH_ERROR(KH_ENOTSUP, NO_CUDA);
 }
+
+const kh_learner_backend *kh_gpu_learner_backend(void)
+{
+    return NULL;
+}
+
+const kh_ensemble_backend *kh_gpu_ensemble_backend(void)
+{
+    return NULL;
+}

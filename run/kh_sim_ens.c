@@ -20,37 +20,38 @@
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
 #include "run/kh_sim.h"
+#include "solvers/kh_backend.h"
 #include "solvers/kh_euler.h"
 
-/* The ensemble on one device: the CPU's kh_ens or the GPU's kh_gpu_ens. */
+/* The ensemble on one device (solvers/kh_backend.h): the CPU's or the GPU's. */
 typedef struct backend {
-    kh_ens *cpu;
-    kh_gpu_ens *gpu;
+    const kh_ensemble_backend *ops;
+    void *e;
 } backend;
 
 static int be_set_state(backend *b, const double *h, const double *W)
 {
-    return b->gpu ? kh_gpu_ens_set_state(b->gpu, h, W) : kh_ens_set_state(b->cpu, h, W);
+    return b->ops->set_state(b->e, h, W);
 }
 
 static int be_set_input(backend *b, const double *v)
 {
-    return b->gpu ? kh_gpu_ens_set_input(b->gpu, v) : kh_ens_set_input(b->cpu, v);
+    return b->ops->set_input(b->e, v);
 }
 
 static int be_advance(backend *b, long steps, double dt)
 {
-    return b->gpu ? kh_gpu_ens_advance(b->gpu, steps, dt) : kh_ens_advance(b->cpu, steps, dt);
+    return b->ops->advance(b->e, steps, dt);
 }
 
 static int be_get(backend *b, double *h, double *W, double *I, double *Bn)
 {
-    return b->gpu ? kh_gpu_ens_get(b->gpu, h, W, I, Bn) : kh_ens_get(b->cpu, h, W, I, Bn);
+    return b->ops->get(b->e, h, W, I, Bn);
 }
 
 static int be_get_W(backend *b, long t, double *W)
 {
-    return b->gpu ? kh_gpu_ens_get_W(b->gpu, t, W) : kh_ens_get_W(b->cpu, t, W);
+    return b->ops->get_W(b->e, t, W);
 }
 
 int kh_sim_ens_wanted(const kh_params *p)
@@ -71,8 +72,9 @@ typedef struct ens_run {
 
 static void ens_run_free(ens_run *r)
 {
-    kh_ens_free(r->be.cpu);
-    kh_gpu_ens_free(r->be.gpu);
+    if (r->be.ops && r->be.e) {
+        r->be.ops->release(r->be.e);
+    }
     if (r->model && r->ws) {
         r->model->free(r->ws);
     }
@@ -300,12 +302,9 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
                                  p->delta, p->h_star, p->g_n,   p->g,   p->drive == KH_DRIVE_Q};
     }
     if (st == KH_OK) {
-        if (gpu) {
-            r.be.gpu = kh_gpu_ens_alloc(B, m, n, p->precision, prm);
-        } else {
-            r.be.cpu = kh_ens_alloc(B, m, n, p->precision, prm);
-        }
-        st = (r.be.gpu || r.be.cpu) ? KH_OK : KH_ENOMEM;
+        r.be.ops = gpu ? kh_gpu_ensemble_backend() : &kh_ens_cpu_backend;
+        r.be.e = r.be.ops ? r.be.ops->alloc(B, m, n, p->precision, prm) : NULL;
+        st = r.be.e ? KH_OK : KH_ENOMEM;
         if (st != KH_OK) {
             st = kh_errmsg()[0] ? st : KH_ERROR(st, "cannot allocate the ensemble");
         }

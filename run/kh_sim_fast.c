@@ -19,7 +19,7 @@
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
 #include "run/kh_sim.h"
-#include "solvers/kh_fast.h"
+#include "solvers/kh_backend.h"
 
 void kh_sim_shuffle(long *order, long N, kh_rng *r)
 {
@@ -36,8 +36,8 @@ void kh_sim_shuffle(long *order, long N, kh_rng *r)
 
 typedef struct fast_run {
     kh_dataset data;
-    kh_fast *fast;      /* the CPU's learner, or */
-    kh_gpu_fast *gfast; /* the GPU's (solver.device = cuda | auto, with a GPU) */
+    const kh_learner_backend *be; /* the CPU's learner, or the GPU's (solver.device) */
+    void *L;
     kh_h5 *h5;
     double *W, *cur, *act, *B, *tbuf;
     long *order;
@@ -46,8 +46,9 @@ typedef struct fast_run {
 
 static void fast_run_free(fast_run *r)
 {
-    kh_fast_free(r->fast);
-    kh_gpu_fast_free(r->gfast);
+    if (r->be && r->L) {
+        r->be->release(r->L);
+    }
     kh_dataset_release(&r->data);
     free(r->W);
     free(r->cur);
@@ -57,25 +58,17 @@ static void fast_run_free(fast_run *r)
     free(r->order);
 }
 
-/* The weights as double [m, n], from either learner. */
+/* The weights as double [m, n]. */
 static int get_W(fast_run *r, double *W)
 {
-    if (r->gfast) {
-        return kh_gpu_fast_get_W(r->gfast, W);
-    }
-    kh_fast_get_W(r->fast, W);
-    return KH_OK;
+    return r->be->get_W(r->L, W);
 }
 
-/* One minibatch on either learner; the operations it took into *flops. */
+/* One minibatch; the operations it took into *flops. */
 static int step(fast_run *r, const long *idx, long nb, double eps, double *flops)
 {
-    if (r->gfast) {
-        *flops += 2.0 * (double)nb * (double)r->m * (double)r->n;
-        return kh_gpu_fast_step(r->gfast, idx, nb, eps);
-    }
-    int st = kh_fast_step(r->fast, idx, nb, eps);
-    *flops += kh_fast_flops(r->fast);
+    int st = r->be->step(r->L, idx, nb, eps);
+    *flops += r->be->flops ? r->be->flops(r->L) : 2.0 * (double)nb * (double)r->m * (double)r->n;
     return st;
 }
 
@@ -85,9 +78,9 @@ static int step(fast_run *r, const long *idx, long nb, double eps, double *flops
 static int record_row(fast_run *r, const kh_params *p, double t, long b, long sample)
 {
     const long m = p->n_hidden;
-    if (r->gfast) {
-        /* The GPU keeps no per-sample record: the currents of the sample at
-         * the weights reached, on the host. */
+    if (!r->be->last) {
+        /* A learner that keeps no per-sample record (the GPU's): the
+         * currents of the sample at the weights reached, on the host. */
         const long n = p->n_visible;
         const double *v = r->data.x + (size_t)sample * (size_t)n;
         for (long mu = 0; mu < m; mu++) {
@@ -96,8 +89,7 @@ static int record_row(fast_run *r, const kh_params *p, double t, long b, long sa
             r->act[mu] = r->cur[mu];
         }
     } else {
-        kh_fast_last(r->fast, b, r->cur, r->act, NULL);
-        kh_fast_pnorm(r->fast, r->B);
+        r->be->last(r->L, b, r->cur, r->act, r->B);
     }
     double L = 0.0;
     for (long mu = 0; mu < m; mu++) {
@@ -115,13 +107,9 @@ static int record_epoch(fast_run *r, const kh_params *p, double eps, double seco
     const long m = p->n_hidden;
     const double Rp = pow(p->R, p->p);
     long winners = 0;
-    int st;
-    if (r->gfast) {
-        if ((st = kh_gpu_fast_winners(r->gfast, 1, &winners)) != KH_OK) {
-            return st;
-        }
-    } else {
-        winners = kh_fast_winners(r->fast, 1);
+    int st = r->be->winners(r->L, 1, &winners);
+    if (st != KH_OK) {
+        return st;
     }
     double mean = 0.0, mx = 0.0;
     for (long mu = 0; mu < m; mu++) {
@@ -180,9 +168,10 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
             break;
         }
         long nb = 0, b0 = 0;
-        if (r->gfast && p->snapshot_batches == 0) {
-            /* A whole epoch on the GPU without a host round trip per minibatch. */
-            if ((st = kh_gpu_fast_epoch(r->gfast, r->order, eps)) != KH_OK) {
+        const int whole = r->be->epoch && p->snapshot_batches == 0;
+        if (whole) {
+            /* A whole epoch at once (the GPU: no host round trip per minibatch). */
+            if ((st = r->be->epoch(r->L, r->order, eps)) != KH_OK) {
                 break;
             }
             b0 = (per_epoch - 1) * nb_max;
@@ -195,7 +184,7 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
             res->stats.rhs_evals = samples - samples0;
             res->t_end = (double)samples * T;
         }
-        for (long i = 0; i < per_epoch && !(r->gfast && p->snapshot_batches == 0); i++) {
+        for (long i = 0; i < per_epoch && !whole; i++) {
             if (stop && *stop) {
                 st = KH_ERROR(KH_EINTR, "interrupted in epoch %ld at minibatch %ld", e + 1, i);
                 break;
@@ -263,25 +252,26 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
 }
 
 /* The CPU's learner, or the GPU's where solver.device asks for it and one is
- * there. The GPU runs the paper's rule (all three switches on). */
+ * there (solvers/kh_backend.h). */
 static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_sim_result *res)
 {
     snprintf(res->device, sizeof res->device, "cpu");
     if (p->device != KH_DEV_CPU) {
+        const kh_learner_backend *gpu = kh_gpu_learner_backend();
         char name[256] = "", why[1024] = "";
         double mem;
         int ma, mi;
-        int st = kh_gpu_probe(name, sizeof name, &mem, &ma, &mi);
-        if (st == KH_OK && !(p->fast_rank && p->fast_code && p->fast_maxnorm)) {
-            st = KH_ERROR(KH_ENOTSUP, "the GPU's fast rule is the paper's: learning.fast_rank, "
-                                      "fast_code and fast_maxnorm must be on");
+        int st = gpu ? kh_gpu_probe(name, sizeof name, &mem, &ma, &mi)
+                     : KH_ERROR(KH_ENOTSUP, "this khsim was built without CUDA (make gpu)");
+        if (st == KH_OK) {
+            st = gpu->usable(p);
         }
         if (st == KH_OK) {
-            r->gfast = kh_gpu_fast_alloc(r->data.x, N, p->n_visible, r->W, p->n_hidden, nb, p->p,
-                                         p->R, p->k, p->delta, p->fast_min_norm, p->precision);
-            st = r->gfast ? KH_OK : KH_EGPU;
+            r->L = gpu->alloc(p, r->data.x, N, r->W, nb);
+            st = r->L ? KH_OK : kh_errcode();
         }
         if (st == KH_OK) {
+            r->be = gpu;
             snprintf(res->device, sizeof res->device, "cuda: %s", name);
             return KH_OK;
         }
@@ -291,8 +281,9 @@ static int choose_learner(fast_run *r, const kh_params *p, long N, long nb, kh_s
         }
         snprintf(res->device, sizeof res->device, "cpu (device = auto: %.280s)", why);
     }
-    r->fast = kh_fast_alloc(p, r->data.x, N, r->W, nb);
-    return r->fast ? KH_OK : kh_errcode();
+    r->be = &kh_fast_cpu_backend;
+    r->L = r->be->alloc(p, r->data.x, N, r->W, nb);
+    return r->L ? KH_OK : kh_errcode();
 }
 
 /* The epochs a record holds complete (its /epochs rows), or -1 on error. */

@@ -13,6 +13,7 @@
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
 #include "core/kh_threads.h"
+#include "solvers/kh_backend.h"
 #include "solvers/kh_euler.h"
 #include "solvers/kh_solver.h"
 
@@ -261,3 +262,50 @@ int kh_ens_get_W(const kh_ens *e, long t, double *W)
     }
     return KH_OK;
 }
+
+/* The CPU's ensemble behind solvers/kh_backend.h. */
+static void *ens_alloc(long B, long m, long n, int precision, const kh_ens_params *prm)
+{
+    return kh_ens_alloc(B, m, n, precision, prm);
+}
+
+static int ens_set_state(void *e, const double *h, const double *W)
+{
+    return kh_ens_set_state(e, h, W);
+}
+
+static int ens_set_input(void *e, const double *v)
+{
+    return kh_ens_set_input(e, v);
+}
+
+static int ens_advance(void *e, long steps, double dt)
+{
+    return kh_ens_advance(e, steps, dt);
+}
+
+static int ens_get(void *e, double *h, double *W, double *I, double *Bn)
+{
+    return kh_ens_get(e, h, W, I, Bn);
+}
+
+static int ens_get_W(void *e, long t, double *W)
+{
+    return kh_ens_get_W(e, t, W);
+}
+
+static void ens_release(void *e)
+{
+    kh_ens_free(e);
+}
+
+const kh_ensemble_backend kh_ens_cpu_backend = {
+    .name = "cpu",
+    .alloc = ens_alloc,
+    .set_state = ens_set_state,
+    .set_input = ens_set_input,
+    .advance = ens_advance,
+    .get = ens_get,
+    .get_W = ens_get_W,
+    .release = ens_release,
+};

@@ -20,6 +20,7 @@
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
 #include "core/kh_threads.h"
+#include "solvers/kh_backend.h"
 #include "solvers/kh_fast.h"
 #include "solvers/kh_solver.h"
 #include "solvers/kh_steady.h"
@@ -511,3 +512,61 @@ static void *not_a_stepper(const char *method, const kh_model_type *model, void 
 
 const kh_solver_type kh_solver_fast = {
     .names = names, .caps = KH_SOLVER_NOT_ODE, .alloc = not_a_stepper};
+
+/* The CPU's learner behind solvers/kh_backend.h. */
+static int cpu_usable(const kh_params *p)
+{
+    (void)p;
+    return KH_OK;
+}
+
+static void *cpu_alloc(const kh_params *p, const double *X, long N, const double *W0,
+                       long max_batch)
+{
+    return kh_fast_alloc(p, X, N, W0, max_batch);
+}
+
+static int cpu_step(void *L, const long *idx, long nb, double eps)
+{
+    return kh_fast_step(L, idx, nb, eps);
+}
+
+static int cpu_get_W(void *L, double *W)
+{
+    kh_fast_get_W(L, W);
+    return KH_OK;
+}
+
+static int cpu_winners(void *L, int reset, long *count)
+{
+    *count = kh_fast_winners(L, reset);
+    return KH_OK;
+}
+
+static double cpu_flops(const void *L)
+{
+    return kh_fast_flops(L);
+}
+
+static void cpu_last(const void *L, long b, double *current, double *activity, double *B)
+{
+    kh_fast_last(L, b, current, activity, NULL);
+    kh_fast_pnorm(L, B);
+}
+
+static void cpu_release(void *L)
+{
+    kh_fast_free(L);
+}
+
+const kh_learner_backend kh_fast_cpu_backend = {
+    .name = "cpu",
+    .usable = cpu_usable,
+    .alloc = cpu_alloc,
+    .step = cpu_step,
+    .get_W = cpu_get_W,
+    .winners = cpu_winners,
+    .flops = cpu_flops,
+    .last = cpu_last,
+    .release = cpu_release,
+};

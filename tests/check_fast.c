@@ -17,8 +17,8 @@
 /* The fast rule written as directly as possible: every unit's current by a
  * plain sum, a full sort-free scan for the top and k-th unit, the dense
  * update over every row, W += eps dW / max |dW| (README, "The model"). */
-static void direct_step(double *W, long m, long n, const double *X, const long *idx, long nb,
-                        double p, double R, long k, double delta, double eps, double min_norm)
+void kh_test_fast_direct_step(double *W, long m, long n, const double *X, const long *idx, long nb,
+                              double p, double R, long k, double delta, double eps, double min_norm)
 {
     double *g = calloc((size_t)(m * nb), sizeof(double));
     double *I = calloc((size_t)(m * nb), sizeof(double));
@@ -110,7 +110,7 @@ START_TEST(test_fast_direct_loop)
     const double eps[3] = {0.04, 0.03, 0.02};
     for (int s = 0; s < 3; s++) {
         ck_assert_int_eq(kh_fast_step(f, batches[s], 5, eps[s]), KH_OK);
-        direct_step(W, m, n, X, batches[s], 5, p, 1.3, k, 0.4, eps[s], 1e-30);
+        kh_test_fast_direct_step(W, m, n, X, batches[s], 5, p, 1.3, k, 0.4, eps[s], 1e-30);
     }
     kh_fast_get_W(f, Wf);
     double err = 0.0, moved = 0.0;

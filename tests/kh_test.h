@@ -37,6 +37,12 @@ double *kh_test_read(const char *path, const char *ds, int *rank, long dims[3]);
 /* Writes text to a new temporary file with `suffix`; returns its path in buf. */
 void kh_test_write_file(char *buf, size_t len, const char *suffix, const char *text);
 
+/* The fast rule's step written as directly as possible (tests/check_fast.c):
+ * W [m, n] += eps dW / max(max |dW|, min_norm) for the samples idx [nb] of X. */
+void kh_test_fast_direct_step(double *W, long m, long n, const double *X, const long *idx, long nb,
+                              double p, double R, long k, double delta, double eps,
+                              double min_norm);
+
 Suite *kh_config_suite(void);
 Suite *kh_data_suite(void);
 Suite *kh_models_suite(void);
@@ -53,5 +59,6 @@ Suite *kh_reduced_suite(void);
 Suite *kh_stdp_suite(void);
 Suite *kh_conv_suite(void);
 Suite *kh_kcap_suite(void);
+Suite *kh_backends_suite(void);
 
 #endif

@@ -32,6 +32,7 @@ int main(int argc, char **argv)
     srunner_add_suite(sr, kh_stdp_suite());
     srunner_add_suite(sr, kh_conv_suite());
     srunner_add_suite(sr, kh_kcap_suite());
+    srunner_add_suite(sr, kh_backends_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
