@@ -459,16 +459,16 @@ void kh_kcap_rule_update(const kh_kcap_rule *r, const kh_kcap_net *net, const do
 }
 
 double kh_kcap_meta_loss(const kh_kcap_rule *r, const kh_kcap_net *net, const double *x0,
-                         double tau, double *grad, kh_kcap_net *work, kh_kcap_net *gwork,
-                         kh_kcap_pass *ps, kh_kcap_pass *ps2)
+                         const double *xe, double tau, double *grad, kh_kcap_net *work,
+                         kh_kcap_net *gwork, kh_kcap_pass *ps, kh_kcap_pass *ps2)
 {
     kh_kcap_forward(net, x0, 0.0, ps);
     rule_sweep(r, net, x0, ps, work, NULL, NULL);
     net_axpy(work, net, 1.0, work); /* M' = M + f */
-    const double L = kh_kcap_forward(work, x0, tau, ps2);
+    const double L = kh_kcap_forward(work, xe, tau, ps2);
     if (grad) {
         net_zero(gwork);
-        kh_kcap_backward(work, x0, tau, ps2, gwork);
+        kh_kcap_backward(work, xe, tau, ps2, gwork);
         rule_sweep(r, net, x0, ps, NULL, gwork, grad);
     }
     return L;

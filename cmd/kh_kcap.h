@@ -111,14 +111,16 @@ void kh_kcap_rule_free(kh_kcap_rule *r);
 void kh_kcap_rule_update(const kh_kcap_rule *r, const kh_kcap_net *net, const double *x0,
                          const kh_kcap_pass *ps, kh_kcap_net *dnet);
 
-/* The one-step objective L(theta) = |M'(x0) - x0|^2, M' = M + f_theta(the
- * histories of the hard pass of x0 at M), through the soft cap at tau; with
+/* The one-step objective L(theta) = |M'(xe) - xe|^2, M' = M + f_theta(the
+ * histories of the hard pass of x0 at M), through the soft cap at tau (xe =
+ * x0: the seed's objective; xe another sample: the loss the update leaves
+ * on it); with
  * grad (may be NULL) its gradient with respect to theta is added into grad
  * [r->total]. `work` is a net of the same shape and `ps`, `ps2` passes, all
  * scratch. Returns L. */
 double kh_kcap_meta_loss(const kh_kcap_rule *r, const kh_kcap_net *net, const double *x0,
-                         double tau, double *grad, kh_kcap_net *work, kh_kcap_net *gwork,
-                         kh_kcap_pass *ps, kh_kcap_pass *ps2);
+                         const double *xe, double tau, double *grad, kh_kcap_net *work,
+                         kh_kcap_net *gwork, kh_kcap_pass *ps, kh_kcap_pass *ps2);
 
 /* The earth mover's distance between the latent states L [N, m] and the 2-D
  * points Z [N, 2]: L projected on its two principal axes, both sets

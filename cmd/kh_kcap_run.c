@@ -163,11 +163,12 @@ static int local_rule(kc_run *r, kh_kcap_net *net, const kh_kcap_rule *rule, kh_
     }
     kh_rng rng;
     kh_rng_seed(&rng, (uint64_t)p->kc_seed, rule ? 41 : 40);
-    char name[96];
+    char name[96], name_next[96];
     snprintf(name, sizeof name, "%s/loss", g);
+    snprintf(name_next, sizeof name_next, "%s/loss_next", g);
     for (long e = 0; e < p->kc_epochs && st == KH_OK; e++) {
         kh_sim_shuffle(r->d.order, r->d.N, &rng);
-        double L = 0.0;
+        double L = 0.0, Ln = 0.0;
         for (long s = 0; s < r->d.N && st == KH_OK; s++) {
             if (r->stop && *r->stop) {
                 st = KH_ERROR(KH_EINTR, "interrupted in %s, epoch %ld", g, e + 1);
@@ -190,6 +191,8 @@ static int local_rule(kc_run *r, kh_kcap_net *net, const kh_kcap_rule *rule, kh_
                 kh_kcap_hebb(net, x0, &ps, p->kc_eta);
             }
             L += kh_kcap_forward(net, x0, 0.0, &ps2) / (double)r->d.N;
+            Ln += kh_kcap_forward(net, r->d.x + r->d.order[(s + 1) % r->d.N] * r->d.n, 0.0, &ps2) /
+                  (double)r->d.N;
         }
         if (st == KH_OK && (!isfinite(L) || !finite_net(net))) {
             st =
@@ -199,6 +202,10 @@ static int local_rule(kc_run *r, kh_kcap_net *net, const kh_kcap_rule *rule, kh_
             st = series(r, name, L,
                         "1|mean over the pass of |M'(x) - x|^2 one step after each update, hard "
                         "cap");
+        }
+        if (st == KH_OK) {
+            st = series(r, name_next, Ln,
+                        "1|the same on the next sample of the stream, y = M'(x_next)");
         }
         r->done += 1.0;
         report(r, g, e + 1, p->kc_epochs);
@@ -251,7 +258,10 @@ static int meta_train(kc_run *r, kh_kcap_rule *rule, kh_kcap_net *work, kh_kcap_
                 break;
             }
             const double *x0 = r->d.x + r->d.order[s] * r->d.n;
-            L += kh_kcap_meta_loss(rule, &net, x0, tau, g, work, gwork, &ps, &ps2) / (double)r->d.N;
+            const double *xe =
+                p->kc_meta_target ? r->d.x + r->d.order[(s + 1) % r->d.N] * r->d.n : x0;
+            L += kh_kcap_meta_loss(rule, &net, x0, xe, tau, g, work, gwork, &ps, &ps2) /
+                 (double)r->d.N;
             /* the inner step: M += f_theta(the hard pass at M) */
             kh_kcap_rule_update(rule, &net, x0, &ps, work);
             double *a[10], *b[10];

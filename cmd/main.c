@@ -375,6 +375,12 @@ static int cmd_kcap(const kh_cli *cli)
     if (s == KH_OK && !cli->quiet) {
         printf("%s: complete (khsim info or plots/kcap.py to read it)\n", c->p.out_path);
     }
+    if (s == KH_EINTR) {
+        fprintf(stderr,
+                "khsim: %s is marked interrupted; khsim kcap does not resume (a run "
+                "takes seconds): run it again\n",
+                c->p.out_path);
+    }
     kh_config_free(c);
     return s;
 }

@@ -114,7 +114,7 @@ typedef struct kh_params {
     int cv_init_sphere;     /* W(0) scaled onto the L^p sphere, filter by filter */
     long tr_conv_layers;    /* train.features = conv: the layers used (0: all) */
     /* [kcap] (khsim kcap: Balwani's k-cap recurrent network) */
-    int kc_data, kc_cap_output;
+    int kc_data, kc_cap_output, kc_meta_target;
     long kc_samples, kc_inputs, kc_hidden, kc_k, kc_steps, kc_epochs, kc_meta_epochs, kc_meta_batch,
         kc_rule_hidden, kc_bp_epochs, kc_seed;
     double kc_noise, kc_eta, kc_meta_lr, kc_tau0, kc_tau_end, kc_bp_lr;

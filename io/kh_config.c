@@ -247,6 +247,9 @@ const kh_param_info kh_param_table[] = {
      "khsim kcap: passes over the data that train the learned rule (each from a fresh network)"},
     {"kcap", "meta_batch", KH_PT_LONG, OFF(kc_meta_batch), 0, 20, NULL, 1, LBIG, 0, NULL, "",
      "khsim kcap: samples per Adam step of the learned rule"},
+    {"kcap", "meta_target", KH_PT_ENUM, OFF(kc_meta_target), 0, 0, NULL, 0, 0, 0, "same,next",
+     "", "khsim kcap: the sample the meta-objective measures one step after the update: the one "
+     "the update came from (same, the seed's) or the next one of the stream (next)"},
     {"kcap", "meta_lr", KH_PT_DOUBLE, OFF(kc_meta_lr), 0, 0.003, NULL, 0, BIG, 1, NULL, "",
      "khsim kcap: Adam's learning rate for the learned rule's parameters"},
     {"kcap", "rule_hidden", KH_PT_LONG, OFF(kc_rule_hidden), 0, 8, NULL, 1, 256, 0, NULL, "",
