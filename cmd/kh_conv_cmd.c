@@ -482,12 +482,7 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
         if (s2 == KH_OK) {
             s2 = kh_h5_set_attr(f, "/conv", "epochs_done", (double)res->epochs, NULL);
         }
-        if (s2 == KH_OK) {
-            s2 = kh_h5_set_status(
-                f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
-        }
-        int s3 = kh_h5_close(f);
-        st = kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+        st = kh_h5_end(f, st, msg, s2);
     }
     conv_run_free(&r);
     return st;

@@ -533,12 +533,7 @@ int kh_kcap_run(kh_config *c, const char *overrides, int resume, const volatile 
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
         int s2 = kh_h5_set_attr(r.f, "/kcap", "seconds", kh_wall_seconds() - t0, NULL);
-        if (s2 == KH_OK) {
-            s2 = kh_h5_set_status(
-                r.f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
-        }
-        int s3 = kh_h5_close(r.f);
-        st = kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+        st = kh_h5_end(r.f, st, msg, s2);
     }
     kh_kcap_net_free(&net0);
     kh_kcap_net_free(&net);

@@ -692,12 +692,7 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
         for (int k = 0; k < 5 && s2 == KH_OK; k++) {
             s2 = kh_h5_set_attr(f, "/stdp", names[k], attrs[k], NULL);
         }
-        if (s2 == KH_OK) {
-            s2 = kh_h5_set_status(
-                f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
-        }
-        int s3 = kh_h5_close(f);
-        st = kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+        st = kh_h5_end(f, st, msg, s2);
     }
     learner_free(&L[0]);
     learner_free(&L[1]);

@@ -628,12 +628,7 @@ static int finish_record(kh_h5 *f, int st, const kh_train_result *res)
     if (s2 == KH_OK && res->test_error >= 0) {
         s2 = kh_h5_set_attr(f, "/train", "test_error_final", res->test_error, NULL);
     }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(
-            f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"), msg);
-    }
-    int s3 = kh_h5_close(f);
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return kh_h5_end(f, st, msg, s2);
 }
 
 /* train.features = backprop: W (from W(0) of the study) and S trained

@@ -259,7 +259,18 @@ static void end_progress(const progress_ctx *pc)
     }
 }
 
-static int cmd_run(const kh_cli *cli)
+/* A command that runs a study: with_study opens it (open_study), starts the
+ * progress line, calls the command's body, and frees the study. The body
+ * runs it, calls end_progress, then says what came of it. */
+typedef struct study_run {
+    const kh_cli *cli;
+    kh_config *c;
+    const char *overrides;
+    kh_progress_fn pf;
+    progress_ctx *pc;
+} study_run;
+
+static int with_study(const kh_cli *cli, int (*body)(const study_run *sr))
 {
     kh_config *c;
     char overrides[8192];
@@ -268,11 +279,21 @@ static int cmd_run(const kh_cli *cli)
         return s;
     }
     progress_ctx pc;
-    kh_progress_fn pf = progress_start(&pc, cli);
+    const study_run sr = {cli, c, overrides, progress_start(&pc, cli), &pc};
+    s = body(&sr);
+    kh_config_free(c);
+    return s;
+}
+
+static int cmd_run_body(const study_run *sr)
+{
+    const kh_cli *cli = sr->cli;
+    kh_config *c = sr->c;
+    int s;
     kh_sim_result res;
-    s = cli->resume ? kh_sim_resume(c, &stop_signal, pf, &pc, &res)
-                    : kh_sim_run(c, overrides, &stop_signal, pf, &pc, &res);
-    end_progress(&pc);
+    s = cli->resume ? kh_sim_resume(c, &stop_signal, sr->pf, sr->pc, &res)
+                    : kh_sim_run(c, sr->overrides, &stop_signal, sr->pf, sr->pc, &res);
+    end_progress(sr->pc);
     const char *parts = "";
     if (cli->resume && (s == KH_OK || s == KH_EINTR || s == KH_ESOLVER)) {
         /* The record's /solver counts every part of the run: say those. */
@@ -315,39 +336,34 @@ static int cmd_run(const kh_cli *cli)
         fprintf(stderr, "khsim: to go on from its last snapshot: khsim run --resume %s\n",
                 c->p.out_path);
     }
-    kh_config_free(c);
+    return s;
+}
+
+static int cmd_run(const kh_cli *cli)
+{
+    return with_study(cli, cmd_run_body);
+}
+
+static int cmd_compare_body(const study_run *sr)
+{
+    int s = kh_compare_run(sr->c, sr->overrides, &stop_signal, sr->pf, sr->pc, stdout);
+    end_progress(sr->pc);
     return s;
 }
 
 static int cmd_compare(const kh_cli *cli)
 {
-    kh_config *c;
-    char overrides[8192];
-    int s = open_study(cli, &c, overrides, sizeof overrides);
-    if (s != KH_OK) {
-        return s;
-    }
-    progress_ctx pc;
-    kh_progress_fn pf = progress_start(&pc, cli);
-    s = kh_compare_run(c, overrides, &stop_signal, pf, &pc, stdout);
-    end_progress(&pc);
-    kh_config_free(c);
-    return s;
+    return with_study(cli, cmd_compare_body);
 }
 
 /* khsim stdp: the STDP-derived rule and backprop on a binary pair. */
-static int cmd_stdp(const kh_cli *cli)
+static int cmd_stdp_body(const study_run *sr)
 {
-    kh_config *c;
-    char overrides[8192];
-    int s = open_study(cli, &c, overrides, sizeof overrides);
-    if (s != KH_OK) {
-        return s;
-    }
-    progress_ctx pc;
-    kh_progress_fn pf = progress_start(&pc, cli);
-    s = kh_stdp_run(c, overrides, cli->resume, &stop_signal, pf, &pc);
-    end_progress(&pc);
+    const kh_cli *cli = sr->cli;
+    kh_config *c = sr->c;
+    int s;
+    s = kh_stdp_run(c, sr->overrides, cli->resume, &stop_signal, sr->pf, sr->pc);
+    end_progress(sr->pc);
     if (s == KH_OK && !cli->quiet) {
         printf("%s: complete (khsim info or plots/stdp.py to read it)\n", c->p.out_path);
     }
@@ -355,23 +371,22 @@ static int cmd_stdp(const kh_cli *cli)
         fprintf(stderr, "khsim: to go on from the last complete epoch: khsim stdp --resume %s\n",
                 c->p.out_path);
     }
-    kh_config_free(c);
     return s;
 }
 
-/* khsim kcap: the k-cap recurrent network with local plasticity. */
-static int cmd_kcap(const kh_cli *cli)
+static int cmd_stdp(const kh_cli *cli)
 {
-    kh_config *c;
-    char overrides[8192];
-    int s = open_study(cli, &c, overrides, sizeof overrides);
-    if (s != KH_OK) {
-        return s;
-    }
-    progress_ctx pc;
-    kh_progress_fn pf = progress_start(&pc, cli);
-    s = kh_kcap_run(c, overrides, cli->resume, &stop_signal, pf, &pc);
-    end_progress(&pc);
+    return with_study(cli, cmd_stdp_body);
+}
+
+/* khsim kcap: the k-cap recurrent network with local plasticity. */
+static int cmd_kcap_body(const study_run *sr)
+{
+    const kh_cli *cli = sr->cli;
+    kh_config *c = sr->c;
+    int s;
+    s = kh_kcap_run(c, sr->overrides, cli->resume, &stop_signal, sr->pf, sr->pc);
+    end_progress(sr->pc);
     if (s == KH_OK && !cli->quiet) {
         printf("%s: complete (khsim info or plots/kcap.py to read it)\n", c->p.out_path);
     }
@@ -381,24 +396,23 @@ static int cmd_kcap(const kh_cli *cli)
                 "takes seconds): run it again\n",
                 c->p.out_path);
     }
-    kh_config_free(c);
     return s;
 }
 
-/* khsim conv: convolutional layers trained by the fast rule over patches. */
-static int cmd_conv(const kh_cli *cli)
+static int cmd_kcap(const kh_cli *cli)
 {
-    kh_config *c;
-    char overrides[8192];
-    int s = open_study(cli, &c, overrides, sizeof overrides);
-    if (s != KH_OK) {
-        return s;
-    }
-    progress_ctx pc;
-    kh_progress_fn pf = progress_start(&pc, cli);
+    return with_study(cli, cmd_kcap_body);
+}
+
+/* khsim conv: convolutional layers trained by the fast rule over patches. */
+static int cmd_conv_body(const study_run *sr)
+{
+    const kh_cli *cli = sr->cli;
+    kh_config *c = sr->c;
+    int s;
     kh_conv_result res;
-    s = kh_conv_run(c, overrides, cli->resume, &stop_signal, pf, &pc, &res);
-    end_progress(&pc);
+    s = kh_conv_run(c, sr->overrides, cli->resume, &stop_signal, sr->pf, sr->pc, &res);
+    end_progress(sr->pc);
     if ((s == KH_OK && !cli->quiet) || s == KH_EINTR) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s; %d layers, %ld of %ld epochs on %ld images, %.1f s (plots/conv_filters.py "
@@ -409,23 +423,22 @@ static int cmd_conv(const kh_cli *cli)
     if (s == KH_EINTR) {
         fprintf(stderr, "khsim: to go on: khsim conv --resume %s\n", c->p.out_path);
     }
-    kh_config_free(c);
     return s;
 }
 
-static int cmd_train(const kh_cli *cli)
+static int cmd_conv(const kh_cli *cli)
 {
-    kh_config *c;
-    char overrides[8192];
-    int s = open_study(cli, &c, overrides, sizeof overrides);
-    if (s != KH_OK) {
-        return s;
-    }
-    progress_ctx pc;
-    kh_progress_fn pf = progress_start(&pc, cli);
+    return with_study(cli, cmd_conv_body);
+}
+
+static int cmd_train_body(const study_run *sr)
+{
+    const kh_cli *cli = sr->cli;
+    kh_config *c = sr->c;
+    int s;
     kh_train_result res;
-    s = kh_train_run(c, overrides, cli->resume, &stop_signal, pf, &pc, &res);
-    end_progress(&pc);
+    s = kh_train_run(c, sr->overrides, cli->resume, &stop_signal, sr->pf, sr->pc, &res);
+    end_progress(sr->pc);
     const int bp = c->p.tr_features == KH_FEAT_BACKPROP;
     if (bp && (s == KH_OK || (s == KH_EINTR && res.train_error >= 0.0))) {
         fprintf(s == KH_OK ? stdout : stderr,
@@ -452,8 +465,12 @@ static int cmd_train(const kh_cli *cli)
     if (s == KH_EINTR && !bp) {
         fprintf(stderr, "khsim: to go on: khsim train --resume %s\n", c->p.out_path);
     }
-    kh_config_free(c);
     return s;
+}
+
+static int cmd_train(const kh_cli *cli)
+{
+    return with_study(cli, cmd_train_body);
 }
 
 #ifdef KH_HAVE_MPI

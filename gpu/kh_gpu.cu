@@ -591,25 +591,21 @@ template <typename R> __global__ void fast_gather(R *Vb, const R *X, const long 
     }
 }
 
-/* The top and k-th unit of sample blockIdx.x: each thread ranks its share
- * of the units, thread 0 merges the lists (kh_topk_offer both times, and
- * ties go to the lower index, so the result is the CPU's). */
+/* The k largest of the entries C[e0 .. e1) of this block, offered as index
+ * e - base: each thread ranks its share, thread 0 merges the lists
+ * (kh_topk_offer both times, ties to the lower index, so the result is the
+ * CPU's) into top and idx; only thread 0's are the block's. */
 template <typename R>
-__global__ void fast_topk(const R *C, long m, long k, long *crow, unsigned char *touched,
-                          unsigned char *won)
+__device__ void block_topk(const R *C, long e0, long e1, long base, long k, R *top, long *idx)
 {
     __shared__ R tv[THREADS * KH_GPU_KMAX];
     __shared__ long ti[THREADS * KH_GPU_KMAX];
-    const long b = blockIdx.x;
-    const R *c = C + (size_t)b * m;
-    R top[KH_GPU_KMAX];
-    long idx[KH_GPU_KMAX];
     for (long j = 0; j < k; j++) {
         top[j] = -(R)INFINITY;
         idx[j] = -1;
     }
-    for (long mu = threadIdx.x; mu < m; mu += blockDim.x) {
-        topk_offer(top, idx, k, c[mu], mu);
+    for (long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
+        topk_offer(top, idx, k, C[e], e - base);
     }
     for (long j = 0; j < k; j++) {
         tv[threadIdx.x * k + j] = top[j];
@@ -626,6 +622,19 @@ __global__ void fast_topk(const R *C, long m, long k, long *crow, unsigned char 
                 topk_offer(top, idx, k, tv[q], ti[q]);
             }
         }
+    }
+}
+
+/* The top and k-th unit of sample blockIdx.x. */
+template <typename R>
+__global__ void fast_topk(const R *C, long m, long k, long *crow, unsigned char *touched,
+                          unsigned char *won)
+{
+    const long b = blockIdx.x;
+    R top[KH_GPU_KMAX];
+    long idx[KH_GPU_KMAX];
+    block_topk(C, b * m, (b + 1) * m, b * m, k, top, idx);
+    if (threadIdx.x == 0) {
         crow[2 * b] = idx[0];
         crow[2 * b + 1] = idx[k - 1];
         if (idx[0] >= 0) {
@@ -647,34 +656,11 @@ __global__ void fast_topk_groups(const R *C, long m, long k, const long *gend, l
                                  long *cvrow, unsigned char *touched, unsigned char *won,
                                  unsigned long long *wins)
 {
-    __shared__ R tv[THREADS * KH_GPU_KMAX];
-    __shared__ long ti[THREADS * KH_GPU_KMAX];
     const long g = blockIdx.x;
-    const long e0 = (g ? gend[g - 1] : 0) * m, e1 = gend[g] * m;
     R top[KH_GPU_KMAX];
     long idx[KH_GPU_KMAX];
-    for (long j = 0; j < k; j++) {
-        top[j] = -(R)INFINITY;
-        idx[j] = -1;
-    }
-    for (long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
-        topk_offer(top, idx, k, C[e], e);
-    }
-    for (long j = 0; j < k; j++) {
-        tv[threadIdx.x * k + j] = top[j];
-        ti[threadIdx.x * k + j] = idx[j];
-    }
-    __syncthreads();
+    block_topk(C, (g ? gend[g - 1] : 0) * m, gend[g] * m, 0, k, top, idx);
     if (threadIdx.x == 0) {
-        for (long j = 0; j < k; j++) {
-            top[j] = -(R)INFINITY;
-            idx[j] = -1;
-        }
-        for (long q = 0; q < (long)blockDim.x * k; q++) {
-            if (ti[q] >= 0) {
-                topk_offer(top, idx, k, tv[q], ti[q]);
-            }
-        }
         const long pick[2] = {idx[0], idx[k - 1]};
         for (int j = 0; j < 2; j++) {
             crow[2 * g + j] = pick[j] < 0 ? -1 : pick[j] % m;

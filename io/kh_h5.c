@@ -871,3 +871,14 @@ int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, cons
     H5Dclose(d);
     return s;
 }
+
+int kh_h5_end(kh_h5 *f, int st, const char *msg, int closing)
+{
+    if (closing == KH_OK) {
+        closing = kh_h5_set_status(
+            f, st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed"),
+            st == KH_OK ? "" : msg);
+    }
+    int s3 = kh_h5_close(f);
+    return kh_error_first(st, msg, closing != KH_OK ? closing : s3);
+}

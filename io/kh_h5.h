@@ -89,6 +89,12 @@ int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
  * and "message"; flushes. */
 int kh_h5_set_status(kh_h5 *f, const char *status, const char *message);
 
+/* Ends a record: unless the caller's last writes failed (closing != KH_OK),
+ * sets its status from st (complete; interrupted for KH_EINTR; failed) with
+ * msg, the message of st taken before those writes; then closes it.
+ * Returns st with msg, or the first failure of these closing steps. */
+int kh_h5_end(kh_h5 *f, int st, const char *msg, int closing);
+
 /* Number of rows written to /trajectory so far. */
 long kh_h5_rows(const kh_h5 *f);
 
