@@ -395,16 +395,11 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
         st = kh_sim_check_output(c, 0);
     }
     kh_h5 *f = NULL;
-    if (st == KH_OK && !resume) {
-        f = kh_h5_create(p->out_path, c, "khsim conv: convolutional layers, fast rule over patches",
-                         overrides, r.s[0].cout, r.s[0].patch);
-        if (f) {
-            kh_h5_close(f);
-        }
-        st = f ? KH_OK : KH_EIO;
-    }
     if (st == KH_OK) {
-        f = kh_h5_open_rw(p->out_path);
+        f = resume ? kh_h5_open_rw(p->out_path)
+                   : kh_h5_create_rw(p->out_path, c,
+                                     "khsim conv: convolutional layers, fast rule over patches",
+                                     overrides, r.s[0].cout, r.s[0].patch);
         st = f ? KH_OK : KH_EIO;
     }
     if (st == KH_OK && resume) {

@@ -480,12 +480,8 @@ int kh_kcap_run(kh_config *c, const char *overrides, int resume, const volatile 
         st = kh_sim_check_output(c, 0);
     }
     if (st == KH_OK) {
-        r.f = kh_h5_create(p->out_path, c, "khsim kcap: k-cap RNN with local plasticity", overrides,
-                           m, n);
-        if (r.f) {
-            kh_h5_close(r.f);
-            r.f = kh_h5_open_rw(p->out_path);
-        }
+        r.f = kh_h5_create_rw(p->out_path, c, "khsim kcap: k-cap RNN with local plasticity",
+                              overrides, m, n);
         st = r.f ? KH_OK : KH_EIO;
     }
     if (st == KH_OK) {

@@ -584,16 +584,11 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
     if (st == KH_OK && resume) {
         st = restore(p->out_path, L, &first);
     }
-    if (st == KH_OK && !resume) {
-        f = kh_h5_create(p->out_path, c, "khsim stdp: STDP-derived rule against backprop",
-                         overrides, p->st_h1, n);
-        if (f) {
-            kh_h5_close(f);
-        }
-        st = f ? KH_OK : KH_EIO;
-    }
     if (st == KH_OK) {
-        f = kh_h5_open_rw(p->out_path);
+        f = resume
+                ? kh_h5_open_rw(p->out_path)
+                : kh_h5_create_rw(p->out_path, c, "khsim stdp: STDP-derived rule against backprop",
+                                  overrides, p->st_h1, n);
         st = f ? KH_OK : KH_EIO;
     }
     /* A record cut inside an epoch keeps the epochs of its checkpoint. */

@@ -652,12 +652,8 @@ static int run_backprop(kh_config *c, const char *overrides, int resume, trainer
         kh_backprop_free(&bp);
         return st;
     }
-    kh_h5 *f = kh_h5_create(p->out_path, c, "khsim train: end-to-end backpropagation baseline",
-                            overrides, m, n);
-    if (f) {
-        kh_h5_close(f);
-        f = kh_h5_open_rw(p->out_path);
-    }
+    kh_h5 *f = kh_h5_create_rw(p->out_path, c, "khsim train: end-to-end backpropagation baseline",
+                               overrides, m, n);
     if (!f) {
         kh_backprop_free(&bp);
         return KH_EIO;

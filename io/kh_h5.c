@@ -882,3 +882,16 @@ int kh_h5_end(kh_h5 *f, int st, const char *msg, int closing)
     int s3 = kh_h5_close(f);
     return kh_error_first(st, msg, closing != KH_OK ? closing : s3);
 }
+
+kh_h5 *kh_h5_create_rw(const char *path, const kh_config *c, const char *model_summary,
+                       const char *overrides, long m, long n)
+{
+    kh_h5 *f = kh_h5_create(path, c, model_summary, overrides, m, n);
+    if (!f) {
+        return NULL;
+    }
+    if (kh_h5_close(f) != KH_OK) {
+        return NULL;
+    }
+    return kh_h5_open_rw(path);
+}

@@ -21,6 +21,12 @@ typedef struct kh_h5 kh_h5;
 kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summary,
                     const char *overrides, long m, long n);
 
+/* A record for a command that writes more than a run's layout (khsim
+ * conv, kcap, stdp, train's baselines): kh_h5_create, closed, then opened
+ * again with kh_h5_open_rw for the command's own groups. NULL + KH_ERROR. */
+kh_h5 *kh_h5_create_rw(const char *path, const kh_config *c, const char *model_summary,
+                       const char *overrides, long m, long n);
+
 /* Appends one presentation: its input row v [n], start and end time. */
 int kh_h5_append_input(kh_h5 *f, const double *v, double t_start, double t_end);
 
