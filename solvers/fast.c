@@ -9,8 +9,8 @@
  *
  * Where the time goes, and what is done about it: the current product is a
  * GEMM (OpenBLAS); a top-k scan replaces the notebook's full argsort; Delta W
- * is formed only for the rows some sample touches (the issue counts about
- * 134 of 2000 per minibatch of 100 on MNIST) from per-row lists of (sample, g); the p-1
+ * is formed only for the rows some sample touches (at most two per sample)
+ * from per-row lists of (sample, g); the p-1
  * power sgn(W)|W|^(p-1) is kept for the touched rows only, with integer
  * powers by multiplication. Everything else is O(touched rows x n). */
 #include <math.h>
