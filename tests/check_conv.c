@@ -322,6 +322,17 @@ START_TEST(test_winners_on_sphere)
             free(B);
         }
         ck_assert_msg(trained >= (k == 0 ? 2 : 6), "run %d: only %ld filters trained", k, trained);
+        if (k == 0) {
+            /* The Python package names each layer's datasets by their path. */
+            char cmd[2048];
+            const char *py = getenv("PYTHON");
+            snprintf(cmd, sizeof cmd,
+                     "%s -c \"import sys; sys.path.insert(0, 'python'); import khsim; "
+                     "ds = khsim.load('%s'); assert ds.conv_layer1_W.shape[1:] == (16, 100), "
+                     "ds.conv_layer1_W.shape; assert ds.conv_layer2_W.shape[1:] == (5, 1024)\"",
+                     py && *py ? py : "/usr/bin/python3", out);
+            ck_assert_msg(system(cmd) == 0, "%s", cmd);
+        }
         unlink(ini);
         unlink(out);
     }

@@ -6,14 +6,15 @@
     ds = khsim.run("examples/default.ini", "/tmp/d.h5", network__w_inh=0.8)
 
 load() reads a record (a run, a fast-rule run, a training, batched Euler, a
-sweep's index) with h5py and returns an xarray.Dataset: each dataset of the
+sweep's index, and the records of khsim conv, stdp and kcap) with h5py and returns an xarray.Dataset: each dataset of the
 file is a variable with named dimensions (time, unit, input, snapshot,
 presentation, epoch, ...), the record's coordinates (time = /trajectory/t,
 snapshot_time = /snapshots/t, presentation_start = /input/t_start), its
 `units` and `description` as the variable's attributes, and the file's root
 attributes and /params as the dataset's attributes ("params.network.tau").
 Variables are named by their dataset (h, W, v, ...) or, outside /trajectory,
-/snapshots and /input, by group and dataset (epochs_eps, train_S). A record
+/snapshots and /input, by their path (epochs_eps, train_S,
+conv_layer1_W, kcap_hebb_latent). A record
 still being written, or whose writer was killed, is read in HDF5's SWMR mode.
 """
 import os
@@ -52,7 +53,7 @@ def _attr_value(x):
     return x
 
 
-def _dims(group, name, d, known):
+def _dims(group, name, d, known, base=None):
     """The dimension names of dataset d: its HDF5 labels, else the group's
     first axis, else the record's axis of that length (known: name -> size,
     in order of preference), else one of its own."""
@@ -74,7 +75,7 @@ def _dims(group, name, d, known):
                 names.append(dim)
                 break
         else:
-            names.append(f"{group}_{name}_dim{k}".strip("_"))
+            names.append(f"{base or (group + '_' + name)}_dim{k}".strip("_"))
     return names
 
 
@@ -101,15 +102,16 @@ def load(path):
             group = group.split("/")[0] if group else ""
             if group == "point":  # a sweep index's external links to its points
                 continue
-            dims = _dims(group, name, d, known)
+            # Nested groups (/conv/layer1/W, /kcap/hebb/latent) keep their whole path.
+            base = full.replace("/", "_")
+            dims = _dims(group, name, d, known, base)
             # A dataset shorter along a shared dimension (the last block of
             # gI_negative lost on a full disk) gets its own.
             for k, dim in enumerate(dims):
                 if sizes.setdefault(dim, d.shape[k]) != d.shape[k]:
-                    dims[k] = f"{dim}_{name}"
+                    dims[k] = f"{dim}_{base}"
                     sizes[dims[k]] = d.shape[k]
-            var = name if group in _BARE and name not in variables else \
-                f"{group}_{name}".strip("_").replace("/", "_")
+            var = name if group in _BARE and name not in variables else base
             attrs = {k: _attr_value(v) for k, v in d.attrs.items()
                      if k in ("units", "description")}
             variables[var] = xr.Variable(dims, d[()], attrs)
