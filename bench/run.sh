@@ -9,3 +9,4 @@ OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/exact_bench.
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/fast_bench.py
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/readout_bench.py
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/contention_bench.py
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} /usr/bin/python3 bench/conv_bench.py

@@ -418,6 +418,9 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
         if (st == KH_OK) {
             st = kh_h5_truncate(f, "/conv/epoch_seconds", r.start);
         }
+        if (st == KH_OK) {
+            st = kh_h5_truncate(f, "/conv/order", r.start);
+        }
     } else if (st == KH_OK) {
         st = write_layout(f, &r, r.data.n_samples);
         if (st == KH_OK) {
@@ -457,6 +460,11 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
         if (st == KH_OK) {
             st = kh_h5_series_append(f, "/conv/epoch_seconds", &sec, 0, 0,
                                      "s|wall time of the epoch");
+        }
+        if (st == KH_OK) {
+            st = kh_h5_series_append(f, "/conv/order", r.order, r.data.n_samples, 1,
+                                     "index|the images in the order of the epoch (rows of the "
+                                     "data taken, from input.first)");
         }
         if (st == KH_OK) {
             st = kh_h5_flush(f);
