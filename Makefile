@@ -25,6 +25,10 @@ LDLIBS  = $(SANFLAGS) $(PKG_LIBS) -fopenmp -lm
 
 MODEL_SRC  := $(filter-out models/registry.c models/kh_net.c,$(wildcard models/*.c))
 MODEL_NAMES := $(basename $(notdir $(MODEL_SRC)))
+# The solvers: every `const kh_solver_type kh_solver_<name> = {` in solvers/.
+SOLVER_SRC   := $(filter-out solvers/registry.c,$(wildcard solvers/*.c))
+SOLVER_NAMES := $(shell sed -n 's/^const kh_solver_type kh_solver_\([a-z0-9_]*\) = {.*/\1/p' \
+                  $(SOLVER_SRC))
 # The layers, each including only those before it (make check-layers):
 # core <- models <- solvers <- gpu <- io <- run <- cmd.
 LAYERS  := core models solvers gpu io run cmd
@@ -135,7 +139,11 @@ $(B)/kh_models.def: $(MODEL_SRC) Makefile | $(DEPS_OK)
 	@mkdir -p $(B)
 	@printf 'KH_MODEL(%s)\n' $(MODEL_NAMES) > $@.tmp && mv $@.tmp $@
 
-$(B)/%.o: %.c $(B)/kh_models.def | $(DEPS_OK)
+$(B)/kh_solvers.def: $(SOLVER_SRC) Makefile | $(DEPS_OK)
+	@mkdir -p $(B)
+	@printf 'KH_SOLVER(%s)\n' $(SOLVER_NAMES) > $@.tmp && mv $@.tmp $@
+
+$(B)/%.o: %.c $(B)/kh_models.def $(B)/kh_solvers.def | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 

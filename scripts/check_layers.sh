@@ -24,7 +24,7 @@ for layer in $LAYERS; do
             n=${line%%:*}
             inc=$(printf '%s\n' "$line" | sed 's/.*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/')
             case "$inc" in
-            kh_models.def) continue ;; # generated into build/
+            kh_models.def | kh_solvers.def) continue ;; # generated into build/
             */*)
                 top=${inc%%/*}
                 r=$(rank "$top")

@@ -1,4 +1,7 @@
-/* The table of solvers and the thin kh_solver wrapper around a type. */
+/* The table of solvers, expanded from build/kh_solvers.def, which the
+ * Makefile writes with one KH_SOLVER(name) line per `const kh_solver_type
+ * kh_solver_<name>` defined in solvers/, and the thin kh_solver wrapper
+ * around a type. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,16 +9,15 @@
 #include "core/kh_error.h"
 #include "solvers/kh_solver.h"
 
-extern const kh_solver_type kh_solver_gsl, kh_solver_dopri5, kh_solver_reduced, kh_solver_euler,
-    kh_solver_quasi_static, kh_solver_fast;
+#define KH_SOLVER(name) extern const kh_solver_type kh_solver_##name;
+#include "kh_solvers.def"
+#undef KH_SOLVER
 
-const kh_solver_type *const kh_solvers[] = {&kh_solver_gsl,
-                                            &kh_solver_dopri5,
-                                            &kh_solver_reduced,
-                                            &kh_solver_euler,
-                                            &kh_solver_quasi_static,
-                                            &kh_solver_fast,
-                                            NULL};
+#define KH_SOLVER(name) &kh_solver_##name,
+const kh_solver_type *const kh_solvers[] = {
+#include "kh_solvers.def"
+    NULL};
+#undef KH_SOLVER
 
 const kh_solver_type *kh_solver_find(const char *method)
 {
