@@ -137,11 +137,13 @@ $(DEPS_OK): scripts/setup.sh
 
 $(B)/kh_models.def: $(MODEL_SRC) Makefile | $(DEPS_OK)
 	@mkdir -p $(B)
-	@printf 'KH_MODEL(%s)\n' $(MODEL_NAMES) > $@.tmp && mv $@.tmp $@
+	@printf 'KH_MODEL(%s)\n' $(MODEL_NAMES) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
 $(B)/kh_solvers.def: $(SOLVER_SRC) Makefile | $(DEPS_OK)
 	@mkdir -p $(B)
-	@printf 'KH_SOLVER(%s)\n' $(SOLVER_NAMES) > $@.tmp && mv $@.tmp $@
+	@printf 'KH_SOLVER(%s)\n' $(SOLVER_NAMES) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
 $(B)/%.o: %.c $(B)/kh_models.def $(B)/kh_solvers.def | $(DEPS_OK)
 	@mkdir -p $(dir $@)
