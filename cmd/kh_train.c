@@ -674,6 +674,115 @@ static int run_backprop(kh_config *c, const char *overrides, int resume, trainer
     return finish_record(f, st, res);
 }
 
+/* train.features = conv: the layers of the khsim conv record init.path
+ * names, cut to train.conv_layers. */
+static int read_conv(trainer *t, const kh_params *p, long n)
+{
+    int st = p->init_path[0] ? kh_conv_net_read(p->init_path, n, &t->net)
+                             : KH_ERROR(KH_EINVAL, "train.features = conv reads the layers of the "
+                                                   "khsim conv record init.path names: set "
+                                                   "init.path");
+    if (st == KH_OK && p->tr_conv_layers > t->net.layers) {
+        st = KH_ERROR(KH_EINVAL, "train.conv_layers = %ld: %s has %d layers", p->tr_conv_layers,
+                      p->init_path, t->net.layers);
+    }
+    if (st == KH_OK && p->tr_conv_layers > 0) {
+        t->net.layers = (int)p->tr_conv_layers; /* kh_conv_net_free frees every W */
+    }
+    return st;
+}
+
+/* The trainer's arrays for t->M features per sample of the loaded sets. */
+static int trainer_alloc(trainer *t, const kh_params *p, long m, long n)
+{
+    const long N = t->train.n_samples, Nt = t->test.n_samples;
+    const long M = t->M, B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
+    /* solver.precision = float: H (computed in double, stored rounded) and
+     * the readout's products in float too (S, its gradient and Adam stay
+     * double). */
+    const int single = p->precision == KH_PREC_FLOAT;
+    const size_t hsize = single ? sizeof(float) : sizeof(double);
+    t->W = calloc((size_t)(m * n), sizeof(double));
+    t->Htr = (kh_hrows){malloc((size_t)(N * M) * hsize), single};
+    t->Hte = (kh_hrows){malloc((size_t)(Nt * M) * hsize), single};
+    t->Hb = (kh_hrows){malloc((size_t)(B * M) * hsize), single};
+    t->S = calloc((size_t)CM, sizeof(double));
+    t->G = malloc((size_t)CM * sizeof(double));
+    t->m1 = calloc((size_t)CM, sizeof(double));
+    t->m2 = calloc((size_t)CM, sizeof(double));
+    t->order = malloc((size_t)N * sizeof(long));
+    t->lb = malloc((size_t)B * sizeof(long));
+    if (!t->W || !t->Htr.x || !t->Hte.x || !t->Hb.x || !t->S || !t->G || !t->m1 || !t->m2 ||
+        !t->order || !t->lb || kh_readout_work_alloc(&t->w, N_CLASSES, M, B, single) != 0) {
+        return KH_ERROR(KH_ENOMEM, "cannot allocate khsim train's features (%ld x %ld)", N + Nt, M);
+    }
+    return KH_OK;
+}
+
+/* A resumed training's state: the phases' seconds so far and, when the
+ * readout recorded epochs, S, Adam's moments and step count and the errors
+ * of the last epoch. */
+static int resume_state(trainer *t, const kh_params *p, long CM, kh_train_result *res, long *start,
+                        long *adam_t, int *have_record)
+{
+    int st = KH_OK;
+    kh_h5 *f = kh_h5_open_rw(p->out_path);
+    if (!f) {
+        return KH_EIO;
+    }
+    *start = kh_h5_length(f, "/train/test_error");
+    *have_record = kh_h5_length(f, "/snapshots/W") > 0;
+    /* The phases' seconds add up over the parts of a resumed training.
+     * A stop in the unsupervised phase left no /train yet: its time so
+     * far is the fast rule's in /solver. */
+    if (!kh_h5_get_attr(f, "/train", "seconds_unsupervised", &res->seconds_unsupervised) &&
+        p->tr_features == KH_FEAT_LEARNED) {
+        kh_h5_get_attr(f, "/solver", "wall_seconds", &res->seconds_unsupervised);
+    }
+    kh_h5_get_attr(f, "/train", "seconds_features", &res->seconds_features);
+    kh_h5_get_attr(f, "/train", "seconds_readout", &res->seconds_readout);
+    kh_h5_close(f);
+    if (*start > 0) {
+        double at = 0.0;
+        double *arr[3] = {NULL, NULL, NULL};
+        double *dst[3] = {t->S, t->m1, t->m2};
+        const char *name[3] = {"/train/S", "/train/adam_m1", "/train/adam_m2"};
+        st = kh_h5_read_attr_double(p->out_path, "/train", "adam_t", &at);
+        for (int i = 0; i < 3 && st == KH_OK; i++) {
+            int rank;
+            long dims[3];
+            st = kh_h5_read(p->out_path, name[i], &arr[i], &rank, dims);
+            if (st == KH_OK && (rank != 2 || dims[0] * dims[1] != CM)) {
+                st = KH_ERROR(KH_EIO, "%s: %s is not [%d, %ld]", p->out_path, name[i], N_CLASSES,
+                              t->M);
+            }
+            if (st == KH_OK) {
+                memcpy(dst[i], arr[i], (size_t)CM * sizeof(double));
+            }
+        }
+        for (int i = 0; i < 3; i++) {
+            free(arr[i]);
+        }
+        *adam_t = (long)at;
+        /* The errors of the last recorded epoch: the result as it
+         * stands, and all of it when the readout had already ended. */
+        const char *err_name[2] = {"/train/train_error", "/train/test_error"};
+        double *err_dst[2] = {&res->train_error, &res->test_error};
+        for (int i = 0; i < 2 && st == KH_OK; i++) {
+            double *e = NULL;
+            int rank;
+            long dims[3];
+            st = kh_h5_read(p->out_path, err_name[i], &e, &rank, dims);
+            if (st == KH_OK && dims[0] >= *start) {
+                *err_dst[i] = e[*start - 1];
+            }
+            free(e);
+        }
+        res->epochs = *start;
+    }
+    return st;
+}
+
 int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
                  kh_progress_fn progress, void *pctx, kh_train_result *res)
 {
@@ -716,7 +825,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         return st;
     }
     p->n_visible = t.train.n_features;
-    const long m = p->n_hidden, n = p->n_visible, N = t.train.n_samples, Nt = t.test.n_samples;
+    const long m = p->n_hidden, n = p->n_visible;
     if (t.test.n_features != n) {
         trainer_free(&t);
         return KH_ERROR(KH_EINVAL, "the test digits have %ld inputs, the training digits %ld",
@@ -728,106 +837,23 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
         trainer_free(&t);
         return st;
     }
-    if (p->tr_features == KH_FEAT_CONV) {
-        st = p->init_path[0] ? kh_conv_net_read(p->init_path, n, &t.net)
-                             : KH_ERROR(KH_EINVAL, "train.features = conv reads the layers of the "
-                                                   "khsim conv record init.path names: set "
-                                                   "init.path");
-        if (st == KH_OK && p->tr_conv_layers > t.net.layers) {
-            st = KH_ERROR(KH_EINVAL, "train.conv_layers = %ld: %s has %d layers", p->tr_conv_layers,
-                          p->init_path, t.net.layers);
-        }
-        if (st != KH_OK) {
-            trainer_free(&t);
-            return st;
-        }
-        if (p->tr_conv_layers > 0) {
-            t.net.layers = (int)p->tr_conv_layers; /* kh_conv_net_free frees every W */
-        }
+    if (p->tr_features == KH_FEAT_CONV && (st = read_conv(&t, p, n)) != KH_OK) {
+        trainer_free(&t);
+        return st;
     }
     t.M = p->tr_features == KH_FEAT_PIXELS ? n
           : p->tr_features == KH_FEAT_CONV ? kh_conv_net_out_len(&t.net)
                                            : m;
-    const long M = t.M, B = p->tr_batch < N ? p->tr_batch : N, CM = N_CLASSES * M;
-    /* solver.precision = float: H (computed in double, stored rounded) and
-     * the readout's products in float too (S, its gradient and Adam stay
-     * double). */
-    const int single = p->precision == KH_PREC_FLOAT;
-    const size_t hsize = single ? sizeof(float) : sizeof(double);
-    t.W = calloc((size_t)(m * n), sizeof(double));
-    t.Htr = (kh_hrows){malloc((size_t)(N * M) * hsize), single};
-    t.Hte = (kh_hrows){malloc((size_t)(Nt * M) * hsize), single};
-    t.Hb = (kh_hrows){malloc((size_t)(B * M) * hsize), single};
-    t.S = calloc((size_t)CM, sizeof(double));
-    t.G = malloc((size_t)CM * sizeof(double));
-    t.m1 = calloc((size_t)CM, sizeof(double));
-    t.m2 = calloc((size_t)CM, sizeof(double));
-    t.order = malloc((size_t)N * sizeof(long));
-    t.lb = malloc((size_t)B * sizeof(long));
-    if (!t.W || !t.Htr.x || !t.Hte.x || !t.Hb.x || !t.S || !t.G || !t.m1 || !t.m2 || !t.order ||
-        !t.lb || kh_readout_work_alloc(&t.w, N_CLASSES, M, B, single) != 0) {
+    const long M = t.M, CM = N_CLASSES * M;
+    if ((st = trainer_alloc(&t, p, m, n)) != KH_OK) {
         trainer_free(&t);
-        return KH_ERROR(KH_ENOMEM, "cannot allocate khsim train's features (%ld x %ld)", N + Nt, M);
+        return st;
     }
     /* What a resumed readout continues from: the epochs it recorded. */
     long start = 0, adam_t = 0;
     int have_record = 0;
     if (resume) {
-        kh_h5 *f = kh_h5_open_rw(p->out_path);
-        if (!f) {
-            trainer_free(&t);
-            return KH_EIO;
-        }
-        start = kh_h5_length(f, "/train/test_error");
-        have_record = kh_h5_length(f, "/snapshots/W") > 0;
-        /* The phases' seconds add up over the parts of a resumed training.
-         * A stop in the unsupervised phase left no /train yet: its time so
-         * far is the fast rule's in /solver. */
-        if (!kh_h5_get_attr(f, "/train", "seconds_unsupervised", &res->seconds_unsupervised) &&
-            p->tr_features == KH_FEAT_LEARNED) {
-            kh_h5_get_attr(f, "/solver", "wall_seconds", &res->seconds_unsupervised);
-        }
-        kh_h5_get_attr(f, "/train", "seconds_features", &res->seconds_features);
-        kh_h5_get_attr(f, "/train", "seconds_readout", &res->seconds_readout);
-        kh_h5_close(f);
-        if (start > 0) {
-            double at = 0.0;
-            double *arr[3] = {NULL, NULL, NULL};
-            double *dst[3] = {t.S, t.m1, t.m2};
-            const char *name[3] = {"/train/S", "/train/adam_m1", "/train/adam_m2"};
-            st = kh_h5_read_attr_double(p->out_path, "/train", "adam_t", &at);
-            for (int i = 0; i < 3 && st == KH_OK; i++) {
-                int rank;
-                long dims[3];
-                st = kh_h5_read(p->out_path, name[i], &arr[i], &rank, dims);
-                if (st == KH_OK && (rank != 2 || dims[0] * dims[1] != CM)) {
-                    st = KH_ERROR(KH_EIO, "%s: %s is not [%d, %ld]", p->out_path, name[i],
-                                  N_CLASSES, M);
-                }
-                if (st == KH_OK) {
-                    memcpy(dst[i], arr[i], (size_t)CM * sizeof(double));
-                }
-            }
-            for (int i = 0; i < 3; i++) {
-                free(arr[i]);
-            }
-            adam_t = (long)at;
-            /* The errors of the last recorded epoch: the result as it
-             * stands, and all of it when the readout had already ended. */
-            const char *err_name[2] = {"/train/train_error", "/train/test_error"};
-            double *err_dst[2] = {&res->train_error, &res->test_error};
-            for (int i = 0; i < 2 && st == KH_OK; i++) {
-                double *e = NULL;
-                int rank;
-                long dims[3];
-                st = kh_h5_read(p->out_path, err_name[i], &e, &rank, dims);
-                if (st == KH_OK && dims[0] >= start) {
-                    *err_dst[i] = e[start - 1];
-                }
-                free(e);
-            }
-            res->epochs = start;
-        }
+        st = resume_state(&t, p, CM, res, &start, &adam_t, &have_record);
     }
     if (st == KH_OK && resume && !have_record) {
         st = KH_ERROR(KH_EINVAL, "%s: nothing to resume (no snapshots)", p->out_path);
