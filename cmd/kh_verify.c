@@ -107,155 +107,134 @@ static void fail(report *rp, const char *kind, const char *msg)
     }
 }
 
-int kh_verify(const char *path, int json, FILE *out)
-{
-    kh_config *c = kh_config_alloc();
-    if (!c) {
-        return KH_ENOMEM;
-    }
-    int st = kh_h5_read_params(path, c);
-    const kh_model_type *model = st == KH_OK ? kh_model_find(c->p.model) : NULL;
-    if (st == KH_OK && !model) {
-        st = KH_EINVAL;
-    }
+typedef struct audit audit;
+/* One audit: the record, the study and the model, and what the audits
+ * found. */
+struct audit {
+    const char *path;
+    const kh_params *p;
+    const kh_model_type *model;
+    void *ws;
     record r;
-    if (st == KH_OK && (st = record_read(path, &r)) != KH_OK) {
-        model = NULL;
-    }
-    if (st != KH_OK) {
-        kh_config_free(c);
-        return st;
-    }
-    if (r.T == 0) {
-        record_free(&r);
-        kh_config_free(c);
-        return KH_ERROR(KH_EINVAL,
-                        "%s: no trajectory to audit: khsim verify audits runs of the dynamics "
-                        "(khsim run, and khsim train's unsupervised phase); this record has none "
-                        "(khsim info shows what it holds)",
-                        path);
-    }
-    const kh_params *p = &c->p;
-    const long T = r.T, m = r.m;
-    void *ws = model->alloc(p);
-    if (!ws) {
-        record_free(&r);
-        kh_config_free(c);
-        return KH_EINVAL;
-    }
-    const double Rp = pow(p->R, p->p), tol_rel = 100.0 * p->rtol;
-    report rp = {out, json, 1, 0, 0};
-    if (json) {
-        fprintf(out, "{\n  \"file\": ");
-        json_string(out, path);
-        fprintf(out, ",\n  \"model\": \"%s\",\n  \"rows\": %ld,\n  \"failures\": [", model->name,
-                T);
-    } else {
-        fprintf(out, "%s: model %s, %ld rows, %ld units, rtol %g\n", path, model->name, T, m,
-                p->rtol);
-    }
+    report rp;
+    double Rp, tol_rel;
+    /* sphere */
+    long n_neg, n_band;
+    double worst_final;
+    double *entered, *flags;
+    long *neg;
+    /* Lyapunov and dL/dt */
+    long n_dec, n_explained, n_fd, n_fd_bad;
+    double worst_dec, worst_fd;
+};
 
-    /* Sphere. */
-    long n_neg = 0, n_band = 0;
-    double worst_final = 0.0;
-    double *entered = calloc((size_t)(m > 0 ? m : 1), sizeof(double));
-    long *neg = calloc((size_t)(m > 0 ? m : 1), sizeof(long));
-    if (!entered || !neg) {
-        free(entered);
-        free(neg);
-        model->free(ws);
-        record_free(&r);
-        kh_config_free(c);
-        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate the audit of %ld units", path, m);
-    }
+/* The sphere audit: where g I >= 0, |B - R^p| never grows between two rows
+ * of a presentation; each unit's entry into the band and its rows with
+ * g I < 0. */
+static void audit_sphere(audit *a)
+{
+    const record *r = &a->r;
+    const kh_model_type *model = a->model;
+    void *ws = a->ws;
+    const long T = r->T, m = r->m;
+    const double Rp = a->Rp, tol_rel = a->tol_rel;
     /* The solver's own flags of the intervals between rows where g I < 0
      * (kh_model_ws.gI_neg): with them the audit does not depend on the row
      * spacing; without them (records of other writers, batched Euler) it
      * judges from the sign of g I at the two rows. */
-    double *flags = NULL;
+    a->flags = NULL;
     {
         int frank;
         long fd[3] = {0, 0, 0};
         if (model->sphere_gain &&
-            kh_h5_read(path, "/trajectory/gI_negative", &flags, &frank, fd) == KH_OK &&
+            kh_h5_read(a->path, "/trajectory/gI_negative", &a->flags, &frank, fd) == KH_OK &&
             (frank != 2 || fd[0] != T || fd[1] != m)) {
-            free(flags);
-            flags = NULL;
+            free(a->flags);
+            a->flags = NULL;
         }
         kh_error_clear();
     }
     if (model->sphere_gain && T > 0) {
         for (long mu = 0; mu < m; mu++) {
-            entered[mu] = NAN;
+            a->entered[mu] = NAN;
             for (long k = T - 1; k >= 0; k--) {
-                if (fabs(r.B[k * m + mu] - Rp) <= KH_BAND * Rp) {
-                    entered[mu] = r.t[k];
+                if (fabs(r->B[k * m + mu] - Rp) <= KH_BAND * Rp) {
+                    a->entered[mu] = r->t[k];
                 } else {
                     break;
                 }
             }
-            n_band += !isnan(entered[mu]);
-            worst_final = fmax(worst_final, fabs(r.B[(T - 1) * m + mu] - Rp));
+            a->n_band += !isnan(a->entered[mu]);
+            a->worst_final = fmax(a->worst_final, fabs(r->B[(T - 1) * m + mu] - Rp));
         }
         for (long k = 0; k < T; k++) {
             for (long mu = 0; mu < m; mu++) {
                 long i = k * m + mu;
-                double gI = model->sphere_gain(r.h[i], r.I[i], r.B[i], ws) * r.I[i];
+                double gI = model->sphere_gain(r->h[i], r->I[i], r->B[i], ws) * r->I[i];
                 if (gI < 0) {
-                    neg[mu]++;
-                    n_neg++;
+                    a->neg[mu]++;
+                    a->n_neg++;
                 }
-                if (k == 0 || r.s[k] != r.s[k - 1]) {
+                if (k == 0 || r->s[k] != r->s[k - 1]) {
                     continue;
                 }
                 long j = i - m;
-                double gI0 = model->sphere_gain(r.h[j], r.I[j], r.B[j], ws) * r.I[j];
-                double d0 = fabs(r.B[j] - Rp), d1 = fabs(r.B[i] - Rp);
-                const int seen_neg = flags && flags[i] != 0.0;
+                double gI0 = model->sphere_gain(r->h[j], r->I[j], r->B[j], ws) * r->I[j];
+                double d0 = fabs(r->B[j] - Rp), d1 = fabs(r->B[i] - Rp);
+                const int seen_neg = a->flags && a->flags[i] != 0.0;
                 if (gI >= 0 && gI0 >= 0 && !seen_neg && d1 > d0 + tol_rel * (1.0 + Rp + d0)) {
                     char msg[512];
                     snprintf(msg, sizeof msg,
                              "unit %ld moved away from the sphere while g I >= 0: |B - R^p| grew "
                              "from %.6g to %.6g in presentation %ld, t = %.6g to %.6g",
-                             mu, d0, d1, (long)r.s[k], r.t[k - 1], r.t[k]);
-                    fail(&rp, "sphere", msg);
+                             mu, d0, d1, (long)r->s[k], r->t[k - 1], r->t[k]);
+                    fail(&a->rp, "sphere", msg);
                 }
             }
         }
     }
+}
 
-    /* Lyapunov. */
-    long n_dec = 0, n_explained = 0, n_fd = 0, n_fd_bad = 0;
-    double worst_dec = 0.0, worst_fd = 0.0;
+/* The Lyapunov audit: L never decreases within a presentation except where
+ * drive h explains it, and the recorded dL/dt integrates to the change of
+ * L. */
+static void audit_lyapunov(audit *a)
+{
+    const record *r = &a->r;
+    const kh_params *p = a->p;
+    const kh_model_type *model = a->model;
+    void *ws = a->ws;
+    const long T = r->T, m = r->m;
+    const double tol_rel = a->tol_rel;
     if (model->lyapunov_weight && T > 0) {
         for (long k = 1; k < T; k++) {
-            if (r.s[k] != r.s[k - 1]) {
+            if (r->s[k] != r->s[k - 1]) {
                 continue; /* L jumps when the sample changes */
             }
-            double drop = r.L[k - 1] - r.L[k];
-            if (!(drop > tol_rel * (1.0 + fabs(r.L[k])))) {
+            double drop = r->L[k - 1] - r->L[k];
+            if (!(drop > tol_rel * (1.0 + fabs(r->L[k])))) {
                 continue;
             }
-            n_dec++;
-            worst_dec = fmax(worst_dec, drop);
+            a->n_dec++;
+            a->worst_dec = fmax(a->worst_dec, drop);
             int explained = 0;
             if (p->drive == KH_DRIVE_H) {
                 for (long mu = 0; mu < m && !explained; mu++) {
                     long i = k * m + mu, j = i - m;
-                    explained = model->lyapunov_weight(r.h[i], r.I[i], r.B[i], ws) < 0 ||
-                                model->lyapunov_weight(r.h[j], r.I[j], r.B[j], ws) < 0;
+                    explained = model->lyapunov_weight(r->h[i], r->I[i], r->B[i], ws) < 0 ||
+                                model->lyapunov_weight(r->h[j], r->I[j], r->B[j], ws) < 0;
                 }
             }
-            n_explained += explained;
+            a->n_explained += explained;
             if (!explained) {
                 char msg[512];
                 snprintf(msg, sizeof msg,
                          "L decreased by %.6g (from %.10g to %.10g) in presentation %ld, t = %.6g "
                          "to %.6g, with %s",
-                         drop, r.L[k - 1], r.L[k], (long)r.s[k], r.t[k - 1], r.t[k],
+                         drop, r->L[k - 1], r->L[k], (long)r->s[k], r->t[k - 1], r->t[k],
                          p->drive == KH_DRIVE_Q ? "drive Q (L must not decrease)"
                                                 : "no unit where g(Q) g(h) < 0");
-                fail(&rp, "lyapunov", msg);
+                fail(&a->rp, "lyapunov", msg);
             }
         }
         /* dL/dt against L, pair of intervals by pair of intervals (rows k,
@@ -274,67 +253,77 @@ int kh_verify(const char *path, int json, FILE *out)
          * which the median ignores. */
         double Tmax = 0.0;
         for (long k = 0; k + 2 < T; k++) {
-            if (r.s[k] == r.s[k + 2]) {
-                Tmax = fmax(Tmax, fabs(0.5 * (r.dL[k] + 2.0 * r.dL[k + 1] + r.dL[k + 2])));
+            if (r->s[k] == r->s[k + 2]) {
+                Tmax = fmax(Tmax, fabs(0.5 * (r->dL[k] + 2.0 * r->dL[k + 1] + r->dL[k + 2])));
             }
         }
         double *rel = calloc((size_t)(T > 0 ? T : 1), sizeof(double));
         long k0 = 0;
         while (rel && k0 < T) {
             long k1 = k0;
-            while (k1 < T && r.s[k1] == r.s[k0]) {
+            while (k1 < T && r->s[k1] == r->s[k0]) {
                 k1++;
             }
             for (long k = k0; k + 2 < k1; k += 2) {
-                const double ta = 0.5 * (r.dL[k] + r.dL[k + 1]) * (r.t[k + 1] - r.t[k]);
-                const double tb = 0.5 * (r.dL[k + 1] + r.dL[k + 2]) * (r.t[k + 2] - r.t[k + 1]);
-                const double tc = 0.5 * (r.dL[k] + r.dL[k + 2]) * (r.t[k + 2] - r.t[k]);
-                const double tt = ta + tb, dt = r.t[k + 2] - r.t[k];
+                const double ta = 0.5 * (r->dL[k] + r->dL[k + 1]) * (r->t[k + 1] - r->t[k]);
+                const double tb = 0.5 * (r->dL[k + 1] + r->dL[k + 2]) * (r->t[k + 2] - r->t[k + 1]);
+                const double tc = 0.5 * (r->dL[k] + r->dL[k + 2]) * (r->t[k + 2] - r->t[k]);
+                const double tt = ta + tb, dt = r->t[k + 2] - r->t[k];
                 if (!(fabs(ta + tb - tc) <= KH_ROUGH * fabs(tt)) ||
                     !(fabs(tt) > 1e-9 * Tmax * dt)) {
                     continue;
                 }
-                rel[n_fd++] = (tt - (r.L[k + 2] - r.L[k])) / tt;
+                rel[a->n_fd++] = (tt - (r->L[k + 2] - r->L[k])) / tt;
             }
             k0 = k1;
         }
-        if (n_fd >= 5) {
-            qsort(rel, (size_t)n_fd, sizeof(double), cmp_double);
-            worst_fd = n_fd % 2 ? rel[n_fd / 2] : 0.5 * (rel[n_fd / 2 - 1] + rel[n_fd / 2]);
+        if (a->n_fd >= 5) {
+            qsort(rel, (size_t)a->n_fd, sizeof(double), cmp_double);
+            a->worst_fd =
+                a->n_fd % 2 ? rel[a->n_fd / 2] : 0.5 * (rel[a->n_fd / 2 - 1] + rel[a->n_fd / 2]);
             const double allow = KH_ROUGH + 10.0 * p->rtol;
-            for (long j = 0; j < n_fd; j++) {
-                n_fd_bad += !(fabs(rel[j]) <= allow);
+            for (long j = 0; j < a->n_fd; j++) {
+                a->n_fd_bad += !(fabs(rel[j]) <= allow);
             }
-            if (!(fabs(worst_fd) <= allow)) {
+            if (!(fabs(a->worst_fd) <= allow)) {
                 char msg[512];
                 snprintf(msg, sizeof msg,
                          "the recorded dL/dt integrates to the change of L only to a median "
                          "relative error of %.3g over %ld pairs of rows (allowed: %.3g): dL/dt "
                          "is off by that factor",
-                         worst_fd, n_fd, allow);
-                fail(&rp, "dL/dt", msg);
+                         a->worst_fd, a->n_fd, allow);
+                fail(&a->rp, "dL/dt", msg);
             }
         }
         free(rel);
     }
+}
 
+/* The report, as text or JSON. */
+static void print_report(const audit *a, int json, FILE *out)
+{
+    const record *r = &a->r;
+    const kh_params *p = a->p;
+    const kh_model_type *model = a->model;
+    const long T = r->T, m = r->m;
+    const double Rp = a->Rp;
     if (json) {
-        fprintf(out, "\n  ],\n  \"n_failures\": %d,\n", rp.failures);
+        fprintf(out, "\n  ],\n  \"n_failures\": %d,\n", a->rp.failures);
         if (model->sphere_gain) {
             fprintf(out,
                     "  \"sphere\": {\"R_p\": %.17g, \"band\": %g, \"final_max_abs_B_minus_Rp\": "
                     "%.6g, \"units_in_band\": %ld, \"rows_with_gI_negative\": %ld, \"units\": [",
-                    Rp, KH_BAND, worst_final, n_band, n_neg);
+                    Rp, KH_BAND, a->worst_final, a->n_band, a->n_neg);
             for (long mu = 0; mu < m; mu++) {
-                double fin = fabs(r.B[(T - 1) * m + mu] - Rp);
+                double fin = fabs(r->B[(T - 1) * m + mu] - Rp);
                 fprintf(out, "%s\n    {\"unit\": %ld, \"final_abs_B_minus_Rp\": %.6g, ",
                         mu ? "," : "", mu, fin);
-                if (isnan(entered[mu])) {
+                if (isnan(a->entered[mu])) {
                     fprintf(out, "\"entered_band\": null, ");
                 } else {
-                    fprintf(out, "\"entered_band\": %.10g, ", entered[mu]);
+                    fprintf(out, "\"entered_band\": %.10g, ", a->entered[mu]);
                 }
-                fprintf(out, "\"rows_gI_negative\": %ld}", neg[mu]);
+                fprintf(out, "\"rows_gI_negative\": %ld}", a->neg[mu]);
             }
             fprintf(out, "\n  ]},\n");
         } else {
@@ -345,26 +334,26 @@ int kh_verify(const char *path, int json, FILE *out)
                     "  \"lyapunov\": {\"decreases\": %ld, \"explained\": %ld, "
                     "\"largest_decrease\": %.6g, \"dL_dt_presentations_compared\": %ld, "
                     "\"dL_dt_presentations_off\": %ld, \"dL_dt_worst_over_allowance\": %.3g},\n",
-                    n_dec, n_explained, worst_dec, n_fd, n_fd_bad, worst_fd);
+                    a->n_dec, a->n_explained, a->worst_dec, a->n_fd, a->n_fd_bad, a->worst_fd);
         } else {
             fprintf(out, "  \"lyapunov\": null,\n");
         }
-        fprintf(out, "  \"ok\": %s\n}\n", rp.failures ? "false" : "true");
+        fprintf(out, "  \"ok\": %s\n}\n", a->rp.failures ? "false" : "true");
     } else {
         if (model->sphere_gain) {
             fprintf(out,
                     "sphere (R^p = %g): final max |B - R^p| = %.3g; %ld of %ld units in the "
                     "%g band at the end; %ld unit-rows with g I < 0\n",
-                    Rp, worst_final, n_band, m, KH_BAND, n_neg);
+                    Rp, a->worst_final, a->n_band, m, KH_BAND, a->n_neg);
             for (long mu = 0; mu < m && T > 0; mu++) {
                 fprintf(out, "  unit %3ld  |B - R^p| = %-10.3g entered band ", mu,
-                        fabs(r.B[(T - 1) * m + mu] - Rp));
-                if (isnan(entered[mu])) {
+                        fabs(r->B[(T - 1) * m + mu] - Rp));
+                if (isnan(a->entered[mu])) {
                     fprintf(out, "never     ");
                 } else {
-                    fprintf(out, "t = %-6.4g", entered[mu]);
+                    fprintf(out, "t = %-6.4g", a->entered[mu]);
                 }
-                fprintf(out, "  g I < 0 at %ld rows\n", neg[mu]);
+                fprintf(out, "  g I < 0 at %ld rows\n", a->neg[mu]);
             }
         } else {
             fprintf(out, "sphere: model %s has no L^p sphere; not audited\n", model->name);
@@ -375,26 +364,90 @@ int kh_verify(const char *path, int json, FILE *out)
                     "g(Q) g(h) < 0, drive %s), largest %.3g; dL/dt integrates to the "
                     "change of L at %ld of %ld smooth pairs of rows (median relative error "
                     "%.3g)\n",
-                    n_dec, n_explained, p->drive == KH_DRIVE_H ? "h" : "Q", worst_dec,
-                    n_fd - n_fd_bad, n_fd, worst_fd);
+                    a->n_dec, a->n_explained, p->drive == KH_DRIVE_H ? "h" : "Q", a->worst_dec,
+                    a->n_fd - a->n_fd_bad, a->n_fd, a->worst_fd);
         } else {
             fprintf(out, "lyapunov: model %s has no Lyapunov function; not audited\n", model->name);
         }
-        if (rp.failures > rp.listed) {
-            fprintf(out, "  ... and %d more failures\n", rp.failures - rp.listed);
+        if (a->rp.failures > a->rp.listed) {
+            fprintf(out, "  ... and %d more failures\n", a->rp.failures - a->rp.listed);
         }
         fprintf(out, "%s\n",
-                rp.failures ? "verify: FAILED" : "verify: every guaranteed property holds");
+                a->rp.failures ? "verify: FAILED" : "verify: every guaranteed property holds");
     }
-    free(flags);
-    free(entered);
-    free(neg);
-    model->free(ws);
-    record_free(&r);
+}
+
+int kh_verify(const char *path, int json, FILE *out)
+{
+    kh_config *c = kh_config_alloc();
+    if (!c) {
+        return KH_ENOMEM;
+    }
+    audit a;
+    memset(&a, 0, sizeof a);
+    a.path = path;
+    int st = kh_h5_read_params(path, c);
+    a.model = st == KH_OK ? kh_model_find(c->p.model) : NULL;
+    if (st == KH_OK && !a.model) {
+        st = KH_EINVAL;
+    }
+    if (st == KH_OK && (st = record_read(path, &a.r)) != KH_OK) {
+        a.model = NULL;
+    }
+    if (st != KH_OK) {
+        kh_config_free(c);
+        return st;
+    }
+    if (a.r.T == 0) {
+        record_free(&a.r);
+        kh_config_free(c);
+        return KH_ERROR(KH_EINVAL,
+                        "%s: no trajectory to audit: khsim verify audits runs of the dynamics "
+                        "(khsim run, and khsim train's unsupervised phase); this record has none "
+                        "(khsim info shows what it holds)",
+                        path);
+    }
+    a.p = &c->p;
+    const long T = a.r.T, m = a.r.m;
+    a.ws = a.model->alloc(a.p);
+    a.entered = calloc((size_t)(m > 0 ? m : 1), sizeof(double));
+    a.neg = calloc((size_t)(m > 0 ? m : 1), sizeof(long));
+    if (!a.ws || !a.entered || !a.neg) {
+        free(a.entered);
+        free(a.neg);
+        if (a.ws) {
+            a.model->free(a.ws);
+        }
+        record_free(&a.r);
+        kh_config_free(c);
+        return a.ws ? KH_ERROR(KH_ENOMEM, "%s: cannot allocate the audit of %ld units", path, m)
+                    : KH_EINVAL;
+    }
+    a.Rp = pow(a.p->R, a.p->p);
+    a.tol_rel = 100.0 * a.p->rtol;
+    a.rp = (report){out, json, 1, 0, 0};
+    if (json) {
+        fprintf(out, "{\n  \"file\": ");
+        json_string(out, path);
+        fprintf(out, ",\n  \"model\": \"%s\",\n  \"rows\": %ld,\n  \"failures\": [", a.model->name,
+                T);
+    } else {
+        fprintf(out, "%s: model %s, %ld rows, %ld units, rtol %g\n", path, a.model->name, T, m,
+                a.p->rtol);
+    }
+    audit_sphere(&a);
+    audit_lyapunov(&a);
+    print_report(&a, json, out);
+    const int failures = a.rp.failures;
+    free(a.flags);
+    free(a.entered);
+    free(a.neg);
+    a.model->free(a.ws);
+    record_free(&a.r);
     kh_config_free(c);
-    if (rp.failures) {
-        return KH_ERROR(KH_ECHECK, "%s: %d audit failure%s", path, rp.failures,
-                        rp.failures == 1 ? "" : "s");
+    if (failures) {
+        return KH_ERROR(KH_ECHECK, "%s: %d audit failure%s", path, failures,
+                        failures == 1 ? "" : "s");
     }
     return KH_OK;
 }
