@@ -526,6 +526,76 @@ static int restore(const char *path, learner *L, long *done)
     return st;
 }
 
+/* One epoch of both networks over the training samples in `order`. */
+static int train_epoch(learner *L, const kh_params *p, const pairset *tr, const long *order,
+                       const double *z1, const double *z2, double *a, double *d, long e,
+                       const volatile sig_atomic_t *stop)
+{
+    const long n = tr->n;
+    for (long b0 = 0; b0 < tr->N; b0 += p->st_batch) {
+        if (stop && *stop) {
+            return KH_ERROR(KH_EINTR, "interrupted in epoch %ld", e + 1);
+        }
+        const long nb = tr->N - b0 < p->st_batch ? tr->N - b0 : p->st_batch;
+        for (int w = 0; w < 2; w++) {
+            for (long b = 0; b < nb; b++) {
+                const long i = order[b0 + b];
+                accumulate(&L[w], w == 0, z1, z2, tr->x + i * n, tr->y[i], a, d);
+            }
+            step(&L[w], p, nb);
+        }
+    }
+    return KH_OK;
+}
+
+/* Both networks' training and test accuracy after an epoch. */
+static int record_epoch(kh_h5 *f, learner *L, const pairset *tr, const pairset *te, double *xp)
+{
+    int st = KH_OK;
+    for (int w = 0; w < 2 && st == KH_OK; w++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_train_accuracy", who_name[w]);
+        st = write_series(f, name, accuracy(&L[w].net, tr, 0.0, xp),
+                          "fraction|training samples classified right after the epoch");
+        snprintf(name, sizeof name, "%s_test_accuracy", who_name[w]);
+        if (st == KH_OK) {
+            st = write_series(f, name, accuracy(&L[w].net, te, 0.0, xp),
+                              "fraction|test samples classified right after the epoch");
+        }
+    }
+    return st;
+}
+
+/* At the end: both networks' test accuracy under FGSM at each eps, and
+ * their weights. */
+static int record_end(kh_h5 *f, learner *L, const pairset *te, const double *eps, int K, double *xp)
+{
+    const long dk[1] = {K}, da[2] = {2, K};
+    double acc[2 * MAX_EPS];
+    for (int w = 0; w < 2; w++) {
+        for (int k = 0; k < K; k++) {
+            acc[w * K + k] = accuracy(&L[w].net, te, eps[k], xp);
+        }
+    }
+    int st = kh_h5_overwrite(f, "/fgsm/eps", eps, 1, dk, 0,
+                             "1|FGSM strengths: x' = clip(x + eps sign(dBCE/dx), 0, 1)");
+    if (st == KH_OK) {
+        st = kh_h5_overwrite(f, "/fgsm/accuracy", acc, 2, da, 0,
+                             "fraction|test accuracy under FGSM at each eps; row 0 the "
+                             "STDP network, row 1 backprop");
+    }
+    for (int w = 0; w < 2 && st == KH_OK; w++) {
+        for (int l = 0; l < 3 && st == KH_OK; l++) {
+            char name[64];
+            const long dw[2] = {L[w].net.size[l + 1], L[w].net.size[l]};
+            snprintf(name, sizeof name, "/stdp/%s_W%d", who_name[w], l + 1);
+            st = kh_h5_overwrite(f, name, L[w].net.W[l], 2, dw, 0,
+                                 "weight|the layer's weights at the end [post, pre]");
+        }
+    }
+    return st;
+}
+
 int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,
                 kh_progress_fn progress, void *pctx)
 {
@@ -609,7 +679,6 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
     }
     const double t0 = kh_wall_seconds();
     double last = t0;
-    const char *who[2] = {"stdp", "bp"};
     kh_rng order_rng;
     kh_rng_seed(&order_rng, (uint64_t)p->st_seed, 14);
     for (long e = 0; e < first && st == KH_OK; e++) {
@@ -617,30 +686,9 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
     }
     for (long e = first; e < p->st_epochs && st == KH_OK; e++) {
         kh_sim_shuffle(order, tr.N, &order_rng);
-        for (long b0 = 0; b0 < tr.N && st == KH_OK; b0 += p->st_batch) {
-            if (stop && *stop) {
-                st = KH_ERROR(KH_EINTR, "interrupted in epoch %ld", e + 1);
-                break;
-            }
-            const long nb = tr.N - b0 < p->st_batch ? tr.N - b0 : p->st_batch;
-            for (int w = 0; w < 2; w++) {
-                for (long b = 0; b < nb; b++) {
-                    const long i = order[b0 + b];
-                    accumulate(&L[w], w == 0, z1, z2, tr.x + i * n, tr.y[i], a, d);
-                }
-                step(&L[w], p, nb);
-            }
-        }
-        for (int w = 0; w < 2 && st == KH_OK; w++) {
-            char name[64];
-            snprintf(name, sizeof name, "%s_train_accuracy", who[w]);
-            st = write_series(f, name, accuracy(&L[w].net, &tr, 0.0, xp),
-                              "fraction|training samples classified right after the epoch");
-            snprintf(name, sizeof name, "%s_test_accuracy", who[w]);
-            if (st == KH_OK) {
-                st = write_series(f, name, accuracy(&L[w].net, &te, 0.0, xp),
-                                  "fraction|test samples classified right after the epoch");
-            }
+        st = train_epoch(L, p, &tr, order, z1, z2, a, d, e, stop);
+        if (st == KH_OK) {
+            st = record_epoch(f, L, &tr, &te, xp);
         }
         if (st == KH_OK) {
             st = checkpoint(f, L, e + 1);
@@ -653,29 +701,7 @@ int kh_stdp_run(kh_config *c, const char *overrides, int resume, const volatile 
         }
     }
     if (st == KH_OK) {
-        const long dk[1] = {K}, da[2] = {2, K};
-        double acc[2 * MAX_EPS];
-        for (int w = 0; w < 2; w++) {
-            for (int k = 0; k < K; k++) {
-                acc[w * K + k] = accuracy(&L[w].net, &te, eps[k], xp);
-            }
-        }
-        st = kh_h5_overwrite(f, "/fgsm/eps", eps, 1, dk, 0,
-                             "1|FGSM strengths: x' = clip(x + eps sign(dBCE/dx), 0, 1)");
-        if (st == KH_OK) {
-            st = kh_h5_overwrite(f, "/fgsm/accuracy", acc, 2, da, 0,
-                                 "fraction|test accuracy under FGSM at each eps; row 0 the "
-                                 "STDP network, row 1 backprop");
-        }
-    }
-    for (int w = 0; w < 2 && st == KH_OK && f; w++) {
-        for (int l = 0; l < 3 && st == KH_OK; l++) {
-            char name[64];
-            const long dw[2] = {L[w].net.size[l + 1], L[w].net.size[l]};
-            snprintf(name, sizeof name, "/stdp/%s_W%d", who[w], l + 1);
-            st = kh_h5_overwrite(f, name, L[w].net.W[l], 2, dw, 0,
-                                 "weight|the layer's weights at the end [post, pre]");
-        }
+        st = record_end(f, L, &te, eps, K, xp);
     }
     if (f) {
         const double attrs[5] = {(double)p->st_class0, (double)p->st_class1, (double)tr.N,
