@@ -216,6 +216,118 @@ static int fast_pass(const kh_params *p, const kh_dataset *d, const double *W0, 
     return st;
 }
 
+/* What the comparison found, beside the per-sample series of cmp. */
+typedef struct outcome {
+    const double *W1, *WB;               /* final W of the fast passes: batch 1, learning.batch */
+    const double *cos1, *cosB;           /* [m] unit cosines with the exact W */
+    const double *dev_e, *dev_1, *dev_B; /* [m] |B - R^p| of each */
+    double win, g_mean, ang_med, with_neg;
+    long B;
+} outcome;
+
+/* /comparison in the record of the exact run. */
+static int write_comparison(const kh_params *p, const cmp *c, const outcome *o)
+{
+    const long m = c->m, n = c->n, N = c->N;
+    const size_t mn = (size_t)m * (size_t)n;
+    kh_h5 *f = kh_h5_open_rw(p->out_path);
+    if (!f) {
+        return KH_EIO;
+    }
+    int st = KH_OK;
+    long dN[1] = {N}, dm[1] = {m};
+    struct {
+        const char *name;
+        const void *x;
+        const long *dims;
+        int is_long;
+        const char *units;
+    } arrays[] = {
+        {"/comparison/winner_agree", c->winner_agree, dN, 1,
+         "1|1 where argmax h is the fast rule's winner"},
+        {"/comparison/exact_winner", c->exact_winner, dN, 1, "index|the index of a unit"},
+        {"/comparison/fast_winner", c->fast_winner, dN, 1, "index|the index of a unit"},
+        {"/comparison/g_agree", c->g_agree, dN, 0, "fraction|the entries of g (of m) that agree"},
+        {"/comparison/update_angle", c->angle, dN, 0,
+         "degree|the angle between W_end - W_start and the fast Delta W at "
+         "W_start"},
+        {"/comparison/exact_negative", c->exact_negative, dN, 1,
+         "count|units with g < 0 at the end"},
+        {"/comparison/exact_active", c->exact_active, dN, 1, "count|units with h > 0 at the end"},
+        {"/comparison/unit_cosine_batch1", o->cos1, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
+        {"/comparison/unit_cosine_batch", o->cosB, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
+        {"/comparison/sphere_dev_exact", o->dev_e, dm, 0, "weight^p||B_mu - R^p| of each unit"},
+        {"/comparison/sphere_dev_batch1", o->dev_1, dm, 0, "weight^p||B_mu - R^p| of each unit"},
+        {"/comparison/sphere_dev_batch", o->dev_B, dm, 0, "weight^p||B_mu - R^p| of each unit"},
+    };
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0] && st == KH_OK; i++) {
+        st = kh_h5_write_array(f, arrays[i].name, arrays[i].x, 1, arrays[i].dims, arrays[i].is_long,
+                               arrays[i].units);
+    }
+    if (st == KH_OK) {
+        const long dW[3] = {2, m, n};
+        double *both = malloc(2 * mn * sizeof(double));
+        if (!both) {
+            st = KH_ERROR(KH_ENOMEM, "cannot allocate the fast weights' record");
+        } else {
+            memcpy(both, o->W1, mn * sizeof(double));
+            memcpy(both + mn, o->WB, mn * sizeof(double));
+            st = kh_h5_write_array(f, "/comparison/W_fast", both, 3, dW, 0,
+                                   "weight|final W of the fast passes: [batch 1, learning.batch]");
+            free(both);
+        }
+    }
+    struct {
+        const char *name;
+        double x;
+    } attrs[] = {
+        {"winner_agreement", o->win},
+        {"g_agreement_mean", o->g_mean},
+        {"update_angle_median", o->ang_med},
+        {"samples_with_negative_g_exact", o->with_neg},
+        {"unit_cosine_batch1_mean", mean(o->cos1, m)},
+        {"unit_cosine_batch_mean", mean(o->cosB, m)},
+        {"batch", (double)o->B},
+        {"eps", p->eps0},
+    };
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && st == KH_OK; i++) {
+        st = kh_h5_set_attr(f, "/comparison", attrs[i].name, attrs[i].x, NULL);
+    }
+    int s2 = kh_h5_close(f);
+    return st != KH_OK ? st : s2;
+}
+
+/* The summary on `report`; tmp [max(N, m)] is scratch. */
+static void print_summary(FILE *report, const kh_params *p, const cmp *c, const outcome *o,
+                          double *tmp)
+{
+    const long m = c->m, N = c->N;
+    fprintf(report,
+            "khsim compare: %s (exact: %s, %ld presentations; fast: eps = %g, "
+            "rank %s, code %s, max-norm %s)\n",
+            p->out_path, p->method, N, p->eps0, p->fast_rank ? "on" : "off",
+            p->fast_code ? "on" : "off", p->fast_maxnorm ? "on" : "off");
+    fprintf(report, "  per sample, at the exact W (fast rule with batch 1):\n");
+    fprintf(report, "    winner agrees                      %6.1f %%\n", 100.0 * o->win);
+    fprintf(report, "    entries of g that agree (mean)     %6.1f %%\n", 100.0 * o->g_mean);
+    fprintf(report, "    angle between the updates (median) %6.1f deg\n", o->ang_med);
+    fprintf(report, "    samples where some exact g < 0     %6.0f of %ld\n", o->with_neg, N);
+    char bname[32];
+    snprintf(bname, sizeof bname, "fast b=%ld", o->B);
+    fprintf(report, "  at the end, same W0 and samples:     %12s %12s %12s\n", "exact", "fast b=1",
+            bname);
+    fprintf(report, "    unit cosine with exact (mean)      %12s %12.4f %12.4f\n", "-",
+            mean(o->cos1, m), mean(o->cosB, m));
+    fprintf(report, "    unit cosine with exact (min)       %12s %12.4f %12.4f\n", "-",
+            quantile(o->cos1, m, 0.0, tmp), quantile(o->cosB, m, 0.0, tmp));
+    fprintf(report, "    |B - R^p| median                   %12.4g %12.4g %12.4g\n",
+            quantile(o->dev_e, m, 0.5, tmp), quantile(o->dev_1, m, 0.5, tmp),
+            quantile(o->dev_B, m, 0.5, tmp));
+    fprintf(report, "    |B - R^p| max                      %12.4g %12.4g %12.4g\n",
+            quantile(o->dev_e, m, 1.0, tmp), quantile(o->dev_1, m, 1.0, tmp),
+            quantile(o->dev_B, m, 1.0, tmp));
+}
+
 int kh_compare_run(kh_config *conf, const char *overrides, const volatile sig_atomic_t *stop,
                    kh_progress_fn progress, void *progress_ctx, FILE *report)
 {
@@ -271,7 +383,7 @@ int kh_compare_run(kh_config *conf, const char *overrides, const volatile sig_at
         goto done;
     }
     if (!(c.local = kh_fast_alloc(p, d.x, N, W0, 1))) {
-        st = KH_EINVAL;
+        st = kh_errcode();
         goto done;
     }
     kh_sim_hooks hooks = {&c, on_begin, on_end};
@@ -300,100 +412,11 @@ int kh_compare_run(kh_config *conf, const char *overrides, const volatile sig_at
     win /= (double)N;
     const double g_mean = mean(c.g_agree, N), ang_med = quantile(c.angle, N, 0.5, tmp);
 
-    /* The record. */
-    kh_h5 *f = kh_h5_open_rw(p->out_path);
-    if (!f) {
-        st = KH_EIO;
+    const outcome o = {W1, WB, cos1, cosB, dev_e, dev_1, dev_B, win, g_mean, ang_med, with_neg, B};
+    if ((st = write_comparison(p, &c, &o)) != KH_OK) {
         goto done;
     }
-    long dN[1] = {N}, dm[1] = {m};
-    struct {
-        const char *name;
-        const void *x;
-        const long *dims;
-        int is_long;
-        const char *units;
-    } arrays[] = {
-        {"/comparison/winner_agree", c.winner_agree, dN, 1,
-         "1|1 where argmax h is the fast rule's winner"},
-        {"/comparison/exact_winner", c.exact_winner, dN, 1, "index|the index of a unit"},
-        {"/comparison/fast_winner", c.fast_winner, dN, 1, "index|the index of a unit"},
-        {"/comparison/g_agree", c.g_agree, dN, 0, "fraction|the entries of g (of m) that agree"},
-        {"/comparison/update_angle", c.angle, dN, 0,
-         "degree|the angle between W_end - W_start and the fast Delta W at "
-         "W_start"},
-        {"/comparison/exact_negative", c.exact_negative, dN, 1,
-         "count|units with g < 0 at the end"},
-        {"/comparison/exact_active", c.exact_active, dN, 1, "count|units with h > 0 at the end"},
-        {"/comparison/unit_cosine_batch1", cos1, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
-        {"/comparison/unit_cosine_batch", cosB, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
-        {"/comparison/sphere_dev_exact", dev_e, dm, 0, "weight^p||B_mu - R^p| of each unit"},
-        {"/comparison/sphere_dev_batch1", dev_1, dm, 0, "weight^p||B_mu - R^p| of each unit"},
-        {"/comparison/sphere_dev_batch", dev_B, dm, 0, "weight^p||B_mu - R^p| of each unit"},
-    };
-    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0] && st == KH_OK; i++) {
-        st = kh_h5_write_array(f, arrays[i].name, arrays[i].x, 1, arrays[i].dims, arrays[i].is_long,
-                               arrays[i].units);
-    }
-    if (st == KH_OK) {
-        const long dW[3] = {2, m, n};
-        double *both = malloc(2 * mn * sizeof(double));
-        if (!both) {
-            st = KH_ERROR(KH_ENOMEM, "cannot allocate the fast weights' record");
-        } else {
-            memcpy(both, W1, mn * sizeof(double));
-            memcpy(both + mn, WB, mn * sizeof(double));
-            st = kh_h5_write_array(f, "/comparison/W_fast", both, 3, dW, 0,
-                                   "weight|final W of the fast passes: [batch 1, learning.batch]");
-            free(both);
-        }
-    }
-    struct {
-        const char *name;
-        double x;
-    } attrs[] = {
-        {"winner_agreement", win},
-        {"g_agreement_mean", g_mean},
-        {"update_angle_median", ang_med},
-        {"samples_with_negative_g_exact", with_neg},
-        {"unit_cosine_batch1_mean", mean(cos1, m)},
-        {"unit_cosine_batch_mean", mean(cosB, m)},
-        {"batch", (double)B},
-        {"eps", p->eps0},
-    };
-    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && st == KH_OK; i++) {
-        st = kh_h5_set_attr(f, "/comparison", attrs[i].name, attrs[i].x, NULL);
-    }
-    int s2 = kh_h5_close(f);
-    st = st != KH_OK ? st : s2;
-    if (st != KH_OK) {
-        goto done;
-    }
-
-    fprintf(report,
-            "khsim compare: %s (exact: %s, %ld presentations; fast: eps = %g, "
-            "rank %s, code %s, max-norm %s)\n",
-            p->out_path, p->method, N, p->eps0, p->fast_rank ? "on" : "off",
-            p->fast_code ? "on" : "off", p->fast_maxnorm ? "on" : "off");
-    fprintf(report, "  per sample, at the exact W (fast rule with batch 1):\n");
-    fprintf(report, "    winner agrees                      %6.1f %%\n", 100.0 * win);
-    fprintf(report, "    entries of g that agree (mean)     %6.1f %%\n", 100.0 * g_mean);
-    fprintf(report, "    angle between the updates (median) %6.1f deg\n", ang_med);
-    fprintf(report, "    samples where some exact g < 0     %6.0f of %ld\n", with_neg, N);
-    char bname[32];
-    snprintf(bname, sizeof bname, "fast b=%ld", B);
-    fprintf(report, "  at the end, same W0 and samples:     %12s %12s %12s\n", "exact", "fast b=1",
-            bname);
-    fprintf(report, "    unit cosine with exact (mean)      %12s %12.4f %12.4f\n", "-",
-            mean(cos1, m), mean(cosB, m));
-    fprintf(report, "    unit cosine with exact (min)       %12s %12.4f %12.4f\n", "-",
-            quantile(cos1, m, 0.0, tmp), quantile(cosB, m, 0.0, tmp));
-    fprintf(report, "    |B - R^p| median                   %12.4g %12.4g %12.4g\n",
-            quantile(dev_e, m, 0.5, tmp), quantile(dev_1, m, 0.5, tmp),
-            quantile(dev_B, m, 0.5, tmp));
-    fprintf(report, "    |B - R^p| max                      %12.4g %12.4g %12.4g\n",
-            quantile(dev_e, m, 1.0, tmp), quantile(dev_1, m, 1.0, tmp),
-            quantile(dev_B, m, 1.0, tmp));
+    print_summary(report, p, &c, &o, tmp);
 done:
     cmp_free(&c);
     free(W0);
