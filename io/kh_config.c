@@ -882,7 +882,10 @@ int kh_config_validate(kh_config *c)
     if (p->weights == KH_INIT_FILE && p->init_path[0] == '\0') {
         return KH_ERROR(KH_EINVAL, "%s: init.path is required for init.weights = file", name);
     }
-    if (p->k > p->n_hidden && c->set[kh_param_find("learning", "k")]) {
+    /* The fast rule ranks the hidden units (khsim conv ranks channels x
+     * positions, which the study's network.hidden does not count). */
+    if (p->k > p->n_hidden && c->set[kh_param_find("learning", "k")] &&
+        strcmp(p->method, "fast") == 0) {
         return KH_ERROR(KH_EINVAL, "%s: learning.k = %ld exceeds network.hidden = %ld", name, p->k,
                         p->n_hidden);
     }
