@@ -298,6 +298,122 @@ static long epochs_done(const char *path)
     return e;
 }
 
+/* The data, the buffers, W(0) (or, resuming, the weights after the last
+ * complete epoch, whose count goes to *start) and the learner. */
+static int plan_run(fast_run *r, kh_config *c, int resume, long *start, kh_sim_result *res)
+{
+    kh_params *p = &c->p;
+    int st = kh_data_load(p, &r->data);
+    if (st != KH_OK) {
+        return st;
+    }
+    p->n_visible = r->data.n_features;
+    const long m = p->n_hidden, n = p->n_visible, N = r->data.n_samples;
+    r->W = malloc((size_t)m * (size_t)n * sizeof(double));
+    r->cur = malloc((size_t)m * sizeof(double));
+    r->act = malloc((size_t)m * sizeof(double));
+    r->B = malloc((size_t)m * sizeof(double));
+    r->tbuf = malloc(2 * (size_t)N * sizeof(double));
+    r->order = malloc((size_t)N * sizeof(long));
+    if (!r->W || !r->cur || !r->act || !r->B || !r->tbuf || !r->order) {
+        return KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule's run");
+    }
+    *start = 0;
+    if (resume) {
+        if (p->snapshot_batches != 0) {
+            return KH_ERROR(KH_EINVAL,
+                            "%s: a fast run resumes at an epoch's end: it needs "
+                            "output.snapshot_batches = 0",
+                            p->out_path);
+        }
+        if ((*start = epochs_done(p->out_path)) < 0) {
+            return KH_EIO;
+        }
+        /* Row 0 is W(0), row e the weights after epoch e. */
+        st = kh_h5_read_row(p->out_path, "/snapshots/W", *start, r->W, m * n);
+    } else {
+        st = kh_sim_init_weights(p, r->W);
+    }
+    if (st != KH_OK) {
+        return st;
+    }
+    r->m = m;
+    r->n = n;
+    for (long j = 0; j < N; j++) {
+        r->tbuf[j] = (double)j * p->presentation_time;
+        r->tbuf[N + j] = (double)(j + 1) * p->presentation_time;
+    }
+    const long nb = p->batch < N ? p->batch : N;
+    return choose_learner(r, p, N, nb, res);
+}
+
+/* The record: a new one, or the one resumed with whatever an interrupted
+ * epoch left dropped (rows, its order, the snapshot written at the stop,
+ * the /epochs rows past the last). */
+static int open_record(fast_run *r, kh_config *c, const char *overrides, int resume, long start)
+{
+    kh_params *p = &c->p;
+    int st = KH_OK;
+    if (!resume) {
+        r->h5 = kh_h5_create(p->out_path, c, "the fast approximation (PNAS 2019, section 3)",
+                             overrides, r->m, r->n);
+        return r->h5 ? KH_OK : KH_EIO;
+    }
+    r->h5 = kh_h5_open_append(p->out_path, start, start + 1);
+    const char *series[] = {"/fast/order",
+                            "/epochs/eps",
+                            "/epochs/won_fraction",
+                            "/epochs/sphere_dev_mean",
+                            "/epochs/sphere_dev_max",
+                            "/epochs/wall_seconds"};
+    for (size_t i = 0; r->h5 && st == KH_OK && i < sizeof series / sizeof series[0]; i++) {
+        st = kh_h5_truncate(r->h5, series[i], start);
+    }
+    if (r->h5 && st == KH_OK) {
+        st = kh_h5_set_attr(r->h5, "/solver", "resumed_at_epoch", (double)start, NULL);
+    }
+    if (r->h5 && st == KH_OK) {
+        st = kh_h5_set_status(r->h5, "running", "");
+    }
+    return r->h5 ? st : (st != KH_OK ? st : KH_EIO);
+}
+
+/* The end of the record: the weights reached when the run stopped early,
+ * /solver, the state and the status; then it is closed. */
+static int finish_run(fast_run *r, const kh_params *p, int st, kh_sim_result *res)
+{
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
+    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
+    if (st != KH_OK && st != KH_EIO) {
+        /* Keep the weights reached: the last snapshot row is the state at the stop. */
+        if (get_W(r, r->W) == KH_OK && kh_h5_append_snapshot(r->h5, res->t_end, r->W) == KH_OK) {
+            res->snapshots++;
+        }
+    }
+    int s2 = kh_h5_write_solver(r->h5, "fast", 0.0, 0.0, &res->stats, res->wall_seconds);
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r->h5, "/solver", "precision", 0.0,
+                            p->precision == KH_PREC_FLOAT ? "float" : "double");
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r->h5, "/solver", "flops",
+                            res->flops + kh_h5_solver_prior(r->h5, "flops"), NULL);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r->h5, "/solver", "device", 0.0, res->device);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_write_state(r->h5, "t", &res->t_end, 1);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_status(r->h5, status, msg);
+    }
+    int s3 = kh_h5_close(r->h5);
+    r->h5 = NULL;
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+}
+
 int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
                        const volatile sig_atomic_t *stop, kh_progress_fn progress,
                        void *progress_ctx, kh_sim_result *res)
@@ -312,87 +428,20 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
                         "krotov_hopfield, not of %s",
                         p->model);
     }
-    int st = kh_data_load(p, &r.data);
-    if (st != KH_OK) {
-        return st;
-    }
-    p->n_visible = r.data.n_features;
-    const long m = p->n_hidden, n = p->n_visible, N = r.data.n_samples;
-    r.W = malloc((size_t)m * (size_t)n * sizeof(double));
-    r.cur = malloc((size_t)m * sizeof(double));
-    r.act = malloc((size_t)m * sizeof(double));
-    r.B = malloc((size_t)m * sizeof(double));
-    r.tbuf = malloc(2 * (size_t)N * sizeof(double));
-    r.order = malloc((size_t)N * sizeof(long));
-    if (!r.W || !r.cur || !r.act || !r.B || !r.tbuf || !r.order) {
-        fast_run_free(&r);
-        return KH_ERROR(KH_ENOMEM, "cannot allocate the fast rule's run");
-    }
     long start = 0;
-    if (resume) {
-        if (p->snapshot_batches != 0) {
-            fast_run_free(&r);
-            return KH_ERROR(KH_EINVAL,
-                            "%s: a fast run resumes at an epoch's end: it needs "
-                            "output.snapshot_batches = 0",
-                            p->out_path);
-        }
-        if ((start = epochs_done(p->out_path)) < 0) {
-            fast_run_free(&r);
-            return KH_EIO;
-        }
-        /* Row 0 is W(0), row e the weights after epoch e. */
-        st = kh_h5_read_row(p->out_path, "/snapshots/W", start, r.W, m * n);
-    } else {
-        st = kh_sim_init_weights(p, r.W);
+    int st = plan_run(&r, c, resume, &start, res);
+    if (st == KH_OK) {
+        st = kh_sim_check_output(c, resume);
+    }
+    if (st == KH_OK) {
+        st = open_record(&r, c, overrides, resume, start);
     }
     if (st != KH_OK) {
-        fast_run_free(&r);
-        return st;
-    }
-    r.m = m;
-    r.n = n;
-    long nb = p->batch < N ? p->batch : N;
-    if ((st = choose_learner(&r, p, N, nb, res)) != KH_OK) {
-        fast_run_free(&r);
-        return st;
-    }
-    if ((st = kh_sim_check_output(c, resume)) != KH_OK) {
-        fast_run_free(&r);
-        return st;
-    }
-    if (resume) {
-        /* Whatever an interrupted epoch left is dropped: rows, its order, the
-         * snapshot written at the stop, the /epochs rows past the last. */
-        r.h5 = kh_h5_open_append(p->out_path, start, start + 1);
-        const char *series[] = {"/fast/order",
-                                "/epochs/eps",
-                                "/epochs/won_fraction",
-                                "/epochs/sphere_dev_mean",
-                                "/epochs/sphere_dev_max",
-                                "/epochs/wall_seconds"};
-        for (size_t i = 0; r.h5 && st == KH_OK && i < sizeof series / sizeof series[0]; i++) {
-            st = kh_h5_truncate(r.h5, series[i], start);
-        }
-        if (r.h5 && st == KH_OK) {
-            st = kh_h5_set_attr(r.h5, "/solver", "resumed_at_epoch", (double)start, NULL);
-        }
-        if (r.h5 && st == KH_OK) {
-            st = kh_h5_set_status(r.h5, "running", "");
-        }
-    } else {
-        r.h5 = kh_h5_create(p->out_path, c, "the fast approximation (PNAS 2019, section 3)",
-                            overrides, m, n);
-    }
-    if (!r.h5 || st != KH_OK) {
-        fast_run_free(&r);
         kh_h5_close(r.h5);
-        return st != KH_OK ? st : KH_EIO;
+        fast_run_free(&r);
+        return st;
     }
-    for (long j = 0; j < N; j++) {
-        r.tbuf[j] = (double)j * p->presentation_time;
-        r.tbuf[N + j] = (double)(j + 1) * p->presentation_time;
-    }
+    const long N = r.data.n_samples;
     double t0 = kh_wall_seconds();
     if (resume) {
         res->snapshots = start + 1;
@@ -405,34 +454,7 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
         }
     }
     res->wall_seconds = kh_wall_seconds() - t0;
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
-    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
-    if (st != KH_OK && st != KH_EIO) {
-        /* Keep the weights reached: the last snapshot row is the state at the stop. */
-        if (get_W(&r, r.W) == KH_OK && kh_h5_append_snapshot(r.h5, res->t_end, r.W) == KH_OK) {
-            res->snapshots++;
-        }
-    }
-    int s2 = kh_h5_write_solver(r.h5, "fast", 0.0, 0.0, &res->stats, res->wall_seconds);
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(r.h5, "/solver", "precision", 0.0,
-                            p->precision == KH_PREC_FLOAT ? "float" : "double");
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(r.h5, "/solver", "flops",
-                            res->flops + kh_h5_solver_prior(r.h5, "flops"), NULL);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(r.h5, "/solver", "device", 0.0, res->device);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_write_state(r.h5, "t", &res->t_end, 1);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(r.h5, status, msg);
-    }
-    int s3 = kh_h5_close(r.h5);
+    st = finish_run(&r, p, st, res);
     fast_run_free(&r);
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return st;
 }
