@@ -243,6 +243,93 @@ static int choose_device(const kh_params *p, kh_sim_result *res)
     return 0;
 }
 
+/* The data, the model's workspace, the buffers, each trajectory's W(0)
+ * (init.seed + b, into seeds [B]) and the ensemble on its device. */
+static int plan_ensemble(ens_run *r, kh_params *p, int gpu, long *seeds)
+{
+    int st = kh_data_load(p, &r->data);
+    if (st != KH_OK) {
+        return st;
+    }
+    p->n_visible = r->data.n_features;
+    const long m = p->n_hidden, n = p->n_visible, B = p->ensemble;
+    const size_t mn = (size_t)m * (size_t)n;
+    r->B = B;
+    r->m = m;
+    r->n = n;
+    r->model = kh_model_find(p->model);
+    if (!(r->ws = r->model->alloc(p))) {
+        return kh_errcode();
+    }
+    r->W = malloc((size_t)B * mn * sizeof(double));
+    r->h = calloc((size_t)(B * m), sizeof(double));
+    r->I = malloc((size_t)(B * m) * sizeof(double));
+    r->Bn = malloc((size_t)(B * m) * sizeof(double));
+    r->v = malloc((size_t)(B * n) * sizeof(double));
+    r->y = calloc((size_t)m + mn, sizeof(double));
+    r->cur = malloc((size_t)m * sizeof(double));
+    r->pnorm = malloc((size_t)m * sizeof(double));
+    kh_ens_params *prm = malloc((size_t)B * sizeof *prm);
+    if (!r->W || !r->h || !r->I || !r->Bn || !r->v || !r->y || !r->cur || !r->pnorm || !prm) {
+        free(prm);
+        return KH_ERROR(KH_ENOMEM, "cannot allocate an ensemble of %ld x %ld x %ld", B, m, n);
+    }
+    kh_params pb = *p;
+    for (long b = 0; b < B && st == KH_OK; b++) {
+        pb.init_seed = p->init_seed + b;
+        seeds[b] = pb.init_seed;
+        st = kh_sim_init_weights(&pb, r->W + (size_t)b * mn);
+        prm[b] = (kh_ens_params){p->p,     p->R,      p->w_inh, p->tau, p->tau_L,
+                                 p->delta, p->h_star, p->g_n,   p->g,   p->drive == KH_DRIVE_Q};
+    }
+    if (st == KH_OK) {
+        r->be.ops = gpu ? kh_gpu_ensemble_backend() : &kh_ens_cpu_backend;
+        r->be.e = r->be.ops ? r->be.ops->alloc(B, m, n, p->precision, prm) : NULL;
+        st = r->be.e ? KH_OK : KH_ENOMEM;
+        if (st != KH_OK) {
+            st = kh_errmsg()[0] ? st : KH_ERROR(st, "cannot allocate the ensemble");
+        }
+    }
+    free(prm);
+    return st == KH_OK ? be_set_state(&r->be, r->h, r->W) : st;
+}
+
+/* The end of the record: /solver, every trajectory's final W, the state
+ * and the status; then it is closed. */
+static int finish_ensemble(ens_run *r, const kh_params *p, int st, double t,
+                           const kh_sim_result *res)
+{
+    const long m = r->m, n = r->n, B = r->B;
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
+    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
+    int s2 = kh_h5_write_solver(r->h5, p->method, p->rtol, p->atol, &res->stats, res->wall_seconds);
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r->h5, "/solver", "device", 0.0, res->device);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_attr(r->h5, "/solver", "precision", 0.0,
+                            p->precision == KH_PREC_FLOAT ? "float" : "double");
+    }
+    if (s2 == KH_OK && be_get(&r->be, r->h, r->W, NULL, NULL) == KH_OK) {
+        const long dW[3] = {B, m, n};
+        s2 = kh_h5_write_array(r->h5, "/ensemble/W_final", r->W, 3, dW, 0,
+                               "weight|W of every trajectory at the end");
+        if (s2 == KH_OK) {
+            s2 = kh_h5_write_state(r->h5, "h", r->h, m);
+        }
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_write_state(r->h5, "t", &t, 1);
+    }
+    if (s2 == KH_OK) {
+        s2 = kh_h5_set_status(r->h5, status, msg);
+    }
+    int s3 = kh_h5_close(r->h5);
+    r->h5 = NULL;
+    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+}
+
 int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,
                    kh_progress_fn progress, void *progress_ctx, kh_sim_result *res)
 {
@@ -262,71 +349,22 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
         snprintf(why, sizeof why, "%s", kh_errmsg());
         return KH_ERROR(KH_ENOTSUP, "solver.device = cuda: %s", why);
     }
-    int st = kh_data_load(p, &r.data);
-    if (st != KH_OK) {
-        return st;
-    }
-    p->n_visible = r.data.n_features;
-    const long m = p->n_hidden, n = p->n_visible, B = p->ensemble;
-    const size_t mn = (size_t)m * (size_t)n;
-    r.B = B;
-    r.m = m;
-    r.n = n;
-    r.model = kh_model_find(p->model);
-    if (!(r.ws = r.model->alloc(p))) {
-        ens_run_free(&r);
-        return KH_EINVAL;
-    }
-    r.W = malloc((size_t)B * mn * sizeof(double));
-    r.h = calloc((size_t)(B * m), sizeof(double));
-    r.I = malloc((size_t)(B * m) * sizeof(double));
-    r.Bn = malloc((size_t)(B * m) * sizeof(double));
-    r.v = malloc((size_t)(B * n) * sizeof(double));
-    r.y = calloc((size_t)m + mn, sizeof(double));
-    r.cur = malloc((size_t)m * sizeof(double));
-    r.pnorm = malloc((size_t)m * sizeof(double));
-    kh_ens_params *prm = malloc((size_t)B * sizeof *prm);
-    long *seeds = malloc((size_t)B * sizeof(long));
-    if (!r.W || !r.h || !r.I || !r.Bn || !r.v || !r.y || !r.cur || !r.pnorm || !prm || !seeds) {
-        free(prm);
-        free(seeds);
-        ens_run_free(&r);
-        return KH_ERROR(KH_ENOMEM, "cannot allocate an ensemble of %ld x %ld x %ld", B, m, n);
-    }
-    kh_params pb = *p;
-    for (long b = 0; b < B && st == KH_OK; b++) {
-        pb.init_seed = p->init_seed + b;
-        seeds[b] = pb.init_seed;
-        st = kh_sim_init_weights(&pb, r.W + (size_t)b * mn);
-        prm[b] = (kh_ens_params){p->p,     p->R,      p->w_inh, p->tau, p->tau_L,
-                                 p->delta, p->h_star, p->g_n,   p->g,   p->drive == KH_DRIVE_Q};
-    }
-    if (st == KH_OK) {
-        r.be.ops = gpu ? kh_gpu_ensemble_backend() : &kh_ens_cpu_backend;
-        r.be.e = r.be.ops ? r.be.ops->alloc(B, m, n, p->precision, prm) : NULL;
-        st = r.be.e ? KH_OK : KH_ENOMEM;
-        if (st != KH_OK) {
-            st = kh_errmsg()[0] ? st : KH_ERROR(st, "cannot allocate the ensemble");
-        }
-    }
-    free(prm);
-    if (st == KH_OK) {
-        st = be_set_state(&r.be, r.h, r.W);
-    }
+    long *seeds = malloc((size_t)(p->ensemble > 0 ? p->ensemble : 1) * sizeof(long));
+    int st = seeds ? plan_ensemble(&r, p, gpu, seeds)
+                   : KH_ERROR(KH_ENOMEM, "cannot allocate an ensemble of %ld", p->ensemble);
     if (st == KH_OK) {
         st = kh_sim_check_output(c, 0);
     }
+    if (st == KH_OK &&
+        !(r.h5 = kh_h5_create(p->out_path, c, r.model->summary, overrides, r.m, r.n))) {
+        st = KH_EIO;
+    }
     if (st != KH_OK) {
         free(seeds);
         ens_run_free(&r);
         return st;
     }
-    if (!(r.h5 = kh_h5_create(p->out_path, c, r.model->summary, overrides, m, n))) {
-        free(seeds);
-        ens_run_free(&r);
-        return KH_EIO;
-    }
-    const long dB[1] = {B};
+    const long dB[1] = {r.B};
     st = kh_h5_write_array(r.h5, "/ensemble/init_seed", seeds, 1, dB, 1,
                            "1|init.seed of each trajectory");
     free(seeds);
@@ -338,33 +376,7 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
     res->t_end = t;
     res->rows = kh_h5_rows(r.h5);
     res->stats.rhs_evals = res->stats.steps;
-
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
-    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
-    int s2 = kh_h5_write_solver(r.h5, p->method, p->rtol, p->atol, &res->stats, res->wall_seconds);
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(r.h5, "/solver", "device", 0.0, res->device);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_attr(r.h5, "/solver", "precision", 0.0,
-                            p->precision == KH_PREC_FLOAT ? "float" : "double");
-    }
-    if (s2 == KH_OK && be_get(&r.be, r.h, r.W, NULL, NULL) == KH_OK) {
-        const long dW[3] = {B, m, n};
-        s2 = kh_h5_write_array(r.h5, "/ensemble/W_final", r.W, 3, dW, 0,
-                               "weight|W of every trajectory at the end");
-        if (s2 == KH_OK) {
-            s2 = kh_h5_write_state(r.h5, "h", r.h, m);
-        }
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_write_state(r.h5, "t", &t, 1);
-    }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(r.h5, status, msg);
-    }
-    int s3 = kh_h5_close(r.h5);
+    st = finish_ensemble(&r, p, st, t, res);
     ens_run_free(&r);
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return st;
 }
