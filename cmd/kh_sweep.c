@@ -627,6 +627,72 @@ static void report_point(FILE *out, const sweep *s, const point_result *r)
     fflush(out);
 }
 
+/* The points from `from` on, left unrun by a stop. */
+static void mark_not_run(point_result *res, long from, long n_points)
+{
+    for (long j = from; j < n_points; j++) {
+        res[j].index = j;
+        res[j].status = 2;
+        res[j].verify = -1;
+        snprintf(res[j].message, sizeof res[j].message, "not run (interrupted)");
+    }
+}
+
+/* The base study and every point's values, checked before any run. */
+static int check_points(const sweep *s, const char *path)
+{
+    int st = KH_OK;
+    for (long i = 0; i < s->n_points && st == KH_OK; i++) {
+        kh_config *c = NULL;
+        char ov[4096];
+        if ((st = point_config(s, i, &c, ov, sizeof ov)) != KH_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", kh_errmsg());
+            st = KH_ERROR(st, "%s: point %ld: %s", path, i, msg);
+        }
+        kh_config_free(c);
+    }
+    return st;
+}
+
+/* Every point in this process, one after the other. */
+static void run_serial(const sweep *s, volatile sig_atomic_t *stop, FILE *report, point_result *res)
+{
+    for (long i = 0; i < s->n_points; i++) {
+        run_point(s, i, stop, &res[i]);
+        report_point(report, s, &res[i]);
+        if (stop && *stop) {
+            mark_not_run(res, i + 1, s->n_points);
+            break;
+        }
+    }
+}
+
+/* The index and the summary line; KH_OK, or why the sweep is not a success. */
+static int summarize(const sweep *s, const point_result *res, volatile sig_atomic_t *stop,
+                     FILE *report, int size)
+{
+    int st = write_index(s, res);
+    long failed = 0, audit = 0, done = 0;
+    for (long i = 0; i < s->n_points; i++) {
+        failed += res[i].status != 0;
+        audit += res[i].verify == 0;
+        done += res[i].status == 0;
+    }
+    if (report) {
+        fprintf(report,
+                "%s/index.h5, index.csv: %ld of %ld points complete, %ld failed or "
+                "not run, %ld failed an audit (%d rank%s)\n",
+                s->out, done, s->n_points, failed, audit, size, size > 1 ? "s" : "");
+    }
+    if (st == KH_OK && (failed || audit)) {
+        st = stop && *stop
+                 ? KH_ERROR(KH_EINTR, "sweep interrupted")
+                 : KH_ERROR(KH_ECHECK, "%ld points failed, %ld failed an audit", failed, audit);
+    }
+    return st;
+}
+
 int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report)
 {
     sweep *s = calloc(1, sizeof *s);
@@ -640,17 +706,7 @@ int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report)
 #endif
     int st = sweep_read(path, s);
     if (st == KH_OK) {
-        /* Check the base study and every point's values before any run. */
-        for (long i = 0; i < s->n_points && st == KH_OK; i++) {
-            kh_config *c = NULL;
-            char ov[4096];
-            if ((st = point_config(s, i, &c, ov, sizeof ov)) != KH_OK) {
-                char msg[1024];
-                snprintf(msg, sizeof msg, "%s", kh_errmsg());
-                st = KH_ERROR(st, "%s: point %ld: %s", path, i, msg);
-            }
-            kh_config_free(c);
-        }
+        st = check_points(s, path);
     }
     if (st == KH_OK && rank == 0) {
         st = make_dirs(s->out);
@@ -669,19 +725,7 @@ int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report)
         return KH_ERROR(KH_ENOMEM, "cannot allocate %ld results", P);
     }
     if (size == 1) {
-        for (long i = 0; i < s->n_points; i++) {
-            run_point(s, i, stop, &res[i]);
-            report_point(report, s, &res[i]);
-            if (stop && *stop) {
-                for (long j = i + 1; j < s->n_points; j++) {
-                    res[j].index = j;
-                    res[j].status = 2;
-                    res[j].verify = -1;
-                    snprintf(res[j].message, sizeof res[j].message, "not run (interrupted)");
-                }
-                break;
-            }
-        }
+        run_serial(s, stop, report, res);
     }
 #ifdef KH_HAVE_MPI
     else if (rank == 0) {
@@ -705,12 +749,7 @@ int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report)
             MPI_Send(&give, 1, MPI_LONG, ms.MPI_SOURCE, 1, MPI_COMM_WORLD);
             active -= give < 0;
         }
-        for (long j = next; j < s->n_points; j++) {
-            res[j].index = j;
-            res[j].status = 2;
-            res[j].verify = -1;
-            snprintf(res[j].message, sizeof res[j].message, "not run (interrupted)");
-        }
+        mark_not_run(res, next, s->n_points);
         if (remote && stop && !*stop) {
             *stop = remote; /* as if this rank had got it: the sweep ends 128 + signal */
         }
@@ -729,24 +768,7 @@ int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report)
     }
 #endif
     if (rank == 0) {
-        st = write_index(s, res);
-        long failed = 0, audit = 0, done = 0;
-        for (long i = 0; i < s->n_points; i++) {
-            failed += res[i].status != 0;
-            audit += res[i].verify == 0;
-            done += res[i].status == 0;
-        }
-        if (report) {
-            fprintf(report,
-                    "%s/index.h5, index.csv: %ld of %ld points complete, %ld failed or "
-                    "not run, %ld failed an audit (%d rank%s)\n",
-                    s->out, done, s->n_points, failed, audit, size, size > 1 ? "s" : "");
-        }
-        if (st == KH_OK && (failed || audit)) {
-            st = stop && *stop
-                     ? KH_ERROR(KH_EINTR, "sweep interrupted")
-                     : KH_ERROR(KH_ECHECK, "%ld points failed, %ld failed an audit", failed, audit);
-        }
+        st = summarize(s, res, stop, report, size);
     }
 #ifdef KH_HAVE_MPI
     MPI_Bcast(&st, 1, MPI_INT, 0, MPI_COMM_WORLD);
