@@ -176,7 +176,7 @@ static int record_layers(kh_h5 *f, conv_run *r, long epoch)
                 "(row 0: W(0))");
         }
         if (st == KH_OK) {
-            st = kh_conv_layer_pnorm(r->layer[l], r->B);
+            kh_conv_layer_pnorm(r->layer[l], r->W, r->B);
         }
         layer_path(name, sizeof name, l, "pnorm");
         if (st == KH_OK) {
@@ -224,12 +224,12 @@ static int record_layers(kh_h5 *f, conv_run *r, long epoch)
 
 /* One epoch: the minibatches of a shuffled order, every layer at each
  * (layer l + 1 learns on layer l's outputs after layer l's step). */
-static int epoch(conv_run *r, const kh_params *p, long e, const volatile sig_atomic_t *stop,
-                 kh_progress_fn report, void *pctx, double *last, kh_threads *threads, double *work)
+static int epoch(conv_run *r, const kh_params *p, long e, double eps,
+                 const volatile sig_atomic_t *stop, kh_progress_fn report, void *pctx, double *last,
+                 kh_threads *threads, double *work)
 {
     const long N = r->data.n_samples, n = r->data.n_features,
                nbatch = (N + p->batch - 1) / p->batch;
-    const double eps = p->eps0 * (1.0 - (double)e / (double)p->epochs);
     kh_rng rng;
     kh_rng_seed(&rng, (uint64_t)p->init_seed, 1000 + (uint64_t)e);
     kh_sim_shuffle(r->order, N, &rng);
@@ -447,8 +447,8 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
         if (st != KH_OK) {
             break;
         }
-        st = epoch(&r, p, e, stop, progress, pctx, &last, &threads, &work);
         const double eps = p->eps0 * (1.0 - (double)e / (double)p->epochs);
+        st = epoch(&r, p, e, eps, stop, progress, pctx, &last, &threads, &work);
         if (st == KH_OK) {
             st = record_layers(f, &r, e);
         }

@@ -217,27 +217,51 @@ int kh_kcap_net_alloc(kh_kcap_net *net, long n, long m, long k, long T, int shar
     return KH_OK;
 }
 
-/* Sets every weight of net to a + s b (b may be NULL: a alone). */
-static void net_axpy(kh_kcap_net *net, const kh_kcap_net *a, double s, const kh_kcap_net *b)
+int kh_kcap_net_arrays(const kh_kcap_net *net, double **a, long *len)
 {
-    const long n = net->n, m = net->m;
-    for (long i = 0; i < m * n; i++) {
-        net->in[i] = a->in[i] + (b ? s * b->in[i] : 0.0);
-        net->out[i] = a->out[i] + (b ? s * b->out[i] : 0.0);
-    }
+    int c = 0;
+    a[c] = net->in;
+    len[c++] = net->m * net->n;
     for (long t = 0; t < (net->shared ? 1 : net->T); t++) {
-        for (long i = 0; i < m * m; i++) {
-            net->rec[t][i] = a->rec[t][i] + (b ? s * b->rec[t][i] : 0.0);
+        a[c] = net->rec[t];
+        len[c++] = net->m * net->m;
+    }
+    a[c] = net->out;
+    len[c++] = net->n * net->m;
+    return c;
+}
+
+void kh_kcap_net_add(kh_kcap_net *net, const kh_kcap_net *d)
+{
+    double *a[KH_KCAP_ARRAYS], *b[KH_KCAP_ARRAYS];
+    long la[KH_KCAP_ARRAYS], lb[KH_KCAP_ARRAYS];
+    const int c = kh_kcap_net_arrays(net, a, la);
+    kh_kcap_net_arrays(d, b, lb);
+    for (int i = 0; i < c; i++) {
+        for (long j = 0; j < la[i]; j++) {
+            a[i][j] += b[i][j];
         }
+    }
+}
+
+void kh_kcap_net_copy(kh_kcap_net *dst, const kh_kcap_net *src)
+{
+    double *a[KH_KCAP_ARRAYS], *b[KH_KCAP_ARRAYS];
+    long la[KH_KCAP_ARRAYS], lb[KH_KCAP_ARRAYS];
+    const int c = kh_kcap_net_arrays(dst, a, la);
+    kh_kcap_net_arrays(src, b, lb);
+    for (int i = 0; i < c; i++) {
+        memcpy(a[i], b[i], (size_t)la[i] * sizeof(double));
     }
 }
 
 static void net_zero(kh_kcap_net *net)
 {
-    memset(net->in, 0, (size_t)(net->m * net->n) * sizeof(double));
-    memset(net->out, 0, (size_t)(net->m * net->n) * sizeof(double));
-    for (long t = 0; t < (net->shared ? 1 : net->T); t++) {
-        memset(net->rec[t], 0, (size_t)(net->m * net->m) * sizeof(double));
+    double *a[KH_KCAP_ARRAYS];
+    long la[KH_KCAP_ARRAYS];
+    const int c = kh_kcap_net_arrays(net, a, la);
+    for (int i = 0; i < c; i++) {
+        memset(a[i], 0, (size_t)la[i] * sizeof(double));
     }
 }
 
@@ -464,7 +488,7 @@ double kh_kcap_meta_loss(const kh_kcap_rule *r, const kh_kcap_net *net, const do
 {
     kh_kcap_forward(net, x0, 0.0, ps);
     rule_sweep(r, net, x0, ps, work, NULL, NULL);
-    net_axpy(work, net, 1.0, work); /* M' = M + f */
+    kh_kcap_net_add(work, net); /* M' = M + f */
     const double L = kh_kcap_forward(work, xe, tau, ps2);
     if (grad) {
         net_zero(gwork);

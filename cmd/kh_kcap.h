@@ -77,6 +77,15 @@ int kh_kcap_net_alloc(kh_kcap_net *net, long n, long m, long k, long T, int shar
                       uint64_t seed);
 void kh_kcap_net_free(kh_kcap_net *net);
 int kh_kcap_pass_alloc(kh_kcap_pass *ps, const kh_kcap_net *net);
+
+/* The weight arrays of net, a shared recurrent matrix once, into a and
+ * their lengths into len (at most KH_KCAP_ARRAYS); returns their count. */
+#define KH_KCAP_ARRAYS 10
+int kh_kcap_net_arrays(const kh_kcap_net *net, double **a, long *len);
+
+/* net += d, and dst = src, weight by weight (nets of the same shape). */
+void kh_kcap_net_add(kh_kcap_net *net, const kh_kcap_net *d);
+void kh_kcap_net_copy(kh_kcap_net *dst, const kh_kcap_net *src);
 void kh_kcap_pass_free(kh_kcap_pass *ps);
 
 /* A forward pass of x0 (tau = 0: the hard cap); returns |out - x0|^2. */

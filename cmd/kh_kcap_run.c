@@ -29,26 +29,11 @@ static void data_free(kc_data *d)
     free(d->order);
 }
 
-/* The weight arrays of net (a shared recurrent matrix once): up to 10. */
-static int arrays(kh_kcap_net *net, double **a, long *len)
-{
-    int c = 0;
-    a[c] = net->in;
-    len[c++] = net->m * net->n;
-    for (long t = 0; t < (net->shared ? 1 : net->T); t++) {
-        a[c] = net->rec[t];
-        len[c++] = net->m * net->m;
-    }
-    a[c] = net->out;
-    len[c++] = net->n * net->m;
-    return c;
-}
-
 static int finite_net(kh_kcap_net *net)
 {
-    double *a[10];
-    long len[10];
-    const int c = arrays(net, a, len);
+    double *a[KH_KCAP_ARRAYS];
+    long len[KH_KCAP_ARRAYS];
+    const int c = kh_kcap_net_arrays(net, a, len);
     for (int i = 0; i < c; i++) {
         for (long j = 0; j < len[i]; j++) {
             if (!isfinite(a[i][j])) {
@@ -57,20 +42,6 @@ static int finite_net(kh_kcap_net *net)
         }
     }
     return 1;
-}
-
-static int copy_net(kh_kcap_net *dst, kh_kcap_net *src)
-{
-    double *a[10], *b[10];
-    long la[10], lb[10];
-    const int ca = arrays(dst, a, la), cb = arrays(src, b, lb);
-    if (ca != cb) {
-        return KH_ERROR(KH_EINVAL, "kcap: networks of different shapes");
-    }
-    for (int i = 0; i < ca; i++) {
-        memcpy(a[i], b[i], (size_t)la[i] * sizeof(double));
-    }
-    return KH_OK;
 }
 
 static double tau_at(const kh_params *p, long e, long E)
@@ -178,15 +149,7 @@ static int local_rule(kc_run *r, kh_kcap_net *net, const kh_kcap_rule *rule, kh_
             kh_kcap_forward(net, x0, 0.0, &ps);
             if (rule) {
                 kh_kcap_rule_update(rule, net, x0, &ps, work);
-                double *a[10], *b[10];
-                long la[10], lb[10];
-                const int c = arrays(net, a, la);
-                arrays(work, b, lb);
-                for (int i = 0; i < c; i++) {
-                    for (long j = 0; j < la[i]; j++) {
-                        a[i][j] += b[i][j];
-                    }
-                }
+                kh_kcap_net_add(net, work);
             } else {
                 kh_kcap_hebb(net, x0, &ps, p->kc_eta);
             }
@@ -264,15 +227,7 @@ static int meta_train(kc_run *r, kh_kcap_rule *rule, kh_kcap_net *work, kh_kcap_
                  (double)r->d.N;
             /* the inner step: M += f_theta(the hard pass at M) */
             kh_kcap_rule_update(rule, &net, x0, &ps, work);
-            double *a[10], *b[10];
-            long la[10], lb[10];
-            const int c = arrays(&net, a, la);
-            arrays(work, b, lb);
-            for (int i = 0; i < c; i++) {
-                for (long j = 0; j < la[i]; j++) {
-                    a[i][j] += b[i][j];
-                }
-            }
+            kh_kcap_net_add(&net, work);
             if (++inbatch == p->kc_meta_batch || s == r->d.N - 1) {
                 for (long q = 0; q < P; q++) {
                     g[q] /= (double)inbatch;
@@ -315,11 +270,12 @@ static int backprop(kc_run *r, kh_kcap_net *net, const char *g)
     kh_kcap_net grad;
     int st =
         kh_kcap_net_alloc(&grad, net->n, net->m, net->k, net->T, net->shared, net->cap_output, 0);
-    double *a[10], *ga[10], *m1[10] = {NULL}, *m2[10] = {NULL};
-    long la[10], lg[10];
-    const int c = arrays(net, a, la);
+    double *a[KH_KCAP_ARRAYS], *ga[KH_KCAP_ARRAYS], *m1[KH_KCAP_ARRAYS] = {NULL},
+                                                    *m2[KH_KCAP_ARRAYS] = {NULL};
+    long la[KH_KCAP_ARRAYS], lg[KH_KCAP_ARRAYS];
+    const int c = kh_kcap_net_arrays(net, a, la);
     if (st == KH_OK) {
-        arrays(&grad, ga, lg);
+        kh_kcap_net_arrays(&grad, ga, lg);
         for (int i = 0; i < c && st == KH_OK; i++) {
             m1[i] = calloc((size_t)la[i], sizeof(double));
             m2[i] = calloc((size_t)la[i], sizeof(double));
@@ -507,7 +463,8 @@ int kh_kcap_run(kh_config *c, const char *overrides, int resume, const volatile 
                              "1|the learned rule's parameters: in, rec, out, each W1 [hidden, "
                              "d], b1, w2, b2");
     }
-    if (st == KH_OK && (st = copy_net(&net, &net0)) == KH_OK) {
+    if (st == KH_OK) {
+        kh_kcap_net_copy(&net, &net0);
         st = local_rule(&r, &net, &rule, &work, "/kcap/learned");
     }
     kh_kcap_net rnn, mlp;

@@ -776,6 +776,7 @@ struct kh_gpu_fast {
     /* rows mode (kh_gpu_fast_alloc_rows): groups' ends, each contribution's row, wins */
     long max_groups, *gend, *cvrow;
     unsigned long long *wins;
+    void *stage; /* host: the rows of a step in the learner's precision */
 };
 
 void kh_gpu_fast_free(kh_gpu_fast *f)
@@ -791,6 +792,7 @@ void kh_gpu_fast_free(kh_gpu_fast *f)
     for (void *b : bufs) {
         cudaFree(b);
     }
+    free(f->stage);
     free(f);
 }
 
@@ -865,6 +867,11 @@ static kh_gpu_fast *fast_plan(const double *X, long N, long n, const double *W0,
     }
     if (e == cudaSuccess && rows) {
         e = cudaMemset(f->wins, 0, (size_t)m * sizeof(unsigned long long));
+    }
+    if (e == cudaSuccess && rows && !(f->stage = malloc((size_t)max_batch * n * r))) {
+        KH_ERROR(KH_ENOMEM, "cannot allocate the staging of %ld rows", max_batch);
+        kh_gpu_fast_free(f);
+        return NULL;
     }
     if (e == cudaSuccess) {
         e = cudaMalloc((void **)&f->touched, (size_t)m);
@@ -1072,13 +1079,9 @@ static int fast_rows(kh_gpu_fast *f, const double *V, long nv, const long *gend,
 {
     const long m = f->m, n = f->n;
     const size_t len = (size_t)nv * n;
-    R *h = (R *)malloc(len * sizeof(R));
-    if (!h) {
-        return KH_ERROR(KH_ENOMEM, "cannot stage %ld rows", nv);
-    }
+    R *h = (R *)f->stage;
     to_precision(h, V, len);
     cudaError_t e = cudaMemcpy(f->Vb, h, len * sizeof(R), cudaMemcpyHostToDevice);
-    free(h);
     if (e != cudaSuccess) {
         return KH_ERROR(KH_EGPU, "upload of the rows: %s", cudaGetErrorString(e));
     }

@@ -302,7 +302,6 @@ static int finish_ensemble(ens_run *r, const kh_params *p, int st, double t,
     const long m = r->m, n = r->n, B = r->B;
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
-    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
     int s2 = kh_h5_write_solver(r->h5, p->method, p->rtol, p->atol, &res->stats, res->wall_seconds);
     if (s2 == KH_OK) {
         s2 = kh_h5_set_attr(r->h5, "/solver", "device", 0.0, res->device);
@@ -322,12 +321,9 @@ static int finish_ensemble(ens_run *r, const kh_params *p, int st, double t,
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r->h5, "t", &t, 1);
     }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(r->h5, status, msg);
-    }
-    int s3 = kh_h5_close(r->h5);
+    st = kh_h5_end(r->h5, st, msg, s2);
     r->h5 = NULL;
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return st;
 }
 
 int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,

@@ -384,7 +384,6 @@ static int finish_run(fast_run *r, const kh_params *p, int st, kh_sim_result *re
 {
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
-    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
     if (st != KH_OK && st != KH_EIO) {
         /* Keep the weights reached: the last snapshot row is the state at the stop. */
         if (get_W(r, r->W) == KH_OK && kh_h5_append_snapshot(r->h5, res->t_end, r->W) == KH_OK) {
@@ -406,12 +405,9 @@ static int finish_run(fast_run *r, const kh_params *p, int st, kh_sim_result *re
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r->h5, "t", &res->t_end, 1);
     }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(r->h5, status, msg);
-    }
-    int s3 = kh_h5_close(r->h5);
+    st = kh_h5_end(r->h5, st, msg, s2);
     r->h5 = NULL;
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return st;
 }
 
 int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,

@@ -370,17 +370,10 @@ int kh_conv_layer_wins(kh_conv_layer *L, long *counts, int reset)
     return L->b.wins(L->b.ctx, counts, reset);
 }
 
-int kh_conv_layer_pnorm(const kh_conv_layer *L, double *B)
+void kh_conv_layer_pnorm(const kh_conv_layer *L, const double *W, double *B)
 {
-    int st = L->b.get_W(L->b.ctx, L->W);
     const int ip = kh_int_exponent(L->p.p);
-    for (long c = 0; st == KH_OK && c < L->s.cout; c++) {
-        B[c] = kh_row_pnorm(L->W + c * L->s.patch, L->s.patch, L->p.p, ip);
+    for (long c = 0; c < L->s.cout; c++) {
+        B[c] = kh_row_pnorm(W + c * L->s.patch, L->s.patch, L->p.p, ip);
     }
-    return st;
-}
-
-const kh_conv_shape *kh_conv_layer_shape(const kh_conv_layer *L)
-{
-    return &L->s;
 }

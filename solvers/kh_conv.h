@@ -123,10 +123,9 @@ int kh_conv_layer_get_W(const kh_conv_layer *L, double *W);
  * reset != 0 starts a new count. */
 int kh_conv_layer_wins(kh_conv_layer *L, long *counts, int reset);
 
-/* sum_i |W_ci|^p of each filter into B [cout]. */
-int kh_conv_layer_pnorm(const kh_conv_layer *L, double *B);
-
-const kh_conv_shape *kh_conv_layer_shape(const kh_conv_layer *L);
+/* sum_i |W_ci|^p of each filter of W [cout, patch] (kh_conv_layer_get_W's)
+ * into B [cout]. */
+void kh_conv_layer_pnorm(const kh_conv_layer *L, const double *W, double *B);
 
 #ifdef __cplusplus
 }

@@ -48,8 +48,8 @@ static int ensembles(const kh_ensemble_backend **out)
 }
 
 /* Three minibatches of the paper's rule through each learner, in double,
- * against the direct loop to 1e-12; the winners it counts are the distinct
- * top units of the samples (from the loop's currents). */
+ * against the direct loop to 1e-12; the winners it counts lie between one
+ * and the 12 samples, and a reset sets them to zero. */
 START_TEST(test_learners)
 {
     const kh_learner_backend *be[4];
