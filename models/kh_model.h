@@ -129,6 +129,12 @@ int kh_net_init(kh_model_ws *w, const kh_params *p);
 kh_model_ws *kh_net_alloc(const kh_params *p, const char *model);
 /* Frees a workspace from kh_net_alloc; NULL-safe. */
 void kh_net_free(void *ws);
+/* view <- the workspace of unit mu alone: w's head with m = 1 and the
+ * per-unit scratch (I ... gI_neg) starting at mu. The rule's per-unit
+ * entries (coefficients, extra_rhs, reduced_switches, ...) called on the
+ * view read and write unit mu of w only, so views of distinct units may be
+ * used at once. */
+void kh_net_unit_view(kh_model_ws *w, long mu, kh_model_ws *view);
 /* Frees the scratch of the head (not the head itself). */
 void kh_net_release(kh_model_ws *w);
 /* I, B (and <v,v> if want_vv) of every row of W into w->I, w->B, w->vv,

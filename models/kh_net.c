@@ -37,6 +37,18 @@ int kh_net_init(kh_model_ws *w, const kh_params *p)
     return KH_OK;
 }
 
+void kh_net_unit_view(kh_model_ws *w, long mu, kh_model_ws *view)
+{
+    *view = *w;
+    view->m = 1;
+    double **arrays[] = {&view->I,  &view->B,  &view->vv, &view->a,     &view->b,  &view->ah,
+                         &view->bh, &view->aI, &view->bI, &view->aB,    &view->bB, &view->az,
+                         &view->bz, &view->zh, &view->zz, &view->gI_neg};
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
+        *arrays[k] += mu;
+    }
+}
+
 void kh_net_release(kh_model_ws *w)
 {
     double **arrays[] = {&w->I,  &w->B,  &w->vv, &w->a,  &w->b,  &w->ah, &w->bh, &w->aI,

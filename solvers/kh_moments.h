@@ -55,6 +55,9 @@ void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
  * alpha > 0 for p = 3. Only the rows' places of rho (at) change in mo. */
 void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
                      double *vv);
+/* The same for row mu alone (its place of rho changes for p = 3). */
+void kh_moments_eval_row(kh_moments *mo, long mu, double alpha, double beta, double *I, double *B,
+                         double *vv);
 /* W_mu <- alpha_mu W_mu + beta_mu v in place (W is the captured W0, m x n)
  * for the rows whose (alpha, beta) left (1, 0): W as the basis stands for. */
 void kh_moments_form(double *W, const double *v, long m, long n, const double *alpha,

@@ -226,51 +226,73 @@ static void signed_sums(kh_moments *mo, long mu, double rho, double S[4])
     }
 }
 
+/* p = 3: I, B (and vv unless NULL) of row mu at (a, b), a > 0. */
+static void eval_sorted(kh_moments *mo, long mu, double a, double b, double *I, double *B,
+                        double *vv)
+{
+    double S[4];
+    signed_sums(mo, mu, b / a, S);
+    /* binomial_sum for q = 2, 3 and 1, written out. */
+    const double a2 = a * a, b2 = b * b, ab = a * b;
+    *I = b2 * S[0] + 2.0 * ab * S[1] + a2 * S[2];
+    *B = b * (b2 * S[0] + 3.0 * ab * S[1] + 3.0 * a2 * S[2]) + a2 * a * (S[3] + mo->cz[mu]);
+    if (vv) {
+        *vv = b * S[0] + a * S[1];
+    }
+}
+
+/* p = 2 or 4: the same from the polynomial's coefficients. */
+static void eval_poly(const kh_moments *mo, long mu, double a, double b, double *I, double *B,
+                      double *vv)
+{
+    const int P = (int)mo->p;
+    const double *mk = mo->mk + 5 * mu;
+    *I = binomial_sum(mk, P - 1, a, b);
+    *B = binomial_sum(mk, P, a, b);
+    if (vv) {
+        *vv = binomial_sum(mk, P - 2, a, b);
+    }
+}
+
+/* Any other p: the sums over the non-zero pixels, plus |a|^p times the rest. */
+static void eval_packed(const kh_moments *mo, long mu, double a, double b, double *I, double *B,
+                        double *vv)
+{
+    const long nnz = mo->nnz;
+    double sv;
+    eval_row(mo->w0 + (size_t)mu * (size_t)nnz, mo->vnz, nnz, a, b, mo->p2, mo->ip2, I, B, &sv);
+    *B += kh_abspow(a, mo->p, kh_int_exponent(mo->p)) * mo->cz[mu];
+    if (vv) {
+        *vv = sv;
+    }
+}
+
+void kh_moments_eval_row(kh_moments *mo, long mu, double alpha, double beta, double *I, double *B,
+                         double *vv)
+{
+    if (mo->odd) {
+        eval_sorted(mo, mu, alpha, beta, I, B, vv);
+    } else if (mo->poly) {
+        eval_poly(mo, mu, alpha, beta, I, B, vv);
+    } else {
+        eval_packed(mo, mu, alpha, beta, I, B, vv);
+    }
+}
+
 void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
                      double *vv)
 {
     const long m = mo->m, nnz = mo->nnz;
-    if (mo->odd) {
+    if (mo->odd || mo->poly) {
         for (long mu = 0; mu < m; mu++) {
-            double S[4];
-            const double a = alpha[mu], b = beta[mu];
-            signed_sums(mo, mu, b / a, S);
-            /* binomial_sum for q = 2, 3 and 1, written out. */
-            const double a2 = a * a, b2 = b * b, ab = a * b;
-            I[mu] = b2 * S[0] + 2.0 * ab * S[1] + a2 * S[2];
-            B[mu] =
-                b * (b2 * S[0] + 3.0 * ab * S[1] + 3.0 * a2 * S[2]) + a2 * a * (S[3] + mo->cz[mu]);
-            if (vv) {
-                vv[mu] = b * S[0] + a * S[1];
-            }
+            kh_moments_eval_row(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
         }
         return;
     }
-    if (mo->poly) {
-        const int P = (int)mo->p;
-        for (long mu = 0; mu < m; mu++) {
-            const double *mk = mo->mk + 5 * mu;
-            I[mu] = binomial_sum(mk, P - 1, alpha[mu], beta[mu]);
-            B[mu] = binomial_sum(mk, P, alpha[mu], beta[mu]);
-            if (vv) {
-                vv[mu] = binomial_sum(mk, P - 2, alpha[mu], beta[mu]);
-            }
-        }
-        return;
-    }
-    const double p = mo->p, p2 = mo->p2;
-    const int ip2 = mo->ip2, ip = kh_int_exponent(p);
-    const double *w0 = mo->w0, *vnz = mo->vnz, *cz = mo->cz;
-#pragma omp parallel for default(none) shared(w0, vnz, cz, alpha, beta, I, B, vv)                  \
-    firstprivate(m, nnz, p, p2, ip2, ip) if (KH_PAR(m * nnz)) schedule(static)
+#pragma omp parallel for default(none) shared(mo, alpha, beta, I, B, vv)                           \
+    firstprivate(m, nnz) if (KH_PAR(m * nnz)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
-        double sv;
-        eval_row(w0 + (size_t)mu * (size_t)nnz, vnz, nnz, alpha[mu], beta[mu], p2, ip2, &I[mu],
-                 &B[mu], &sv);
-        B[mu] += kh_abspow(alpha[mu], p, ip) * cz[mu];
-        if (vv) {
-            vv[mu] = sv;
-        }
+        eval_packed(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
     }
 }
 

@@ -23,12 +23,21 @@
  * are factored once per trial step and the rank one is taken by
  * Sherman-Morrison, O(m) per solve.
  *
- * Switches of the right-hand side (the ReLU and the jumps of g) are not
- * located: the error control takes them, which costs a few rejected steps
- * for a step that crosses many at once instead of a step per switch. The
- * error of a step is the RMS over units of the error in h, in the row W_mu
- * (|ea W0_mu + eb v| / sqrt(n), from the capture's Gram sums) and in z, each
- * against atol + rtol times the value's size.
+ * Switches of the right-hand side (the ReLU and the jumps of g) are taken
+ * unit by unit. The error of a step is the RMS over units of the error in h,
+ * in the row W_mu (|ea W0_mu + eb v| / sqrt(n), from the capture's Gram
+ * sums) and in z, each against atol + rtol times the value's size. A step
+ * within that tolerance is accepted as it is. A step beyond it whose error
+ * lies in the units that crossed a switch (their region changed at a stage
+ * or at the end) is not thrown away: the units that did not cross keep the
+ * step, and each crossing unit is integrated alone over it, with the
+ * others' inhibition from the step's trajectory and its switches located
+ * (solvers/kh_reduced_unit.h). The step is accepted when the error of the
+ * units that did not cross, the crossing units' own errors and the change
+ * their corrections make to the inhibition (its effect on every h over the
+ * step) are within the tolerance together; else it is retried shorter. So a
+ * switch costs a few evaluations of one unit, not a rejected step of the
+ * whole system.
  *
  * W is formed only when the run asks for it (sync: at snapshots and at a
  * presentation's end), and only for the rows that moved; the record's rows
@@ -42,6 +51,7 @@
 #include "core/kh_threads.h"
 #include "solvers/kh_blocks.h"
 #include "solvers/kh_moments.h"
+#include "solvers/kh_reduced_unit.h"
 #include "solvers/kh_solver.h"
 
 /* RODAS3 in the form of KPP's Rosenbrock integrators: G = 1/(gamma dt) - J,
@@ -71,7 +81,19 @@ typedef struct rd_state {
     kh_blocks blk;
     int have_f0; /* f0 and jac hold the values at u0 */
     double h;    /* the next step */
+    /* The switches unit by unit: nsw switching functions per unit (0: the
+     * rule has none), their values [m x nsw], each unit's region at u0, and
+     * whether it left it during the trial step. */
+    int nsw;
+    double *sw;
+    unsigned *sig0;
+    unsigned char *crossed;
+    long *list;          /* [m] the crossing units of a step */
+    double *xloc;        /* [m x 4] their states at its end, integrated alone */
+    double *eloc;        /* [m] their errors */
+    kh_unit_step *units; /* [m] */
     long steps, failed, rhs_evals, jac_evals, steps_since_reset;
+    long unit_switches, unit_steps, unit_evals, local_steps;
 } rd_state;
 
 static const char *const names[] = {"reduced", NULL};
@@ -84,11 +106,16 @@ static void rd_free(void *vs)
     }
     kh_moments_release(&s->mo);
     kh_blocks_release(&s->blk);
-    double **arrays[] = {&s->u0,   &s->u1,   &s->us, &s->f0,  &s->fs, &s->K[0], &s->K[1],
-                         &s->K[2], &s->K[3], &s->r,  &s->jac, &s->A,  &s->act,  &s->uvec};
+    double **arrays[] = {&s->u0,   &s->u1,   &s->us,   &s->f0,   &s->fs,  &s->K[0],
+                         &s->K[1], &s->K[2], &s->K[3], &s->r,    &s->jac, &s->A,
+                         &s->act,  &s->uvec, &s->sw,   &s->xloc, &s->eloc};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         free(*arrays[i]);
     }
+    free(s->sig0);
+    free(s->crossed);
+    free(s->list);
+    free(s->units);
     free(s);
 }
 
@@ -151,6 +178,18 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
         ok = ok && (*vecs[i] = calloc(nu, sizeof(double)));
     }
     ok = ok && (s->jac = calloc(blk, sizeof(double))) && (s->A = calloc(blk, sizeof(double)));
+    const size_t um = (size_t)m;
+    s->nsw = model->n_switch && model->reduced_switches ? (int)(model->n_switch(ws) / um) : 0;
+    if (s->nsw > KH_UNIT_MAX_SWITCHES) {
+        s->nsw = 0; /* more than a unit can track: the error control takes them */
+    }
+    if (ok && s->nsw) {
+        ok = (s->sw = calloc(um * (size_t)s->nsw, sizeof(double))) &&
+             (s->sig0 = calloc(um, sizeof(unsigned))) && (s->crossed = calloc(um, 1)) &&
+             (s->list = calloc(um, sizeof(long))) && (s->xloc = calloc(um * 4, sizeof(double))) &&
+             (s->eloc = calloc(um, sizeof(double))) &&
+             (s->units = calloc(um, sizeof(kh_unit_step)));
+    }
     if (!ok) {
         rd_free(s);
         KH_ERROR(KH_ENOMEM, "cannot allocate the reduced solver for %ld units", m);
@@ -168,9 +207,32 @@ static void rd_reset(void *vs)
     s->h = s->p->first_step;
 }
 
+/* Each unit's region at h (the moments in ws where the switches need
+ * them): with start, the regions of u0; else the units that left theirs
+ * are marked crossed. */
+static void regions(rd_state *s, const double *h, int start)
+{
+    const int nsw = s->nsw;
+    s->model->reduced_switches(h, s->ws, s->sw);
+    for (long mu = 0; mu < s->m; mu++) {
+        unsigned sig = 0;
+        for (int k = 0; k < nsw; k++) {
+            sig |= (s->sw[mu * nsw + k] > 0.0 ? 1u : 0u) << k;
+        }
+        if (start) {
+            s->sig0[mu] = sig;
+        } else if (sig != s->sig0[mu]) {
+            s->crossed[mu] = 1;
+        }
+    }
+}
+
+enum { AT_START, AT_STAGE };
+
 /* f(u): the moments (with vv when want_vv), the model's reduced form, and
- * alpha, beta's derivatives. Returns the model's status. */
-static int eval(rd_state *s, const double *u, double *du, int want_vv)
+ * alpha, beta's derivatives; the units' regions (at: AT_START or
+ * AT_STAGE). Returns the model's status. */
+static int eval(rd_state *s, const double *u, double *du, int want_vv, int at)
 {
     const long m = s->m;
     kh_model_ws *w = s->ws;
@@ -185,6 +247,9 @@ static int eval(rd_state *s, const double *u, double *du, int want_vv)
     int r = s->model->reduced(u, u + 3 * m, du, du + 3 * m, w);
     if (r != 0) {
         return r;
+    }
+    if (s->nsw) {
+        regions(s, u, at == AT_START);
     }
     const double inv = 1.0 / s->p->tau_L;
     for (long mu = 0; mu < m; mu++) {
@@ -267,29 +332,40 @@ static int factor(rd_state *s, double dt)
     return kh_blocks_factor(&s->blk, s->A, inhibit ? s->uvec : NULL, inhibit ? s->act : NULL);
 }
 
+/* Unit mu's (h, alpha, beta[, z]) in the state vector u. */
+static void unit_of(const rd_state *s, const double *u, long mu, double x[4])
+{
+    x[0] = u[mu];
+    x[1] = u[s->m + mu];
+    x[2] = u[2 * s->m + mu];
+    x[3] = s->bs == 4 ? u[3 * s->m + mu] : 0.0;
+}
+
+/* Unit mu's share of the step's error (kh_unit_err_sq). */
+static double unit_err(const rd_state *s, long mu)
+{
+    double e[4], x0[4], x1[4];
+    unit_of(s, s->K[3], mu, e);
+    unit_of(s, s->u0, mu, x0);
+    unit_of(s, s->u1, mu, x1);
+    const double inv_n = 1.0 / (double)(s->n > 0 ? s->n : 1);
+    return kh_unit_err_sq(&s->mo, mu, s->bs, e, x0, x1, s->p->atol, s->p->rtol, inv_n);
+}
+
+/* The number of components the RMS error is taken over. */
+static double n_components(const rd_state *s)
+{
+    return (double)(s->m + s->m * s->n + s->nz);
+}
+
 /* The RMS error of a step (error K4), see the header comment. */
 static double error_norm(const rd_state *s)
 {
-    const long m = s->m;
-    const double atol = s->p->atol, rtol = s->p->rtol;
-    const double *e = s->K[3], *u0 = s->u0, *u1 = s->u1;
-    const double inv_n = 1.0 / (double)(s->n > 0 ? s->n : 1);
     double sum = 0.0;
-    for (long mu = 0; mu < m; mu++) {
-        const double a0 = fabs(u0[mu]), a1 = fabs(u1[mu]);
-        double sc = atol + rtol * (a0 > a1 ? a0 : a1);
-        sum += e[mu] * e[mu] / (sc * sc);
-        const double ew2 = kh_moments_row_sq(&s->mo, mu, e[m + mu], e[2 * m + mu]);
-        const double w0 = kh_moments_row_sq(&s->mo, mu, u0[m + mu], u0[2 * m + mu]);
-        const double w1 = kh_moments_row_sq(&s->mo, mu, u1[m + mu], u1[2 * m + mu]);
-        sc = atol + rtol * sqrt((w0 > w1 ? w0 : w1) * inv_n);
-        sum += ew2 / (sc * sc); /* n times the row's mean square error over sc^2 */
+    for (long mu = 0; mu < s->m; mu++) {
+        sum += unit_err(s, mu);
     }
-    for (long i = 3 * m; i < s->nu; i++) {
-        double r = e[i] / (atol + rtol * fmax(fabs(u0[i]), fabs(u1[i])));
-        sum += r * r;
-    }
-    return sqrt(sum / (double)(m + m * s->n + s->nz));
+    return sqrt(sum / n_components(s));
 }
 
 /* out = base + c0 x0 + c1 x1 + c2 x2 over n numbers (restrict: the stage
@@ -322,6 +398,9 @@ static int stages(rd_state *s, double dt)
     if (factor(s, dt)) {
         return 1;
     }
+    if (s->nsw) {
+        memset(s->crossed, 0, (size_t)s->m);
+    }
     const double inv_dt = 1.0 / dt;
     double *const *K = s->K;
     for (int i = 0; i < 4; i++) {
@@ -329,7 +408,7 @@ static int stages(rd_state *s, double dt)
         if (i >= 2) {
             /* Y_i = u0 + sum_j A_ij K_j (at most three terms; unused ones 0) */
             combine(nu, s->us, s->u0, RA[i][0], K[0], RA[i][1], K[1], RA[i][2], K[i - 1]);
-            if (eval(s, s->us, s->fs, 0) != 0) {
+            if (eval(s, s->us, s->fs, 0, AT_STAGE) != 0) {
                 return 1;
             }
             f = s->fs;
@@ -365,12 +444,132 @@ static int diverged(double t)
 /* f and J at u0. */
 static int at_start(rd_state *s)
 {
-    if (eval(s, s->u0, s->f0, 1) != 0) {
+    if (eval(s, s->u0, s->f0, 1, AT_START) != 0) {
         return 1;
     }
     jacobian(s);
     s->have_f0 = 1;
     return 0;
+}
+
+/* The crossing units of the trial step just taken (u1): those marked at a
+ * stage and those whose region at u1 differs. Their number. */
+static long crossing_units(rd_state *s)
+{
+    const long m = s->m;
+    kh_model_ws *w = s->ws;
+    if (s->model->switches_need_moments && s->model->switches_need_moments(w)) {
+        kh_moments_eval(&s->mo, s->u1 + m, s->u1 + 2 * m, w->I, w->B, NULL);
+    }
+    regions(s, s->u1, 0);
+    long nc = 0;
+    for (long mu = 0; mu < m; mu++) {
+        if (s->crossed[mu]) {
+            s->list[nc++] = mu;
+        }
+    }
+    return nc;
+}
+
+/* Integrates the nc crossing units alone over the step of dt: their states
+ * at its end into xloc, their errors into eloc. 0, or 1 when one cannot. */
+static int integrate_units(rd_state *s, long nc, double dt)
+{
+    const long m = s->m;
+    const double *h0 = s->u0, *h1 = s->u1, *f0 = s->f0;
+    double S0 = 0.0, dS0 = 0.0, S1 = 0.0;
+    for (long mu = 0; mu < m; mu++) {
+        S0 += kh_relu(h0[mu]);
+        dS0 += h0[mu] > 0.0 ? f0[mu] : 0.0;
+        S1 += kh_relu(h1[mu]);
+    }
+    int fail = 0;
+#pragma omp parallel for default(none) shared(s, h0, h1, f0, fail)                                 \
+    firstprivate(nc, dt, S0, dS0, S1) if (KH_PAR(nc * 4096)) schedule(dynamic, 4)
+    for (long k = 0; k < nc; k++) {
+        const long mu = s->list[k];
+        kh_unit_step *u = &s->units[k];
+        *u = (kh_unit_step){.model = s->model,
+                            .ws = s->ws,
+                            .mo = &s->mo,
+                            .mu = mu,
+                            .bs = s->bs,
+                            .nsw = s->nsw,
+                            .dt = dt,
+                            .atol = s->p->atol,
+                            .rtol = s->p->rtol,
+                            .inv_n = 1.0 / (double)(s->n > 0 ? s->n : 1)};
+        /* S_o through the others' sum at both ends, with its slope at the start. */
+        u->c0 = S0 - kh_relu(h0[mu]);
+        u->c1 = dS0 - (h0[mu] > 0.0 ? f0[mu] : 0.0);
+        u->c2 = ((S1 - kh_relu(h1[mu])) - u->c0 - u->c1 * dt) / (dt * dt);
+        double *x = s->xloc + 4 * k;
+        unit_of(s, s->u0, mu, x);
+        if (kh_unit_integrate(u, x, &s->eloc[k]) != 0) {
+#pragma omp atomic write
+            fail = 1;
+        }
+    }
+    return fail;
+}
+
+/* A trial step of dt beyond the tolerance (*err): try it with the crossing
+ * units integrated alone (the header comment). 1 when the step is accepted
+ * (u1 then holds their states, *err the step's error), else 0 with *err the
+ * error that failed. */
+static int try_units(rd_state *s, double dt, double *err)
+{
+    const long m = s->m;
+    const long nc = s->nsw ? crossing_units(s) : 0;
+    if (nc == 0) {
+        return 0;
+    }
+    double sum = 0.0;
+    for (long mu = 0; mu < m; mu++) {
+        sum += s->crossed[mu] ? 0.0 : unit_err(s, mu);
+    }
+    const double N = n_components(s);
+    if (!(sum <= N)) {
+        *err = sqrt(sum / N); /* the error is not the crossing units' */
+        return 0;
+    }
+    s->local_steps++;
+    if (integrate_units(s, nc, dt) != 0) {
+        return 0;
+    }
+    /* Their corrections change the inhibition by dS at the step's end; over
+     * the step that moves every h by about w_inh / tau dt |dS| / 2. */
+    double dS = 0.0;
+    for (long k = 0; k < nc; k++) {
+        const long mu = s->list[k];
+        dS += kh_relu(s->xloc[4 * k]) - kh_relu(s->u1[mu]);
+        sum += s->eloc[k];
+        s->unit_switches += s->units[k].switches;
+        s->unit_steps += s->units[k].steps;
+        s->unit_evals += s->units[k].evals;
+    }
+    const double eh = s->p->w_inh / s->p->tau * dt * fabs(dS) * 0.5;
+    if (eh > 0.0) {
+        for (long mu = 0; mu < m; mu++) {
+            const double sc = s->p->atol + s->p->rtol * fmax(fabs(s->u0[mu]), fabs(s->u1[mu]));
+            sum += (eh / sc) * (eh / sc);
+        }
+    }
+    *err = sqrt(sum / N);
+    if (!(*err <= 1.0)) {
+        return 0;
+    }
+    for (long k = 0; k < nc; k++) {
+        const long mu = s->list[k];
+        const double *x = s->xloc + 4 * k;
+        s->u1[mu] = x[0];
+        s->u1[m + mu] = x[1];
+        s->u1[2 * m + mu] = x[2];
+        if (s->bs == 4) {
+            s->u1[3 * m + mu] = x[3];
+        }
+    }
+    return 1;
 }
 
 /* One accepted step from (*t, u0) towards t1. */
@@ -397,7 +596,7 @@ static int rd_step(rd_state *s, double *t, double t1)
             continue;
         }
         double err = error_norm(s);
-        if (!(err <= 1.0)) {
+        if (!(err <= 1.0) && !try_units(s, dt, &err)) {
             s->failed++;
             dt *= isfinite(err) ? fmax(0.2, 0.9 * pow(err, -1.0 / 3.0)) : 0.2;
             rejected = 1;
@@ -501,6 +700,7 @@ static void rd_stats(const void *vs, kh_solver_stats *st)
     st->failed_steps = s->failed;
     st->rhs_evals = s->rhs_evals;
     st->jac_evals = s->jac_evals;
+    st->switches = s->unit_switches;
 }
 
 const kh_solver_type kh_solver_reduced = {
