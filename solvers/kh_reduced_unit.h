@@ -12,9 +12,11 @@
  * straddle a jump. solvers/reduced.c then integrates that unit alone over
  * the step with S_o from the step's own trajectory, here: Bogacki-Shampine
  * 3(2) under the same error control, each switch located on the length of
- * the step that reaches it (regula falsi on the switching function) to
- * KH_UNIT_TOL_T, then stepped across. Its cost grows with the number of crossing units, not with
- * crossings times whole-system steps. */
+ * the step that reaches it (regula falsi on the switching function) until
+ * stepping across it anywhere in the bracket errs by less than 1 % of the
+ * tolerance (or the bracket is KH_UNIT_TOL_T wide), then stepped across.
+ * Its cost grows with the number of crossing units, not with crossings
+ * times whole-system steps. */
 #ifndef KH_REDUCED_UNIT_H
 #define KH_REDUCED_UNIT_H
 
@@ -27,8 +29,7 @@
 extern "C" {
 #endif
 
-/* A switch is located to this width in time: the unit spends at most this
- * long on the wrong side of a jump of g. */
+/* The narrowest bracket of a switch in time. */
 #define KH_UNIT_TOL_T 1e-11
 /* Steps (accepted, rejected and those of the bisections) of one unit over
  * one step of the whole system before it gives up (the whole step is then
@@ -49,6 +50,7 @@ typedef struct kh_unit_step {
     double c0, c1, c2;
     double atol, rtol, inv_n;    /* inv_n = 1 / n */
     long evals, steps, switches; /* counters, added to */
+    kh_model_ws view;            /* unit mu's view of ws (kh_net_unit_view), set here */
 } kh_unit_step;
 
 /* The signature of the region of h: bit k set when switching function k

@@ -21,31 +21,30 @@ unsigned kh_unit_signature(const kh_unit_step *u, const double *h, kh_model_ws *
  * functions. 0, or 1 when x is not admissible (alpha <= 0, not finite). */
 static int rhs(kh_unit_step *u, double s, const double *x, double *dx, unsigned *sig, double *sw)
 {
-    kh_model_ws view;
+    kh_model_ws *view = &u->view;
     const kh_params *p = u->ws->p;
     u->evals++;
     if (!(x[1] > 0.0)) {
         return 1; /* alpha = exp(-int b / tau_L) > 0 */
     }
-    kh_net_unit_view(u->ws, u->mu, &view);
-    kh_moments_eval_row(u->mo, u->mu, x[1], x[2], &view.I[0], &view.B[0], NULL);
-    const double I = view.I[0], B = view.B[0];
+    kh_moments_eval_row(u->mo, u->mu, x[1], x[2], &view->I[0], &view->B[0], NULL);
+    const double I = view->I[0], B = view->B[0];
     if (!isfinite(I) || !isfinite(B) || !isfinite(x[0]) || (u->bs == 4 && !isfinite(x[3]))) {
         return 1;
     }
     const double So = u->c0 + s * (u->c1 + s * u->c2);
     dx[0] = kh_dhdt(I, x[0], So + kh_relu(x[0]), p->w_inh, p->tau);
-    u->model->coefficients(&x[0], &x[3], 0, &view);
+    u->model->coefficients(&x[0], &x[3], 0, view);
     const double inv = 1.0 / p->tau_L;
-    dx[1] = -view.b[0] * x[1] * inv;
-    dx[2] = (view.a[0] - view.b[0] * x[2]) * inv;
+    dx[1] = -view->b[0] * x[1] * inv;
+    dx[2] = (view->a[0] - view->b[0] * x[2]) * inv;
     if (u->bs == 4) {
-        u->model->extra_rhs(&x[0], &x[3], &dx[3], &view);
+        u->model->extra_rhs(&x[0], &x[3], &dx[3], view);
     }
     if (u->model->sphere_gain && u->model->sphere_gain(x[0], I, B, u->ws) * I < 0.0) {
-        view.gI_neg[0] = 1.0;
+        view->gI_neg[0] = 1.0;
     }
-    *sig = u->nsw ? kh_unit_signature(u, &x[0], &view, sw) : 0u;
+    *sig = u->nsw ? kh_unit_signature(u, &x[0], view, sw) : 0u;
     return 0;
 }
 
@@ -119,20 +118,43 @@ static int flipped(const kh_unit_step *u, const trial *t, unsigned sig0)
     return -1;
 }
 
+/* Whether the switch is located well enough: stepping across it anywhere
+ * in [a, b] errs by at most the jump of the rate times b - a, which is to
+ * be within 1 % of the tolerance. xa, ka: the state and rate at a (clean),
+ * xb, kb at b (across). */
+static int located(const kh_unit_step *u, const double *xa, const double *ka, const double *xb,
+                   const double *kb, double width, double inv_count)
+{
+    double e[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int i = 0; i < u->bs; i++) {
+        e[i] = (kb[i] - ka[i]) * width;
+    }
+    const double esq = kh_unit_err_sq(u->mo, u->mu, u->bs, e, xa, xb, u->atol, u->rtol, u->inv_n);
+    return esq * inv_count <= 1e-4;
+}
+
 /* The longest clean trial before the switch inside a dirty step t of h:
  * on its length, regula falsi (Illinois) on the switching function that
- * flipped at the end, bisection where none did (a stage left the region
- * and came back), to KH_UNIT_TOL_T. *lo = 0 when none is clean. f0: the
- * switching functions at x. */
+ * flipped at the end, bisection where none did, until the bracket is
+ * KH_UNIT_TOL_T wide or the switch is located within the tolerance
+ * (located): *lo its clean end (0 when none is clean), *hi its other.
+ * f0: the switching functions at x. */
 static int locate(kh_unit_step *u, double s, double h, const double *x, const double *k1,
                   unsigned sig0, const double *f0, const trial *t, trial *clean, double *lo,
-                  long *steps)
+                  double *hi, long *steps, double inv_count)
 {
     int k = flipped(u, t, sig0);
     double a = 0.0, b = h, fa = k >= 0 ? f0[k] : 0.0, fb = k >= 0 ? t->sw[k] : 0.0;
+    double xb[4], kb[4];
+    memcpy(xb, t->x1, sizeof xb);
+    memcpy(kb, t->k4, sizeof kb);
     int side = 0;
     trial tr;
     for (int it = 0; it < 200 && b - a > KH_UNIT_TOL_T; it++) {
+        if (located(u, a > 0.0 ? clean->x1 : x, a > 0.0 ? clean->k4 : k1, xb, kb, b - a,
+                    inv_count)) {
+            break;
+        }
         double mid = 0.5 * (a + b);
         if (k >= 0 && fa != fb) {
             mid = b - fb * (b - a) / (fb - fa);
@@ -148,6 +170,7 @@ static int locate(kh_unit_step *u, double s, double h, const double *x, const do
         }
         if (bs3(u, s, mid, x, k1, sig0, &tr) != 0) {
             b = mid;
+            *hi = b;
             k = -1; /* not admissible: bisect */
             continue;
         }
@@ -162,12 +185,15 @@ static int locate(kh_unit_step *u, double s, double h, const double *x, const do
                 fa = side == -1 ? 0.5 * fa : fa; /* Illinois */
                 side = -1;
             }
+            memcpy(xb, tr.x1, sizeof xb);
+            memcpy(kb, tr.k4, sizeof kb);
             if (kk >= 0) {
                 fb = tr.sw[k];
             } else {
                 k = -1; /* a stage left the region, the end did not: bisect */
             }
             b = mid;
+            *hi = b;
         } else {
             a = mid;
             *clean = tr;
@@ -190,6 +216,7 @@ int kh_unit_integrate(kh_unit_step *u, double *x, double *err_sq)
     unsigned sig0;
     trial t;
     long steps = 0;
+    kh_net_unit_view(u->ws, u->mu, &u->view);
     if (rhs(u, 0.0, x, k1, &sig0, sw0)) {
         return 1;
     }
@@ -209,11 +236,18 @@ int kh_unit_integrate(kh_unit_step *u, double *x, double *err_sq)
             }
             continue;
         }
+        if (t.dirty && flipped(u, &t, sig0) < 0 && h > 2.0 * KH_UNIT_TOL_T) {
+            /* A stage left the region and the end is back in it: the unit
+             * crosses and crosses back within the step; a shorter one
+             * finds the first crossing at its end. */
+            h *= 0.5;
+            continue;
+        }
         if (t.dirty) {
             /* Up to the switch (if that is not too long a step), then across it. */
-            double lo = 0.0;
+            double lo = 0.0, hi = h;
             trial clean;
-            if (locate(u, s, h, x, k1, sig0, sw0, &t, &clean, &lo, &steps) != 0) {
+            if (locate(u, s, h, x, k1, sig0, sw0, &t, &clean, &lo, &hi, &steps, inv_count) != 0) {
                 return 1;
             }
             if (lo > 0.0) {
@@ -228,7 +262,7 @@ int kh_unit_integrate(kh_unit_step *u, double *x, double *err_sq)
                 s += lo;
                 worst = fmax(worst, esq);
             }
-            const double across = fmin(2.0 * KH_UNIT_TOL_T, dt - s);
+            const double across = fmin(fmax(hi - lo, 2.0 * KH_UNIT_TOL_T), dt - s);
             if (!(across > 0.0)) {
                 break;
             }
