@@ -283,9 +283,15 @@ void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, do
                      double *vv)
 {
     const long m = mo->m, nnz = mo->nnz;
-    if (mo->odd || mo->poly) {
+    if (mo->odd) {
         for (long mu = 0; mu < m; mu++) {
-            kh_moments_eval_row(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
+            eval_sorted(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
+        }
+        return;
+    }
+    if (mo->poly) {
+        for (long mu = 0; mu < m; mu++) {
+            eval_poly(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
         }
         return;
     }
