@@ -40,7 +40,7 @@ typedef struct kh_moments {
     double *cz;        /* [m] sum over the pixels with v_i = 0 of |W0_i|^p */
     double *mk;        /* [m x 5] M_0..M_p (poly) */
     double *rs;        /* [m x nnz] (odd) each row's r_i, sorted */
-    double *pre;       /* [m x 4 x (nnz + 1)] (odd) prefix sums in that order */
+    double *pre;       /* [m x (nnz + 1) x 4] (odd) prefix sums in that order */
     long *at;          /* [m] (odd) the place of rho at the last evaluation */
     double *g00, *g01; /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
     double g11;        /* sum_i v_i^2 */

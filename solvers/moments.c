@@ -102,7 +102,7 @@ static void capture_sorted(kh_moments *mo, const double *w, long mu)
     sort_pairs(r, ord, nnz);
     double acc[4] = {0.0, 0.0, 0.0, 0.0};
     for (int k = 0; k < 4; k++) {
-        pre[k * (nnz + 1)] = 0.0;
+        pre[k] = 0.0;
     }
     for (long j = 0; j < nnz; j++) {
         const double v = mo->vnz[ord[j]], w0 = w[mo->idx[ord[j]]];
@@ -110,7 +110,7 @@ static void capture_sorted(kh_moments *mo, const double *w, long mu)
         const double c[4] = {sg * v * v * v, sg * w0 * v * v, sg * w0 * w0 * v, sg * w0 * w0 * w0};
         for (int k = 0; k < 4; k++) {
             acc[k] += c[k];
-            pre[k * (nnz + 1) + j + 1] = acc[k];
+            pre[4 * (j + 1) + k] = acc[k];
         }
     }
     mo->at[mu] = 0;
@@ -222,7 +222,7 @@ static void signed_sums(kh_moments *mo, long mu, double rho, double S[4])
     }
     mo->at[mu] = j;
     for (int k = 0; k < 4; k++) {
-        S[k] = 2.0 * pre[k * (nnz + 1) + j] - pre[k * (nnz + 1) + nnz];
+        S[k] = 2.0 * pre[4 * j + k] - pre[4 * nnz + k];
     }
 }
 
