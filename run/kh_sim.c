@@ -460,7 +460,6 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
     /* Close the record whatever happened: it stays valid with every row so far. */
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", st == KH_OK ? "" : kh_errmsg());
-    const char *status = st == KH_OK ? "complete" : (st == KH_EINTR ? "interrupted" : "failed");
     /* The flags' last rows; when the disk is full they are lost (their
      * dataset is then shorter than /trajectory/t and verify does without),
      * and the status below is still written. */
@@ -475,13 +474,8 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
     if (s2 == KH_OK) {
         s2 = kh_h5_write_state(r.h5, "t", &t, 1);
     }
-    if (s2 == KH_OK) {
-        s2 = kh_h5_set_status(r.h5, status, msg);
-    }
-    int s3 = kh_h5_close(r.h5);
+    /* The status (unless a write above failed), then close. */
+    int end = kh_h5_end(r.h5, st, msg, s2);
     run_free(&r);
-    if (st == KH_OK && s2 == KH_OK && s_flags != KH_OK) {
-        s2 = s_flags;
-    }
-    return kh_error_first(st, msg, s2 != KH_OK ? s2 : s3);
+    return end == KH_OK ? s_flags : end;
 }

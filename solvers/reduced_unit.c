@@ -208,91 +208,109 @@ static int locate(kh_unit_step *u, double s, double h, const double *x, const do
     return 0;
 }
 
+/* Where the walk over the step stands: s into it, the state x, its rate k1,
+ * switching functions sw and region sig, the next step h. */
+typedef struct walk {
+    double s, h, worst, inv_count;
+    double *x; /* the caller's */
+    double k1[4], sw[KH_UNIT_MAX_SWITCHES];
+    unsigned sig;
+    long steps;
+} walk;
+
+/* Moves w to the end of trial t of length len (the end of the step when
+ * that is within rounding). */
+static void advance(walk *w, const kh_unit_step *u, const trial *t, double len)
+{
+    memcpy(w->x, t->x1, (size_t)u->bs * sizeof(double));
+    memcpy(w->k1, t->k4, (size_t)u->bs * sizeof(double));
+    memcpy(w->sw, t->sw, sizeof w->sw);
+    w->sig = t->sig1;
+    w->s = len >= u->dt - w->s ? u->dt : w->s + len;
+}
+
+/* A dirty trial t of w->h: up to the switch, if that step is within the
+ * tolerance (else w->h shrinks and nothing moves), then across it. 0, or 1
+ * when the unit cannot go on. */
+static int cross(walk *w, kh_unit_step *u, const trial *t)
+{
+    double lo = 0.0, hi = w->h, esq;
+    trial clean;
+    if (locate(u, w->s, w->h, w->x, w->k1, w->sig, w->sw, t, &clean, &lo, &hi, &w->steps,
+               w->inv_count) != 0) {
+        return 1;
+    }
+    if (lo > 0.0) {
+        const double err = trial_err(u, w->x, &clean, w->inv_count, &esq);
+        if (!(err <= 1.0)) {
+            w->h = lo * factor(err);
+            return 0;
+        }
+        advance(w, u, &clean, lo);
+        w->worst = fmax(w->worst, esq);
+    }
+    const double across = fmin(fmax(hi - lo, 2.0 * KH_UNIT_TOL_T), u->dt - w->s);
+    if (!(across > 0.0)) {
+        return 0;
+    }
+    trial over;
+    if (bs3(u, w->s, across, w->x, w->k1, w->sig, &over) != 0) {
+        return 1;
+    }
+    u->switches += over.sig1 != w->sig;
+    advance(w, u, &over, across);
+    return 0;
+}
+
 int kh_unit_integrate(kh_unit_step *u, double *x, double *err_sq)
 {
     const int bs = u->bs;
-    const double dt = u->dt, inv_count = 1.0 / (1.0 / u->inv_n + 1.0 + (bs == 4 ? 1.0 : 0.0));
-    double k1[4], s = 0.0, h = dt, worst = 0.0, esq, sw0[KH_UNIT_MAX_SWITCHES];
-    unsigned sig0;
+    walk w = {.h = u->dt, .x = x};
+    w.inv_count = 1.0 / (1.0 / u->inv_n + 1.0 + (bs == 4 ? 1.0 : 0.0));
     trial t;
-    long steps = 0;
+    double esq;
     kh_net_unit_view(u->ws, u->mu, &u->view);
-    if (rhs(u, 0.0, x, k1, &sig0, sw0)) {
+    if (rhs(u, 0.0, x, w.k1, &w.sig, w.sw)) {
         return 1;
     }
-    while (s < dt) {
-        if (++steps > KH_UNIT_MAX_STEPS) {
+    while (w.s < u->dt) {
+        if (++w.steps > KH_UNIT_MAX_STEPS) {
             return 1;
         }
-        int final = 0;
-        if (h >= dt - s) {
-            h = dt - s;
-            final = 1;
-        }
-        if (bs3(u, s, h, x, k1, sig0, &t) != 0) {
-            h *= 0.5;
-            if (!(s + h > s)) {
+        w.h = fmin(w.h, u->dt - w.s);
+        if (bs3(u, w.s, w.h, x, w.k1, w.sig, &t) != 0) {
+            w.h *= 0.5;
+            if (!(w.s + w.h > w.s)) {
                 return 1;
             }
             continue;
         }
-        if (t.dirty && flipped(u, &t, sig0) < 0 && h > 2.0 * KH_UNIT_TOL_T) {
+        if (t.dirty && flipped(u, &t, w.sig) < 0 && w.h > 2.0 * KH_UNIT_TOL_T) {
             /* A stage left the region and the end is back in it: the unit
              * crosses and crosses back within the step; a shorter one
              * finds the first crossing at its end. */
-            h *= 0.5;
+            w.h *= 0.5;
             continue;
         }
         if (t.dirty) {
-            /* Up to the switch (if that is not too long a step), then across it. */
-            double lo = 0.0, hi = h;
-            trial clean;
-            if (locate(u, s, h, x, k1, sig0, sw0, &t, &clean, &lo, &hi, &steps, inv_count) != 0) {
+            if (cross(&w, u, &t) != 0) {
                 return 1;
             }
-            if (lo > 0.0) {
-                const double err = trial_err(u, x, &clean, inv_count, &esq);
-                if (!(err <= 1.0)) {
-                    h = lo * factor(err);
-                    continue;
-                }
-                memcpy(x, clean.x1, (size_t)bs * sizeof(double));
-                memcpy(k1, clean.k4, (size_t)bs * sizeof(double));
-                memcpy(sw0, clean.sw, sizeof sw0);
-                s += lo;
-                worst = fmax(worst, esq);
-            }
-            const double across = fmin(fmax(hi - lo, 2.0 * KH_UNIT_TOL_T), dt - s);
-            if (!(across > 0.0)) {
-                break;
-            }
-            if (bs3(u, s, across, x, k1, sig0, &t) != 0) {
-                return 1;
-            }
-            memcpy(x, t.x1, (size_t)bs * sizeof(double));
-            memcpy(k1, t.k4, (size_t)bs * sizeof(double));
-            memcpy(sw0, t.sw, sizeof sw0);
-            u->switches += t.sig1 != sig0;
-            sig0 = t.sig1;
-            s = across >= dt - s ? dt : s + across;
             continue;
         }
-        const double err = trial_err(u, x, &t, inv_count, &esq);
+        const double err = trial_err(u, x, &t, w.inv_count, &esq);
         if (!(err <= 1.0)) {
-            h *= factor(err);
-            if (!(s + h > s)) {
+            w.h *= factor(err);
+            if (!(w.s + w.h > w.s)) {
                 return 1;
             }
             continue;
         }
-        memcpy(x, t.x1, (size_t)bs * sizeof(double));
-        memcpy(k1, t.k4, (size_t)bs * sizeof(double));
-        memcpy(sw0, t.sw, sizeof sw0);
-        s = final ? dt : s + h;
-        worst = fmax(worst, esq);
-        h *= factor(err);
+        advance(&w, u, &t, w.h);
+        w.worst = fmax(w.worst, esq);
+        w.h *= factor(err);
     }
-    u->steps += steps;
-    *err_sq = worst;
+    u->steps += w.steps;
+    *err_sq = w.worst;
     return 0;
 }
