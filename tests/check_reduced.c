@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
@@ -332,6 +333,33 @@ START_TEST(test_threads_bit_identical)
 }
 END_TEST
 
+/* The crossing units integrated alone run in parallel when a step has
+ * about fifty or more of them: m = 2000 on a shipped digit at atol 1e-6 has
+ * a hundred a step (tens of thousands of switches located); one and two
+ * threads give the same record bit for bit. */
+START_TEST(test_threads_bit_identical_units)
+{
+    char a[512], b[512], cwd[1024], mnist[2048];
+    kh_sim_result ra, rb;
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(mnist, sizeof mnist,
+             "[network]\nmodel = krotov_hopfield\nhidden = 2000\np = 3\nw_inh = 0.5\n"
+             "tau_L = 100\n[learning]\ng = bcm_step\ndelta = 0.4\nh_star = 0.5\ndrive = h\n"
+             "[input]\nsource = mnist\npath = %s/data/mnist-1000\nsamples = 1\n"
+             "presentation_time = 25\n[init]\nweights = normal\nscale = 0.1\nseed = 1\n"
+             "[output]\nrecord_every = 1\nsnapshot_every = 25\n",
+             cwd);
+    run_with(mnist, "reduced", "atol = 1e-6\nthreads = 1\n", a, sizeof a, &ra);
+    run_with(mnist, "reduced", "atol = 1e-6\nthreads = 2\n", b, sizeof b, &rb);
+    ck_assert_msg(ra.stats.switches > 20000, "%ld switches located", ra.stats.switches);
+    ck_assert_int_eq(ra.stats.switches, rb.stats.switches);
+    ck_assert_double_eq(rel_difference(a, b, "/snapshots/W", 0), 0.0);
+    ck_assert_double_eq(rel_difference(a, b, "/trajectory/h", 0), 0.0);
+    remove(a);
+    remove(b);
+}
+END_TEST
+
 /* method = auto (the default): dopri5 below KH_AUTO_REDUCED_MIN weights,
  * reduced at and above it, and the record names the method that ran; the
  * auto run is the named method's run, bit for bit. */
@@ -423,6 +451,12 @@ Suite *kh_reduced_suite(void)
     tcase_add_test(runs, test_many_crossings);
     tcase_add_test(runs, test_threads_bit_identical);
     tcase_add_test(runs, test_auto_chooses_by_size);
+    /* m = 2000: left out of the sanitizer build, whose runs it repeats. */
+    TCase *large = tcase_create("large");
+    tcase_set_tags(large, "slow");
+    tcase_set_timeout(large, 120);
+    tcase_add_test(large, test_threads_bit_identical_units);
     suite_add_tcase(s, runs);
+    suite_add_tcase(s, large);
     return s;
 }
