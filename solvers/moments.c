@@ -117,30 +117,57 @@ static void capture_sorted(kh_moments *mo, const double *w, long mu)
     free(heap);
 }
 
+/* sum w^2, sum w v and sum w^4 over a row, each in four interleaved
+ * partial sums (so the adds do not wait on each other), added in a fixed
+ * order. */
+static void row_sums(const double *w, const double *v, long n, double out[3])
+{
+    double a[3][4] = {{0.0}};
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; l++) {
+            const double w2 = w[i + l] * w[i + l];
+            a[0][l] += w2;
+            a[1][l] += w[i + l] * v[i + l];
+            a[2][l] += w2 * w2;
+        }
+    }
+    for (; i < n; i++) {
+        const double w2 = w[i] * w[i];
+        a[0][0] += w2;
+        a[1][0] += w[i] * v[i];
+        a[2][0] += w2 * w2;
+    }
+    for (int k = 0; k < 3; k++) {
+        out[k] = (a[k][0] + a[k][1]) + (a[k][2] + a[k][3]);
+    }
+}
+
 /* One row of the capture. */
 KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double *v, long mu)
 {
     const long n = mo->n, nnz = mo->nnz;
     const int ip = kh_int_exponent(mo->p);
-    double g00 = 0.0, g01 = 0.0, cz = 0.0;
-    for (long i = 0; i < n; i++) {
-        g00 += w[i] * w[i];
-        g01 += w[i] * v[i];
-    }
-    mo->g00[mu] = g00;
-    mo->g01[mu] = g01;
+    double sums[3], cz = 0.0;
+    row_sums(w, v, n, sums);
+    mo->g00[mu] = sums[0];
+    mo->g01[mu] = sums[1];
     if (mo->poly) {
+        /* M_P = sum W0^P over every pixel; the others have a power of v in
+         * them, so only the non-zero pixels add to them. */
         const int P = (int)mo->p;
         double mk[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
-        for (long i = 0; i < n; i++) {
+        mk[P] = P == 4 ? sums[2] : sums[0];
+        for (long j = 0; j < nnz; j++) {
+            const double wi = w[mo->idx[j]], vi = mo->vnz[j];
             double vp[5], wp = 1.0;
             vp[0] = 1.0;
             for (int k = 1; k <= P; k++) {
-                vp[k] = vp[k - 1] * v[i];
+                vp[k] = vp[k - 1] * vi;
             }
-            for (int k = 0; k <= P; k++) {
+            for (int k = 0; k < P; k++) {
                 mk[k] += wp * vp[P - k];
-                wp *= w[i];
+                wp *= wi;
             }
         }
         memcpy(mo->mk + 5 * mu, mk, sizeof mk);
