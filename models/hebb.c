@@ -14,11 +14,6 @@
 #include "core/kh_error.h"
 #include "models/kh_model.h"
 
-static size_t dim(const kh_params *p)
-{
-    return (size_t)p->n_hidden * (1 + (size_t)p->n_visible);
-}
-
 static void *ws_alloc(const kh_params *p)
 {
     if (p->w_inh != 0.0) {
@@ -53,15 +48,11 @@ static size_t n_switch(const void *ws)
 const kh_model_type kh_model_hebb = {
     .name = "hebb",
     .summary = "linear neurons with plain Hebbian plasticity; the norm grows without bound",
-    .dim = dim,
+    .dim = kh_net_dim,
     .alloc = ws_alloc,
-    .free = kh_net_free,
-    .rhs = kh_net_rhs,
-    .jacobian = kh_net_jacobian_full,
-    .observe = kh_net_observe,
+    KH_NET_RULE,
     .observe_moments = kh_net_observe_plain,
     .n_switch = n_switch,
     .switches = NULL,
-    .reduced = kh_net_reduced,
     .coefficients = coefficients,
 };

@@ -114,6 +114,13 @@ typedef struct kh_model_ws {
 
 extern const kh_model_type *const kh_models[];
 
+/* The entries every rule here shares, built by kh_net.c on the rule's own
+ * (coefficients, extra_rhs, reduced_switches ...): a model's table lists
+ * KH_NET_RULE, then what is its own. */
+#define KH_NET_RULE                                                                                \
+    .free = kh_net_free, .rhs = kh_net_rhs, .jacobian = kh_net_jacobian_full,                      \
+    .observe = kh_net_observe, .reduced = kh_net_reduced
+
 /* Finds a model by name; NULL (and KH_ERROR naming the choices) if none. */
 const kh_model_type *kh_model_find(const char *name);
 
@@ -122,6 +129,8 @@ void kh_model_set_input(void *ws, const double *v);
 
 /* --- Helpers shared by the models (models/kh_net.c) --- */
 
+/* The state size of a rule without a state after W: m (n + 1). */
+size_t kh_net_dim(const kh_params *p);
 /* Fills the head of a workspace and allocates its scratch. KH_OK/KH_ENOMEM. */
 int kh_net_init(kh_model_ws *w, const kh_params *p);
 /* Allocates a bare kh_model_ws (the workspace of every model in models/);

@@ -16,6 +16,11 @@
 #include "core/kh_threads.h"
 #include "models/kh_model.h"
 
+size_t kh_net_dim(const kh_params *p)
+{
+    return (size_t)p->n_hidden * (1 + (size_t)p->n_visible);
+}
+
 int kh_net_init(kh_model_ws *w, const kh_params *p)
 {
     w->p = p;

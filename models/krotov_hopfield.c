@@ -19,11 +19,6 @@
 #include "core/kh_kernels.h"
 #include "models/kh_model.h"
 
-static size_t dim(const kh_params *p)
-{
-    return (size_t)p->n_hidden * (1 + (size_t)p->n_visible);
-}
-
 static void *ws_alloc(const kh_params *p)
 {
     return kh_net_alloc(p, "krotov_hopfield");
@@ -183,17 +178,13 @@ static void switch_jumps(const void *ws, unsigned char jump[])
 const kh_model_type kh_model_krotov_hopfield = {
     .name = "krotov_hopfield",
     .summary = "rate neurons with lateral inhibition and the L^p-sphere rule (PNAS 2019)",
-    .dim = dim,
+    .dim = kh_net_dim,
     .alloc = ws_alloc,
-    .free = kh_net_free,
-    .rhs = kh_net_rhs,
-    .jacobian = kh_net_jacobian_full,
-    .observe = kh_net_observe,
+    KH_NET_RULE,
     .observe_moments = observe_moments,
     .n_switch = n_switch,
     .switches = kh_net_switches,
     .switch_jumps = switch_jumps,
-    .reduced = kh_net_reduced,
     .coefficients = coefficients,
     .reduced_switches = reduced_switches,
     .switches_need_moments = switches_need_moments,

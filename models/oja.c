@@ -15,11 +15,6 @@
 #include "core/kh_kernels.h"
 #include "models/kh_model.h"
 
-static size_t dim(const kh_params *p)
-{
-    return (size_t)p->n_hidden * (1 + (size_t)p->n_visible);
-}
-
 static void *ws_alloc(const kh_params *p)
 {
     if (p->p != 2.0 || p->w_inh != 0.0) {
@@ -87,16 +82,12 @@ static size_t n_switch(const void *ws)
 const kh_model_type kh_model_oja = {
     .name = "oja",
     .summary = "Oja's rule (p = 2, g linear, drive h, no inhibition): the principal component",
-    .dim = dim,
+    .dim = kh_net_dim,
     .alloc = ws_alloc,
-    .free = kh_net_free,
-    .rhs = kh_net_rhs,
-    .jacobian = kh_net_jacobian_full,
-    .observe = kh_net_observe,
+    KH_NET_RULE,
     .observe_moments = observe_moments,
     .n_switch = n_switch,
     .switches = NULL,
-    .reduced = kh_net_reduced,
     .coefficients = coefficients,
     .sphere_gain = sphere_gain,
     .lyapunov_weight = lyapunov_weight,
