@@ -21,13 +21,7 @@
 static void top(const double *z, long len, long k, long *idx)
 {
     double v[KCAP_KMAX];
-    for (long j = 0; j < k; j++) {
-        v[j] = -INFINITY;
-        idx[j] = -1;
-    }
-    for (long i = 0; i < len; i++) {
-        kh_topk_offer(v, idx, k, z[i], i);
-    }
+    kh_topk_of(z, len, 0, k, v, idx);
 }
 
 void kh_kcap_hard(const double *z, long len, long k, double *a)

@@ -441,6 +441,19 @@ static int write_series(kh_h5 *f, const char *name, double x, const char *what)
 
 static const char *const who_name[2] = {"stdp", "bp"};
 
+/* The checkpoint's arrays of learner w's layer l: its weights and Adam's
+ * two moments, and their dataset names. */
+static void checkpoint_arrays(learner *L, int w, int l, double *arr[3], char name[3][96])
+{
+    static const char *const what[3] = {"W", "m1", "m2"};
+    arr[0] = L[w].net.W[l];
+    arr[1] = L[w].m1[l];
+    arr[2] = L[w].m2[l];
+    for (int k = 0; k < 3; k++) {
+        snprintf(name[k], 96, "/stdp/checkpoint/%s_%s%d", who_name[w], what[k], l + 1);
+    }
+}
+
 /* After each epoch: both networks' weights, Adam's moments and step count,
  * and the epochs done, under /stdp/checkpoint (overwritten). */
 static int checkpoint(kh_h5 *f, learner *L, long epochs_done)
@@ -449,13 +462,11 @@ static int checkpoint(kh_h5 *f, learner *L, long epochs_done)
     for (int w = 0; w < 2 && st == KH_OK; w++) {
         for (int l = 0; l < 3 && st == KH_OK; l++) {
             const long d[2] = {L[w].net.size[l + 1], L[w].net.size[l]};
-            double *arr[3] = {L[w].net.W[l], L[w].m1[l], L[w].m2[l]};
-            const char *what[3] = {"W", "m1", "m2"};
+            double *arr[3];
+            char name[3][96];
+            checkpoint_arrays(L, w, l, arr, name);
             for (int k = 0; k < 3 && st == KH_OK; k++) {
-                char name[96];
-                snprintf(name, sizeof name, "/stdp/checkpoint/%s_%s%d", who_name[w], what[k],
-                         l + 1);
-                st = kh_h5_overwrite(f, name, arr[k], 2, d, 0,
+                st = kh_h5_overwrite(f, name[k], arr[k], 2, d, 0,
                                      "1|the network and Adam's moments after the last complete "
                                      "epoch (for --resume)");
             }
@@ -506,13 +517,11 @@ static int restore(const char *path, learner *L, long *done)
     for (int w = 0; w < 2 && st == KH_OK; w++) {
         for (int l = 0; l < 3 && st == KH_OK; l++) {
             const long len = L[w].net.size[l + 1] * L[w].net.size[l];
-            double *arr[3] = {L[w].net.W[l], L[w].m1[l], L[w].m2[l]};
-            const char *what[3] = {"W", "m1", "m2"};
+            double *arr[3];
+            char name[3][96];
+            checkpoint_arrays(L, w, l, arr, name);
             for (int k = 0; k < 3 && st == KH_OK; k++) {
-                char name[96];
-                snprintf(name, sizeof name, "/stdp/checkpoint/%s_%s%d", who_name[w], what[k],
-                         l + 1);
-                st = read_whole(path, name, arr[k], len);
+                st = read_whole(path, name[k], arr[k], len);
             }
         }
         if (st == KH_OK) {

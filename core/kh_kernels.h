@@ -29,8 +29,8 @@
 /* The functions that exist in double and float (core/kh_kernels_real.h):
  * kh_abspow, kh_signed_pow, kh_moment_elem, kh_relu, kh_g, kh_G, kh_q,
  * kh_dhdt, kh_dw_elem, kh_dw_row, kh_dL_term, kh_euler_axpy,
- * kh_unit_coefficients, kh_fast_dw, kh_rank_above, kh_topk_offer; the float
- * ones end in _f. */
+ * kh_unit_coefficients, kh_fast_dw, kh_rank_above, kh_topk_offer, kh_topk_init,
+ * kh_topk_of; the float ones end in _f. */
 #if defined(__GNUC__) && !defined(__CUDACC__)
 #define KH_INLINE __attribute__((always_inline))
 #else

@@ -183,6 +183,25 @@ KH_HD static inline void KH_S(kh_topk_offer)(KH_R *top, long *idx, long k, KH_R 
     idx[j] = mu;
 }
 
+/* An empty list for kh_topk_offer: every value -INFINITY, every unit -1. */
+KH_HD static inline void KH_S(kh_topk_init)(KH_R *top, long *idx, long k)
+{
+    for (long j = 0; j < k; j++) {
+        top[j] = -(KH_R)INFINITY;
+        idx[j] = -1;
+    }
+}
+
+/* The k largest of z[0..len) into top and idx, z[i] offered as unit base + i. */
+KH_HD static inline void KH_S(kh_topk_of)(const KH_R *z, long len, long base, long k, KH_R *top,
+                                          long *idx)
+{
+    KH_S(kh_topk_init)(top, idx, k);
+    for (long i = 0; i < len; i++) {
+        KH_S(kh_topk_offer)(top, idx, k, z[i], base + i);
+    }
+}
+
 /* tau dh/dt of one unit at the currents I with S = sum_nu r(h_nu): the rate
  * of the relaxation to the steady state (solvers/steady.c, the GPU's
  * minibatch relaxation). */

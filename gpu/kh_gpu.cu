@@ -120,6 +120,14 @@ __device__ inline void topk_offer(float *top, long *idx, long k, float c, long m
 {
     kh_topk_offer_f(top, idx, k, c, mu);
 }
+__device__ inline void topk_init(double *top, long *idx, long k)
+{
+    kh_topk_init(top, idx, k);
+}
+__device__ inline void topk_init(float *top, long *idx, long k)
+{
+    kh_topk_init_f(top, idx, k);
+}
 
 /* --- Block reductions in a fixed order --- */
 template <typename T> __device__ T warp_sum(T x)
@@ -600,10 +608,7 @@ __device__ void block_topk(const R *C, long e0, long e1, long base, long k, R *t
 {
     __shared__ R tv[THREADS * KH_GPU_KMAX];
     __shared__ long ti[THREADS * KH_GPU_KMAX];
-    for (long j = 0; j < k; j++) {
-        top[j] = -(R)INFINITY;
-        idx[j] = -1;
-    }
+    topk_init(top, idx, k);
     for (long e = e0 + threadIdx.x; e < e1; e += blockDim.x) {
         topk_offer(top, idx, k, C[e], e - base);
     }
@@ -613,10 +618,7 @@ __device__ void block_topk(const R *C, long e0, long e1, long base, long k, R *t
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-        for (long j = 0; j < k; j++) {
-            top[j] = -(R)INFINITY;
-            idx[j] = -1;
-        }
+        topk_init(top, idx, k);
         for (long q = 0; q < (long)blockDim.x * k; q++) {
             if (ti[q] >= 0) {
                 topk_offer(top, idx, k, tv[q], ti[q]);

@@ -161,13 +161,7 @@ static void code_from_activity(kh_fast *f, const double *d, long b)
     const long m = f->m, k = f->k;
     double top[KH_FAST_KMAX];
     long idx[KH_FAST_KMAX];
-    for (long j = 0; j < k; j++) {
-        top[j] = -INFINITY;
-        idx[j] = -1;
-    }
-    for (long mu = 0; mu < m; mu++) {
-        kh_topk_offer(top, idx, k, d[mu], mu);
-    }
+    kh_topk_of(d, m, 0, k, top, idx);
     if (p->fast_code) {
         if (idx[0] >= 0 && (p->fast_rank || top[0] > 0.0)) {
             contribute(f, idx[0], b, 1.0);

@@ -270,14 +270,7 @@ static void FR(code_ranked)(kh_fast *f, FR(impl) * s, long nb)
     for (long b = 0; b < nb; b++) {
         R top[KH_FAST_KMAX];
         long idx[KH_FAST_KMAX];
-        for (long j = 0; j < k; j++) {
-            top[j] = -(R)INFINITY;
-            idx[j] = -1;
-        }
-        const R *c = C + (size_t)b * (size_t)m;
-        for (long mu = 0; mu < m; mu++) {
-            KS(kh_topk_offer)(top, idx, k, c[mu], mu);
-        }
+        KS(kh_topk_of)(C + (size_t)b * (size_t)m, m, 0, k, top, idx);
         crow[2 * b] = idx[0];
         crow[2 * b + 1] = idx[k - 1];
         cb[2 * b] = cb[2 * b + 1] = b;
@@ -371,14 +364,8 @@ static void FR(delta_rows)(kh_fast *f, FR(impl) * s, const double *V, long nv, c
     for (long g = 0; g < ng; g++) {
         R top[KH_FAST_KMAX];
         long idx[KH_FAST_KMAX];
-        for (long j = 0; j < k; j++) {
-            top[j] = -(R)INFINITY;
-            idx[j] = -1;
-        }
         const long e0 = (g ? gend[g - 1] : 0) * m, e1 = gend[g] * m;
-        for (long e = e0; e < e1; e++) {
-            KS(kh_topk_offer)(top, idx, k, C[e], e);
-        }
+        KS(kh_topk_of)(C + e0, e1 - e0, e0, k, top, idx);
         const long e[2] = {idx[0], idx[k - 1]};
         for (int j = 0; j < 2; j++) {
             crow[2 * g + j] = e[j] < 0 ? -1 : e[j] % m;

@@ -31,7 +31,7 @@ extern "C" {
 typedef struct kh_moments {
     long m, n, nnz;
     double p, p2;      /* p and p - 2 */
-    int ip2;           /* p - 2 as an integer 0..4, or -1 */
+    int ip, ip2;       /* p and p - 2 as integers 0..4, or -1 */
     int poly;          /* p is 2 or 4: the polynomial moments */
     int odd;           /* p is 3: the sorted breakpoints */
     long *idx;         /* [n] the pixels with v_i != 0 */

@@ -48,9 +48,9 @@ typedef struct kh_unit_step {
     double dt; /* the step: the unit is integrated over s in [0, dt] */
     /* S_o(s) = c0 + c1 s + c2 s^2, the others' sum of r(h) */
     double c0, c1, c2;
-    double atol, rtol, inv_n;    /* inv_n = 1 / n */
-    long evals, steps, switches; /* counters, added to */
-    kh_model_ws view;            /* unit mu's view of ws (kh_net_unit_view), set here */
+    double atol, rtol, inv_n; /* inv_n = 1 / n */
+    long switches;            /* switches located, added to */
+    kh_model_ws view;         /* unit mu's view of ws (kh_net_unit_view), set here */
 } kh_unit_step;
 
 /* The signature of the region of h: bit k set when switching function k

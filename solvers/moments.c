@@ -21,6 +21,7 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
     mo->p = p;
     mo->p2 = p - 2.0;
     mo->ip2 = kh_int_exponent(mo->p2);
+    mo->ip = kh_int_exponent(p);
     mo->poly = p == 2.0 || p == 4.0;
     mo->odd = p == 3.0;
     size_t mn = (size_t)m * (size_t)n;
@@ -147,7 +148,7 @@ static void row_sums(const double *w, const double *v, long n, double out[3])
 KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double *v, long mu)
 {
     const long n = mo->n, nnz = mo->nnz;
-    const int ip = kh_int_exponent(mo->p);
+    const int ip = mo->ip;
     double sums[3], cz = 0.0;
     row_sums(w, v, n, sums);
     mo->g00[mu] = sums[0];
@@ -288,7 +289,7 @@ static void eval_packed(const kh_moments *mo, long mu, double a, double b, doubl
     const long nnz = mo->nnz;
     double sv;
     eval_row(mo->w0 + (size_t)mu * (size_t)nnz, mo->vnz, nnz, a, b, mo->p2, mo->ip2, I, B, &sv);
-    *B += kh_abspow(a, mo->p, kh_int_exponent(mo->p)) * mo->cz[mu];
+    *B += kh_abspow(a, mo->p, mo->ip) * mo->cz[mu];
     if (vv) {
         *vv = sv;
     }

@@ -94,7 +94,7 @@ typedef struct rd_state {
     double *eloc;        /* [m] their errors */
     kh_unit_step *units; /* [m] */
     long steps, failed, rhs_evals, jac_evals, steps_since_reset;
-    long unit_switches, unit_steps, unit_evals, local_steps;
+    long unit_switches; /* switches located unit by unit */
 } rd_state;
 
 static const char *const names[] = {"reduced", NULL};
@@ -544,7 +544,6 @@ static int try_units(rd_state *s, double dt, double *err)
         *err = sqrt(sum / N); /* the error is not the crossing units' */
         return 0;
     }
-    s->local_steps++;
     if (integrate_units(s, nc, dt) != 0) {
         return 0;
     }
@@ -556,8 +555,6 @@ static int try_units(rd_state *s, double dt, double *err)
         dS += kh_relu(s->xloc[4 * k]) - kh_relu(s->u1[mu]);
         sum += s->eloc[k];
         s->unit_switches += s->units[k].switches;
-        s->unit_steps += s->units[k].steps;
-        s->unit_evals += s->units[k].evals;
     }
     const double eh = s->p->w_inh / s->p->tau * dt * fabs(dS) * 0.5;
     if (eh > 0.0) {

@@ -23,7 +23,6 @@ static int rhs(kh_unit_step *u, double s, const double *x, double *dx, unsigned 
 {
     kh_model_ws *view = &u->view;
     const kh_params *p = u->ws->p;
-    u->evals++;
     if (!(x[1] > 0.0)) {
         return 1; /* alpha = exp(-int b / tau_L) > 0 */
     }
@@ -310,7 +309,6 @@ int kh_unit_integrate(kh_unit_step *u, double *x, double *err_sq)
         w.worst = fmax(w.worst, esq);
         w.h *= factor(err);
     }
-    u->steps += w.steps;
     *err_sq = w.worst;
     return 0;
 }
