@@ -25,7 +25,9 @@
 #include "core/kh_kernels.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
+#include "models/kh_model.h"
 #include "solvers/kh_fast.h"
+#include "solvers/kh_solver.h"
 
 typedef struct cmp {
     const kh_params *p;
@@ -332,13 +334,13 @@ int kh_compare_run(kh_config *conf, const char *overrides, const volatile sig_at
                    kh_progress_fn progress, void *progress_ctx, FILE *report)
 {
     kh_params *p = &conf->p;
-    if (strcmp(p->model, "krotov_hopfield") != 0) {
+    if (!kh_model_has(p->model, KH_MODEL_FAST_RULE)) {
         return KH_ERROR(KH_EINVAL,
                         "khsim compare: the fast rule approximates network.model = "
                         "krotov_hopfield, not %s",
                         p->model);
     }
-    if (strcmp(p->method, "fast") == 0) {
+    if (kh_method_caps(p->method) & KH_SOLVER_NOT_ODE) {
         return KH_ERROR(KH_EINVAL, "khsim compare: solver.method names the exact dynamics "
                                    "(an ODE method or quasi_static), not fast");
     }

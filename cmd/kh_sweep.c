@@ -44,6 +44,7 @@
 #include "io/kh_h5.h"
 #include "io/kh_isolate.h"
 #include "run/kh_sim.h"
+#include "solvers/kh_solver.h"
 
 #define MAX_KEYS 16
 #define MAX_VALUES 256
@@ -331,7 +332,7 @@ static void audit(const sweep *s, const char *path, point_result *r)
     }
     char method[64] = "";
     kh_h5_read_attr_string(path, "/params", "solver.method", method, sizeof method);
-    if (strcmp(method, "fast") == 0) {
+    if (kh_method_caps(method) & KH_SOLVER_NOT_ODE) {
         return; /* no trajectory of the ODE to audit */
     }
     FILE *null = fopen("/dev/null", "w");

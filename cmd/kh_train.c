@@ -29,6 +29,8 @@
 #include "io/kh_cifar.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
+#include "models/kh_model.h"
+#include "solvers/kh_solver.h"
 
 /* OpenBLAS's cblas.h (openblas_get/set_num_threads) includes <complex.h>,
  * whose macro I is not used here. */
@@ -789,8 +791,8 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     kh_params *p = &c->p;
     memset(res, 0, sizeof *res);
     res->test_error = res->train_error = -1.0;
-    if (p->tr_features != KH_FEAT_CONV &&
-        (strcmp(p->method, "fast") != 0 || strcmp(p->model, "krotov_hopfield") != 0)) {
+    if (p->tr_features != KH_FEAT_CONV && (!(kh_method_caps(p->method) & KH_SOLVER_NOT_ODE) ||
+                                           !kh_model_has(p->model, KH_MODEL_FAST_RULE))) {
         return KH_ERROR(KH_EINVAL, "khsim train learns W with the fast rule: it needs "
                                    "solver.method = fast and network.model = krotov_hopfield");
     }

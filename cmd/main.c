@@ -29,6 +29,7 @@
 #include "io/kh_h5.h"
 #include "io/kh_isolate.h"
 #include "run/kh_sim.h"
+#include "solvers/kh_solver.h"
 
 static volatile sig_atomic_t stop_signal = 0;
 
@@ -315,7 +316,7 @@ static int cmd_run_body(const study_run *sr)
         fprintf(stderr, "khsim: ran on the %s\n", res.device);
     }
     if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) &&
-        strcmp(kh_sim_driver_name(&c->p), "fast") == 0) {
+        (kh_method_caps(c->p.method) & KH_SOLVER_NOT_ODE)) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s at epoch %ld (%ld samples), %ld snapshots; %ld minibatches in %.3f s "
                 "here%s\n",
@@ -331,7 +332,7 @@ static int cmd_run_body(const study_run *sr)
                 res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds,
                 parts);
     }
-    if (s == KH_EINTR && strcmp(kh_sim_driver_name(&c->p), "ensemble") != 0) {
+    if (s == KH_EINTR && !kh_sim_ens_wanted(&c->p)) {
         /* (batched Euler does not resume) */
         fprintf(stderr, "khsim: to go on from its last snapshot: khsim run --resume %s\n",
                 c->p.out_path);

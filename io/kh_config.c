@@ -11,6 +11,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_lr.h"
+#include "solvers/kh_solver.h"
 
 #define OFF(f) offsetof(kh_params, f)
 #define STR(f) OFF(f), sizeof(((kh_params *)0)->f)
@@ -885,7 +886,7 @@ int kh_config_validate(kh_config *c)
     /* The fast rule ranks the hidden units (khsim conv ranks channels x
      * positions, which the study's network.hidden does not count). */
     if (p->k > p->n_hidden && c->set[kh_param_find("learning", "k")] &&
-        strcmp(p->method, "fast") == 0) {
+        (kh_method_caps(p->method) & KH_SOLVER_NOT_ODE)) {
         return KH_ERROR(KH_EINVAL, "%s: learning.k = %ld exceeds network.hidden = %ld", name, p->k,
                         p->n_hidden);
     }

@@ -29,8 +29,19 @@ typedef struct kh_obs {
     double dL_dt;    /* dL/dt from the closed form, NaN without one */
 } kh_obs;
 
+/* What else khsim has for a model, besides its right-hand side
+ * (kh_model_type.caps). */
+enum {
+    /* solver.method = fast (solvers/fast.c) is its minibatch approximation,
+     * and khsim train and khsim compare take it. */
+    KH_MODEL_FAST_RULE = 1u << 0,
+    /* The batched Euler backends (solvers/euler.c, the GPU) integrate it. */
+    KH_MODEL_BATCHED = 1u << 1,
+};
+
 typedef struct kh_model_type {
     const char *name, *summary; /* name: the study file's network.model */
+    unsigned caps;              /* KH_MODEL_* */
     size_t (*dim)(const kh_params *p);
     void *(*alloc)(const kh_params *p); /* NULL + KH_ERROR (KH_EINVAL, KH_ENOMEM) */
     void (*free)(void *ws);             /* NULL-safe */
@@ -123,6 +134,8 @@ extern const kh_model_type *const kh_models[];
 
 /* Finds a model by name; NULL (and KH_ERROR naming the choices) if none. */
 const kh_model_type *kh_model_find(const char *name);
+/* 1 when model `name` exists and has every capability in caps; no error. */
+int kh_model_has(const char *name, unsigned caps);
 
 /* Points the workspace at input v (length n; borrowed). */
 void kh_model_set_input(void *ws, const double *v);

@@ -29,3 +29,13 @@ const kh_model_type *kh_model_find(const char *name)
     KH_ERROR(KH_EINVAL, "network.model = '%s' is not a model (choose one of: %s)", name, list);
     return NULL;
 }
+
+int kh_model_has(const char *name, unsigned caps)
+{
+    for (size_t i = 0; kh_models[i]; i++) {
+        if (strcmp(kh_models[i]->name, name) == 0) {
+            return (kh_models[i]->caps & caps) == caps;
+        }
+    }
+    return 0;
+}

@@ -7,6 +7,7 @@
 
 #include "core/kh_error.h"
 #include "run/kh_sim.h"
+#include "solvers/kh_solver.h"
 
 /* What a driver is asked to do: a new run (resume = 0) of the study, or the
  * continuation of its record; hooks only for khsim compare. */
@@ -32,7 +33,7 @@ typedef struct driver {
 /* The fast rule (method = fast): epochs of minibatches, kh_sim_fast.c. */
 static int fast_takes(const kh_params *p)
 {
-    return strcmp(p->method, "fast") == 0;
+    return (kh_method_caps(p->method) & KH_SOLVER_NOT_ODE) != 0;
 }
 
 static int fast_can(const request *rq)
@@ -92,16 +93,6 @@ static int dispatch(kh_config *c, const request *rq, kh_sim_result *res)
         }
     }
     return KH_ERROR(KH_EINVAL, "no way to run solver.method = %s", c->p.method);
-}
-
-const char *kh_sim_driver_name(const kh_params *p)
-{
-    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
-        if (drivers[i].takes(p)) {
-            return drivers[i].name;
-        }
-    }
-    return "none";
 }
 
 int kh_sim_run(kh_config *c, const char *overrides, const volatile sig_atomic_t *stop,

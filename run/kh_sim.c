@@ -17,6 +17,7 @@
 #include "core/kh_threads.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
+#include "solvers/kh_solver.h"
 
 /* Everything a run holds; released by run_free. */
 typedef struct run {
@@ -74,7 +75,8 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
                         "finish (make record_every larger)",
                         p->record_every, rows, t_total);
     }
-    if (strcmp(p->method, "euler") == 0 && t_total / p->dt > 1e13) {
+    if (!(kh_method_caps(p->method) & (KH_SOLVER_ADAPTIVE | KH_SOLVER_NOT_ODE)) &&
+        t_total / p->dt > 1e13) {
         return KH_ERROR(KH_EINVAL,
                         "solver.dt = %g gives %.3g Euler steps over t = %.6g: it cannot finish "
                         "(make dt larger)",

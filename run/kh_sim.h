@@ -60,10 +60,6 @@ typedef struct kh_sim_hooks {
 int kh_sim_resume(kh_config *c, const volatile sig_atomic_t *stop, kh_progress_fn progress,
                   void *progress_ctx, kh_sim_result *res);
 
-/* The driver that runs study p (run/kh_run.c's table, the first that takes
- * it): "fast", "ensemble" or "ode". */
-const char *kh_sim_driver_name(const kh_params *p);
-
 /* The ODE driver (run/kh_sim.c): one trajectory through a registered solver;
  * a new run, or (resume != 0) the continuation of the record. kh_sim_run,
  * kh_sim_resume and kh_sim_run_hooked reach it through the driver table. */

@@ -19,9 +19,11 @@
 #include "gpu/kh_gpu.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
+#include "models/kh_model.h"
 #include "run/kh_sim.h"
 #include "solvers/kh_backend.h"
 #include "solvers/kh_euler.h"
+#include "solvers/kh_solver.h"
 
 /* The ensemble on one device (solvers/kh_backend.h): the CPU's or the GPU's. */
 typedef struct backend {
@@ -56,7 +58,7 @@ static int be_get_W(backend *b, long t, double *W)
 
 int kh_sim_ens_wanted(const kh_params *p)
 {
-    return strcmp(p->method, "euler") == 0 &&
+    return (kh_method_caps(p->method) & KH_SOLVER_BATCHED) &&
            (p->ensemble > 1 || p->device != KH_DEV_CPU || p->precision == KH_PREC_FLOAT);
 }
 
@@ -333,7 +335,7 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
     ens_run r;
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
-    if (strcmp(p->model, "krotov_hopfield") != 0) {
+    if (!kh_model_has(p->model, KH_MODEL_BATCHED)) {
         return KH_ERROR(KH_EINVAL,
                         "batched euler (solver.batch, device, precision = float) integrates "
                         "network.model = krotov_hopfield, not %s",

@@ -18,6 +18,7 @@
 #include "gpu/kh_gpu.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
+#include "models/kh_model.h"
 #include "run/kh_sim.h"
 #include "solvers/kh_backend.h"
 
@@ -418,7 +419,7 @@ int kh_sim_fast_run_ex(kh_config *c, const char *overrides, int resume,
     fast_run r;
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
-    if (strcmp(p->model, "krotov_hopfield") != 0) {
+    if (!kh_model_has(p->model, KH_MODEL_FAST_RULE)) {
         return KH_ERROR(KH_EINVAL,
                         "solver.method = fast is the approximation of network.model = "
                         "krotov_hopfield, not of %s",

@@ -96,7 +96,7 @@ static void euler_stats(const void *vs, kh_solver_stats *st)
 
 const kh_solver_type kh_solver_euler = {
     .names = names,
-    .caps = KH_SOLVER_ANY_SYSTEM,
+    .caps = KH_SOLVER_ANY_SYSTEM | KH_SOLVER_BATCHED,
     .alloc = euler_alloc,
     .apply = euler_apply,
     .reset = euler_reset,

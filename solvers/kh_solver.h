@@ -41,6 +41,9 @@ enum {
     KH_SOLVER_LOCATES = 1u << 3,
     /* Trains by minibatches and does not integrate (method = fast). */
     KH_SOLVER_NOT_ODE = 1u << 4,
+    /* Has batched instances (solver.batch, device = gpu, precision =
+     * float) in the backends of solvers/kh_backend.h. */
+    KH_SOLVER_BATCHED = 1u << 5,
 };
 
 typedef struct kh_solver_type {
@@ -103,6 +106,9 @@ int kh_solver_is_implicit(const char *method);
 
 /* Finds the solver of a method; NULL + KH_ERROR naming the choices. */
 const kh_solver_type *kh_solver_find(const char *method);
+/* The caps of a method without an error: for "auto", those every method
+ * it may choose has; 0 for a name that is not a method. */
+unsigned kh_method_caps(const char *method);
 
 kh_solver *kh_solver_alloc(const char *method, const kh_model_type *model, void *ws, size_t dim,
                            const kh_params *p, const volatile sig_atomic_t *stop);

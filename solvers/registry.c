@@ -36,6 +36,21 @@ const kh_solver_type *kh_solver_find(const char *method)
     return NULL;
 }
 
+unsigned kh_method_caps(const char *method)
+{
+    if (strcmp(method, "auto") == 0) {
+        return kh_solver_reduced.caps & kh_solver_dopri5.caps;
+    }
+    for (size_t i = 0; kh_solvers[i]; i++) {
+        for (size_t j = 0; kh_solvers[i]->names[j]; j++) {
+            if (strcmp(kh_solvers[i]->names[j], method) == 0) {
+                return kh_solvers[i]->caps;
+            }
+        }
+    }
+    return 0;
+}
+
 const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p)
 {
     const int large = p->n_hidden * p->n_visible >= KH_AUTO_REDUCED_MIN;
