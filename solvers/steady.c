@@ -9,36 +9,6 @@
 #include "core/kh_kernels.h"
 #include "solvers/kh_steady.h"
 
-/* Sorts the indices by decreasing current (ties by index, so the order is
- * deterministic). A merge sort
- * keeps it O(m log m) and stable. */
-static void sort_desc(const double *I, long *idx, long *tmp, long lo, long hi)
-{
-    if (hi - lo < 2) {
-        return;
-    }
-    long mid = lo + (hi - lo) / 2;
-    sort_desc(I, idx, tmp, lo, mid);
-    sort_desc(I, idx, tmp, mid, hi);
-    long a = lo, b = mid, k = lo;
-    while (a < mid && b < hi) {
-        if (I[idx[a]] > I[idx[b]] || (I[idx[a]] == I[idx[b]] && idx[a] < idx[b])) {
-            tmp[k++] = idx[a++];
-        } else {
-            tmp[k++] = idx[b++];
-        }
-    }
-    while (a < mid) {
-        tmp[k++] = idx[a++];
-    }
-    while (b < hi) {
-        tmp[k++] = idx[b++];
-    }
-    for (k = lo; k < hi; k++) {
-        idx[k] = tmp[k];
-    }
-}
-
 int kh_steady_closed_form(const double *I, long m, double w_inh, double *h, long *order,
                           long *n_active)
 {
@@ -46,26 +16,54 @@ int kh_steady_closed_form(const double *I, long m, double w_inh, double *h, long
         return KH_ERROR(KH_EINVAL, "the closed-form steady state needs 0 <= w_inh < 1, got %g",
                         w_inh);
     }
+    /* Sorted by decreasing current, the active set is the longest prefix
+     * whose every unit is above the threshold theta_k = w_inh S_k of the
+     * units before it and itself; equivalently the next unit joins while
+     * I > theta_k, and theta_k rises while units join and falls after. So
+     * theta* = max_k theta_k, and every theta_k is a lower bound of it:
+     * theta_1 = w_inh max I, and F(C) = w_inh sum_C I / (1 - w_inh +
+     * w_inh |C|) of any set C of the top currents. No sort is needed
+     * (it was most of quasi_static's time at m = 2000): the candidates
+     * above theta_1, then, as Michelot's projection onto the simplex does,
+     * those above F of the last candidates, until none leaves; the set that
+     * stays is the prefix the sorted loop would take. */
+    double Imax = 0.0;
     for (long mu = 0; mu < m; mu++) {
-        order[mu] = mu;
+        Imax = I[mu] > Imax ? I[mu] : Imax;
     }
-    sort_desc(I, order, order + m, 0, m);
-    /* Grow the active set while the next unit is above the inhibition. */
-    double sum = 0.0, S = 0.0;
     long k = 0;
-    while (k < m) {
-        double sum1 = sum + I[order[k]];
-        double S1 = sum1 / (1.0 - w_inh + w_inh * (double)(k + 1));
-        if (!(I[order[k]] > w_inh * S1)) {
-            break;
+    double S = 0.0;
+    if (Imax > 0.0) {
+        const double lo = w_inh * Imax;
+        for (long mu = 0; mu < m; mu++) {
+            if (I[mu] > lo || I[mu] == Imax) {
+                order[k++] = mu;
+            }
         }
-        sum = sum1;
-        S = S1;
-        k++;
+        for (;;) {
+            double sum = 0.0;
+            for (long j = 0; j < k; j++) {
+                sum += I[order[j]];
+            }
+            S = sum / (1.0 - w_inh + w_inh * (double)k);
+            long k2 = 0;
+            for (long j = 0; j < k; j++) {
+                if (I[order[j]] > w_inh * S) {
+                    order[k2++] = order[j];
+                }
+            }
+            if (k2 == k) {
+                break;
+            }
+            k = k2;
+        }
     }
-    for (long j = 0; j < m; j++) {
-        long mu = order[j];
-        h[mu] = j < k ? (I[mu] - w_inh * S) / (1.0 - w_inh) : I[mu] - w_inh * S;
+    for (long mu = 0; mu < m; mu++) {
+        h[mu] = I[mu] - w_inh * S;
+    }
+    for (long j = 0; j < k; j++) {
+        const long mu = order[j];
+        h[mu] = (I[mu] - w_inh * S) / (1.0 - w_inh);
     }
     *n_active = k;
     return KH_OK;

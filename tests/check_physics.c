@@ -298,6 +298,83 @@ START_TEST(test_steady_state_closed_form)
 }
 END_TEST
 
+/* The closed form finds the active set without a sort; this is the
+ * definition: by decreasing current, the next unit joins while it is above
+ * w_inh S of the units before it and itself. */
+static const double *cmp_I;
+static int cmp_desc(const void *x, const void *y)
+{
+    const double a = cmp_I[*(const long *)x], b = cmp_I[*(const long *)y];
+    return a > b ? -1 : (a < b ? 1 : 0);
+}
+
+START_TEST(test_steady_state_active_set)
+{
+    const long m = 3000;
+    const double w_inh[] = {0.0, 0.1, 0.5, 0.9, 0.999};
+    double *I = malloc((size_t)m * sizeof(double)), *h = malloc((size_t)m * sizeof(double));
+    long *order = malloc(2 * (size_t)m * sizeof(long)), *idx = malloc((size_t)m * sizeof(long));
+    kh_rng r;
+    kh_rng_seed(&r, 771, (uint64_t)_i);
+    for (int trial = 0; trial < 40; trial++) {
+        const double w = w_inh[trial % 5];
+        /* Currents clustered near 0 (the m = 2000 digit's), spread, all
+         * negative, with ties, and one dominant unit. */
+        for (long mu = 0; mu < m; mu++) {
+            const int kind = trial / 5 % 4;
+            I[mu] = kind == 0   ? 1e-3 * kh_rng_normal(&r)
+                    : kind == 1 ? kh_rng_normal(&r)
+                    : kind == 2 ? -fabs(kh_rng_normal(&r))
+                                : 0.25 * (double)(kh_rng_uniform(&r) < 0.5);
+        }
+        if (trial % 8 == 7) {
+            I[trial] = 50.0;
+        }
+        for (long mu = 0; mu < m; mu++) {
+            idx[mu] = mu;
+        }
+        cmp_I = I;
+        qsort(idx, (size_t)m, sizeof *idx, cmp_desc);
+        double sum = 0.0, S = 0.0;
+        long k = 0;
+        while (k < m) {
+            const double S1 = (sum + I[idx[k]]) / (1.0 - w + w * (double)(k + 1));
+            if (!(I[idx[k]] > w * S1)) {
+                break;
+            }
+            sum += I[idx[k]];
+            S = S1;
+            k++;
+        }
+        long n_active = -1;
+        ck_assert_int_eq(kh_steady_closed_form(I, m, w, h, order, &n_active), KH_OK);
+        ck_assert_msg(n_active == k, "trial %d, w_inh %g: %ld active, the definition %ld", trial, w,
+                      n_active, k);
+        double Sh = 0.0;
+        for (long mu = 0; mu < m; mu++) {
+            Sh += h[mu] > 0.0 ? h[mu] : 0.0;
+        }
+        for (long j = 0; j < m; j++) {
+            const long mu = idx[j];
+            const double want = j < k ? (I[mu] - w * S) / (1.0 - w) : I[mu] - w * S;
+            ck_assert_msg(fabs(h[mu] - want) <= 1e-12 * (1.0 + fabs(want)) / (1.0 - w),
+                          "trial %d unit %ld: h %.17g, the definition %.17g", trial, mu, h[mu],
+                          want);
+            ck_assert_msg((h[mu] > 0.0) == (j < k), "trial %d: unit %ld active %d, rank %ld of %ld",
+                          trial, mu, h[mu] > 0.0, j, k);
+            /* The fixed point: 0 = I - w_inh sum_{nu != mu} r(h_nu) - h. */
+            const double res = I[mu] - w * (Sh - (h[mu] > 0.0 ? h[mu] : 0.0)) - h[mu];
+            ck_assert_msg(fabs(res) <= 1e-10 * (1.0 + fabs(I[mu]) + w * Sh),
+                          "trial %d unit %ld: residual %g", trial, mu, res);
+        }
+    }
+    free(I);
+    free(h);
+    free(order);
+    free(idx);
+}
+END_TEST
+
 START_TEST(test_steady_state_errors)
 {
     double I[3] = {1, 2, 3}, h[3];
@@ -543,6 +620,7 @@ Suite *kh_physics_suite(void)
     tcase_add_test(tc, test_hebb_closed_form);
     tcase_add_loop_test(tc, test_steady_state_closed_form, 0, 4);
     tcase_add_test(tc, test_steady_state_errors);
+    tcase_add_loop_test(tc, test_steady_state_active_set, 0, 2);
     tcase_add_test(tc, test_steady_state_stability);
     tcase_add_test(tc, test_quasi_static_limit);
     tcase_add_loop_test(tc, test_switch_location, 0, 3);
