@@ -42,6 +42,7 @@ typedef struct kh_moments {
     double *rs;        /* [m x nnz] (odd) each row's r_i, sorted */
     double *pre;       /* [m x (nnz + 1) x 4] (odd) prefix sums in that order */
     long *at;          /* [m] (odd) the place of rho at the last evaluation */
+    double *win;       /* [m x 6] (odd) its window r[at-1], r[at] and sums there */
     double *g00, *g01; /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
     double g11;        /* sum_i v_i^2 */
 } kh_moments;
@@ -52,7 +53,7 @@ void kh_moments_release(kh_moments *mo);
 /* Takes W0 (m x n, row-major) and v (n) as the basis (borrowed only here). */
 void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
 /* I, B (and vv unless NULL) of every row at alpha, beta (length m each);
- * alpha > 0 for p = 3. Only the rows' places of rho (at) change in mo. */
+ * alpha > 0 for p = 3. Only the rows' places of rho (at, win) change in mo. */
 void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
                      double *vv);
 /* The same for row mu alone (its place of rho changes for p = 3). */

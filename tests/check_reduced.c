@@ -73,6 +73,60 @@ START_TEST(test_moments_equal_direct_sums)
 }
 END_TEST
 
+/* p = 3 along a path: rho = beta / alpha sweeps up and down in small steps
+ * (most evaluations stay between the same two breakpoints as the last, and
+ * reuse its sums), stops, jumps, and after a new capture starts from the
+ * same rho with other rows: every evaluation equals the direct sums. */
+START_TEST(test_moments_odd_along_a_path)
+{
+    const long m = 5, n = 40;
+    double W0[5 * 40], v[40], w[40], al[5], be[5], I[5], B[5];
+    kh_rng r;
+    kh_rng_seed(&r, 78, 0);
+    for (long i = 0; i < n; i++) {
+        double u = kh_rng_uniform(&r);
+        v[i] = i % 4 == 0 ? 0.0 : (u < 0.3 ? -u : u);
+    }
+    kh_moments mo;
+    ck_assert_int_eq(kh_moments_init(&mo, m, n, 3.0), KH_OK);
+    long evals = 0;
+    for (int capture = 0; capture < 2; capture++) {
+        for (long k = 0; k < m * n; k++) {
+            W0[k] = 2.0 * kh_rng_uniform(&r) - 1.0;
+        }
+        kh_moments_capture(&mo, W0, v);
+        for (int step = 0; step < 400; step++) {
+            /* Up from -3 to 3, down again, a pause, then jumps. */
+            const double rho = step < 150   ? -3.0 + 0.04 * step
+                               : step < 300 ? 3.0 - 0.04 * (step - 150)
+                               : step < 320 ? 0.0
+                                            : 6.0 * kh_rng_uniform(&r) - 3.0;
+            for (long mu = 0; mu < m; mu++) {
+                al[mu] = 0.5 + 0.1 * (double)mu;
+                be[mu] = rho * al[mu] * (1.0 + 0.01 * (double)mu);
+            }
+            kh_moments_eval(&mo, al, be, I, B, NULL);
+            for (long mu = 0; mu < m; mu++) {
+                double Id, Bd, vd;
+                for (long i = 0; i < n; i++) {
+                    w[i] = al[mu] * W0[mu * n + i] + be[mu] * v[i];
+                }
+                kh_row_moments(w, v, n, 1.0, 1, &Id, &Bd, &vd);
+                ck_assert_msg(fabs(I[mu] - Id) <= 1e-12 * fmax(1.0, fabs(Id)),
+                              "capture %d step %d row %ld: I %.17g vs %.17g", capture, step, mu,
+                              I[mu], Id);
+                ck_assert_msg(fabs(B[mu] - Bd) <= 1e-12 * Bd,
+                              "capture %d step %d row %ld: B %.17g vs %.17g", capture, step, mu,
+                              B[mu], Bd);
+                evals++;
+            }
+        }
+    }
+    ck_assert_int_eq(evals, 2 * 400 * m);
+    kh_moments_release(&mo);
+}
+END_TEST
+
 /* Solves a dense system by Gaussian elimination with partial pivoting. */
 static void dense_solve(double *A, double *x, long N)
 {
@@ -442,6 +496,7 @@ Suite *kh_reduced_suite(void)
     Suite *s = suite_create("reduced");
     TCase *parts = tcase_create("parts");
     tcase_add_loop_test(parts, test_moments_equal_direct_sums, 0, 5);
+    tcase_add_test(parts, test_moments_odd_along_a_path);
     tcase_add_loop_test(parts, test_rank_one_solve_equals_dense_lu, 0, 4);
     suite_add_tcase(s, parts);
     TCase *runs = tcase_create("runs");
