@@ -14,7 +14,8 @@
  *   changes only where rho passes r_i. The capture sorts each row's r_i and
  *   keeps prefix sums of sgn(v_i) W0_i^k v_i^(3-k) in that order; an
  *   evaluation finds rho's place (from the row's last place: a step or two)
- *   and takes the signed sums as 2 prefix - total;
+ *   and takes the signed sums as 2 prefix - total; while rho stays between
+ *   the same two breakpoints it reads the sums the row's window kept;
  * - O(m nnz(v)) for any other p: the pixels with v_i = 0 contribute only
  *   |alpha|^p sum_{v_i = 0} |W0_i|^p to B (a constant per row the capture
  *   takes), the others are summed from a packed copy of W0's columns at
