@@ -215,7 +215,7 @@ void kh_moments_capture(kh_moments *mo, const double *W0, const double *v)
 }
 
 /* sum_k C(q, k) alpha^k beta^(q-k) M_k, k = 0..q. */
-static double binomial_sum(const double *mk, int q, double alpha, double beta)
+KH_INLINE static inline double binomial_sum(const double *mk, int q, double alpha, double beta)
 {
     static const double C[5][5] = {
         {1, 0, 0, 0, 0}, {1, 1, 0, 0, 0}, {1, 2, 1, 0, 0}, {1, 3, 3, 1, 0}, {1, 4, 6, 4, 1}};
@@ -289,16 +289,27 @@ static void eval_sorted(kh_moments *mo, long mu, double a, double b, double *I, 
     }
 }
 
-/* p = 2 or 4: the same from the polynomial's coefficients. */
-static void eval_poly(const kh_moments *mo, long mu, double a, double b, double *I, double *B,
-                      double *vv)
+/* p = 2 or 4: the same from the polynomial's coefficients. P is a constant
+ * at each call, so the sums unroll (the same operations in the same order
+ * as the loops: the results are those of the loops, bit for bit). */
+KH_INLINE static inline void poly_sums(const double *mk, int P, double a, double b, double *I,
+                                       double *B, double *vv)
 {
-    const int P = (int)mo->p;
-    const double *mk = mo->mk + 5 * mu;
     *I = binomial_sum(mk, P - 1, a, b);
     *B = binomial_sum(mk, P, a, b);
     if (vv) {
         *vv = binomial_sum(mk, P - 2, a, b);
+    }
+}
+
+static void eval_poly(const kh_moments *mo, long mu, double a, double b, double *I, double *B,
+                      double *vv)
+{
+    const double *mk = mo->mk + 5 * mu;
+    if (mo->ip == 4) {
+        poly_sums(mk, 4, a, b, I, B, vv);
+    } else {
+        poly_sums(mk, 2, a, b, I, B, vv);
     }
 }
 
