@@ -146,8 +146,8 @@ static hid_t make_dataset(hid_t file, const ds_spec *s, long m, long n, int comp
     H5Pset_chunk(pl, s->rank, chunk);
     if (s->rank < 3 || compress_snapshots) {
         /* Weights are full-entropy doubles: deflate saves about 10 % on them
-         * and, for m = 2000, costs more than the integration (README, "The record"), so
-         * snapshots are compressed only when output.compress_snapshots. */
+         * and, for m = 2000, costs more than the integration (docs/study.md),
+         * so snapshots are compressed only when output.compress_snapshots. */
         H5Pset_shuffle(pl);
         H5Pset_deflate(pl, 1);
     }
