@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`make bench`, part 1: khsim's exact dynamics against SciPy's solve_ivp.
 
-The problem of issue 2: m hidden units, n = 784 inputs, one input uniform in
+The problem: m hidden units, n = 784 inputs, one input uniform in
 [0, 1], tau = 1, tau_L = 100, w_inh = 0.5, p = 3, R = 1, g = power (n = 1),
 drive h, W(0) ~ N(0, 1), h(0) = 0 (bench/exact.ini). SciPy integrates the same
 problem (its W(0) and v are read from khsim's file) with RK45 at rtol 1e-6,

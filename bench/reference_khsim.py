@@ -232,7 +232,7 @@ def rel_error(path, ref):
 
 
 def bench(study, t1, rtol, atol, ref):
-    """The issue's SciPy peer: the problem of a khsim file (its parameters,
+    """The SciPy peer of `make bench`: the problem of a khsim file (its parameters,
     input and initial W), integrated with solve_ivp RK45 from 0 to t1. With
     ref, the final state is compared with that file's."""
     import h5py
