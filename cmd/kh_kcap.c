@@ -666,3 +666,164 @@ out:
     }
     return emd;
 }
+
+int kh_kcap_logistic_fit(const double *X, const long *y, const long *idx, long nl, long d,
+                         double lambda, double *w)
+{
+    const long D = d + 1;
+    gsl_matrix *H = gsl_matrix_alloc((size_t)D, (size_t)D);
+    gsl_vector *g = gsl_vector_alloc((size_t)D), *dw = gsl_vector_alloc((size_t)D);
+    double *x = malloc((size_t)D * sizeof(double));
+    int st = H && g && dw && x ? KH_OK : KH_ERROR(KH_ENOMEM, "kcap: cannot allocate a readout");
+    for (long j = 0; j < D; j++) {
+        w[j] = 0.0;
+    }
+    int it = 0;
+    for (; st == KH_OK && it < 100; it++) {
+        for (long j = 0; j < D; j++) {
+            const double lj = j < d ? lambda : 1e-6 * lambda;
+            gsl_vector_set(g, (size_t)j, lj * w[j]);
+            for (long k = 0; k < D; k++) {
+                gsl_matrix_set(H, (size_t)j, (size_t)k, j == k ? lj : 0.0);
+            }
+        }
+        for (long i = 0; i < nl; i++) {
+            const long s = idx[i];
+            memcpy(x, X + s * d, (size_t)d * sizeof(double));
+            x[d] = 1.0;
+            double u = 0.0;
+            for (long j = 0; j < D; j++) {
+                u += w[j] * x[j];
+            }
+            const double pr = 1.0 / (1.0 + exp(-u)), c = pr * (1.0 - pr);
+            for (long j = 0; j < D; j++) {
+                *gsl_vector_ptr(g, (size_t)j) += (pr - (double)y[s]) * x[j];
+                for (long k = 0; k < D; k++) {
+                    *gsl_matrix_ptr(H, (size_t)j, (size_t)k) += c * x[j] * x[k];
+                }
+            }
+        }
+        /* The Hessian is positive definite (lambda > 0): Cholesky. */
+        if (gsl_linalg_cholesky_decomp1(H) != 0 || gsl_linalg_cholesky_solve(H, g, dw) != 0) {
+            st = KH_ERROR(KH_ENOCONV, "kcap: the readout's Hessian is not positive definite");
+            break;
+        }
+        double big = 0.0;
+        for (long j = 0; j < D; j++) {
+            w[j] -= gsl_vector_get(dw, (size_t)j);
+            big = fmax(big, fabs(gsl_vector_get(dw, (size_t)j)));
+        }
+        if (big < 1e-12) {
+            break;
+        }
+    }
+    if (st == KH_OK && it == 100) {
+        st = KH_ERROR(KH_ENOCONV, "kcap: the readout's Newton iteration did not converge");
+    }
+    if (H) {
+        gsl_matrix_free(H);
+    }
+    if (g) {
+        gsl_vector_free(g);
+    }
+    if (dw) {
+        gsl_vector_free(dw);
+    }
+    free(x);
+    return st;
+}
+
+double kh_kcap_logistic_accuracy(const double *X, const long *y, const long *idx, long nt, long d,
+                                 const double *w)
+{
+    long right = 0;
+    for (long i = 0; i < nt; i++) {
+        const double *x = X + idx[i] * d;
+        double u = w[d];
+        for (long j = 0; j < d; j++) {
+            u += w[j] * x[j];
+        }
+        right += (u > 0.0) == (y[idx[i]] == 1);
+    }
+    return nt > 0 ? (double)right / (double)nt : 0.0;
+}
+
+int kh_kcap_semi(const double *X, const long *y, long N, long d, const long *per_class, int K,
+                 int draws, uint64_t seed, double *acc)
+{
+    long n1 = 0;
+    for (long s = 0; s < N; s++) {
+        n1 += y[s] == 1;
+    }
+    const long n0 = N - n1;
+    for (int k = 0; k < K; k++) {
+        if (per_class[k] < 1 || per_class[k] >= n0 || per_class[k] >= n1) {
+            return KH_ERROR(KH_EINVAL,
+                            "kcap: %ld labelled samples of each class leave none to test "
+                            "(%ld and %ld samples)",
+                            per_class[k], n0, n1);
+        }
+    }
+    long *c0 = malloc((size_t)N * sizeof(long)), *c1 = malloc((size_t)N * sizeof(long));
+    long *lab = malloc((size_t)N * sizeof(long)), *test = malloc((size_t)N * sizeof(long));
+    double *w = malloc((size_t)(d + 1) * sizeof(double));
+    int st = c0 && c1 && lab && test && w ? KH_OK
+                                          : KH_ERROR(KH_ENOMEM, "kcap: cannot allocate a readout");
+    for (int k = 0; k < K; k++) {
+        acc[k] = 0.0;
+    }
+    kh_rng r;
+    kh_rng_seed(&r, seed, 7);
+    for (int dr = 0; st == KH_OK && dr < draws; dr++) {
+        /* Each class in a random order (Fisher-Yates); the first L of each
+         * are labelled. */
+        long a = 0, b = 0;
+        for (long s = 0; s < N; s++) {
+            if (y[s] == 1) {
+                c1[b++] = s;
+            } else {
+                c0[a++] = s;
+            }
+        }
+        for (long i = a - 1; i > 0; i--) {
+            const long j = (long)(kh_rng_uniform(&r) * (double)(i + 1));
+            const long t = c0[i];
+            c0[i] = c0[j];
+            c0[j] = t;
+        }
+        for (long i = b - 1; i > 0; i--) {
+            const long j = (long)(kh_rng_uniform(&r) * (double)(i + 1));
+            const long t = c1[i];
+            c1[i] = c1[j];
+            c1[j] = t;
+        }
+        for (int k = 0; st == KH_OK && k < K; k++) {
+            const long L = per_class[k];
+            long nl = 0, nt = 0;
+            for (long i = 0; i < a; i++) {
+                if (i < L) {
+                    lab[nl++] = c0[i];
+                } else {
+                    test[nt++] = c0[i];
+                }
+            }
+            for (long i = 0; i < b; i++) {
+                if (i < L) {
+                    lab[nl++] = c1[i];
+                } else {
+                    test[nt++] = c1[i];
+                }
+            }
+            st = kh_kcap_logistic_fit(X, y, lab, nl, d, KH_KCAP_SEMI_LAMBDA, w);
+            if (st == KH_OK) {
+                acc[k] += kh_kcap_logistic_accuracy(X, y, test, nt, d, w) / (double)draws;
+            }
+        }
+    }
+    free(c0);
+    free(c1);
+    free(lab);
+    free(test);
+    free(w);
+    return st;
+}

@@ -140,6 +140,28 @@ double kh_kcap_meta_loss(const kh_kcap_rule *r, const kh_kcap_net *net, const do
  * out of memory. */
 double kh_kcap_emd(const double *L, long N, long m, const double *Z, double *Y);
 
+/* The semi-supervised readout (the seed's "feature space for supervised
+ * training with a limited number of labelled samples"): a linear classifier
+ * on features X [N, d] of two classes y [N] (0 or 1), by L2-regularised
+ * logistic regression: w [d + 1] (the last entry the bias) minimises
+ *   sum_{s in idx} log(1 + exp(-(2 y_s - 1) w.x_s)) + lambda / 2 |w_{0..d-1}|^2
+ * (the bias with 1e-6 of lambda, so that the problem is strictly convex),
+ * by Newton's method to a step below 1e-12. KH_OK, KH_ENOMEM, or
+ * KH_ENOCONV after 100 iterations. */
+#define KH_KCAP_SEMI_LAMBDA 1.0
+int kh_kcap_logistic_fit(const double *X, const long *y, const long *idx, long nl, long d,
+                         double lambda, double *w);
+/* The fraction of idx [nt] that w classifies correctly (w.x > 0: class 1). */
+double kh_kcap_logistic_accuracy(const double *X, const long *y, const long *idx, long nt, long d,
+                                 const double *w);
+/* acc [K]: for each per_class[k] (labelled samples of each class), the
+ * classifier's accuracy on all the other samples, averaged over `draws`
+ * random labelled sets (drawn from seed; the same sets for every X of the
+ * same N and y). KH_OK, KH_ENOMEM, KH_ENOCONV, KH_EINVAL (a class with
+ * fewer samples than per_class[k] + 1). */
+int kh_kcap_semi(const double *X, const long *y, long N, long d, const long *per_class, int K,
+                 int draws, uint64_t seed, double *acc);
+
 /* Runs the study c ([kcap]) and writes c->p.out_path. KH_OK, KH_EINVAL,
  * KH_EIO, KH_ENOMEM, KH_EINTR, KH_ENOTSUP (resume). */
 int kh_kcap_run(kh_config *c, const char *overrides, int resume, const volatile sig_atomic_t *stop,

@@ -88,8 +88,52 @@ static int series(kc_run *r, const char *path, double v, const char *units)
     return kh_h5_series_append(r->f, path, &v, 0, 0, units);
 }
 
+/* The labelled samples of each class the semi-supervised readout is given
+ * (those below the smaller class's size), and the draws it averages. */
+static const long semi_per_class[] = {1, 2, 4, 8, 16, 32, 64};
+#define SEMI_K ((int)(sizeof semi_per_class / sizeof semi_per_class[0]))
+#define SEMI_DRAWS 20
+
+static int semi_sizes(const kc_data *d)
+{
+    long n1 = 0;
+    for (long s = 0; s < d->N; s++) {
+        n1 += d->label[s] == 1;
+    }
+    const long small = n1 < d->N - n1 ? n1 : d->N - n1;
+    int K = 0;
+    while (K < SEMI_K && semi_per_class[K] < small) {
+        K++;
+    }
+    return K;
+}
+
+/* The semi-supervised readout's accuracy on features X [N, dim] against the
+ * labelled samples per class, into g/semi_accuracy. */
+static int semi(kc_run *r, const double *X, long dim, const char *g)
+{
+    const int K = semi_sizes(&r->d);
+    double acc[SEMI_K];
+    int st = kh_kcap_semi(X, r->d.label, r->d.N, dim, semi_per_class, K, SEMI_DRAWS,
+                          (uint64_t)r->c->p.kc_seed, acc);
+    char name[96];
+    snprintf(name, sizeof name, "%s/semi_accuracy", g);
+    const long dk[1] = {K};
+    if (st == KH_OK && K > 0) {
+        st = kh_h5_overwrite(r->f, name, acc, 1, dk, 0,
+                             "1|test accuracy of a linear readout (L2-regularised logistic "
+                             "regression) trained on /kcap/semi_labels labelled samples of each "
+                             "class, on all the others; the mean of 20 labelled sets");
+    }
+    if (st == KH_OK && K > 0) {
+        st = kh_h5_attach_scale(r->f, name, 0, "/kcap/semi_labels", "labels_per_class");
+    }
+    return st;
+}
+
 /* The latent states of net: the EMD to the 2-D data, the aligned
- * projection and the final hard loss, into group g. */
+ * projection, the final hard loss and the semi-supervised readout's
+ * accuracy, into group g. */
 static int record_latent(kc_run *r, const kh_kcap_net *net, kh_kcap_pass *ps, const char *g)
 {
     const double L = latents(net, &r->d, ps, r->lat);
@@ -113,6 +157,9 @@ static int record_latent(kc_run *r, const kh_kcap_net *net, kh_kcap_pass *ps, co
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(r->f, g, "final_loss", L, NULL);
+    }
+    if (st == KH_OK) {
+        st = semi(r, r->lat, r->d.m, g);
     }
     return st;
 }
@@ -376,6 +423,16 @@ static int write_data(kc_run *r)
     if (st == KH_OK) {
         st = kh_h5_write_array(r->f, "/kcap/data/projection", d->P, 2, dp, 0,
                                "1|the fixed random matrix P [n, 2]");
+    }
+    const long dk[1] = {semi_sizes(d)};
+    if (st == KH_OK && dk[0] > 0) {
+        st = kh_h5_write_array(r->f, "/kcap/semi_labels", semi_per_class, 1, dk, 1,
+                               "1|labelled samples of each class given to the semi-supervised "
+                               "readout (the index of every semi_accuracy)");
+    }
+    /* The readout on the inputs themselves: what a representation must beat. */
+    if (st == KH_OK) {
+        st = semi(r, d->x, d->n, "/kcap/input");
     }
     return st;
 }

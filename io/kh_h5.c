@@ -872,6 +872,27 @@ int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, cons
     return s;
 }
 
+int kh_h5_attach_scale(kh_h5 *f, const char *dataset, unsigned axis, const char *scale,
+                       const char *label)
+{
+    if (kh_h5i_settle(f) != KH_OK) {
+        return KH_EIO;
+    }
+    hid_t d = H5Dopen2(f->file, dataset, H5P_DEFAULT);
+    hid_t sc = d < 0 ? -1 : H5Dopen2(f->file, scale, H5P_DEFAULT);
+    int ok = d >= 0 && sc >= 0 && (H5DSis_scale(sc) > 0 || H5DSset_scale(sc, label) >= 0) &&
+             H5DSset_label(d, axis, label) >= 0 && H5DSattach_scale(d, sc, axis) >= 0;
+    if (sc >= 0) {
+        H5Dclose(sc);
+    }
+    if (d >= 0) {
+        H5Dclose(d);
+    }
+    return ok ? KH_OK
+              : KH_ERROR(KH_EIO, "%s: cannot make %s the axis %u of %s", f->path, scale, axis,
+                         dataset);
+}
+
 int kh_h5_end(kh_h5 *f, int st, const char *msg, int closing)
 {
     if (closing == KH_OK) {

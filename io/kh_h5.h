@@ -138,6 +138,11 @@ int kh_h5_external_link(kh_h5 *f, const char *link, const char *target_file);
 
 /* A string attribute of a dataset. KH_OK or KH_EIO. */
 int kh_h5_set_dataset_attr(kh_h5 *f, const char *dataset, const char *name, const char *text);
+/* Makes `scale` (a 1-D dataset) the coordinate of axis `axis` of `dataset`
+ * (an HDF5 dimension scale, named and labelled `label`), as the record's
+ * own datasets have theirs. KH_OK or KH_EIO. */
+int kh_h5_attach_scale(kh_h5 *f, const char *dataset, unsigned axis, const char *scale,
+                       const char *label);
 
 /* Closes the file; NULL-safe. KH_OK or KH_EIO. */
 int kh_h5_close(kh_h5 *f);
