@@ -111,7 +111,9 @@ KH_HD static inline int kh_int_exponent(double e)
         VV;                                                                                        \
     }
 
-/* The exponent dispatch of the row moments, once per row. */
+/* The exponent dispatch of the row moments, once per row: the integer
+ * forms, and p = 2.5 and 3.5 by a square root (it vectorises; pow does not:
+ * the p = 2.5 path of solvers/moments.c spent most of its time in pow). */
 #define KH_MOMENTS_DISPATCH(W_EXPR, VV, SIMD)                                                      \
     switch (ip2) {                                                                                 \
     case 0:                                                                                        \
@@ -124,7 +126,13 @@ KH_HD static inline int kh_int_exponent(double e)
         KH_MOMENTS_LOOP(W_EXPR, a *a, VV, SIMD)                                                    \
         break;                                                                                     \
     default:                                                                                       \
-        KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV, SIMD)                                              \
+        if (p2 == 0.5) {                                                                           \
+            KH_MOMENTS_LOOP(W_EXPR, sqrt(a), VV, SIMD)                                             \
+        } else if (p2 == 1.5) {                                                                    \
+            KH_MOMENTS_LOOP(W_EXPR, a *sqrt(a), VV, SIMD)                                          \
+        } else {                                                                                   \
+            KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV, SIMD)                                          \
+        }                                                                                          \
         break;                                                                                     \
     }
 
