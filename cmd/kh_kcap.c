@@ -12,6 +12,7 @@
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
 #include "core/kh_rng.h"
+#include "run/kh_sim.h"
 
 /* The most entries the cap ranks (k + 1). */
 #define KCAP_KMAX 64
@@ -655,15 +656,9 @@ out:
     free(P);
     free(Q);
     free(D);
-    if (evec) {
-        gsl_matrix_free(evec);
-    }
-    if (eval) {
-        gsl_vector_free(eval);
-    }
-    if (ws) {
-        gsl_eigen_symmv_free(ws);
-    }
+    gsl_matrix_free(evec); /* GSL's frees take NULL */
+    gsl_vector_free(eval);
+    gsl_eigen_symmv_free(ws);
     return emd;
 }
 
@@ -720,15 +715,9 @@ int kh_kcap_logistic_fit(const double *X, const long *y, const long *idx, long n
     if (st == KH_OK && it == 100) {
         st = KH_ERROR(KH_ENOCONV, "kcap: the readout's Newton iteration did not converge");
     }
-    if (H) {
-        gsl_matrix_free(H);
-    }
-    if (g) {
-        gsl_vector_free(g);
-    }
-    if (dw) {
-        gsl_vector_free(dw);
-    }
+    gsl_matrix_free(H); /* GSL's frees take NULL */
+    gsl_vector_free(g);
+    gsl_vector_free(dw);
     free(x);
     return st;
 }
@@ -748,6 +737,21 @@ double kh_kcap_logistic_accuracy(const double *X, const long *y, const long *idx
     return nt > 0 ? (double)right / (double)nt : 0.0;
 }
 
+/* The samples of one class, cls [n] in index order, taken in the order
+ * perm: the first L into lab, the others into test. */
+static void split(const long *cls, const long *perm, long n, long L, long *lab, long *nl,
+                  long *test, long *nt)
+{
+    for (long i = 0; i < n; i++) {
+        const long s = cls[perm[i]];
+        if (i < L) {
+            lab[(*nl)++] = s;
+        } else {
+            test[(*nt)++] = s;
+        }
+    }
+}
+
 int kh_kcap_semi(const double *X, const long *y, long N, long d, const long *per_class, int K,
                  int draws, uint64_t seed, double *acc)
 {
@@ -764,64 +768,38 @@ int kh_kcap_semi(const double *X, const long *y, long N, long d, const long *per
                             per_class[k], n0, n1);
         }
     }
-    long *c0 = malloc((size_t)N * sizeof(long)), *c1 = malloc((size_t)N * sizeof(long));
+    long *cls = malloc((size_t)N * sizeof(long)), *perm = malloc((size_t)N * sizeof(long));
     long *lab = malloc((size_t)N * sizeof(long)), *test = malloc((size_t)N * sizeof(long));
     double *w = malloc((size_t)(d + 1) * sizeof(double));
-    int st = c0 && c1 && lab && test && w ? KH_OK
-                                          : KH_ERROR(KH_ENOMEM, "kcap: cannot allocate a readout");
+    int st = cls && perm && lab && test && w
+                 ? KH_OK
+                 : KH_ERROR(KH_ENOMEM, "kcap: cannot allocate a readout");
+    /* Class 0's samples, then class 1's, each in index order. */
+    long a = 0, b = n0;
+    for (long s = 0; st == KH_OK && s < N; s++) {
+        cls[y[s] == 1 ? b++ : a++] = s;
+    }
     for (int k = 0; k < K; k++) {
         acc[k] = 0.0;
     }
     kh_rng r;
     kh_rng_seed(&r, seed, 7);
     for (int dr = 0; st == KH_OK && dr < draws; dr++) {
-        /* Each class in a random order (Fisher-Yates); the first L of each
-         * are labelled. */
-        long a = 0, b = 0;
-        for (long s = 0; s < N; s++) {
-            if (y[s] == 1) {
-                c1[b++] = s;
-            } else {
-                c0[a++] = s;
-            }
-        }
-        for (long i = a - 1; i > 0; i--) {
-            const long j = (long)(kh_rng_uniform(&r) * (double)(i + 1));
-            const long t = c0[i];
-            c0[i] = c0[j];
-            c0[j] = t;
-        }
-        for (long i = b - 1; i > 0; i--) {
-            const long j = (long)(kh_rng_uniform(&r) * (double)(i + 1));
-            const long t = c1[i];
-            c1[i] = c1[j];
-            c1[j] = t;
-        }
+        /* Each class in a random order; the first L of each are labelled. */
+        kh_sim_shuffle(perm, n0, &r);
+        kh_sim_shuffle(perm + n0, n1, &r);
         for (int k = 0; st == KH_OK && k < K; k++) {
-            const long L = per_class[k];
             long nl = 0, nt = 0;
-            for (long i = 0; i < a; i++) {
-                if (i < L) {
-                    lab[nl++] = c0[i];
-                } else {
-                    test[nt++] = c0[i];
-                }
-            }
-            for (long i = 0; i < b; i++) {
-                if (i < L) {
-                    lab[nl++] = c1[i];
-                } else {
-                    test[nt++] = c1[i];
-                }
-            }
+            split(cls, perm, n0, per_class[k], lab, &nl, test, &nt);
+            split(cls + n0, perm + n0, n1, per_class[k], lab, &nl, test, &nt);
             st = kh_kcap_logistic_fit(X, y, lab, nl, d, KH_KCAP_SEMI_LAMBDA, w);
             if (st == KH_OK) {
                 acc[k] += kh_kcap_logistic_accuracy(X, y, test, nt, d, w) / (double)draws;
             }
         }
     }
-    free(c0);
-    free(c1);
+    free(cls);
+    free(perm);
     free(lab);
     free(test);
     free(w);

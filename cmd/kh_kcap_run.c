@@ -71,6 +71,7 @@ typedef struct kc_run {
     void *pctx;
     double last, done, total; /* progress: units of work done and planned */
     double *lat, *Y;
+    int semi_k; /* the labelled counts the readout is given (semi_sizes) */
 } kc_run;
 
 static void report(kc_run *r, const char *what, long e, long E)
@@ -112,7 +113,7 @@ static int semi_sizes(const kc_data *d)
  * labelled samples per class, into g/semi_accuracy. */
 static int semi(kc_run *r, const double *X, long dim, const char *g)
 {
-    const int K = semi_sizes(&r->d);
+    const int K = r->semi_k;
     double acc[SEMI_K];
     int st = kh_kcap_semi(X, r->d.label, r->d.N, dim, semi_per_class, K, SEMI_DRAWS,
                           (uint64_t)r->c->p.kc_seed, acc);
@@ -424,7 +425,8 @@ static int write_data(kc_run *r)
         st = kh_h5_write_array(r->f, "/kcap/data/projection", d->P, 2, dp, 0,
                                "1|the fixed random matrix P [n, 2]");
     }
-    const long dk[1] = {semi_sizes(d)};
+    r->semi_k = semi_sizes(d);
+    const long dk[1] = {r->semi_k};
     if (st == KH_OK && dk[0] > 0) {
         st = kh_h5_write_array(r->f, "/kcap/semi_labels", semi_per_class, 1, dk, 1,
                                "1|labelled samples of each class given to the semi-supervised "

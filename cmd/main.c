@@ -29,7 +29,6 @@
 #include "io/kh_h5.h"
 #include "io/kh_isolate.h"
 #include "run/kh_sim.h"
-#include "solvers/kh_solver.h"
 
 static volatile sig_atomic_t stop_signal = 0;
 
@@ -315,8 +314,8 @@ static int cmd_run_body(const study_run *sr)
     if (strncmp(res.device, "cpu (", 5) == 0) {
         fprintf(stderr, "khsim: ran on the %s\n", res.device);
     }
-    if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) &&
-        (kh_method_caps(c->p.method) & KH_SOLVER_NOT_ODE)) {
+    const char *driver = res.driver ? res.driver : "";
+    if ((s == KH_OK || s == KH_EINTR || s == KH_ESOLVER) && strcmp(driver, "fast") == 0) {
         fprintf(s == KH_OK ? stdout : stderr,
                 "%s: %s at epoch %ld (%ld samples), %ld snapshots; %ld minibatches in %.3f s "
                 "here%s\n",
@@ -332,7 +331,7 @@ static int cmd_run_body(const study_run *sr)
                 res.stats.failed_steps, res.stats.switches, res.stats.rhs_evals, res.wall_seconds,
                 parts);
     }
-    if (s == KH_EINTR && !kh_sim_ens_wanted(&c->p)) {
+    if (s == KH_EINTR && strcmp(driver, "ensemble") != 0) {
         /* (batched Euler does not resume) */
         fprintf(stderr, "khsim: to go on from its last snapshot: khsim run --resume %s\n",
                 c->p.out_path);

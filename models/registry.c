@@ -16,13 +16,25 @@ const kh_model_type *const kh_models[] = {
     NULL};
 #undef KH_MODEL
 
-const kh_model_type *kh_model_find(const char *name)
+/* The model called name, or NULL. */
+static const kh_model_type *lookup(const char *name)
 {
-    char list[512] = "";
     for (size_t i = 0; kh_models[i]; i++) {
         if (strcmp(kh_models[i]->name, name) == 0) {
             return kh_models[i];
         }
+    }
+    return NULL;
+}
+
+const kh_model_type *kh_model_find(const char *name)
+{
+    const kh_model_type *t = lookup(name);
+    if (t) {
+        return t;
+    }
+    char list[512] = "";
+    for (size_t i = 0; kh_models[i]; i++) {
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", kh_models[i]->name);
     }
@@ -32,10 +44,6 @@ const kh_model_type *kh_model_find(const char *name)
 
 int kh_model_has(const char *name, unsigned caps)
 {
-    for (size_t i = 0; kh_models[i]; i++) {
-        if (strcmp(kh_models[i]->name, name) == 0) {
-            return (kh_models[i]->caps & caps) == caps;
-        }
-    }
-    return 0;
+    const kh_model_type *t = lookup(name);
+    return t && (t->caps & caps) == caps;
 }

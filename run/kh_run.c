@@ -88,8 +88,12 @@ static int dispatch(kh_config *c, const request *rq, kh_sim_result *res)
     memset(res, 0, sizeof *res);
     for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
         if (drivers[i].takes(&c->p)) {
-            const int s = drivers[i].can ? drivers[i].can(rq) : KH_OK;
-            return s != KH_OK ? s : drivers[i].execute(c, rq, res);
+            int s = drivers[i].can ? drivers[i].can(rq) : KH_OK;
+            if (s == KH_OK) {
+                s = drivers[i].execute(c, rq, res); /* which clears res first */
+                res->driver = drivers[i].name;
+            }
+            return s;
         }
     }
     return KH_ERROR(KH_EINVAL, "no way to run solver.method = %s", c->p.method);

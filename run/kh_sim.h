@@ -15,9 +15,10 @@
 typedef struct kh_sim_result {
     kh_solver_stats stats;
     long rows, snapshots, presentations;
-    long epochs;      /* method = fast: epochs completed */
-    double flops;     /* method = fast: floating-point operations performed */
-    char device[320]; /* batched euler: where it ran, and why */
+    long epochs;        /* method = fast: epochs completed */
+    double flops;       /* method = fast: floating-point operations performed */
+    char device[320];   /* batched euler: where it ran, and why */
+    const char *driver; /* the driver that ran it (run/kh_run.c): fast, ensemble, ode */
     double t_end, wall_seconds;
 } kh_sim_result;
 

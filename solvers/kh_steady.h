@@ -32,15 +32,16 @@ typedef struct kh_steady_result {
  * the system (Gershgorin), until max |dh/dt| <= tol / tau.
  * Stability: off A the Jacobian is -1/tau; on A its eigenvalues are
  * -(1 - w_inh + w_inh |A|)/tau and, when |A| >= 2, -(1 - w_inh)/tau
- * (|A| - 1 times). `order` is caller-owned scratch of 2m indices.
+ * (|A| - 1 times). `order` is caller-owned scratch of m indices.
  * KH_OK; KH_ENOCONV after max_iter steps, with the residual in the message;
  * KH_EINVAL for w_inh < 0 or tau <= 0. Never allocates. */
 int kh_steady_state(const double *I, long m, double w_inh, double tau, double tol, long max_iter,
                     double *h, long *order, kh_steady_result *res);
 
 /* Closed-form steady state for 0 <= w_inh < 1. I [m] in, h [m] out;
- * `order` is caller-owned scratch of 2m indices; on return its
- * first *n_active entries hold the active units by decreasing current. *n_active receives |A|.
+ * `order` is caller-owned scratch of m indices; on return its
+ * first *n_active entries hold the active units, in index order. *n_active
+ * receives |A|.
  * KH_OK, or KH_EINVAL when w_inh is outside [0, 1). Never allocates. */
 int kh_steady_closed_form(const double *I, long m, double w_inh, double *h, long *order,
                           long *n_active);

@@ -216,7 +216,7 @@ static void *qs_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     qs_state *s = calloc(1, sizeof *s);
     if (!s || !(s->hs = calloc((size_t)p->n_hidden, sizeof(double))) ||
-        !(s->order = malloc(2 * (size_t)p->n_hidden * sizeof(long)))) {
+        !(s->order = malloc((size_t)p->n_hidden * sizeof(long)))) {
         qs_free(s);
         KH_ERROR(KH_ENOMEM, "cannot allocate the quasi_static solver");
         return NULL;

@@ -19,14 +19,28 @@ const kh_solver_type *const kh_solvers[] = {
     NULL};
 #undef KH_SOLVER
 
-const kh_solver_type *kh_solver_find(const char *method)
+/* The solver of a method, or NULL. */
+static const kh_solver_type *lookup(const char *method)
 {
-    char list[512] = "";
     for (size_t i = 0; kh_solvers[i]; i++) {
         for (size_t j = 0; kh_solvers[i]->names[j]; j++) {
             if (strcmp(kh_solvers[i]->names[j], method) == 0) {
                 return kh_solvers[i];
             }
+        }
+    }
+    return NULL;
+}
+
+const kh_solver_type *kh_solver_find(const char *method)
+{
+    const kh_solver_type *t = lookup(method);
+    if (t) {
+        return t;
+    }
+    char list[512] = "";
+    for (size_t i = 0; kh_solvers[i]; i++) {
+        for (size_t j = 0; kh_solvers[i]->names[j]; j++) {
             size_t l = strlen(list);
             snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", kh_solvers[i]->names[j]);
         }
@@ -41,14 +55,8 @@ unsigned kh_method_caps(const char *method)
     if (strcmp(method, "auto") == 0) {
         return kh_solver_reduced.caps & kh_solver_dopri5.caps;
     }
-    for (size_t i = 0; kh_solvers[i]; i++) {
-        for (size_t j = 0; kh_solvers[i]->names[j]; j++) {
-            if (strcmp(kh_solvers[i]->names[j], method) == 0) {
-                return kh_solvers[i]->caps;
-            }
-        }
-    }
-    return 0;
+    const kh_solver_type *t = lookup(method);
+    return t ? t->caps : 0;
 }
 
 const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p)
