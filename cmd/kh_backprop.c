@@ -203,17 +203,19 @@ int kh_backprop_train(kh_backprop *bp, const kh_params *p, const kh_dataset *tra
         const double sec = kh_wall_seconds() - e0;
         if ((st = kh_h5_series_append(f, "/train/train_error", &tr, 0, 0,
                                       "fraction|training samples misclassified after the "
-                                      "epoch")) != KH_OK ||
+                                      "epoch@train_epoch")) != KH_OK ||
             (st = kh_h5_series_append(f, "/train/test_error", &te, 0, 0,
                                       "fraction|held-out samples misclassified after the "
-                                      "epoch")) != KH_OK ||
-            (st = kh_h5_series_append(f, "/train/loss", &loss, 0, 0,
-                                      "1|sum over the epoch's minibatches of sum |c - t|^m")) !=
-                KH_OK ||
+                                      "epoch@train_epoch")) != KH_OK ||
+            (st = kh_h5_series_append(
+                 f, "/train/loss", &loss, 0, 0,
+                 "1|sum over the epoch's minibatches of sum |c - t|^m@train_epoch")) != KH_OK ||
             (st = kh_h5_series_append(f, "/train/lr", &lr, 0, 0,
-                                      "1|Adam's learning rate of each epoch")) != KH_OK ||
+                                      "1|Adam's learning rate of each epoch@train_epoch")) !=
+                KH_OK ||
             (st = kh_h5_series_append(f, "/train/epoch_seconds", &sec, 0, 0,
-                                      "s|the epoch's minibatches and error counts")) != KH_OK) {
+                                      "s|the epoch's minibatches and error counts@train_epoch")) !=
+                KH_OK) {
             break;
         }
         res->epochs = e + 1;
@@ -225,9 +227,10 @@ int kh_backprop_train(kh_backprop *bp, const kh_params *p, const kh_dataset *tra
         const long dW[2] = {m, n}, dS[2] = {N_CLASSES, m};
         int s2 = kh_h5_overwrite(f, "/train/W", bp->W, 2, dW, 0,
                                  "weight|W trained end to end with S (after the last whole "
-                                 "epoch, or where it was interrupted)");
+                                 "epoch, or where it was interrupted)@unit,input");
         if (s2 == KH_OK) {
-            s2 = kh_h5_overwrite(f, "/train/S", bp->S, 2, dS, 0, "weight|the readout's S");
+            s2 = kh_h5_overwrite(f, "/train/S", bp->S, 2, dS, 0,
+                                 "weight|the readout's S@class,unit");
         }
         st = st == KH_OK ? s2 : st;
     }

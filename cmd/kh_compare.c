@@ -246,21 +246,26 @@ static int write_comparison(const kh_params *p, const cmp *c, const outcome *o)
         const char *units;
     } arrays[] = {
         {"/comparison/winner_agree", c->winner_agree, dN, 1,
-         "1|1 where argmax h is the fast rule's winner"},
-        {"/comparison/exact_winner", c->exact_winner, dN, 1, "index|the index of a unit"},
-        {"/comparison/fast_winner", c->fast_winner, dN, 1, "index|the index of a unit"},
-        {"/comparison/g_agree", c->g_agree, dN, 0, "fraction|the entries of g (of m) that agree"},
+         "1|1 where argmax h is the fast rule's winner@sample"},
+        {"/comparison/exact_winner", c->exact_winner, dN, 1, "index|the index of a unit@sample"},
+        {"/comparison/fast_winner", c->fast_winner, dN, 1, "index|the index of a unit@sample"},
+        {"/comparison/g_agree", c->g_agree, dN, 0,
+         "fraction|the entries of g (of m) that agree@sample"},
         {"/comparison/update_angle", c->angle, dN, 0,
          "degree|the angle between W_end - W_start and the fast Delta W at "
-         "W_start"},
+         "W_start@sample"},
         {"/comparison/exact_negative", c->exact_negative, dN, 1,
-         "count|units with g < 0 at the end"},
-        {"/comparison/exact_active", c->exact_active, dN, 1, "count|units with h > 0 at the end"},
-        {"/comparison/unit_cosine_batch1", o->cos1, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
-        {"/comparison/unit_cosine_batch", o->cosB, dm, 0, "1|cos(W_exact_mu, W_fast_mu)"},
-        {"/comparison/sphere_dev_exact", o->dev_e, dm, 0, "weight^p||B_mu - R^p| of each unit"},
-        {"/comparison/sphere_dev_batch1", o->dev_1, dm, 0, "weight^p||B_mu - R^p| of each unit"},
-        {"/comparison/sphere_dev_batch", o->dev_B, dm, 0, "weight^p||B_mu - R^p| of each unit"},
+         "count|units with g < 0 at the end@sample"},
+        {"/comparison/exact_active", c->exact_active, dN, 1,
+         "count|units with h > 0 at the end@sample"},
+        {"/comparison/unit_cosine_batch1", o->cos1, dm, 0, "1|cos(W_exact_mu, W_fast_mu)@unit"},
+        {"/comparison/unit_cosine_batch", o->cosB, dm, 0, "1|cos(W_exact_mu, W_fast_mu)@unit"},
+        {"/comparison/sphere_dev_exact", o->dev_e, dm, 0,
+         "weight^p||B_mu - R^p| of each unit@unit"},
+        {"/comparison/sphere_dev_batch1", o->dev_1, dm, 0,
+         "weight^p||B_mu - R^p| of each unit@unit"},
+        {"/comparison/sphere_dev_batch", o->dev_B, dm, 0,
+         "weight^p||B_mu - R^p| of each unit@unit"},
     };
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0] && st == KH_OK; i++) {
         st = kh_h5_write_array(f, arrays[i].name, arrays[i].x, 1, arrays[i].dims, arrays[i].is_long,
@@ -274,8 +279,9 @@ static int write_comparison(const kh_params *p, const cmp *c, const outcome *o)
         } else {
             memcpy(both, o->W1, mn * sizeof(double));
             memcpy(both + mn, o->WB, mn * sizeof(double));
-            st = kh_h5_write_array(f, "/comparison/W_fast", both, 3, dW, 0,
-                                   "weight|final W of the fast passes: [batch 1, learning.batch]");
+            st = kh_h5_write_array(
+                f, "/comparison/W_fast", both, 3, dW, 0,
+                "weight|final W of the fast passes: [batch 1, learning.batch]@pass,unit,input");
             free(both);
         }
     }

@@ -166,22 +166,26 @@ static int record_layers(kh_h5 *f, conv_run *r, long epoch)
     for (int l = 0; l < r->L && st == KH_OK; l++) {
         const kh_conv_shape *s = &r->s[l];
         const long tail[2] = {s->cout, s->patch};
-        char name[96];
+        char name[96], text[256];
         st = kh_conv_layer_get_W(r->layer[l], r->W);
         layer_path(name, sizeof name, l, "W");
         if (st == KH_OK) {
-            st = kh_h5_series_append_nd(
-                f, name, r->W, 2, tail, 0,
-                "weight|the filters [cout, cin kernel kernel] after each epoch "
-                "(row 0: W(0))");
+            snprintf(text, sizeof text,
+                     "weight|the filters [cout, cin kernel kernel] after each epoch (row 0: "
+                     "W(0))@after_epoch,layer%d_filter,layer%d_weight",
+                     l + 1, l + 1);
+            st = kh_h5_series_append_nd(f, name, r->W, 2, tail, 0, text);
         }
         if (st == KH_OK) {
             kh_conv_layer_pnorm(r->layer[l], r->W, r->B);
         }
         layer_path(name, sizeof name, l, "pnorm");
         if (st == KH_OK) {
-            st = kh_h5_series_append(f, name, r->B, s->cout, 0,
-                                     "1|sum_i |W_ci|^p of each filter (R^p on the sphere)");
+            snprintf(
+                text, sizeof text,
+                "1|sum_i |W_ci|^p of each filter (R^p on the sphere)@after_epoch,layer%d_filter",
+                l + 1);
+            st = kh_h5_series_append(f, name, r->B, s->cout, 0, text);
         }
         if (epoch < 0 || st != KH_OK) {
             continue;
@@ -203,20 +207,25 @@ static int record_layers(kh_h5 *f, conv_run *r, long epoch)
             }
         }
         layer_path(name, sizeof name, l, "wins");
-        st = kh_h5_series_append(f, name, r->wins, s->cout, 1,
-                                 "images|images each filter won (g = 1) in the epoch");
+        snprintf(text, sizeof text,
+                 "images|images each filter won (g = 1) in the epoch@epoch,layer%d_filter", l + 1);
+        st = kh_h5_series_append(f, name, r->wins, s->cout, 1, text);
         layer_path(name, sizeof name, l, "change");
         if (st == KH_OK) {
-            st = kh_h5_series_append(f, name, r->chg, s->cout, 0,
-                                     "1|||W_c(after) - W_c(before)||_2 / ||W_c(before)||_2 over "
-                                     "the epoch");
+            snprintf(text, sizeof text,
+                     "1|||W_c(after) - W_c(before)||_2 / ||W_c(before)||_2 over the "
+                     "epoch@epoch,layer%d_filter",
+                     l + 1);
+            st = kh_h5_series_append(f, name, r->chg, s->cout, 0, text);
         }
         layer_path(name, sizeof name, l, "last_win_epoch");
         const long dims[1] = {s->cout};
         if (st == KH_OK) {
-            st = kh_h5_overwrite(f, name, r->last_win[l], 1, dims, 1,
-                                 "epoch|the last epoch (0-based) in which each filter won an "
-                                 "image; -1: never");
+            snprintf(text, sizeof text,
+                     "epoch|the last epoch (0-based) in which each filter won an image; -1: "
+                     "never@layer%d_filter",
+                     l + 1);
+            st = kh_h5_overwrite(f, name, r->last_win[l], 1, dims, 1, text);
         }
     }
     return st;
@@ -453,18 +462,18 @@ int kh_conv_run(kh_config *c, const char *overrides, int resume, const volatile 
             st = record_layers(f, &r, e);
         }
         if (st == KH_OK) {
-            st =
-                kh_h5_series_append(f, "/conv/eps", &eps, 0, 0, "1|the learning rate of the epoch");
+            st = kh_h5_series_append(f, "/conv/eps", &eps, 0, 0,
+                                     "1|the learning rate of the epoch@epoch");
         }
         const double sec = kh_wall_seconds() - te;
         if (st == KH_OK) {
             st = kh_h5_series_append(f, "/conv/epoch_seconds", &sec, 0, 0,
-                                     "s|wall time of the epoch");
+                                     "s|wall time of the epoch@epoch");
         }
         if (st == KH_OK) {
             st = kh_h5_series_append(f, "/conv/order", r.order, r.data.n_samples, 1,
                                      "index|the images in the order of the epoch (rows of the "
-                                     "data taken, from input.first)");
+                                     "data taken, from input.first)@epoch,sample");
         }
         if (st == KH_OK) {
             st = kh_h5_flush(f);

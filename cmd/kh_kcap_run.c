@@ -121,10 +121,11 @@ static int semi(kc_run *r, const double *X, long dim, const char *g)
     snprintf(name, sizeof name, "%s/semi_accuracy", g);
     const long dk[1] = {K};
     if (st == KH_OK && K > 0) {
-        st = kh_h5_overwrite(r->f, name, acc, 1, dk, 0,
-                             "1|test accuracy of a linear readout (L2-regularised logistic "
-                             "regression) trained on /kcap/semi_labels labelled samples of each "
-                             "class, on all the others; the mean of 20 labelled sets");
+        st = kh_h5_overwrite(
+            r->f, name, acc, 1, dk, 0,
+            "1|test accuracy of a linear readout (L2-regularised logistic "
+            "regression) trained on /kcap/semi_labels labelled samples of each "
+            "class, on all the others; the mean of 20 labelled sets@labels_per_class");
     }
     if (st == KH_OK && K > 0) {
         st = kh_h5_attach_scale(r->f, name, 0, "/kcap/semi_labels", "labels_per_class");
@@ -146,12 +147,12 @@ static int record_latent(kc_run *r, const kh_kcap_net *net, kh_kcap_pass *ps, co
     const long dl[2] = {r->d.N, r->d.m}, dy[2] = {r->d.N, 2};
     snprintf(name, sizeof name, "%s/latent", g);
     int st = kh_h5_overwrite(r->f, name, r->lat, 2, dl, 0,
-                             "1|x_{T+1} of every sample under the hard cap at the end");
+                             "1|x_{T+1} of every sample under the hard cap at the end@sample,unit");
     snprintf(name, sizeof name, "%s/latent2d", g);
     if (st == KH_OK) {
         st = kh_h5_overwrite(r->f, name, r->Y, 2, dy, 0,
                              "1|the latent states on their two principal axes, centred, scaled "
-                             "and rotated onto the 2-D data (what the EMD compares)");
+                             "and rotated onto the 2-D data (what the EMD compares)@sample,plane");
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(r->f, g, "emd", emd, NULL);
@@ -212,11 +213,11 @@ static int local_rule(kc_run *r, kh_kcap_net *net, const kh_kcap_rule *rule, kh_
         if (st == KH_OK) {
             st = series(r, name, L,
                         "1|mean over the pass of |M'(x) - x|^2 one step after each update, hard "
-                        "cap");
+                        "cap@epoch");
         }
         if (st == KH_OK) {
             st = series(r, name_next, Ln,
-                        "1|the same on the next sample of the stream, y = M'(x_next)");
+                        "1|the same on the next sample of the stream, y = M'(x_next)@epoch");
         }
         r->done += 1.0;
         report(r, g, e + 1, p->kc_epochs);
@@ -293,11 +294,13 @@ static int meta_train(kc_run *r, kh_kcap_rule *rule, kh_kcap_net *work, kh_kcap_
                           e + 1);
         }
         if (st == KH_OK) {
-            st = series(r, "/kcap/meta/loss", L,
-                        "1|mean one-step loss |M'(x) - x|^2 through the soft cap over the pass");
+            st = series(
+                r, "/kcap/meta/loss", L,
+                "1|mean one-step loss |M'(x) - x|^2 through the soft cap over the pass@meta_epoch");
         }
         if (st == KH_OK) {
-            st = series(r, "/kcap/meta/tau", tau, "1|the soft cap's temperature in the pass");
+            st = series(r, "/kcap/meta/tau", tau,
+                        "1|the soft cap's temperature in the pass@meta_epoch");
         }
         r->done += 1.0;
         report(r, "meta-training", e + 1, p->kc_meta_epochs);
@@ -372,7 +375,8 @@ static int backprop(kc_run *r, kh_kcap_net *net, const char *g)
             st = KH_ERROR(KH_ESOLVER, "kcap: %s's loss is not finite in epoch %ld", g, e + 1);
         }
         if (st == KH_OK) {
-            st = series(r, name, L, "1|mean autoencoding loss over the epoch through the soft cap");
+            st = series(r, name, L,
+                        "1|mean autoencoding loss over the epoch through the soft cap@bp_epoch");
         }
         r->done += 1.0;
         report(r, g, e + 1, p->kc_bp_epochs);
@@ -413,24 +417,26 @@ static int write_data(kc_run *r)
     const kc_data *d = &r->d;
     const long dz[2] = {d->N, 2}, dx[2] = {d->N, d->n}, dl[1] = {d->N}, dp[2] = {d->n, 2};
     int st = kh_h5_write_array(r->f, "/kcap/data/z", d->z, 2, dz, 0,
-                               "1|the 2-D points (the latent structure)");
+                               "1|the 2-D points (the latent structure)@sample,plane");
     if (st == KH_OK) {
-        st = kh_h5_write_array(r->f, "/kcap/data/x", d->x, 2, dx, 0,
-                               "1|the inputs: x = P z, projected to kcap.inputs dimensions");
+        st = kh_h5_write_array(
+            r->f, "/kcap/data/x", d->x, 2, dx, 0,
+            "1|the inputs: x = P z, projected to kcap.inputs dimensions@sample,input");
     }
     if (st == KH_OK) {
-        st = kh_h5_write_array(r->f, "/kcap/data/label", d->label, 1, dl, 1, "1|class 0 or 1");
+        st = kh_h5_write_array(r->f, "/kcap/data/label", d->label, 1, dl, 1,
+                               "1|class 0 or 1@sample");
     }
     if (st == KH_OK) {
         st = kh_h5_write_array(r->f, "/kcap/data/projection", d->P, 2, dp, 0,
-                               "1|the fixed random matrix P [n, 2]");
+                               "1|the fixed random matrix P [n, 2]@input,plane");
     }
     r->semi_k = semi_sizes(d);
     const long dk[1] = {r->semi_k};
     if (st == KH_OK && dk[0] > 0) {
         st = kh_h5_write_array(r->f, "/kcap/semi_labels", semi_per_class, 1, dk, 1,
                                "1|labelled samples of each class given to the semi-supervised "
-                               "readout (the index of every semi_accuracy)");
+                               "readout (the index of every semi_accuracy)@labels_per_class");
     }
     /* The readout on the inputs themselves: what a representation must beat. */
     if (st == KH_OK) {
@@ -520,7 +526,7 @@ int kh_kcap_run(kh_config *c, const char *overrides, int resume, const volatile 
         const long dt[1] = {rule.total};
         st = kh_h5_overwrite(r.f, "/kcap/meta/theta", rule.th[0], 1, dt, 0,
                              "1|the learned rule's parameters: in, rec, out, each W1 [hidden, "
-                             "d], b1, w2, b2");
+                             "d], b1, w2, b2@parameter");
     }
     if (st == KH_OK) {
         kh_kcap_net_copy(&net, &net0);

@@ -440,6 +440,8 @@ static int write_series(kh_h5 *f, const char *name, double x, const char *what)
 }
 
 static const char *const who_name[2] = {"stdp", "bp"};
+/* The axes of each layer's weights [post, pre]. */
+static const char *const layer_axes[3] = {"hidden1,input", "hidden2,hidden1", "output,hidden2"};
 
 /* The checkpoint's arrays of learner w's layer l: its weights and Adam's
  * two moments, and their dataset names. */
@@ -466,9 +468,12 @@ static int checkpoint(kh_h5 *f, learner *L, long epochs_done)
             char name[3][96];
             checkpoint_arrays(L, w, l, arr, name);
             for (int k = 0; k < 3 && st == KH_OK; k++) {
-                st = kh_h5_overwrite(f, name[k], arr[k], 2, d, 0,
-                                     "1|the network and Adam's moments after the last complete "
-                                     "epoch (for --resume)");
+                char text[192];
+                snprintf(text, sizeof text,
+                         "1|the network and Adam's moments after the last complete epoch (for "
+                         "--resume)@%s",
+                         layer_axes[l]);
+                st = kh_h5_overwrite(f, name[k], arr[k], 2, d, 0, text);
             }
         }
         if (st == KH_OK) {
@@ -565,11 +570,11 @@ static int record_epoch(kh_h5 *f, learner *L, const pairset *tr, const pairset *
         char name[64];
         snprintf(name, sizeof name, "%s_train_accuracy", who_name[w]);
         st = write_series(f, name, accuracy(&L[w].net, tr, 0.0, xp),
-                          "fraction|training samples classified right after the epoch");
+                          "fraction|training samples classified right after the epoch@epoch");
         snprintf(name, sizeof name, "%s_test_accuracy", who_name[w]);
         if (st == KH_OK) {
             st = write_series(f, name, accuracy(&L[w].net, te, 0.0, xp),
-                              "fraction|test samples classified right after the epoch");
+                              "fraction|test samples classified right after the epoch@epoch");
         }
     }
     return st;
@@ -587,19 +592,21 @@ static int record_end(kh_h5 *f, learner *L, const pairset *te, const double *eps
         }
     }
     int st = kh_h5_overwrite(f, "/fgsm/eps", eps, 1, dk, 0,
-                             "1|FGSM strengths: x' = clip(x + eps sign(dBCE/dx), 0, 1)");
+                             "1|FGSM strengths: x' = clip(x + eps sign(dBCE/dx), 0, 1)@eps");
     if (st == KH_OK) {
         st = kh_h5_overwrite(f, "/fgsm/accuracy", acc, 2, da, 0,
                              "fraction|test accuracy under FGSM at each eps; row 0 the "
-                             "STDP network, row 1 backprop");
+                             "STDP network, row 1 backprop@network,eps");
     }
     for (int w = 0; w < 2 && st == KH_OK; w++) {
         for (int l = 0; l < 3 && st == KH_OK; l++) {
             char name[64];
             const long dw[2] = {L[w].net.size[l + 1], L[w].net.size[l]};
             snprintf(name, sizeof name, "/stdp/%s_W%d", who_name[w], l + 1);
-            st = kh_h5_overwrite(f, name, L[w].net.W[l], 2, dw, 0,
-                                 "weight|the layer's weights at the end [post, pre]");
+            char text[128];
+            snprintf(text, sizeof text, "weight|the layer's weights at the end [post, pre]@%s",
+                     layer_axes[l]);
+            st = kh_h5_overwrite(f, name, L[w].net.W[l], 2, dw, 0, text);
         }
     }
     return st;

@@ -537,9 +537,9 @@ static int write_index(const sweep *s, const point_result *res)
     const long dims[1] = {P};
     struct {
         const char *name, *units;
-    } cols[] = {{"/points/status", "0 complete, 1 failed, 2 interrupted"},
-                {"/points/verify", "1 passed, 0 failed, -1 not audited"},
-                {"/points/steps", "solver steps"}};
+    } cols[] = {{"/points/status", "index|0 complete, 1 failed, 2 interrupted@point"},
+                {"/points/verify", "index|1 passed, 0 failed, -1 not audited@point"},
+                {"/points/steps", "count|solver steps of each point@point"}};
     for (int c = 0; c < 3 && st == KH_OK; c++) {
         for (long i = 0; i < P; i++) {
             lv[i] = c == 0 ? res[i].status : (c == 1 ? res[i].verify : res[i].steps);
@@ -550,7 +550,8 @@ static int write_index(const sweep *s, const point_result *res)
         dv[i] = res[i].wall_seconds;
     }
     if (st == KH_OK) {
-        st = kh_h5_write_array(h, "/points/wall_seconds", dv, 1, dims, 0, "s");
+        st = kh_h5_write_array(h, "/points/wall_seconds", dv, 1, dims, 0,
+                               "s|wall time of each point@point");
     }
     /* Each swept key: its values as numbers where they all are, else the
      * index of the value in the attribute `choices`. */
@@ -575,8 +576,13 @@ static int write_index(const sweep *s, const point_result *res)
                 }
             }
         }
-        st = kh_h5_write_array(h, name, dv, 1, dims, 0,
-                               numeric ? "" : "index|index into the attribute choices");
+        char what[320];
+        snprintf(what, sizeof what,
+                 numeric ? "as in the study file|the value of %s at each point@point"
+                         : "index|the value of %s at each point, as an index into the "
+                           "attribute choices@point",
+                 s->keys[k].name);
+        st = kh_h5_write_array(h, name, dv, 1, dims, 0, what);
         if (st == KH_OK && !numeric) {
             char choices[MAX_VALUES * 8] = "";
             for (long v = 0; v < s->keys[k].n_values; v++) {

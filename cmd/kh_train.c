@@ -352,14 +352,15 @@ static void *count_errors(void *arg)
 static int checkpoint(kh_h5 *f, const epoch_end *c)
 {
     const long dims[2] = {N_CLASSES, c->t->M};
-    int st = kh_h5_overwrite(f, "/train/S", c->S, 2, dims, 0, "1|readout weights S [classes, M]");
+    int st = kh_h5_overwrite(f, "/train/S", c->S, 2, dims, 0,
+                             "1|readout weights S [classes, M]@class,unit");
     if (st == KH_OK) {
         st = kh_h5_overwrite(f, "/train/adam_m1", c->m1, 2, dims, 0,
-                             "1|Adam's first moment of the readout weights S");
+                             "1|Adam's first moment of the readout weights S@class,unit");
     }
     if (st == KH_OK) {
         st = kh_h5_overwrite(f, "/train/adam_m2", c->m2, 2, dims, 0,
-                             "1|Adam's second moment of the readout weights S");
+                             "1|Adam's second moment of the readout weights S@class,unit");
     }
     if (st == KH_OK) {
         st = kh_h5_set_attr(f, "/train", "adam_t", (double)c->adam_t, NULL);
@@ -385,15 +386,21 @@ static int record_epoch(kh_h5 *f, epoch_end *c, kh_train_result *res, double bef
     res->test_error = te_err;
     res->epochs = c->epoch + 1;
     int st;
-    if ((st = kh_h5_series_append(f, "/train/train_error", &tr_err, 0, 0, "fraction")) != KH_OK ||
-        (st = kh_h5_series_append(f, "/train/test_error", &te_err, 0, 0, "fraction")) != KH_OK ||
+    if ((st = kh_h5_series_append(
+             f, "/train/train_error", &tr_err, 0, 0,
+             "fraction|training samples misclassified after the epoch@train_epoch")) != KH_OK ||
+        (st = kh_h5_series_append(
+             f, "/train/test_error", &te_err, 0, 0,
+             "fraction|held-out samples misclassified after the epoch@train_epoch")) != KH_OK ||
         (st = kh_h5_series_append(f, "/train/loss", &c->loss, 0, 0,
-                                  "1|the readout's loss, sum |c - t|^m")) != KH_OK ||
+                                  "1|the readout's loss, sum |c - t|^m@train_epoch")) != KH_OK ||
         (st = kh_h5_series_append(f, "/train/lr", &c->lr, 0, 0,
-                                  "1|Adam's learning rate of each readout epoch")) != KH_OK ||
+                                  "1|Adam's learning rate of each readout epoch@train_epoch")) !=
+            KH_OK ||
         (st = kh_h5_series_append(f, "/train/epoch_seconds", &c->seconds, 0, 0,
                                   "s|the epoch added: its minibatches and error counts (those "
-                                  "not hidden behind the next epoch's minibatches)")) != KH_OK ||
+                                  "not hidden behind the next epoch's minibatches)@train_epoch")) !=
+            KH_OK ||
         (st = checkpoint(f, c)) != KH_OK) {
         return st;
     }
@@ -604,11 +611,11 @@ static int measure_fgsm(kh_h5 *f, const kh_params *p, const double *W, const dou
     }
     const long dk[1] = {K};
     st = kh_h5_overwrite(f, "/fgsm/eps", eps, 1, dk, 0,
-                         "1|FGSM strengths: x' = clip(x + eps sign(dL/dx), 0, 1)");
+                         "1|FGSM strengths: x' = clip(x + eps sign(dL/dx), 0, 1)@eps");
     if (st == KH_OK) {
         st = kh_h5_overwrite(f, "/fgsm/accuracy", acc, 1, dk, 0,
                              "fraction|held-out digits classified right under FGSM at each eps "
-                             "(the loss sum |c - t|^m, beta held fixed)");
+                             "(the loss sum |c - t|^m, beta held fixed)@eps");
     }
     return st;
 }
@@ -894,7 +901,7 @@ int kh_train_run(kh_config *c, const char *overrides, int resume, const volatile
     st = write_hyper(f, p, beta, &t);
     if (st == KH_OK && p->tr_features != KH_FEAT_PIXELS && p->tr_features != KH_FEAT_CONV) {
         st = kh_h5_overwrite(f, "/train/W", t.W, 2, dW, 0,
-                             "weight|the frozen W the features come from");
+                             "weight|the frozen W the features come from@unit,input");
     }
     if (st == KH_OK) {
         st = kh_h5_set_status(f, "running", "");

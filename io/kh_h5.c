@@ -109,17 +109,77 @@ static int describe(kh_h5 *f)
     return KH_OK;
 }
 
-/* A dataset's "units" and "description" from `text`, "UNITS|DESCRIPTION"
- * (or UNITS alone). */
+/* An axis named time or snapshot gets the record's coordinate as its
+ * dimension scale (/trajectory/t, /snapshots/t), where the file has it.
+ * 0, or -1 when HDF5 fails. */
+static int attach_coordinate(hid_t d, int axis, const char *label)
+{
+    const int is_time = strcmp(label, "time") == 0;
+    const char *group = is_time ? "/trajectory" : "/snapshots";
+    const char *coord = is_time ? "/trajectory/t" : "/snapshots/t";
+    hid_t file = is_time || strcmp(label, "snapshot") == 0 ? H5Iget_file_id(d) : -1;
+    if (file < 0) {
+        return 0;
+    }
+    int r = 0;
+    if (H5Lexists(file, group, H5P_DEFAULT) > 0 && H5Lexists(file, coord, H5P_DEFAULT) > 0) {
+        hid_t sc = H5Dopen2(file, coord, H5P_DEFAULT);
+        r = sc >= 0 && H5DSis_scale(sc) > 0 ? (H5DSattach_scale(d, sc, (unsigned)axis) < 0 ? -1 : 0)
+                                            : 0;
+        if (sc >= 0) {
+            H5Dclose(sc);
+        }
+    }
+    H5Fclose(file);
+    return r;
+}
+
+/* A dataset's "units", "description" and axis labels from `text`,
+ * "UNITS|DESCRIPTION@AXIS0,AXIS1" (the description and the axes may be left
+ * out; the axes, when given, name every axis, as HDF5 dimension labels). */
 static int units_and_description(hid_t d, const char *text)
 {
-    const char *bar = strchr(text, '|');
-    char units[128];
-    snprintf(units, sizeof units, "%.*s", bar ? (int)(bar - text) : (int)strlen(text), text);
+    const char *at = strrchr(text, '@');
+    const size_t len = at ? (size_t)(at - text) : strlen(text);
+    const char *bar = memchr(text, '|', len);
+    char units[128], desc[512];
+    snprintf(units, sizeof units, "%.*s", (int)(bar ? (size_t)(bar - text) : len), text);
     if (kh_h5i_attr_string(d, "units", units) != KH_OK) {
         return KH_EIO;
     }
-    return bar ? kh_h5i_attr_string(d, "description", bar + 1) : KH_OK;
+    if (bar) {
+        snprintf(desc, sizeof desc, "%.*s", (int)(len - (size_t)(bar + 1 - text)), bar + 1);
+        if (kh_h5i_attr_string(d, "description", desc) != KH_OK) {
+            return KH_EIO;
+        }
+    }
+    if (!at) {
+        return KH_OK;
+    }
+    hid_t sp = H5Dget_space(d);
+    const int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    if (sp >= 0) {
+        H5Sclose(sp);
+    }
+    int names = 1;
+    for (const char *c = at + 1; *c; c++) {
+        names += *c == ',';
+    }
+    if (names != rank) { /* the writer's axes and its data disagree */
+        return KH_ERROR(KH_EINVAL, "the axes \"%s\" do not name the %d axes of the dataset", at + 1,
+                        rank);
+    }
+    const char *a = at + 1;
+    for (int axis = 0; axis < rank; axis++) {
+        const size_t n = strcspn(a, ",");
+        char label[64];
+        snprintf(label, sizeof label, "%.*s", (int)n, a);
+        if (H5DSset_label(d, (unsigned)axis, label) < 0 || attach_coordinate(d, axis, label) < 0) {
+            return KH_EIO;
+        }
+        a += n + (a[n] == ',');
+    }
+    return KH_OK;
 }
 
 const char *kh_h5i_dataset_name(int i)
@@ -655,12 +715,10 @@ int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
     herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
     /* What each final-state dataset holds. */
     const int is_t = strcmp(name, "t") == 0, is_h = strcmp(name, "h") == 0;
-    if (e >= 0 && (kh_h5i_attr_string(d, "units", is_t ? "time" : "activity") != KH_OK ||
-                   kh_h5i_attr_string(d, "description",
-                                      is_t   ? "the time at which the run ended"
-                                      : is_h ? "h_mu at the end of the run"
-                                             : "the state after W (bcm's theta) at the end of "
-                                               "the run") != KH_OK)) {
+    if (e >= 0 && units_and_description(d, is_t   ? "time|the time at which the run ended@end"
+                                           : is_h ? "activity|h_mu at the end of the run@unit"
+                                                  : "activity|the state after W (bcm's theta) at "
+                                                    "the end of the run@state") != KH_OK) {
         e = -1;
     }
     if (d >= 0) {

@@ -104,10 +104,11 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
 /* Writes the rows of /trajectory/gI_negative held in r->flags. */
 static int flush_flags(run *r)
 {
-    int st = r->flags ? kh_h5_series_append_block(
-                            r->h5, "/trajectory/gI_negative", r->flags, r->n_flags, r->model_m,
-                            "1|1 where g(d) I < 0 at some evaluation since the row before")
-                      : KH_OK;
+    int st = r->flags
+                 ? kh_h5_series_append_block(
+                       r->h5, "/trajectory/gI_negative", r->flags, r->n_flags, r->model_m,
+                       "1|1 where g(d) I < 0 at some evaluation since the row before@time,unit")
+                 : KH_OK;
     r->n_flags = 0;
     return st;
 }
@@ -160,9 +161,9 @@ static int snapshot(run *r, double t)
         st = kh_h5_room(r->h5, 8.0 * ((double)rest + (double)(m * r->model_n) + 1.0));
     }
     if (st == KH_OK) {
-        st = kh_h5_series_append(
-            r->h5, "/snapshots/state", buf, (long)rest, 0,
-            "activity|h, then any state after W (bcm's theta), at each snapshot");
+        st = kh_h5_series_append(r->h5, "/snapshots/state", buf, (long)rest, 0,
+                                 "activity|h, then any state after W (bcm's theta), at each "
+                                 "snapshot@snapshot,component");
     }
     return st == KH_OK ? kh_h5_append_snapshot(r->h5, t, r->y + m) : st;
 }

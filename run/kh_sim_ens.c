@@ -110,12 +110,15 @@ static int record(ens_run *r, double t, long sample)
     }
     const long shape[2] = {B, m};
     if ((st = kh_h5_append_row(r->h5, t, r->y, r->cur, r->pnorm, o.L, o.dL_dt, sample)) != KH_OK ||
-        (st = kh_h5_series_append_nd(r->h5, "/ensemble/h", r->h, 2, shape, 0, "activity")) !=
+        (st = kh_h5_series_append_nd(r->h5, "/ensemble/h", r->h, 2, shape, 0,
+                                     "activity|h_mu of every trajectory@time,trajectory,unit")) !=
             KH_OK ||
-        (st = kh_h5_series_append_nd(r->h5, "/ensemble/current", r->I, 2, shape, 0,
-                                     "weight^(p-1) x input|I_mu of every trajectory")) != KH_OK ||
-        (st = kh_h5_series_append_nd(r->h5, "/ensemble/pnorm", r->Bn, 2, shape, 0,
-                                     "weight^p|B_mu = sum_i |W_mui|^p of every trajectory")) !=
+        (st = kh_h5_series_append_nd(
+             r->h5, "/ensemble/current", r->I, 2, shape, 0,
+             "weight^(p-1) x input|I_mu of every trajectory@time,trajectory,unit")) != KH_OK ||
+        (st = kh_h5_series_append_nd(
+             r->h5, "/ensemble/pnorm", r->Bn, 2, shape, 0,
+             "weight^p|B_mu = sum_i |W_mui|^p of every trajectory@time,trajectory,unit")) !=
             KH_OK) {
         return st;
     }
@@ -315,7 +318,7 @@ static int finish_ensemble(ens_run *r, const kh_params *p, int st, double t,
     if (s2 == KH_OK && be_get(&r->be, r->h, r->W, NULL, NULL) == KH_OK) {
         const long dW[3] = {B, m, n};
         s2 = kh_h5_write_array(r->h5, "/ensemble/W_final", r->W, 3, dW, 0,
-                               "weight|W of every trajectory at the end");
+                               "weight|W of every trajectory at the end@trajectory,unit,input");
         if (s2 == KH_OK) {
             s2 = kh_h5_write_state(r->h5, "h", r->h, m);
         }
@@ -364,7 +367,7 @@ int kh_sim_ens_run(kh_config *c, const char *overrides, const volatile sig_atomi
     }
     const long dB[1] = {r.B};
     st = kh_h5_write_array(r.h5, "/ensemble/init_seed", seeds, 1, dB, 1,
-                           "1|init.seed of each trajectory");
+                           "1|init.seed of each trajectory@trajectory");
     free(seeds);
     double t0 = kh_wall_seconds(), t = 0.0;
     if (st == KH_OK) {

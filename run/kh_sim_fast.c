@@ -122,14 +122,16 @@ static int record_epoch(fast_run *r, const kh_params *p, double eps, double seco
     double won = (double)winners / (double)m;
     int s;
     if ((s = kh_h5_series_append(r->h5, "/epochs/eps", &eps, 0, 0,
-                                 "1|the learning rate of each epoch")) != KH_OK ||
+                                 "1|the learning rate of each epoch@epoch")) != KH_OK ||
         (s = kh_h5_series_append(r->h5, "/epochs/won_fraction", &won, 0, 0,
-                                 "fraction|the units that won at least one sample")) != KH_OK ||
+                                 "fraction|the units that won at least one sample@epoch")) !=
+            KH_OK ||
         (s = kh_h5_series_append(r->h5, "/epochs/sphere_dev_mean", &mean, 0, 0,
-                                 "weight^p|mean over units of |B_mu - R^p|")) != KH_OK ||
+                                 "weight^p|mean over units of |B_mu - R^p|@epoch")) != KH_OK ||
         (s = kh_h5_series_append(r->h5, "/epochs/sphere_dev_max", &mx, 0, 0,
-                                 "weight^p|max over units of |B_mu - R^p|")) != KH_OK ||
-        (s = kh_h5_series_append(r->h5, "/epochs/wall_seconds", &seconds, 0, 0, "s")) != KH_OK) {
+                                 "weight^p|max over units of |B_mu - R^p|@epoch")) != KH_OK ||
+        (s = kh_h5_series_append(r->h5, "/epochs/wall_seconds", &seconds, 0, 0,
+                                 "s|wall time of the epoch@epoch")) != KH_OK) {
         return s;
     }
     return KH_OK;
@@ -163,9 +165,9 @@ static int train(fast_run *r, const kh_params *p, const volatile sig_atomic_t *s
         const double eps = p->eps0 * (1.0 - (double)e / (double)E);
         const double t0 = kh_wall_seconds();
         kh_sim_shuffle(r->order, N, &rng);
-        if ((st = kh_h5_series_append(r->h5, "/fast/order", r->order, N, 1,
-                                      "index|rows of /input/v, in the order of each epoch")) !=
-            KH_OK) {
+        if ((st = kh_h5_series_append(
+                 r->h5, "/fast/order", r->order, N, 1,
+                 "index|rows of /input/v, in the order of each epoch@epoch,sample")) != KH_OK) {
             break;
         }
         long nb = 0, b0 = 0;

@@ -333,6 +333,7 @@ START_TEST(test_winners_on_sphere)
                      py && *py ? py : "/usr/bin/python3", out);
             ck_assert_msg(system(cmd) == 0, "%s", cmd);
         }
+        kh_test_record_described(out);
         unlink(ini);
         unlink(out);
     }

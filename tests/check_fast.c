@@ -279,6 +279,7 @@ START_TEST(test_fast_record)
     free(W);
     free(order);
     free(t);
+    kh_test_record_described(out);
     remove(out);
     kh_config_free(c);
 }
@@ -353,6 +354,7 @@ static double compare_agreement(const char *ini, double *g_agree)
     double *cosine = kh_test_read(out, "/comparison/unit_cosine_batch", &rank, d);
     ck_assert_int_eq(d[0], c->p.n_hidden);
     free(cosine);
+    kh_test_record_described(out);
     remove(out);
     kh_config_free(c);
     return win;

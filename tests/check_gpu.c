@@ -205,6 +205,7 @@ START_TEST(test_ensemble_matches_separate_runs)
     }
     free(Wf);
     free(H);
+    kh_test_record_described(out);
     remove(out);
     kh_config_free(c);
 }

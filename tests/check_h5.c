@@ -152,6 +152,8 @@ START_TEST(test_roundtrip)
     ck_assert_str_eq(label, "input");
     H5Dclose(w);
     H5Fclose(file);
+    /* ... and so does every other dataset of the record, /state included. */
+    ck_assert_int_ge(kh_test_record_described(out), 16);
     /* Attributes: root, /params (typed), /solver. */
     char buf[4096];
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);

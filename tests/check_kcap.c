@@ -427,6 +427,7 @@ START_TEST(test_learned_beats_hebb)
     const char *ver[] = {"verify", out, NULL};
     ck_assert_int_eq(kh_test_khsim(ver, err, sizeof err, 0), 2);
     ck_assert_msg(strstr(err, "no trajectory"), "%s", err);
+    kh_test_record_described(out);
     unlink(ini);
     unlink(out);
 }

@@ -131,6 +131,7 @@ START_TEST(test_small_runs_learn)
              py && *py ? py : "/usr/bin/python3", out, out, py && *py ? py : "/usr/bin/python3",
              out, out);
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    kh_test_record_described(out);
     remove(out);
     remove(again);
     char text[512];

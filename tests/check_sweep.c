@@ -91,6 +91,7 @@ START_TEST(test_sweep_serial)
     ck_assert_int_eq(kh_h5_read_attr_string(path, "/points/messages", "0005", msg, sizeof msg),
                      KH_OK);
     ck_assert_ptr_nonnull(strstr(msg, "max_steps"));
+    kh_test_record_described(path);
     /* A restart skips the complete points: their files are not rewritten. */
     char p0[1200], created[64], again[64];
     snprintf(p0, sizeof p0, "%s/out/point_0000.h5", dir);

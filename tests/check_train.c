@@ -671,6 +671,7 @@ START_TEST(test_train_smoke)
             free(te);
         }
         free(S);
+        kh_test_record_described(out);
         remove(out);
         kh_config_free(c);
     }

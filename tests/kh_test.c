@@ -13,6 +13,9 @@
 #include "core/kh_error.h"
 #include "io/kh_h5.h"
 
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
 kh_config *kh_test_config(const char *ini)
 {
     kh_config *c = kh_config_alloc();
@@ -126,4 +129,38 @@ double *kh_test_read(const char *path, const char *ds, int *rank, long dims[3])
     int s = kh_h5_read(path, ds, &d, rank, dims);
     ck_assert_msg(s == KH_OK, "read %s: %s", ds, kh_errmsg());
     return d;
+}
+
+/* H5Ovisit's callback of kh_test_record_described: one object. */
+static herr_t described_one(hid_t root, const char *name, const H5O_info_t *info, void *count)
+{
+    if (info->type != H5O_TYPE_DATASET) {
+        return 0;
+    }
+    hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
+    ck_assert_msg(d >= 0, "cannot open %s", name);
+    ck_assert_msg(H5Aexists(d, "units") > 0, "%s has no units", name);
+    ck_assert_msg(H5Aexists(d, "description") > 0, "%s has no description", name);
+    hid_t sp = H5Dget_space(d);
+    const int rank = H5Sget_simple_extent_ndims(sp);
+    H5Sclose(sp);
+    for (int a = 0; a < rank && H5DSis_scale(d) <= 0; a++) {
+        char label[64] = "";
+        ck_assert_msg(H5DSget_label(d, (unsigned)a, label, sizeof label) > 0,
+                      "axis %d of %s has no label", a, name);
+    }
+    H5Dclose(d);
+    ++*(int *)count;
+    return 0;
+}
+
+int kh_test_record_described(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_msg(f >= 0, "cannot open %s", path);
+    int count = 0;
+    ck_assert(H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, described_one, &count, H5O_INFO_BASIC) >=
+              0);
+    H5Fclose(f);
+    return count;
 }

@@ -34,6 +34,11 @@ int kh_test_khsim_env(const char *const argv[], char *err, size_t errlen, double
 /* Reads a dataset, failing the test on error; returns the data (caller frees). */
 double *kh_test_read(const char *path, const char *ds, int *rank, long dims[3]);
 
+/* Fails the test unless every dataset of the record at `path` has a
+ * `units` and a `description` attribute and a label (HDF5 dimension
+ * label) on each axis. Returns the number of datasets seen. */
+int kh_test_record_described(const char *path);
+
 /* Writes text to a new temporary file with `suffix`; returns its path in buf. */
 void kh_test_write_file(char *buf, size_t len, const char *suffix, const char *text);
 
