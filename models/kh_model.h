@@ -146,6 +146,9 @@ void kh_model_set_input(void *ws, const double *v);
 size_t kh_net_dim(const kh_params *p);
 /* Fills the head of a workspace and allocates its scratch. KH_OK/KH_ENOMEM. */
 int kh_net_init(kh_model_ws *w, const kh_params *p);
+/* The same with scratch for `units` units (m = units; a solver's workspace
+ * of some of the units, solvers/reduced.c). */
+int kh_net_init_units(kh_model_ws *w, const kh_params *p, long units);
 /* Allocates a bare kh_model_ws (the workspace of every model in models/);
  * NULL + KH_ERROR on failure. `model` names it in messages. */
 kh_model_ws *kh_net_alloc(const kh_params *p, const char *model);

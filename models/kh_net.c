@@ -23,8 +23,13 @@ size_t kh_net_dim(const kh_params *p)
 
 int kh_net_init(kh_model_ws *w, const kh_params *p)
 {
+    return kh_net_init_units(w, p, p->n_hidden);
+}
+
+int kh_net_init_units(kh_model_ws *w, const kh_params *p, long units)
+{
     w->p = p;
-    w->m = p->n_hidden;
+    w->m = units;
     w->n = p->n_visible;
     w->v = NULL;
     w->Rp = pow(p->R, p->p);
@@ -137,9 +142,13 @@ int kh_net_not_finite(const kh_model_ws *w, const double *h, const double *z, lo
 }
 
 /* The size of the state after W. */
+/* The values of the state after W in w: the rule's, or, where it has one
+ * a unit, one for each of w's units (a workspace may hold some units). */
 static long n_extra(const kh_model_ws *w)
 {
-    return (long)w->type->dim(w->p) - w->m - w->m * w->n;
+    const long m = w->p->n_hidden;
+    const long nz = (long)w->type->dim(w->p) - m - m * w->n;
+    return nz == m ? w->m : nz;
 }
 
 int kh_net_reduced(const double *h, const double *z, double *dh, double *dz, void *ws)

@@ -57,6 +57,10 @@ void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
  * alpha > 0 for p = 3. Only the rows' places of rho (at, win) change in mo. */
 void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
                      double *vv);
+/* The same for k rows: row rows[j] (j when rows is NULL) at alpha[j],
+ * beta[j] into I[j], B[j] (vv[j]). */
+void kh_moments_eval_rows(kh_moments *mo, const long *rows, long k, const double *alpha,
+                          const double *beta, double *I, double *B, double *vv);
 /* The same for row mu alone (its place of rho changes for p = 3). */
 void kh_moments_eval_row(kh_moments *mo, long mu, double alpha, double beta, double *I, double *B,
                          double *vv);

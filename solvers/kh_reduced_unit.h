@@ -42,10 +42,11 @@ typedef struct kh_unit_step {
     const kh_model_type *model;
     kh_model_ws *ws; /* unit mu's scratch (I, B, a, b, gI_neg ...) is written */
     kh_moments *mo;  /* unit mu's place of rho is written */
-    long mu;
-    int bs;    /* 3: h, alpha, beta; 4: and z */
-    int nsw;   /* switching functions per unit, <= KH_UNIT_MAX_SWITCHES */
-    double dt; /* the step: the unit is integrated over s in [0, dt] */
+    long mu;         /* the unit's place in ws (its view) */
+    long row;        /* its row of W: its place in mo */
+    int bs;          /* 3: h, alpha, beta; 4: and z */
+    int nsw;         /* switching functions per unit, <= KH_UNIT_MAX_SWITCHES */
+    double dt;       /* the step: the unit is integrated over s in [0, dt] */
     /* S_o(s) = c0 + c1 s + c2 s^2, the others' sum of r(h) */
     double c0, c1, c2;
     double atol, rtol, inv_n; /* inv_n = 1 / n */

@@ -341,23 +341,30 @@ void kh_moments_eval_row(kh_moments *mo, long mu, double alpha, double beta, dou
 void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
                      double *vv)
 {
-    const long m = mo->m, nnz = mo->nnz;
+    kh_moments_eval_rows(mo, NULL, mo->m, alpha, beta, I, B, vv);
+}
+
+void kh_moments_eval_rows(kh_moments *mo, const long *rows, long k, const double *alpha,
+                          const double *beta, double *I, double *B, double *vv)
+{
+    const long nnz = mo->nnz;
     if (mo->odd) {
-        for (long mu = 0; mu < m; mu++) {
-            eval_sorted(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
+        for (long j = 0; j < k; j++) {
+            eval_sorted(mo, rows ? rows[j] : j, alpha[j], beta[j], &I[j], &B[j],
+                        vv ? &vv[j] : NULL);
         }
         return;
     }
     if (mo->poly) {
-        for (long mu = 0; mu < m; mu++) {
-            eval_poly(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
+        for (long j = 0; j < k; j++) {
+            eval_poly(mo, rows ? rows[j] : j, alpha[j], beta[j], &I[j], &B[j], vv ? &vv[j] : NULL);
         }
         return;
     }
-#pragma omp parallel for default(none) shared(mo, alpha, beta, I, B, vv)                           \
-    firstprivate(m, nnz) if (KH_PAR(m * nnz)) schedule(static)
-    for (long mu = 0; mu < m; mu++) {
-        eval_packed(mo, mu, alpha[mu], beta[mu], &I[mu], &B[mu], vv ? &vv[mu] : NULL);
+#pragma omp parallel for default(none) shared(mo, rows, alpha, beta, I, B, vv)                     \
+    firstprivate(k, nnz) if (KH_PAR(k * nnz)) schedule(static)
+    for (long j = 0; j < k; j++) {
+        eval_packed(mo, rows ? rows[j] : j, alpha[j], beta[j], &I[j], &B[j], vv ? &vv[j] : NULL);
     }
 }
 

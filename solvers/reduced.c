@@ -39,6 +39,22 @@
  * switch costs a few evaluations of one unit, not a rejected step of the
  * whole system.
  *
+ * Parked units. A unit below h = 0 whose row is frozen there (a = b = 0
+ * with their partials: g = 0 below 0, as bcm_step and power with drive h)
+ * is linear in the inhibition: tau dh/dt = I - w_inh S - h with I fixed.
+ * Its h is x(t) + zeta(t) + 1, with tau dx/dt = I - x (closed form) and one
+ * shared tau dzeta/dt = -1 - w_inh S - zeta, zeta(0) = -1 (a phantom unit
+ * of the stepper with I = -1: it stays below -1, so never active). Such a
+ * unit, more than 2 margins below 0, leaves the stepper: the stepper's
+ * state holds the live units and the phantom only (compact, in index order),
+ * and a parked unit costs a few operations a step (its share of the error,
+ * from zeta's; the check that it stays below 0). It comes back a margin
+ * below 0 (foreseen from its slope), and a step at whose end a parked unit
+ * is above 0 is taken again with it live. The margin is 1e-4 of the largest
+ * |I| at the presentation's first evaluation (a smaller one parks more units
+ * but takes more steps again). Rules with a state after W
+ * (bcm's theta) park nothing.
+ *
  * W is formed only when the run asks for it (sync: at snapshots and at a
  * presentation's end), and only for the rows that moved; the record's rows
  * are observed from the moments (observe). */
@@ -64,21 +80,37 @@ static const double RM[4] = {2, 0, 1, 1};
 
 typedef struct rd_state {
     const kh_model_type *model;
-    kh_model_ws *ws;
+    kh_model_ws *ws; /* the run's: every unit (observe, the flags gI_neg) */
+    kh_model_ws *cw; /* the stepper's: its units (compact) */
     const kh_params *p;
     const volatile sig_atomic_t *stop;
-    long m, n, nz, nu; /* units, inputs, state after W (0 or m), nu = 3m + nz */
-    int bs;            /* the block size: 3, or 4 with z */
+    long m, n, nz; /* units, inputs, state after W (0 or m) */
+    int bs;        /* the block size: 3, or 4 with z */
+    /* The stepper's units: mc of them, the live ones in index order
+     * (row[k]: unit k's row of W), then the phantom when parking is on;
+     * nu = 3 mc (+ mc with z) numbers. */
+    long mc, live, nu;
+    long *row;
+    int park_ok;               /* the rule can park (no state after W) */
+    unsigned char *pk;         /* [m] parked */
+    long npark;                /* parked units */
+    double *xr, *Ip;           /* [m] a parked unit's x at t_ref and its I */
+    double t_ref, zeta;        /* zeta at the time of the full state */
+    double margin;             /* parking's margin below h = 0 (0: not yet set) */
+    double zslope;             /* dzeta/dt over the last step */
+    double *hf, *af, *bf, *zf; /* [m] the full state (h, alpha, beta, z) */
     kh_moments mo;
     int captured; /* the basis is that of the current presentation */
     int moved;    /* alpha, beta have left (1, 0) since the capture */
-    /* u = [h | alpha | beta | z]: start, end, stage; f at the start. */
+    /* u = [h | alpha | beta | z] of the stepper's units: start, end, stage;
+     * f at the start. */
     double *u0, *u1, *us, *f0, *fs, *K[4], *r;
-    double *jac;  /* [m x bs x bs] the blocks of J at u0 */
-    double *A;    /* [m x bs x bs] the blocks of G */
+    double *jac;  /* [mc x bs x bs] the blocks of J at u0 */
+    double *A;    /* [mc x bs x bs] the blocks of G */
     double *act;  /* [nu] H_nu at u0 in the h part, else 0: v of the rank one */
     double *uvec; /* [nu] u of the rank one */
-    double *uerr; /* [m] each unit's share of the last step's error */
+    double *uerr; /* [mc] each unit's share of the last step's error */
+    double perr;  /* the parked units' share of it */
     kh_blocks blk;
     int have_f0; /* f0 and jac hold the values at u0 */
     double h;    /* the next step */
@@ -89,13 +121,18 @@ typedef struct rd_state {
     double *sw;
     unsigned *sig0;
     unsigned char *crossed;
-    long *list;          /* [m] the crossing units of a step */
-    double *xloc;        /* [m x 4] their states at its end, integrated alone */
-    double *eloc;        /* [m] their errors */
-    kh_unit_step *units; /* [m] */
+    long *list;          /* [mc] the crossing units of a step */
+    double *xloc;        /* [mc x 4] their states at its end, integrated alone */
+    double *eloc;        /* [mc] their errors */
+    kh_unit_step *units; /* [mc] */
     long steps, failed, rhs_evals, jac_evals, steps_since_reset;
     long unit_switches; /* switches located unit by unit */
 } rd_state;
+
+/* Parking's margin, as a fraction of the largest |I| (on the benchmark
+ * study, one digit: 1e-5 to 1e-2 took 1.18, 1.04, 1.05, 1.16, 1.35, 1.50 s;
+ * without parking 3.9 s). */
+#define RD_PARK_MARGIN 1e-4
 
 static const char *const names[] = {"reduced", NULL};
 
@@ -107,12 +144,18 @@ static void rd_free(void *vs)
     }
     kh_moments_release(&s->mo);
     kh_blocks_release(&s->blk);
-    double **arrays[] = {&s->u0,   &s->u1,   &s->us,   &s->f0,   &s->fs,   &s->K[0],
-                         &s->K[1], &s->K[2], &s->K[3], &s->r,    &s->jac,  &s->A,
-                         &s->act,  &s->uvec, &s->sw,   &s->xloc, &s->eloc, &s->uerr};
+    if (s->cw) {
+        kh_net_release(s->cw);
+        free(s->cw);
+    }
+    double **arrays[] = {&s->u0,   &s->u1,   &s->us,  &s->f0, &s->fs,  &s->K[0], &s->K[1], &s->K[2],
+                         &s->K[3], &s->r,    &s->jac, &s->A,  &s->act, &s->uvec, &s->sw,   &s->xloc,
+                         &s->eloc, &s->uerr, &s->xr,  &s->Ip, &s->hf,  &s->af,   &s->bf,   &s->zf};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         free(*arrays[i]);
     }
+    free(s->row);
+    free(s->pk);
     free(s->sig0);
     free(s->crossed);
     free(s->list);
@@ -160,18 +203,26 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     s->m = m;
     s->n = n;
     s->nz = nz;
-    s->nu = 3 * m + nz;
     s->bs = nz ? 4 : 3;
+    s->park_ok = nz == 0;
+    s->mc = m + s->park_ok;
+    s->live = m;
+    s->nu = 3 * s->mc + (nz ? s->mc : 0);
     s->h = p->first_step;
     if (kh_moments_init(&s->mo, m, n, p->p) != KH_OK) {
         free(s);
         return NULL;
     }
-    if (kh_blocks_init(&s->blk, m, s->bs) != KH_OK) {
+    /* The stepper's units: at most every unit and the phantom. */
+    const long cap = m + 1;
+    if (kh_blocks_init(&s->blk, cap, s->bs) != KH_OK || !(s->cw = calloc(1, sizeof *s->cw)) ||
+        kh_net_init_units(s->cw, p, cap) != KH_OK) {
         rd_free(s);
         return NULL;
     }
-    const size_t nu = (size_t)s->nu, blk = (size_t)m * (size_t)(s->bs * s->bs);
+    s->cw->type = s->ws->type;
+    s->cw->aux = s->ws->aux;
+    const size_t nu = (size_t)(3 * cap + nz), blk = (size_t)cap * (size_t)(s->bs * s->bs);
     double **vecs[] = {&s->u0,   &s->u1,   &s->us,   &s->f0, &s->fs,  &s->K[0],
                        &s->K[1], &s->K[2], &s->K[3], &s->r,  &s->act, &s->uvec};
     int ok = 1;
@@ -179,17 +230,23 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
         ok = ok && (*vecs[i] = calloc(nu, sizeof(double)));
     }
     ok = ok && (s->jac = calloc(blk, sizeof(double))) && (s->A = calloc(blk, sizeof(double))) &&
-         (s->uerr = calloc((size_t)m, sizeof(double)));
-    const size_t um = (size_t)m;
-    s->nsw = model->n_switch && model->reduced_switches ? (int)(model->n_switch(ws) / um) : 0;
+         (s->uerr = calloc((size_t)cap, sizeof(double)));
+    double **full[] = {&s->xr, &s->Ip, &s->hf, &s->af, &s->bf, &s->zf};
+    for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
+        ok = ok && (*full[i] = calloc((size_t)m + 1, sizeof(double)));
+    }
+    ok = ok && (s->row = calloc((size_t)cap, sizeof(long))) && (s->pk = calloc((size_t)m, 1)) &&
+         (s->list = calloc((size_t)cap, sizeof(long)));
+    const size_t um = (size_t)cap;
+    s->nsw =
+        model->n_switch && model->reduced_switches ? (int)(model->n_switch(ws) / (size_t)m) : 0;
     if (s->nsw > KH_UNIT_MAX_SWITCHES) {
         s->nsw = 0; /* more than a unit can track: the error control takes them */
     }
     if (ok && s->nsw) {
         ok = (s->sw = calloc(um * (size_t)s->nsw, sizeof(double))) &&
              (s->sig0 = calloc(um, sizeof(unsigned))) && (s->crossed = calloc(um, 1)) &&
-             (s->list = calloc(um, sizeof(long))) && (s->xloc = calloc(um * 4, sizeof(double))) &&
-             (s->eloc = calloc(um, sizeof(double))) &&
+             (s->xloc = calloc(um * 4, sizeof(double))) && (s->eloc = calloc(um, sizeof(double))) &&
              (s->units = calloc(um, sizeof(kh_unit_step)));
     }
     if (!ok) {
@@ -209,14 +266,14 @@ static void rd_reset(void *vs)
     s->h = s->p->first_step;
 }
 
-/* Each unit's region at h (the moments in ws where the switches need
+/* Each unit's region at h (the moments in cw where the switches need
  * them): with start, the regions of u0; else the units that left theirs
  * are marked crossed. */
 static void regions(rd_state *s, const double *h, int start)
 {
     const int nsw = s->nsw;
-    s->model->reduced_switches(h, s->ws, s->sw);
-    for (long mu = 0; mu < s->m; mu++) {
+    s->model->reduced_switches(h, s->cw, s->sw);
+    for (long mu = 0; mu < s->mc; mu++) {
         unsigned sig = 0;
         for (int k = 0; k < nsw; k++) {
             sig |= (s->sw[mu * nsw + k] > 0.0 ? 1u : 0u) << k;
@@ -229,6 +286,30 @@ static void regions(rd_state *s, const double *h, int start)
     }
 }
 
+/* I, B (and vv) of the stepper's units at alpha, beta into cw; the
+ * phantom's are I = -1 (its h stays below -1), B = R^p, vv = 0. */
+static void moments(rd_state *s, const double *al, const double *be, int want_vv)
+{
+    kh_model_ws *w = s->cw;
+    kh_moments_eval_rows(&s->mo, s->row, s->live, al, be, w->I, w->B, want_vv ? w->vv : NULL);
+    for (long k = s->live; k < s->mc; k++) {
+        w->I[k] = -1.0;
+        w->B[k] = w->Rp;
+        w->vv[k] = 0.0;
+    }
+}
+
+/* The flags of g(d) I < 0 the stepper's units raised, onto their units. */
+static void merge_flags(rd_state *s)
+{
+    for (long k = 0; k < s->live; k++) {
+        if (s->cw->gI_neg[k] != 0.0) {
+            s->ws->gI_neg[s->row[k]] = 1.0;
+            s->cw->gI_neg[k] = 0.0;
+        }
+    }
+}
+
 enum { AT_START, AT_STAGE };
 
 /* f(u): the moments (with vv when want_vv), the model's reduced form, and
@@ -236,17 +317,18 @@ enum { AT_START, AT_STAGE };
  * AT_STAGE). Returns the model's status. */
 static int eval(rd_state *s, const double *u, double *du, int want_vv, int at)
 {
-    const long m = s->m;
-    kh_model_ws *w = s->ws;
-    const double *al = u + m, *be = u + 2 * m;
+    const long mc = s->mc;
+    kh_model_ws *w = s->cw;
+    const double *al = u + mc, *be = u + 2 * mc;
     s->rhs_evals++;
-    for (long mu = 0; mu < m; mu++) {
+    for (long mu = 0; mu < mc; mu++) {
         if (!(al[mu] > 0.0)) {
             return 1; /* alpha = exp(-int b / tau_L) > 0: the trial step is too long */
         }
     }
-    kh_moments_eval(&s->mo, al, be, w->I, w->B, want_vv ? w->vv : NULL);
-    int r = s->model->reduced(u, u + 3 * m, du, du + 3 * m, w);
+    moments(s, al, be, want_vv);
+    int r = s->model->reduced(u, u + 3 * mc, du, du + 3 * mc, w);
+    merge_flags(s);
     if (r != 0) {
         return r;
     }
@@ -254,29 +336,32 @@ static int eval(rd_state *s, const double *u, double *du, int want_vv, int at)
         regions(s, u, at == AT_START);
     }
     const double inv = 1.0 / s->p->tau_L;
-    for (long mu = 0; mu < m; mu++) {
-        du[m + mu] = -w->b[mu] * al[mu] * inv;
-        du[2 * m + mu] = (w->a[mu] - w->b[mu] * be[mu]) * inv;
+    for (long mu = 0; mu < s->live; mu++) {
+        du[mc + mu] = -w->b[mu] * al[mu] * inv;
+        du[2 * mc + mu] = (w->a[mu] - w->b[mu] * be[mu]) * inv;
+    }
+    for (long mu = s->live; mu < mc; mu++) {
+        du[mc + mu] = du[2 * mc + mu] = 0.0; /* the phantom has no row */
     }
     return 0;
 }
 
-/* The blocks of J at u0 from the moments and coefficients eval left in ws
+/* The blocks of J at u0 from the moments and coefficients eval left in cw
  * (I, B, vv), row-major in the order h, alpha, beta, z. */
 static void jacobian(rd_state *s)
 {
-    const long m = s->m;
+    const long mc = s->mc;
     const int bs = s->bs;
-    kh_model_ws *w = s->ws;
+    kh_model_ws *w = s->cw;
     const kh_params *p = s->p;
-    const double *h = s->u0, *al = s->u0 + m, *be = s->u0 + 2 * m, *z = s->u0 + 3 * m;
+    const double *h = s->u0, *al = s->u0 + mc, *be = s->u0 + 2 * mc, *z = s->u0 + 3 * mc;
     s->jac_evals++;
     w->type->coefficients(h, z, 1, w);
     if (s->nz) {
         s->model->extra_partials(h, z, w);
     }
     const double pp = p->p, inv_tau = 1.0 / p->tau, inv_tl = 1.0 / p->tau_L;
-    for (long mu = 0; mu < m; mu++) {
+    for (long mu = 0; mu < s->live; mu++) {
         /* The moments' partials, by their homogeneity in (alpha, beta):
          * alpha I_a + beta I_b = (p - 1) I, alpha B_a + beta B_b = p B. */
         const double I = w->I[mu], B = w->B[mu];
@@ -306,6 +391,13 @@ static void jacobian(rd_state *s)
             J[3 * bs + 3] = w->zz[mu];
         }
     }
+    for (long mu = s->live; mu < mc; mu++) {
+        /* The phantom: tau dzeta/dt = -1 - w_inh S - zeta, nothing else. */
+        double *J = s->jac + (size_t)mu * (size_t)(bs * bs);
+        memset(J, 0, (size_t)(bs * bs) * sizeof(double));
+        J[0] = -inv_tau;
+        s->act[mu] = 0.0;
+    }
 }
 
 /* Factors G = I / (gamma dt) - J for a step of dt: the blocks, and the
@@ -313,24 +405,30 @@ static void jacobian(rd_state *s)
  * when G is singular. */
 static int factor(rd_state *s, double dt)
 {
-    const long m = s->m;
+    const long mc = s->mc;
     const int bs = s->bs;
     const double d = 1.0 / (RD_GAMMA * dt);
-    const size_t len = (size_t)m * (size_t)(bs * bs);
+    const size_t len = (size_t)mc * (size_t)(bs * bs);
     for (size_t k = 0; k < len; k++) {
         s->A[k] = -s->jac[k];
     }
-    for (long mu = 0; mu < m; mu++) {
+    for (long mu = 0; mu < mc; mu++) {
         for (int k = 0; k < bs; k++) {
             s->A[(size_t)mu * (size_t)(bs * bs) + (size_t)(k * bs + k)] += d;
         }
     }
     const int inhibit = s->p->w_inh != 0.0;
     if (inhibit) {
-        for (long mu = 0; mu < m; mu++) {
+        /* u and v live in the h part; the rest is 0 (the layout's size
+         * changes as units park and come back). */
+        for (long mu = 0; mu < mc; mu++) {
             s->uvec[mu] = -s->p->w_inh / s->p->tau;
         }
+        for (long k = mc; k < s->nu; k++) {
+            s->uvec[k] = s->act[k] = 0.0;
+        }
     }
+    s->blk.nb = mc;
     return kh_blocks_factor(&s->blk, s->A, inhibit ? s->uvec : NULL, inhibit ? s->act : NULL);
 }
 
@@ -338,9 +436,9 @@ static int factor(rd_state *s, double dt)
 static void unit_of(const rd_state *s, const double *u, long mu, double x[4])
 {
     x[0] = u[mu];
-    x[1] = u[s->m + mu];
-    x[2] = u[2 * s->m + mu];
-    x[3] = s->bs == 4 ? u[3 * s->m + mu] : 0.0;
+    x[1] = u[s->mc + mu];
+    x[2] = u[2 * s->mc + mu];
+    x[3] = s->bs == 4 ? u[3 * s->mc + mu] : 0.0;
 }
 
 /* Unit mu's share of the step's error (kh_unit_err_sq). */
@@ -351,25 +449,62 @@ static double unit_err(const rd_state *s, long mu)
     unit_of(s, s->u0, mu, x0);
     unit_of(s, s->u1, mu, x1);
     const double inv_n = 1.0 / (double)(s->n > 0 ? s->n : 1);
-    return kh_unit_err_sq(&s->mo, mu, s->bs, e, x0, x1, s->p->atol, s->p->rtol, inv_n);
+    return kh_unit_err_sq(&s->mo, s->row[mu], s->bs, e, x0, x1, s->p->atol, s->p->rtol, inv_n);
 }
 
-/* The number of components the RMS error is taken over. */
+/* The number of components the RMS error is taken over (every unit's). */
 static double n_components(const rd_state *s)
 {
     return (double)(s->m + s->m * s->n + s->nz);
 }
 
-/* The RMS error of a step (error K4), see the header comment; each unit's
- * share into uerr. */
-static double error_norm(rd_state *s)
+/* e^(-(t - t_ref) / tau): how much of a parked unit's x - I is left at t. */
+static double decay(const rd_state *s, double t)
 {
+    return exp(-(t - s->t_ref) / s->p->tau);
+}
+
+/* A parked unit's h at the time of E = decay() and zeta. */
+static double parked_h(const rd_state *s, long mu, double E, double zeta)
+{
+    return s->Ip[mu] + (s->xr[mu] - s->Ip[mu]) * E + zeta + 1.0;
+}
+
+/* The parked units' share of the error of a step of dt from t: zeta's
+ * error is each one's error in h. */
+static double parked_err(const rd_state *s, double t, double dt)
+{
+    if (s->npark == 0) {
+        return 0.0;
+    }
+    const long ph = s->live; /* the phantom */
+    const double ez = s->K[3][ph], z0 = s->u0[ph], z1 = s->u1[ph];
+    const double E0 = decay(s, t), E1 = decay(s, t + dt);
     double sum = 0.0;
     for (long mu = 0; mu < s->m; mu++) {
+        if (s->pk[mu]) {
+            const double h0 = parked_h(s, mu, E0, z0), h1 = parked_h(s, mu, E1, z1);
+            const double sc = s->p->atol + s->p->rtol * fmax(fabs(h0), fabs(h1));
+            sum += (ez / sc) * (ez / sc);
+        }
+    }
+    return sum;
+}
+
+/* The RMS error of a step of dt from t (error K4), see the header
+ * comment; each unit's share into uerr, the parked units' into perr. */
+static double error_norm(rd_state *s, double t, double dt)
+{
+    double sum = 0.0;
+    for (long mu = 0; mu < s->live; mu++) {
         s->uerr[mu] = unit_err(s, mu);
         sum += s->uerr[mu];
     }
-    return sqrt(sum / n_components(s));
+    for (long mu = s->live; mu < s->mc; mu++) {
+        s->uerr[mu] = 0.0; /* the phantom: counted through the parked units */
+    }
+    s->perr = parked_err(s, t, dt);
+    return sqrt((sum + s->perr) / n_components(s));
 }
 
 /* out = base + c0 x0 + c1 x1 + c2 x2 over n numbers (restrict: the stage
@@ -405,12 +540,12 @@ static int not_finite(long n, const double *restrict x)
  * stage is not finite or G singular. */
 static int stages(rd_state *s, double dt)
 {
-    const long nu = s->nu;
+    const long nu = s->nu, mc = s->mc;
     if (factor(s, dt)) {
         return 1;
     }
     if (s->nsw) {
-        memset(s->crossed, 0, (size_t)s->m);
+        memset(s->crossed, 0, (size_t)mc);
     }
     const double inv_dt = 1.0 / dt;
     double *const *K = s->K;
@@ -436,8 +571,8 @@ static int stages(rd_state *s, double dt)
     /* u1 = u0 + sum_i M_i K_i, M_1 = 0 */
     combine(nu, s->u1, s->u0, RM[0], K[0], RM[2], K[2], RM[3], K[3]);
     /* alpha = exp(-int b / tau_L) > 0: a step that makes it <= 0 is too long. */
-    for (long mu = 0; mu < s->m; mu++) {
-        if (!(s->u1[s->m + mu] > 0.0)) {
+    for (long mu = 0; mu < mc; mu++) {
+        if (!(s->u1[mc + mu] > 0.0)) {
             return 1;
         }
     }
@@ -467,14 +602,13 @@ static int at_start(rd_state *s)
  * stage and those whose region at u1 differs. Their number. */
 static long crossing_units(rd_state *s)
 {
-    const long m = s->m;
-    kh_model_ws *w = s->ws;
-    if (s->model->switches_need_moments && s->model->switches_need_moments(w)) {
-        kh_moments_eval(&s->mo, s->u1 + m, s->u1 + 2 * m, w->I, w->B, NULL);
+    const long mc = s->mc;
+    if (s->model->switches_need_moments && s->model->switches_need_moments(s->cw)) {
+        moments(s, s->u1 + mc, s->u1 + 2 * mc, 0);
     }
     regions(s, s->u1, 0);
     long nc = 0;
-    for (long mu = 0; mu < m; mu++) {
+    for (long mu = 0; mu < s->live; mu++) {
         if (s->crossed[mu]) {
             s->list[nc++] = mu;
         }
@@ -486,10 +620,10 @@ static long crossing_units(rd_state *s)
  * at its end into xloc, their errors into eloc. 0, or 1 when one cannot. */
 static int integrate_units(rd_state *s, long nc, double dt)
 {
-    const long m = s->m;
+    const long mc = s->mc;
     const double *h0 = s->u0, *h1 = s->u1, *f0 = s->f0;
     double S0 = 0.0, dS0 = 0.0, S1 = 0.0;
-    for (long mu = 0; mu < m; mu++) {
+    for (long mu = 0; mu < mc; mu++) {
         S0 += kh_relu(h0[mu]);
         dS0 += h0[mu] > 0.0 ? f0[mu] : 0.0;
         S1 += kh_relu(h1[mu]);
@@ -501,9 +635,10 @@ static int integrate_units(rd_state *s, long nc, double dt)
         const long mu = s->list[k];
         kh_unit_step *u = &s->units[k];
         *u = (kh_unit_step){.model = s->model,
-                            .ws = s->ws,
+                            .ws = s->cw,
                             .mo = &s->mo,
                             .mu = mu,
+                            .row = s->row[mu],
                             .bs = s->bs,
                             .nsw = s->nsw,
                             .dt = dt,
@@ -521,6 +656,7 @@ static int integrate_units(rd_state *s, long nc, double dt)
             fail = 1;
         }
     }
+    merge_flags(s);
     return fail;
 }
 
@@ -528,15 +664,15 @@ static int integrate_units(rd_state *s, long nc, double dt)
  * units integrated alone (the header comment). 1 when the step is accepted
  * (u1 then holds their states, *err the step's error), else 0 with *err the
  * error that failed. */
-static int try_units(rd_state *s, double dt, double *err)
+static int try_units(rd_state *s, double t, double dt, double *err)
 {
-    const long m = s->m;
+    const long mc = s->mc;
     const long nc = s->nsw ? crossing_units(s) : 0;
     if (nc == 0) {
         return 0;
     }
-    double sum = 0.0;
-    for (long mu = 0; mu < m; mu++) {
+    double sum = s->perr;
+    for (long mu = 0; mu < mc; mu++) {
         sum += s->crossed[mu] ? 0.0 : s->uerr[mu];
     }
     const double N = n_components(s);
@@ -558,9 +694,17 @@ static int try_units(rd_state *s, double dt, double *err)
     }
     const double eh = s->p->w_inh / s->p->tau * dt * fabs(dS) * 0.5;
     if (eh > 0.0) {
-        for (long mu = 0; mu < m; mu++) {
+        for (long mu = 0; mu < s->live; mu++) {
             const double sc = s->p->atol + s->p->rtol * fmax(fabs(s->u0[mu]), fabs(s->u1[mu]));
             sum += (eh / sc) * (eh / sc);
+        }
+        /* ... the parked units' h through zeta as well */
+        const double E = decay(s, t), zeta = s->u0[s->live];
+        for (long mu = 0; mu < s->m && s->npark; mu++) {
+            if (s->pk[mu]) {
+                const double sc = s->p->atol + s->p->rtol * fabs(parked_h(s, mu, E, zeta));
+                sum += (eh / sc) * (eh / sc);
+            }
         }
     }
     *err = sqrt(sum / N);
@@ -571,19 +715,237 @@ static int try_units(rd_state *s, double dt, double *err)
         const long mu = s->list[k];
         const double *x = s->xloc + 4 * k;
         s->u1[mu] = x[0];
-        s->u1[m + mu] = x[1];
-        s->u1[2 * m + mu] = x[2];
+        s->u1[mc + mu] = x[1];
+        s->u1[2 * mc + mu] = x[2];
         if (s->bs == 4) {
-            s->u1[3 * m + mu] = x[3];
+            s->u1[3 * mc + mu] = x[3];
         }
     }
     return 1;
 }
 
+/* ---- parking (the header comment) ---- */
+
+/* The full state at t from the stepper's u0 and the parked units. */
+static void unpack(rd_state *s, double t)
+{
+    const long mc = s->mc;
+    for (long k = 0; k < s->live; k++) {
+        const long mu = s->row[k];
+        s->hf[mu] = s->u0[k];
+        s->af[mu] = s->u0[mc + k];
+        s->bf[mu] = s->u0[2 * mc + k];
+        if (s->nz) {
+            s->zf[mu] = s->u0[3 * mc + k];
+        }
+    }
+    if (s->park_ok) {
+        s->zeta = s->u0[s->live];
+    }
+    if (s->npark) {
+        const double E = decay(s, t);
+        for (long mu = 0; mu < s->m; mu++) {
+            if (s->pk[mu]) {
+                s->hf[mu] = parked_h(s, mu, E, s->zeta);
+            }
+        }
+    }
+}
+
+/* The stepper's units and u0 from the full state at t (every parked unit's
+ * x taken at t: t_ref = t). f and J are to be evaluated again. */
+static void pack(rd_state *s, double t)
+{
+    long k = 0;
+    for (long mu = 0; mu < s->m; mu++) {
+        if (!s->pk[mu]) {
+            s->row[k++] = mu;
+        } else {
+            s->xr[mu] = s->hf[mu] - s->zeta - 1.0;
+        }
+    }
+    s->t_ref = t;
+    s->live = k;
+    s->mc = k + s->park_ok;
+    s->nu = 3 * s->mc + (s->nz ? s->mc : 0);
+    s->cw->m = s->mc;
+    const long mc = s->mc;
+    for (k = 0; k < s->live; k++) {
+        const long mu = s->row[k];
+        s->u0[k] = s->hf[mu];
+        s->u0[mc + k] = s->af[mu];
+        s->u0[2 * mc + k] = s->bf[mu];
+        if (s->nz) {
+            s->u0[3 * mc + k] = s->zf[mu];
+        }
+    }
+    if (s->park_ok) {
+        s->row[s->live] = -1;
+        s->u0[s->live] = s->zeta;
+        s->u0[mc + s->live] = 1.0;
+        s->u0[2 * mc + s->live] = 0.0;
+    }
+    s->have_f0 = 0;
+}
+
+/* 1 when parked unit mu, at h with zeta, is (or at its slope over the next
+ * two steps of dt will be) above -margin. */
+static int comes_back(const rd_state *s, long mu, double h, double zeta, double dt)
+{
+    const double slope = (s->Ip[mu] - (h - zeta - 1.0)) / s->p->tau + s->zslope;
+    return h + 2.0 * dt * fmax(slope, 0.0) > -s->margin;
+}
+
+/* Brings back the parked units that comes_back at t (u0), or every one
+ * (all). The number. */
+static long unpark(rd_state *s, double t, double dt, int all)
+{
+    if (s->npark == 0) {
+        return 0;
+    }
+    const double E = decay(s, t), zeta = s->u0[s->live];
+    long back = 0;
+    for (long mu = 0; mu < s->m; mu++) {
+        if (s->pk[mu] && (all || comes_back(s, mu, parked_h(s, mu, E, zeta), zeta, dt))) {
+            back++;
+        }
+    }
+    if (back == 0) {
+        return 0;
+    }
+    unpack(s, t);
+    for (long mu = 0; mu < s->m; mu++) {
+        if (s->pk[mu] && (all || comes_back(s, mu, s->hf[mu], zeta, dt))) {
+            s->pk[mu] = 0;
+            s->npark--;
+        }
+    }
+    pack(s, t);
+    return back;
+}
+
+/* After a trial step of dt from t at whose end a parked unit is at or above
+ * 0: brings back, at t, every parked unit at or above -margin at the end. */
+static void unpark_crossed(rd_state *s, double t, double dt)
+{
+    const double E = decay(s, t + dt), zeta = s->u1[s->live];
+    unpack(s, t); /* from u0: the state at t */
+    for (long mu = 0; mu < s->m; mu++) {
+        if (s->pk[mu] && !(parked_h(s, mu, E, zeta) < -s->margin)) {
+            s->pk[mu] = 0;
+            s->npark--;
+        }
+    }
+    pack(s, t);
+}
+
+/* Parks the live units more than 2 margins below 0 whose rows are frozen
+ * (a = b = 0 and their partials, from the Jacobian at u0), in place: u0,
+ * f0, J and the regions at u0 stay those of the units that remain (S does
+ * not change: a parked unit's r(h) is 0). */
+static void park(rd_state *s, double t)
+{
+    kh_model_ws *w = s->cw;
+    const long mc = s->mc;
+    long n_new = 0;
+    for (long k = 0; k < s->live; k++) {
+        s->list[k] = s->u0[k] < -2.0 * s->margin && w->a[k] == 0.0 && w->b[k] == 0.0 &&
+                     w->ah[k] == 0.0 && w->bh[k] == 0.0 && w->aI[k] == 0.0 && w->bI[k] == 0.0 &&
+                     w->aB[k] == 0.0 && w->bB[k] == 0.0;
+        n_new += s->list[k];
+    }
+    /* Worth a pass over the state only for a few at once. */
+    if (n_new == 0 || n_new < s->live / 64) {
+        return;
+    }
+    /* Every parked unit's x at t, then the new ones'. */
+    const double E = decay(s, t), zeta = s->u0[s->live];
+    for (long mu = 0; mu < s->m; mu++) {
+        if (s->pk[mu]) {
+            s->xr[mu] = s->Ip[mu] + (s->xr[mu] - s->Ip[mu]) * E;
+        }
+    }
+    s->t_ref = t;
+    const int bs = s->bs, nseg = s->nz ? 4 : 3;
+    const size_t bb = (size_t)(bs * bs);
+    long j = 0;
+    for (long k = 0; k < mc; k++) {
+        if (k < s->live && s->list[k]) {
+            const long mu = s->row[k];
+            s->pk[mu] = 1;
+            s->Ip[mu] = w->I[k];
+            s->xr[mu] = s->u0[k] - zeta - 1.0;
+            s->af[mu] = s->u0[mc + k]; /* its row, frozen while it is parked */
+            s->bf[mu] = s->u0[2 * mc + k];
+            continue;
+        }
+        s->row[j] = s->row[k];
+        memmove(s->jac + (size_t)j * bb, s->jac + (size_t)k * bb, bb * sizeof(double));
+        s->act[j] = s->act[k];
+        if (s->nsw) {
+            s->sig0[j] = s->sig0[k];
+        }
+        for (int g = 0; g < nseg; g++) { /* the segments move down as they shrink */
+            s->us[g * mc + j] = s->u0[g * mc + k];
+            s->fs[g * mc + j] = s->f0[g * mc + k];
+        }
+        j++;
+    }
+    const long mc_new = j;
+    for (int g = 0; g < nseg; g++) {
+        memcpy(s->u0 + g * mc_new, s->us + g * mc, (size_t)mc_new * sizeof(double));
+        memcpy(s->f0 + g * mc_new, s->fs + g * mc, (size_t)mc_new * sizeof(double));
+    }
+    s->npark += n_new;
+    s->live -= n_new;
+    s->mc = mc_new;
+    s->nu = 3 * mc_new + (s->nz ? mc_new : 0);
+    s->cw->m = mc_new;
+}
+
+/* 1 when a parked unit is at or above 0 at the end of the trial step of dt
+ * from t (the step is then taken again with it live). */
+static int parked_crossed(const rd_state *s, double t, double dt)
+{
+    if (s->npark == 0) {
+        return 0;
+    }
+    const double E = decay(s, t + dt), zeta = s->u1[s->live];
+    for (long mu = 0; mu < s->m; mu++) {
+        if (s->pk[mu] && !(parked_h(s, mu, E, zeta) < 0.0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The stepper's f and J at u0, with the units parked and brought back as
+ * the state at t asks. */
+static int start_step(rd_state *s, double t)
+{
+    if (s->park_ok) {
+        unpark(s, t, s->h, 0);
+    }
+    if (at_start(s) != 0) {
+        return 1;
+    }
+    if (s->park_ok && s->margin == 0.0) {
+        double big = 0.0;
+        for (long k = 0; k < s->live; k++) {
+            big = fmax(big, fabs(s->cw->I[k]));
+        }
+        s->margin = big > 0.0 ? RD_PARK_MARGIN * big : HUGE_VAL;
+    }
+    if (s->park_ok && s->margin < HUGE_VAL) {
+        park(s, t);
+    }
+    return 0;
+}
+
 /* One accepted step from (*t, u0) towards t1. */
 static int rd_step(rd_state *s, double *t, double t1)
 {
-    if (!s->have_f0 && at_start(s) != 0) {
+    if (!s->have_f0 && start_step(s, *t) != 0) {
         return diverged(*t);
     }
     double dt = s->h;
@@ -603,8 +965,8 @@ static int rd_step(rd_state *s, double *t, double t1)
             }
             continue;
         }
-        double err = error_norm(s);
-        if (!(err <= 1.0) && !try_units(s, dt, &err)) {
+        double err = error_norm(s, *t, dt);
+        if (!(err <= 1.0) && !try_units(s, *t, dt, &err)) {
             s->failed++;
             dt *= isfinite(err) ? fmax(0.2, 0.9 * pow(err, -1.0 / 3.0)) : 0.2;
             rejected = 1;
@@ -615,6 +977,19 @@ static int rd_step(rd_state *s, double *t, double t1)
                                 *t);
             }
             continue;
+        }
+        if (parked_crossed(s, *t, dt)) {
+            /* Again, with the units that would have crossed live. */
+            s->failed++;
+            rejected = 1;
+            unpark_crossed(s, *t, dt);
+            if (at_start(s) != 0) {
+                return diverged(*t);
+            }
+            continue;
+        }
+        if (s->park_ok) {
+            s->zslope = (s->u1[s->live] - s->u0[s->live]) / dt;
         }
         memcpy(s->u0, s->u1, (size_t)s->nu * sizeof(double));
         s->have_f0 = 0;
@@ -629,33 +1004,43 @@ static int rd_step(rd_state *s, double *t, double t1)
     }
 }
 
-/* The basis of this presentation: W0 = the W in y, alpha = 1, beta = 0. */
+/* The basis of this presentation: W0 = the W in y, alpha = 1, beta = 0,
+ * every unit live. */
 static void capture(rd_state *s, const double *y)
 {
     const long m = s->m;
     kh_moments_capture(&s->mo, y + m, s->ws->v);
+    s->cw->v = s->ws->v;
     for (long mu = 0; mu < m; mu++) {
-        s->u0[m + mu] = 1.0;
-        s->u0[2 * m + mu] = 0.0;
+        s->af[mu] = 1.0;
+        s->bf[mu] = 0.0;
+        s->pk[mu] = 0;
     }
+    s->npark = 0;
+    s->zeta = -1.0;
+    s->zslope = 0.0;
+    s->margin = 0.0;
     s->captured = 1;
     s->moved = 0;
-    s->have_f0 = 0;
 }
 
 static int rd_apply(void *vs, double *t, double t1, double y[])
 {
     rd_state *s = vs;
     const long m = s->m, mn = s->m * s->n;
+    int repack = 0;
     if (!s->captured) {
         capture(s, y);
+        repack = 1;
     }
-    /* h and z as the run holds them (it may have set h). */
-    if (memcmp(s->u0, y, (size_t)m * sizeof(double)) != 0 ||
-        memcmp(s->u0 + 3 * m, y + m + mn, (size_t)s->nz * sizeof(double)) != 0) {
-        memcpy(s->u0, y, (size_t)m * sizeof(double));
-        memcpy(s->u0 + 3 * m, y + m + mn, (size_t)s->nz * sizeof(double));
-        s->have_f0 = 0;
+    /* h and z as the run holds them (it may have set h): every unit live. */
+    if (repack || memcmp(s->hf, y, (size_t)m * sizeof(double)) != 0 ||
+        memcmp(s->zf, y + m + mn, (size_t)s->nz * sizeof(double)) != 0) {
+        memcpy(s->hf, y, (size_t)m * sizeof(double));
+        memcpy(s->zf, y + m + mn, (size_t)s->nz * sizeof(double));
+        memset(s->pk, 0, (size_t)m);
+        s->npark = 0;
+        pack(s, *t);
     }
     int status = KH_OK;
     while (*t < t1) {
@@ -666,8 +1051,9 @@ static int rd_apply(void *vs, double *t, double t1, double y[])
         s->steps++;
         s->steps_since_reset++;
     }
-    memcpy(y, s->u0, (size_t)m * sizeof(double));
-    memcpy(y + m + mn, s->u0 + 3 * m, (size_t)s->nz * sizeof(double));
+    unpack(s, *t);
+    memcpy(y, s->hf, (size_t)m * sizeof(double));
+    memcpy(y + m + mn, s->zf, (size_t)s->nz * sizeof(double));
     return status;
 }
 
@@ -679,12 +1065,13 @@ static void rd_sync(void *vs, double y[])
     if (!s->captured || !s->moved) {
         return;
     }
-    kh_moments_form(y + s->m, s->ws->v, s->m, s->n, s->u0 + s->m, s->u0 + 2 * s->m);
+    kh_moments_form(y + s->m, s->ws->v, s->m, s->n, s->af, s->bf);
     s->captured = 0;
 }
 
-/* The record's observation from the moments at u0; -1 before the first
- * step of a presentation (y's W is current: the model observes it). */
+/* The record's observation from the moments of the full state (apply left
+ * it at its end); -1 before the first step of a presentation (y's W is
+ * current: the model observes it). */
 static int rd_observe(void *vs, const double y[], kh_obs *o)
 {
     rd_state *s = vs;
@@ -693,7 +1080,7 @@ static int rd_observe(void *vs, const double y[], kh_obs *o)
     }
     const long m = s->m;
     kh_model_ws *w = s->ws;
-    kh_moments_eval(&s->mo, s->u0 + m, s->u0 + 2 * m, w->I, w->B, w->vv);
+    kh_moments_eval(&s->mo, s->af, s->bf, w->I, w->B, w->vv);
     if (kh_net_not_finite(w, y, y + m + m * s->n, s->nz)) {
         return 1;
     }

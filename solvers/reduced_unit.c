@@ -26,7 +26,7 @@ static int rhs(kh_unit_step *u, double s, const double *x, double *dx, unsigned 
     if (!(x[1] > 0.0)) {
         return 1; /* alpha = exp(-int b / tau_L) > 0 */
     }
-    kh_moments_eval_row(u->mo, u->mu, x[1], x[2], &view->I[0], &view->B[0], NULL);
+    kh_moments_eval_row(u->mo, u->row, x[1], x[2], &view->I[0], &view->B[0], NULL);
     const double I = view->I[0], B = view->B[0];
     if (!isfinite(I) || !isfinite(B) || !isfinite(x[0]) || (u->bs == 4 && !isfinite(x[3]))) {
         return 1;
@@ -96,7 +96,7 @@ static int bs3(kh_unit_step *u, double s, double h, const double *x, const doubl
 static double trial_err(const kh_unit_step *u, const double *x, const trial *t, double inv_count,
                         double *err_sq)
 {
-    *err_sq = kh_unit_err_sq(u->mo, u->mu, u->bs, t->e, x, t->x1, u->atol, u->rtol, u->inv_n);
+    *err_sq = kh_unit_err_sq(u->mo, u->row, u->bs, t->e, x, t->x1, u->atol, u->rtol, u->inv_n);
     return sqrt(*err_sq * inv_count);
 }
 
@@ -128,7 +128,7 @@ static int located(const kh_unit_step *u, const double *xa, const double *ka, co
     for (int i = 0; i < u->bs; i++) {
         e[i] = (kb[i] - ka[i]) * width;
     }
-    const double esq = kh_unit_err_sq(u->mo, u->mu, u->bs, e, xa, xb, u->atol, u->rtol, u->inv_n);
+    const double esq = kh_unit_err_sq(u->mo, u->row, u->bs, e, xa, xb, u->atol, u->rtol, u->inv_n);
     return esq * inv_count <= 1e-4;
 }
 
