@@ -22,11 +22,11 @@
 /* The /solver attributes that add up over the parts of a resumed run:
  * kh_h5_write_solver's N_COUNTERS counters, its wall time, then the fast
  * rule's flops (written by kh_sim_fast). */
-#define N_COUNTERS 7
+#define N_COUNTERS 8
 #define PRIOR_WALL N_COUNTERS
 static const char *const prior_names[KH_H5_N_PRIOR] = {
-    "steps",   "failed_steps",          "rhs_evals",    "jac_evals", "switches",
-    "sliding", "unstable_fixed_points", "wall_seconds", "flops"};
+    "steps",   "failed_steps",          "rhs_evals", "jac_evals",    "switches",
+    "sliding", "unstable_fixed_points", "parked",    "wall_seconds", "flops"};
 
 typedef struct ds_spec {
     const char *name;
@@ -740,7 +740,7 @@ int kh_h5_write_solver(kh_h5 *f, const char *method, double rtol, double atol,
         return KH_ERROR(KH_EIO, "%s: cannot open /solver", f->path);
     }
     const long counters[N_COUNTERS] = {st->steps,    st->failed_steps, st->rhs_evals, st->jac_evals,
-                                       st->switches, st->sliding,      st->unstable};
+                                       st->switches, st->sliding,      st->unstable,  st->parked};
     int s = kh_h5i_attr_string(g, "method", method);
     if (s == KH_OK) {
         s = kh_h5i_attr_double(g, "rtol", rtol);

@@ -64,7 +64,7 @@ int kh_h5_set_attr(kh_h5 *f, const char *group, const char *name, double x, cons
 int kh_h5_get_attr(kh_h5 *f, const char *obj, const char *name, double *x);
 
 /* How many /solver attributes add up over the parts of a resumed run. */
-#define KH_H5_N_PRIOR 9
+#define KH_H5_N_PRIOR 10
 
 /* /solver attribute `name` ("steps", ..., "wall_seconds", "flops") as the file held
  * it when kh_h5_open_append opened it: the earlier parts of a resumed run;

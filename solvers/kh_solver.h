@@ -24,6 +24,7 @@ typedef struct kh_solver_stats {
     long switches;     /* located switches of the right-hand side */
     long sliding;      /* switching functions set aside as sliding (Zeno) */
     long unstable;     /* quasi_static: presentations whose fixed point of h was unstable */
+    long parked;       /* reduced: units parked, summed over the accepted steps */
 } kh_solver_stats;
 
 /* What a solver is and what it needs of the model (kh_solver_type.caps). */

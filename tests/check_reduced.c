@@ -356,9 +356,18 @@ START_TEST(test_many_crossings)
     ck_assert_int_lt(rl.stats.rhs_evals, rp.stats.rhs_evals);
     /* the crossings were taken unit by unit */
     ck_assert_msg(rl.stats.switches > 500, "%ld switches located", rl.stats.switches);
+    /* ... and most units spent most steps parked, which the agreement above
+     * covers: on average over the steps, more than a third of the units */
+    ck_assert_msg(rt.stats.parked > rt.stats.steps * 200 / 3, "%ld unit-steps parked in %ld steps",
+                  rt.stats.parked, rt.stats.steps);
+    double parked = 0.0;
+    ck_assert_int_eq(kh_h5_read_attr_double(tight, "/solver", "parked", &parked), KH_OK);
+    ck_assert_double_eq(parked, (double)rt.stats.parked);
     printf("check_reduced: %ld crossings; W against dopri5 at rtol 1e-10: reduced %.2g (rtol "
-           "1e-9), %.2g (1e-6), dopri5 %.2g (1e-6); %ld switches located at rtol 1e-6\n",
-           crossings, e_tight, e_loose, e_peer, rl.stats.switches);
+           "1e-9), %.2g (1e-6), dopri5 %.2g (1e-6); %ld switches located at rtol 1e-6; %.0f %% "
+           "of the unit-steps parked\n",
+           crossings, e_tight, e_loose, e_peer, rl.stats.switches,
+           100.0 * (double)rt.stats.parked / (200.0 * (double)rt.stats.steps));
     remove(ref);
     remove(tight);
     remove(loose);
