@@ -45,15 +45,16 @@
  * Its h is x(t) + zeta(t) + 1, with tau dx/dt = I - x (closed form) and one
  * shared tau dzeta/dt = -1 - w_inh S - zeta, zeta(0) = -1 (a phantom unit
  * of the stepper with I = -1: it stays below -1, so never active). Such a
- * unit, more than 2 margins below 0, leaves the stepper: the stepper's
- * state holds the live units and the phantom only (compact, in index order),
- * and a parked unit costs a few operations a step (its share of the error,
- * from zeta's; the check that it stays below 0). It comes back a margin
- * below 0 (foreseen from its slope), and a step at whose end a parked unit
- * is above 0 is taken again with it live. The margin is 1e-4 of the largest
- * |I| at the presentation's first evaluation (a smaller one parks more units
- * but takes more steps again). Rules with a state after W
- * (bcm's theta) park nothing.
+ * unit, more than 2 margins below 0 and not rising back within two steps at
+ * its slope, leaves the stepper: the stepper's state holds the live units
+ * and the phantom only (compact, in index order), and a parked unit costs a
+ * few operations a step (its share of the error, zeta's error against its h
+ * at the step's start; the check that it stays below 0). It comes back
+ * within a margin of 0, or when its slope would bring it there within two
+ * steps, and a step at whose end a parked unit is at or above 0 is taken
+ * again with it live. The margin is 1e-5 of the largest |I| at the
+ * presentation's first evaluation. Rules with a state after W (bcm's theta)
+ * park nothing.
  *
  * W is formed only when the run asks for it (sync: at snapshots and at a
  * presentation's end), and only for the rows that moved; the record's rows
@@ -94,7 +95,10 @@ typedef struct rd_state {
     int park_ok;               /* the rule can park (no state after W) */
     unsigned char *pk;         /* [m] parked */
     long npark;                /* parked units */
-    double *xr, *Ip;           /* [m] a parked unit's x at t_ref and its I */
+    double *Ip;                /* [m] a parked unit's I */
+    long *plist;               /* [npark] the parked units, */
+    double *pI, *px;           /* their I and x at t_ref, */
+    double pw;                 /* and the sum of their error weights at the step's start */
     double t_ref, zeta;        /* zeta at the time of the full state */
     double margin;             /* parking's margin below h = 0 (0: not yet set) */
     double zslope;             /* dzeta/dt over the last step */
@@ -131,9 +135,9 @@ typedef struct rd_state {
 } rd_state;
 
 /* Parking's margin, as a fraction of the largest |I| (on the benchmark
- * study, four digits: 1e-5 to 1e-2 took 1.18, 1.04, 1.05, 1.16, 1.35, 1.50 s;
- * without parking 3.9 s). */
-#define RD_PARK_MARGIN 1e-4
+ * study, four digits, 1 thread: 1e-8, 1e-6, 1e-5, 1e-4, 1e-3 and 1e-2 took
+ * 0.57, 0.63, 0.59, 0.72, 1.13 and 1.33 s; without parking 3.93 s). */
+#define RD_PARK_MARGIN 1e-5
 
 static const char *const names[] = {"reduced", NULL};
 
@@ -149,13 +153,15 @@ static void rd_free(void *vs)
         kh_net_release(s->cw);
         free(s->cw);
     }
-    double **arrays[] = {&s->u0,   &s->u1,   &s->us,  &s->f0, &s->fs,  &s->K[0], &s->K[1], &s->K[2],
-                         &s->K[3], &s->r,    &s->jac, &s->A,  &s->act, &s->uvec, &s->sw,   &s->xloc,
-                         &s->eloc, &s->uerr, &s->xr,  &s->Ip, &s->hf,  &s->af,   &s->bf,   &s->zf};
+    double **arrays[] = {&s->u0,   &s->u1,   &s->us,   &s->f0,   &s->fs, &s->K[0], &s->K[1],
+                         &s->K[2], &s->K[3], &s->r,    &s->jac,  &s->A,  &s->act,  &s->uvec,
+                         &s->sw,   &s->xloc, &s->eloc, &s->uerr, &s->pI, &s->Ip,   &s->hf,
+                         &s->af,   &s->bf,   &s->zf,   &s->px};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         free(*arrays[i]);
     }
     free(s->row);
+    free(s->plist);
     free(s->pk);
     free(s->sig0);
     free(s->crossed);
@@ -232,11 +238,12 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     ok = ok && (s->jac = calloc(blk, sizeof(double))) && (s->A = calloc(blk, sizeof(double))) &&
          (s->uerr = calloc((size_t)cap, sizeof(double)));
-    double **full[] = {&s->xr, &s->Ip, &s->hf, &s->af, &s->bf, &s->zf};
+    double **full[] = {&s->pI, &s->px, &s->Ip, &s->hf, &s->af, &s->bf, &s->zf};
     for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
         ok = ok && (*full[i] = calloc((size_t)m + 1, sizeof(double)));
     }
     ok = ok && (s->row = calloc((size_t)cap, sizeof(long))) && (s->pk = calloc((size_t)m, 1)) &&
+         (s->plist = calloc((size_t)m, sizeof(long))) &&
          (s->list = calloc((size_t)cap, sizeof(long)));
     const size_t um = (size_t)cap;
     s->nsw =
@@ -465,36 +472,23 @@ static double decay(const rd_state *s, double t)
     return exp(-(t - s->t_ref) / s->p->tau);
 }
 
-/* A parked unit's h at the time of E = decay() and zeta. */
-static double parked_h(const rd_state *s, long mu, double E, double zeta)
+/* The h of parked unit j (of plist) at the time of E = decay() and zeta. */
+static double parked_h(const rd_state *s, long j, double E, double zeta)
 {
-    return s->Ip[mu] + (s->xr[mu] - s->Ip[mu]) * E + zeta + 1.0;
+    return s->pI[j] + (s->px[j] - s->pI[j]) * E + zeta + 1.0;
 }
 
-/* The parked units' share of the error of a step of dt from t: zeta's
- * error is each one's error in h. */
-static double parked_err(const rd_state *s, double t, double dt)
+/* The parked units' share of the error of a step: zeta's error is each
+ * one's error in h, weighed against its h at the step's start (pw). */
+static double parked_err(const rd_state *s)
 {
-    if (s->npark == 0) {
-        return 0.0;
-    }
-    const long ph = s->live; /* the phantom */
-    const double ez = s->K[3][ph], z0 = s->u0[ph], z1 = s->u1[ph];
-    const double E0 = decay(s, t), E1 = decay(s, t + dt);
-    double sum = 0.0;
-    for (long mu = 0; mu < s->m; mu++) {
-        if (s->pk[mu]) {
-            const double h0 = parked_h(s, mu, E0, z0), h1 = parked_h(s, mu, E1, z1);
-            const double sc = s->p->atol + s->p->rtol * fmax(fabs(h0), fabs(h1));
-            sum += (ez / sc) * (ez / sc);
-        }
-    }
-    return sum;
+    const double ez = s->K[3][s->live]; /* the phantom's */
+    return s->npark ? ez * ez * s->pw : 0.0;
 }
 
-/* The RMS error of a step of dt from t (error K4), see the header
- * comment; each unit's share into uerr, the parked units' into perr. */
-static double error_norm(rd_state *s, double t, double dt)
+/* The RMS error of a step (error K4), see the header comment; each unit's
+ * share into uerr, the parked units' into perr. */
+static double error_norm(rd_state *s)
 {
     double sum = 0.0;
     for (long mu = 0; mu < s->live; mu++) {
@@ -504,7 +498,7 @@ static double error_norm(rd_state *s, double t, double dt)
     for (long mu = s->live; mu < s->mc; mu++) {
         s->uerr[mu] = 0.0; /* the phantom: counted through the parked units */
     }
-    s->perr = parked_err(s, t, dt);
+    s->perr = parked_err(s);
     return sqrt((sum + s->perr) / n_components(s));
 }
 
@@ -665,7 +659,7 @@ static int integrate_units(rd_state *s, long nc, double dt)
  * units integrated alone (the header comment). 1 when the step is accepted
  * (u1 then holds their states, *err the step's error), else 0 with *err the
  * error that failed. */
-static int try_units(rd_state *s, double t, double dt, double *err)
+static int try_units(rd_state *s, double dt, double *err)
 {
     const long mc = s->mc;
     const long nc = s->nsw ? crossing_units(s) : 0;
@@ -699,14 +693,7 @@ static int try_units(rd_state *s, double t, double dt, double *err)
             const double sc = s->p->atol + s->p->rtol * fmax(fabs(s->u0[mu]), fabs(s->u1[mu]));
             sum += (eh / sc) * (eh / sc);
         }
-        /* ... the parked units' h through zeta as well */
-        const double E = decay(s, t), zeta = s->u0[s->live];
-        for (long mu = 0; mu < s->m && s->npark; mu++) {
-            if (s->pk[mu]) {
-                const double sc = s->p->atol + s->p->rtol * fabs(parked_h(s, mu, E, zeta));
-                sum += (eh / sc) * (eh / sc);
-            }
-        }
+        sum += eh * eh * s->pw; /* ... and the parked units' h, through zeta */
     }
     *err = sqrt(sum / N);
     if (!(*err <= 1.0)) {
@@ -743,13 +730,9 @@ static void unpack(rd_state *s, double t)
     if (s->park_ok) {
         s->zeta = s->u0[s->live];
     }
-    if (s->npark) {
-        const double E = decay(s, t);
-        for (long mu = 0; mu < s->m; mu++) {
-            if (s->pk[mu]) {
-                s->hf[mu] = parked_h(s, mu, E, s->zeta);
-            }
-        }
+    const double E = decay(s, t);
+    for (long j = 0; j < s->npark; j++) {
+        s->hf[s->plist[j]] = parked_h(s, j, E, s->zeta);
     }
 }
 
@@ -757,14 +740,17 @@ static void unpack(rd_state *s, double t)
  * x taken at t: t_ref = t). f and J are to be evaluated again. */
 static void pack(rd_state *s, double t)
 {
-    long k = 0;
+    long k = 0, j = 0;
     for (long mu = 0; mu < s->m; mu++) {
         if (!s->pk[mu]) {
             s->row[k++] = mu;
         } else {
-            s->xr[mu] = s->hf[mu] - s->zeta - 1.0;
+            s->plist[j] = mu;
+            s->pI[j] = s->Ip[mu];
+            s->px[j++] = s->hf[mu] - s->zeta - 1.0;
         }
     }
+    s->npark = j;
     s->t_ref = t;
     s->live = k;
     s->mc = k + s->park_ok;
@@ -789,40 +775,86 @@ static void pack(rd_state *s, double t)
     s->have_f0 = 0;
 }
 
-/* 1 when parked unit mu, at h with zeta, is (or at its slope over the next
- * two steps of dt will be) above -margin. */
-static int comes_back(const rd_state *s, long mu, double h, double zeta, double dt)
+/* 1 when a unit at h, rising at `slope`, is (or over the next two steps of
+ * dt will be) above -margin. */
+static int comes_back(const rd_state *s, double h, double slope, double dt)
 {
-    const double slope = (s->Ip[mu] - (h - zeta - 1.0)) / s->p->tau + s->zslope;
-    return h + 2.0 * dt * fmax(slope, 0.0) > -s->margin;
+    return h + 2.0 * dt * (slope > 0.0 ? slope : 0.0) > -s->margin;
+}
+
+enum { PASS_WEIGHTS, PASS_COME_BACK, PASS_ALL };
+
+/* One pass over the parked units at t (u0): each one's x rebased to t
+ * (t_ref = t), the sum of the error weights 1 / (atol + rtol |h|)^2 of those
+ * that stay into pw, and (with PASS_COME_BACK) those that comes_back, or
+ * (PASS_ALL) every one, taken out of the parked list with their h in hf.
+ * The number taken out. */
+static long parked_pass(rd_state *s, double t, double dt, int mode)
+{
+    const double E = decay(s, t), c = s->u0[s->live] + 1.0; /* h = x + c */
+    const double atol = s->p->atol, rtol = s->p->rtol, inv_tau = 1.0 / s->p->tau;
+    const double zs = s->zslope;
+    double pw[2] = {0.0, 0.0}; /* two lanes, so that the divisions overlap */
+    long keep = 0, back = 0;
+    for (long j = 0; j < s->npark; j++) {
+        const double I = s->pI[j], x = I + (s->px[j] - I) * E, h = x + c;
+        if (mode == PASS_ALL ||
+            (mode == PASS_COME_BACK && comes_back(s, h, (I - x) * inv_tau + zs, dt))) {
+            const long mu = s->plist[j];
+            s->pk[mu] = 0;
+            s->hf[mu] = h;
+            back++;
+            continue;
+        }
+        const double sc = atol + rtol * fabs(h);
+        pw[keep & 1] += 1.0 / (sc * sc);
+        s->plist[keep] = s->plist[j];
+        s->pI[keep] = I;
+        s->px[keep++] = x;
+    }
+    s->npark = keep;
+    s->t_ref = t;
+    s->pw = pw[0] + pw[1];
+    return back;
 }
 
 /* Brings back the parked units that comes_back at t (u0), or every one
- * (all). The number. */
-static long unpark(rd_state *s, double t, double dt, int all)
+ * (all): the stepper's units again, from the live ones' state in u0 and
+ * theirs (the others stay parked as they are). */
+static void unpark(rd_state *s, double t, double dt, int all)
 {
-    if (s->npark == 0) {
-        return 0;
+    if (s->npark == 0 || parked_pass(s, t, dt, all ? PASS_ALL : PASS_COME_BACK) == 0) {
+        return;
     }
-    const double E = decay(s, t), zeta = s->u0[s->live];
-    long back = 0;
+    const long mc = s->mc;
+    for (long k = 0; k < s->live; k++) {
+        const long mu = s->row[k];
+        s->hf[mu] = s->u0[k];
+        s->af[mu] = s->u0[mc + k];
+        s->bf[mu] = s->u0[2 * mc + k];
+    }
+    s->zeta = s->u0[s->live];
+    long k = 0;
     for (long mu = 0; mu < s->m; mu++) {
-        if (s->pk[mu] && (all || comes_back(s, mu, parked_h(s, mu, E, zeta), zeta, dt))) {
-            back++;
+        if (!s->pk[mu]) {
+            s->row[k++] = mu;
         }
     }
-    if (back == 0) {
-        return 0;
+    s->live = k;
+    s->mc = k + 1; /* parking is on: the phantom */
+    s->nu = 3 * s->mc;
+    s->cw->m = s->mc;
+    for (k = 0; k < s->live; k++) {
+        const long mu = s->row[k];
+        s->u0[k] = s->hf[mu];
+        s->u0[s->mc + k] = s->af[mu];
+        s->u0[2 * s->mc + k] = s->bf[mu];
     }
-    unpack(s, t);
-    for (long mu = 0; mu < s->m; mu++) {
-        if (s->pk[mu] && (all || comes_back(s, mu, s->hf[mu], zeta, dt))) {
-            s->pk[mu] = 0;
-            s->npark--;
-        }
-    }
-    pack(s, t);
-    return back;
+    s->row[s->live] = -1;
+    s->u0[s->live] = s->zeta;
+    s->u0[s->mc + s->live] = 1.0;
+    s->u0[2 * s->mc + s->live] = 0.0;
+    s->have_f0 = 0;
 }
 
 /* After a trial step of dt from t at whose end a parked unit is at or above
@@ -830,14 +862,14 @@ static long unpark(rd_state *s, double t, double dt, int all)
 static void unpark_crossed(rd_state *s, double t, double dt)
 {
     const double E = decay(s, t + dt), zeta = s->u1[s->live];
-    unpack(s, t); /* from u0: the state at t */
-    for (long mu = 0; mu < s->m; mu++) {
-        if (s->pk[mu] && !(parked_h(s, mu, E, zeta) < -s->margin)) {
-            s->pk[mu] = 0;
-            s->npark--;
+    for (long j = 0; j < s->npark; j++) {
+        if (!(parked_h(s, j, E, zeta) < -s->margin)) {
+            s->pk[s->plist[j]] = 0;
         }
     }
+    unpack(s, t); /* from u0: the state at t */
     pack(s, t);
+    parked_pass(s, t, s->h, PASS_WEIGHTS);
 }
 
 /* Parks the live units more than 2 margins below 0 whose rows are frozen
@@ -850,9 +882,11 @@ static void park(rd_state *s, double t)
     const long mc = s->mc;
     long n_new = 0;
     for (long k = 0; k < s->live; k++) {
-        s->list[k] = s->u0[k] < -2.0 * s->margin && w->a[k] == 0.0 && w->b[k] == 0.0 &&
-                     w->ah[k] == 0.0 && w->bh[k] == 0.0 && w->aI[k] == 0.0 && w->bI[k] == 0.0 &&
-                     w->aB[k] == 0.0 && w->bB[k] == 0.0;
+        /* (not one that would come back at once: h at its slope f0) */
+        s->list[k] = s->u0[k] < -2.0 * s->margin &&
+                     !comes_back(s, s->u0[k] + s->margin, s->f0[k], s->h) && w->a[k] == 0.0 &&
+                     w->b[k] == 0.0 && w->ah[k] == 0.0 && w->bh[k] == 0.0 && w->aI[k] == 0.0 &&
+                     w->bI[k] == 0.0 && w->aB[k] == 0.0 && w->bB[k] == 0.0;
         n_new += s->list[k];
     }
     /* Worth a pass over the state only for a few at once. */
@@ -861,10 +895,8 @@ static void park(rd_state *s, double t)
     }
     /* Every parked unit's x at t, then the new ones'. */
     const double E = decay(s, t), zeta = s->u0[s->live];
-    for (long mu = 0; mu < s->m; mu++) {
-        if (s->pk[mu]) {
-            s->xr[mu] = s->Ip[mu] + (s->xr[mu] - s->Ip[mu]) * E;
-        }
+    for (long j = 0; j < s->npark; j++) {
+        s->px[j] = s->pI[j] + (s->px[j] - s->pI[j]) * E;
     }
     s->t_ref = t;
     const int bs = s->bs, nseg = s->nz ? 4 : 3;
@@ -875,7 +907,9 @@ static void park(rd_state *s, double t)
             const long mu = s->row[k];
             s->pk[mu] = 1;
             s->Ip[mu] = w->I[k];
-            s->xr[mu] = s->u0[k] - zeta - 1.0;
+            s->plist[s->npark] = mu;
+            s->pI[s->npark] = w->I[k];
+            s->px[s->npark++] = s->u0[k] - zeta - 1.0;
             s->af[mu] = s->u0[mc + k]; /* its row, frozen while it is parked */
             s->bf[mu] = s->u0[2 * mc + k];
             continue;
@@ -897,11 +931,11 @@ static void park(rd_state *s, double t)
         memcpy(s->u0 + g * mc_new, s->us + g * mc, (size_t)mc_new * sizeof(double));
         memcpy(s->f0 + g * mc_new, s->fs + g * mc, (size_t)mc_new * sizeof(double));
     }
-    s->npark += n_new;
     s->live -= n_new;
     s->mc = mc_new;
     s->nu = 3 * mc_new + (s->nz ? mc_new : 0);
     s->cw->m = mc_new;
+    parked_pass(s, t, s->h, PASS_WEIGHTS);
 }
 
 /* 1 when a parked unit is at or above 0 at the end of the trial step of dt
@@ -912,12 +946,23 @@ static int parked_crossed(const rd_state *s, double t, double dt)
         return 0;
     }
     const double E = decay(s, t + dt), zeta = s->u1[s->live];
-    for (long mu = 0; mu < s->m; mu++) {
-        if (s->pk[mu] && !(parked_h(s, mu, E, zeta) < 0.0)) {
-            return 1;
+    const double *restrict pI = s->pI, *restrict px = s->px;
+    const long np = s->npark;
+    /* the highest x at the end (h without the common zeta + 1), four lanes */
+    double top[4] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
+    long j = 0;
+    for (; j + 4 <= np; j += 4) {
+        for (int l = 0; l < 4; l++) {
+            const double x = pI[j + l] + (px[j + l] - pI[j + l]) * E;
+            top[l] = x > top[l] ? x : top[l];
         }
     }
-    return 0;
+    for (; j < np; j++) {
+        const double x = pI[j] + (px[j] - pI[j]) * E;
+        top[0] = x > top[0] ? x : top[0];
+    }
+    const double x = fmax(fmax(top[0], top[1]), fmax(top[2], top[3]));
+    return !(x + zeta + 1.0 < 0.0);
 }
 
 /* The stepper's f and J at u0, with the units parked and brought back as
@@ -966,8 +1011,8 @@ static int rd_step(rd_state *s, double *t, double t1)
             }
             continue;
         }
-        double err = error_norm(s, *t, dt);
-        if (!(err <= 1.0) && !try_units(s, *t, dt, &err)) {
+        double err = error_norm(s);
+        if (!(err <= 1.0) && !try_units(s, dt, &err)) {
             s->failed++;
             dt *= isfinite(err) ? fmax(0.2, 0.9 * pow(err, -1.0 / 3.0)) : 0.2;
             rejected = 1;
