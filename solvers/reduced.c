@@ -714,8 +714,8 @@ static int try_units(rd_state *s, double dt, double *err)
 
 /* ---- parking (the header comment) ---- */
 
-/* The full state at t from the stepper's u0 and the parked units. */
-static void unpack(rd_state *s, double t)
+/* The live units' state (u0) into the full arrays, and zeta. */
+static void live_to_full(rd_state *s)
 {
     const long mc = s->mc;
     for (long k = 0; k < s->live; k++) {
@@ -730,28 +730,19 @@ static void unpack(rd_state *s, double t)
     if (s->park_ok) {
         s->zeta = s->u0[s->live];
     }
-    const double E = decay(s, t);
-    for (long j = 0; j < s->npark; j++) {
-        s->hf[s->plist[j]] = parked_h(s, j, E, s->zeta);
-    }
 }
 
-/* The stepper's units and u0 from the full state at t (every parked unit's
- * x taken at t: t_ref = t). f and J are to be evaluated again. */
-static void pack(rd_state *s, double t)
+/* The stepper's units (every unit not parked, in index order, then the
+ * phantom) and their u0 from the full arrays. f and J are to be evaluated
+ * again. */
+static void stepper_from_full(rd_state *s)
 {
-    long k = 0, j = 0;
+    long k = 0;
     for (long mu = 0; mu < s->m; mu++) {
         if (!s->pk[mu]) {
             s->row[k++] = mu;
-        } else {
-            s->plist[j] = mu;
-            s->pI[j] = s->Ip[mu];
-            s->px[j++] = s->hf[mu] - s->zeta - 1.0;
         }
     }
-    s->npark = j;
-    s->t_ref = t;
     s->live = k;
     s->mc = k + s->park_ok;
     s->nu = 3 * s->mc + (s->nz ? s->mc : 0);
@@ -773,6 +764,33 @@ static void pack(rd_state *s, double t)
         s->u0[2 * mc + s->live] = 0.0;
     }
     s->have_f0 = 0;
+}
+
+/* The full state at t from the stepper's u0 and the parked units. */
+static void unpack(rd_state *s, double t)
+{
+    live_to_full(s);
+    const double E = decay(s, t);
+    for (long j = 0; j < s->npark; j++) {
+        s->hf[s->plist[j]] = parked_h(s, j, E, s->zeta);
+    }
+}
+
+/* The parked list from the flags and the stepper from the full state at t
+ * (every parked unit's x taken at t: t_ref = t). */
+static void pack(rd_state *s, double t)
+{
+    long j = 0;
+    for (long mu = 0; mu < s->m; mu++) {
+        if (s->pk[mu]) {
+            s->plist[j] = mu;
+            s->pI[j] = s->Ip[mu];
+            s->px[j++] = s->hf[mu] - s->zeta - 1.0;
+        }
+    }
+    s->npark = j;
+    s->t_ref = t;
+    stepper_from_full(s);
 }
 
 /* 1 when a unit at h, rising at `slope`, is (or over the next two steps of
@@ -826,35 +844,8 @@ static void unpark(rd_state *s, double t, double dt, int all)
     if (s->npark == 0 || parked_pass(s, t, dt, all ? PASS_ALL : PASS_COME_BACK) == 0) {
         return;
     }
-    const long mc = s->mc;
-    for (long k = 0; k < s->live; k++) {
-        const long mu = s->row[k];
-        s->hf[mu] = s->u0[k];
-        s->af[mu] = s->u0[mc + k];
-        s->bf[mu] = s->u0[2 * mc + k];
-    }
-    s->zeta = s->u0[s->live];
-    long k = 0;
-    for (long mu = 0; mu < s->m; mu++) {
-        if (!s->pk[mu]) {
-            s->row[k++] = mu;
-        }
-    }
-    s->live = k;
-    s->mc = k + 1; /* parking is on: the phantom */
-    s->nu = 3 * s->mc;
-    s->cw->m = s->mc;
-    for (k = 0; k < s->live; k++) {
-        const long mu = s->row[k];
-        s->u0[k] = s->hf[mu];
-        s->u0[s->mc + k] = s->af[mu];
-        s->u0[2 * s->mc + k] = s->bf[mu];
-    }
-    s->row[s->live] = -1;
-    s->u0[s->live] = s->zeta;
-    s->u0[s->mc + s->live] = 1.0;
-    s->u0[2 * s->mc + s->live] = 0.0;
-    s->have_f0 = 0;
+    live_to_full(s);
+    stepper_from_full(s);
 }
 
 /* After a trial step of dt from t at whose end a parked unit is at or above
