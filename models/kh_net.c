@@ -141,7 +141,6 @@ int kh_net_not_finite(const kh_model_ws *w, const double *h, const double *z, lo
     return 0;
 }
 
-/* The size of the state after W. */
 /* The values of the state after W in w: the rule's, or, where it has one
  * a unit, one for each of w's units (a workspace may hold some units). */
 static long n_extra(const kh_model_ws *w)

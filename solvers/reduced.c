@@ -95,7 +95,6 @@ typedef struct rd_state {
     int park_ok;               /* the rule can park (no state after W) */
     unsigned char *pk;         /* [m] parked */
     long npark;                /* parked units */
-    double *Ip;                /* [m] a parked unit's I */
     long *plist;               /* [npark] the parked units, */
     double *pI, *px;           /* their I and x at t_ref, */
     double pw;                 /* and the sum of their error weights at the step's start */
@@ -153,10 +152,9 @@ static void rd_free(void *vs)
         kh_net_release(s->cw);
         free(s->cw);
     }
-    double **arrays[] = {&s->u0,   &s->u1,   &s->us,   &s->f0,   &s->fs, &s->K[0], &s->K[1],
-                         &s->K[2], &s->K[3], &s->r,    &s->jac,  &s->A,  &s->act,  &s->uvec,
-                         &s->sw,   &s->xloc, &s->eloc, &s->uerr, &s->pI, &s->Ip,   &s->hf,
-                         &s->af,   &s->bf,   &s->zf,   &s->px};
+    double **arrays[] = {&s->u0,   &s->u1,   &s->us,  &s->f0, &s->fs,  &s->K[0], &s->K[1], &s->K[2],
+                         &s->K[3], &s->r,    &s->jac, &s->A,  &s->act, &s->uvec, &s->sw,   &s->xloc,
+                         &s->eloc, &s->uerr, &s->pI,  &s->hf, &s->af,  &s->bf,   &s->zf,   &s->px};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         free(*arrays[i]);
     }
@@ -238,7 +236,7 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     ok = ok && (s->jac = calloc(blk, sizeof(double))) && (s->A = calloc(blk, sizeof(double))) &&
          (s->uerr = calloc((size_t)cap, sizeof(double)));
-    double **full[] = {&s->pI, &s->px, &s->Ip, &s->hf, &s->af, &s->bf, &s->zf};
+    double **full[] = {&s->pI, &s->px, &s->hf, &s->af, &s->bf, &s->zf};
     for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
         ok = ok && (*full[i] = calloc((size_t)m + 1, sizeof(double)));
     }
@@ -776,23 +774,6 @@ static void unpack(rd_state *s, double t)
     }
 }
 
-/* The parked list from the flags and the stepper from the full state at t
- * (every parked unit's x taken at t: t_ref = t). */
-static void pack(rd_state *s, double t)
-{
-    long j = 0;
-    for (long mu = 0; mu < s->m; mu++) {
-        if (s->pk[mu]) {
-            s->plist[j] = mu;
-            s->pI[j] = s->Ip[mu];
-            s->px[j++] = s->hf[mu] - s->zeta - 1.0;
-        }
-    }
-    s->npark = j;
-    s->t_ref = t;
-    stepper_from_full(s);
-}
-
 /* 1 when a unit at h, rising at `slope`, is (or over the next two steps of
  * dt will be) above -margin. */
 static int comes_back(const rd_state *s, double h, double slope, double dt)
@@ -800,24 +781,27 @@ static int comes_back(const rd_state *s, double h, double slope, double dt)
     return h + 2.0 * dt * (slope > 0.0 ? slope : 0.0) > -s->margin;
 }
 
-enum { PASS_WEIGHTS, PASS_COME_BACK, PASS_ALL };
+enum { PASS_WEIGHTS, PASS_COME_BACK, PASS_CROSSED };
 
 /* One pass over the parked units at t (u0): each one's x rebased to t
  * (t_ref = t), the sum of the error weights 1 / (atol + rtol |h|)^2 of those
- * that stay into pw, and (with PASS_COME_BACK) those that comes_back, or
- * (PASS_ALL) every one, taken out of the parked list with their h in hf.
- * The number taken out. */
-static long parked_pass(rd_state *s, double t, double dt, int mode)
+ * that stay into pw, and those that PASS_COME_BACK: comes_back over the next
+ * steps of dt, or PASS_CROSSED: are at or above -margin at the end of the
+ * trial step of dt in u1, taken out of the parked list with their h at t in
+ * hf. The number taken out. */
+static inline long parked_pass(rd_state *s, double t, double dt, int mode)
 {
     const double E = decay(s, t), c = s->u0[s->live] + 1.0; /* h = x + c */
     const double atol = s->p->atol, rtol = s->p->rtol, inv_tau = 1.0 / s->p->tau;
     const double zs = s->zslope;
+    const int crossed = mode == PASS_CROSSED; /* then h at the end: x at E1, plus c1 */
+    const double E1 = crossed ? decay(s, t + dt) : 0.0, c1 = s->u1[s->live] + 1.0;
     double pw[2] = {0.0, 0.0}; /* two lanes, so that the divisions overlap */
     long keep = 0, back = 0;
     for (long j = 0; j < s->npark; j++) {
         const double I = s->pI[j], x = I + (s->px[j] - I) * E, h = x + c;
-        if (mode == PASS_ALL ||
-            (mode == PASS_COME_BACK && comes_back(s, h, (I - x) * inv_tau + zs, dt))) {
+        if ((mode == PASS_COME_BACK && comes_back(s, h, (I - x) * inv_tau + zs, dt)) ||
+            (crossed && !(I + (s->px[j] - I) * E1 + c1 < -s->margin))) {
             const long mu = s->plist[j];
             s->pk[mu] = 0;
             s->hf[mu] = h;
@@ -836,31 +820,16 @@ static long parked_pass(rd_state *s, double t, double dt, int mode)
     return back;
 }
 
-/* Brings back the parked units that comes_back at t (u0), or every one
- * (all): the stepper's units again, from the live ones' state in u0 and
+/* Brings back, at t (u0), the parked units that parked_pass takes out
+ * (mode): the stepper's units again, from the live ones' state in u0 and
  * theirs (the others stay parked as they are). */
-static void unpark(rd_state *s, double t, double dt, int all)
+static inline void unpark(rd_state *s, double t, double dt, int mode)
 {
-    if (s->npark == 0 || parked_pass(s, t, dt, all ? PASS_ALL : PASS_COME_BACK) == 0) {
+    if (s->npark == 0 || parked_pass(s, t, dt, mode) == 0) {
         return;
     }
     live_to_full(s);
     stepper_from_full(s);
-}
-
-/* After a trial step of dt from t at whose end a parked unit is at or above
- * 0: brings back, at t, every parked unit at or above -margin at the end. */
-static void unpark_crossed(rd_state *s, double t, double dt)
-{
-    const double E = decay(s, t + dt), zeta = s->u1[s->live];
-    for (long j = 0; j < s->npark; j++) {
-        if (!(parked_h(s, j, E, zeta) < -s->margin)) {
-            s->pk[s->plist[j]] = 0;
-        }
-    }
-    unpack(s, t); /* from u0: the state at t */
-    pack(s, t);
-    parked_pass(s, t, s->h, PASS_WEIGHTS);
 }
 
 /* Parks the live units more than 2 margins below 0 whose rows are frozen
@@ -884,12 +853,9 @@ static void park(rd_state *s, double t)
     if (n_new == 0 || n_new < s->live / 64) {
         return;
     }
-    /* Every parked unit's x at t, then the new ones'. */
-    const double E = decay(s, t), zeta = s->u0[s->live];
-    for (long j = 0; j < s->npark; j++) {
-        s->px[j] = s->pI[j] + (s->px[j] - s->pI[j]) * E;
-    }
-    s->t_ref = t;
+    /* Every parked unit's x at t (t_ref = t), then the new ones'. */
+    parked_pass(s, t, s->h, PASS_WEIGHTS);
+    const double zeta = s->u0[s->live];
     const int bs = s->bs, nseg = s->nz ? 4 : 3;
     const size_t bb = (size_t)(bs * bs);
     long j = 0;
@@ -897,7 +863,6 @@ static void park(rd_state *s, double t)
         if (k < s->live && s->list[k]) {
             const long mu = s->row[k];
             s->pk[mu] = 1;
-            s->Ip[mu] = w->I[k];
             s->plist[s->npark] = mu;
             s->pI[s->npark] = w->I[k];
             s->px[s->npark++] = s->u0[k] - zeta - 1.0;
@@ -961,7 +926,7 @@ static int parked_crossed(const rd_state *s, double t, double dt)
 static int start_step(rd_state *s, double t)
 {
     if (s->park_ok) {
-        unpark(s, t, s->h, 0);
+        unpark(s, t, s->h, PASS_COME_BACK);
     }
     if (at_start(s) != 0) {
         return 1;
@@ -1019,7 +984,7 @@ static int rd_step(rd_state *s, double *t, double t1)
             /* Again, with the units that would have crossed live. */
             s->failed++;
             rejected = 1;
-            unpark_crossed(s, *t, dt);
+            unpark(s, *t, dt, PASS_CROSSED);
             if (at_start(s) != 0) {
                 return diverged(*t);
             }
@@ -1078,7 +1043,8 @@ static int rd_apply(void *vs, double *t, double t1, double y[])
         memcpy(s->zf, y + m + mn, (size_t)s->nz * sizeof(double));
         memset(s->pk, 0, (size_t)m);
         s->npark = 0;
-        pack(s, *t);
+        s->t_ref = *t;
+        stepper_from_full(s);
     }
     int status = KH_OK;
     while (*t < t1) {
