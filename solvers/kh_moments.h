@@ -11,8 +11,10 @@
  *   takes;
  * - O(m) for p = 3 as well: there |w|^3 = sgn(w) w^3, and with alpha > 0 the
  *   sign of w_i = alpha v_i (rho - r_i), rho = beta / alpha, r_i = -W0_i / v_i,
- *   changes only where rho passes r_i. The capture sorts each row's r_i and
- *   keeps prefix sums of sgn(v_i) W0_i^k v_i^(3-k) in that order; an
+ *   changes only where rho passes r_i. The row's r_i are sorted, with
+ *   prefix sums of sgn(v_i) W0_i^k v_i^(3-k) in that order, at its first
+ *   evaluation with beta != 0 (before it, w = alpha W0 and the sums the
+ *   capture took at beta = 0 serve: most rows never move); an
  *   evaluation finds rho's place (from the row's last place: a step or two)
  *   and takes the signed sums as 2 prefix - total; while rho stays between
  *   the same two breakpoints it reads the sums the row's window kept;
@@ -31,21 +33,23 @@ extern "C" {
 
 typedef struct kh_moments {
     long m, n, nnz;
-    double p, p2;      /* p and p - 2 */
-    int ip, ip2;       /* p and p - 2 as integers 0..4, or -1 */
-    int poly;          /* p is 2 or 4: the polynomial moments */
-    int odd;           /* p is 3: the sorted breakpoints */
-    long *idx;         /* [n] the pixels with v_i != 0 */
-    double *vnz;       /* [n] v at them */
-    double *w0;        /* [m x nnz] W0 at them, row-major */
-    double *cz;        /* [m] sum over the pixels with v_i = 0 of |W0_i|^p */
-    double *mk;        /* [m x 5] M_0..M_p (poly) */
-    double *rs;        /* [m x nnz] (odd) each row's r_i, sorted */
-    double *pre;       /* [m x (nnz + 1) x 4] (odd) prefix sums in that order */
-    long *at;          /* [m] (odd) the place of rho at the last evaluation */
-    double *win;       /* [m x 6] (odd) its window r[at-1], r[at] and sums there */
-    double *g00, *g01; /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
-    double g11;        /* sum_i v_i^2 */
+    double p, p2;          /* p and p - 2 */
+    int ip, ip2;           /* p and p - 2 as integers 0..4, or -1 */
+    int poly;              /* p is 2 or 4: the polynomial moments */
+    int odd;               /* p is 3: the sorted breakpoints */
+    long *idx;             /* [n] the pixels with v_i != 0 */
+    double *vnz;           /* [n] v at them */
+    double *w0;            /* [m x nnz] W0 at them, row-major (not poly) */
+    double *cz;            /* [m] sum over the pixels with v_i = 0 of |W0_i|^p */
+    double *mk;            /* [m x 5] M_0..M_p (poly) */
+    double *rs;            /* [m x nnz] (odd) each row's r_i, sorted */
+    double *pre;           /* [m x (nnz + 1) x 4] (odd) prefix sums in that order */
+    long *at;              /* [m] (odd) the place of rho at the last evaluation */
+    double *win;           /* [m x 6] (odd) its window r[at-1], r[at] and sums there */
+    double *s0;            /* [m x 3] (odd) the row's sums at beta = 0 */
+    unsigned char *sorted; /* [m] (odd) rs and pre hold the row (sorted at its first move) */
+    double *g00, *g01;     /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
+    double g11;            /* sum_i v_i^2 */
 } kh_moments;
 
 /* For m rows of n inputs and order p >= 2. KH_OK or KH_ENOMEM (KH_ERROR). */
@@ -54,7 +58,9 @@ void kh_moments_release(kh_moments *mo);
 /* Takes W0 (m x n, row-major) and v (n) as the basis (borrowed only here). */
 void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
 /* I, B (and vv unless NULL) of every row at alpha, beta (length m each);
- * alpha > 0 for p = 3. Only the rows' places of rho (at, win) change in mo. */
+ * alpha > 0 for p = 3. Only the rows' sorted breakpoints and places of rho
+ * (rs, pre, sorted, at, win) change in mo, each row's by its own
+ * evaluations: rows may be evaluated by different threads. */
 void kh_moments_eval(kh_moments *mo, const double *alpha, const double *beta, double *I, double *B,
                      double *vv);
 /* The same for k rows: row rows[j] (j when rows is NULL) at alpha[j],

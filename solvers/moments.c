@@ -30,20 +30,22 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
         mo->pre = malloc((size_t)m * 4 * ((size_t)n + 1) * sizeof(double));
         mo->at = calloc((size_t)m, sizeof(long));
         mo->win = malloc((size_t)m * 6 * sizeof(double));
-        if (!mo->rs || !mo->pre || !mo->at || !mo->win) {
+        mo->s0 = malloc((size_t)m * 3 * sizeof(double));
+        mo->sorted = calloc((size_t)m, 1);
+        if (!mo->rs || !mo->pre || !mo->at || !mo->win || !mo->s0 || !mo->sorted) {
             kh_moments_release(mo);
             return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
         }
     }
     mo->idx = malloc((size_t)n * sizeof(long));
     mo->vnz = malloc((size_t)n * sizeof(double));
-    mo->w0 = mo->poly || mo->odd ? NULL : malloc(mn * sizeof(double));
+    mo->w0 = mo->poly ? NULL : malloc(mn * sizeof(double));
     mo->cz = malloc((size_t)m * sizeof(double));
     mo->mk = malloc((size_t)m * 5 * sizeof(double));
     mo->g00 = malloc((size_t)m * sizeof(double));
     mo->g01 = malloc((size_t)m * sizeof(double));
-    if (!mo->idx || !mo->vnz || (!mo->poly && !mo->odd && !mo->w0) || !mo->cz || !mo->mk ||
-        !mo->g00 || !mo->g01) {
+    if (!mo->idx || !mo->vnz || (!mo->poly && !mo->w0) || !mo->cz || !mo->mk || !mo->g00 ||
+        !mo->g01) {
         kh_moments_release(mo);
         return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
     }
@@ -63,6 +65,8 @@ void kh_moments_release(kh_moments *mo)
     free(mo->pre);
     free(mo->at);
     free(mo->win);
+    free(mo->s0);
+    free(mo->sorted);
     memset(mo, 0, sizeof *mo);
 }
 
@@ -87,11 +91,14 @@ static void sort_pairs(double *key, long *val, long n)
     }
 }
 
-/* p = 3: the row's breakpoints r_j = -W0_j / v_j sorted, and the prefix sums
- * of sgn(v) W0^k v^(3-k), k = 0..3, in their order. */
-static void capture_sorted(kh_moments *mo, const double *w, long mu)
+/* p = 3: row mu's breakpoints r_j = -W0_j / v_j sorted, and the prefix sums
+ * of sgn(v) W0^k v^(3-k), k = 0..3, in their order, from its packed W0 at
+ * the non-zero pixels. Taken at the row's first evaluation away from
+ * beta = 0 (most rows never move in a presentation). */
+static void sort_row(kh_moments *mo, long mu)
 {
     const long nnz = mo->nnz;
+    const double *w = mo->w0 + (size_t)mu * (size_t)nnz;
     double *r = mo->rs + (size_t)mu * (size_t)nnz;
     double *pre = mo->pre + (size_t)mu * 4 * (size_t)(nnz + 1);
     long order[KH_MOMENTS_SORT_MAX];
@@ -99,7 +106,7 @@ static void capture_sorted(kh_moments *mo, const double *w, long mu)
     long *heap = ord ? NULL : malloc((size_t)nnz * sizeof(long));
     ord = ord ? ord : heap;
     for (long j = 0; j < nnz; j++) {
-        r[j] = -w[mo->idx[j]] / mo->vnz[j];
+        r[j] = -w[j] / mo->vnz[j];
         ord[j] = j;
     }
     sort_pairs(r, ord, nnz);
@@ -108,7 +115,7 @@ static void capture_sorted(kh_moments *mo, const double *w, long mu)
         pre[k] = 0.0;
     }
     for (long j = 0; j < nnz; j++) {
-        const double v = mo->vnz[ord[j]], w0 = w[mo->idx[ord[j]]];
+        const double v = mo->vnz[ord[j]], w0 = w[ord[j]];
         const double sg = v < 0.0 ? -1.0 : 1.0;
         const double c[4] = {sg * v * v * v, sg * w0 * v * v, sg * w0 * w0 * v, sg * w0 * w0 * w0};
         for (int k = 0; k < 4; k++) {
@@ -118,7 +125,26 @@ static void capture_sorted(kh_moments *mo, const double *w, long mu)
     }
     mo->at[mu] = 0;
     mo->win[6 * mu] = HUGE_VAL; /* no place yet: the first evaluation walks */
+    mo->sorted[mu] = 1;
     free(heap);
+}
+
+/* p = 3 at the capture: the sums of the row at beta = 0, where sgn(w_i) =
+ * sgn(W0_i): sum W0 |W0| v, sum |W0|^3 and sum |W0| v^2 over the non-zero
+ * pixels (the rest of B is cz). */
+static void sums_at_zero(kh_moments *mo, long mu)
+{
+    const long nnz = mo->nnz;
+    const double *w = mo->w0 + (size_t)mu * (size_t)nnz;
+    double s[3] = {0.0, 0.0, 0.0};
+    for (long j = 0; j < nnz; j++) {
+        const double v = mo->vnz[j], aw = fabs(w[j]);
+        s[0] += w[j] * aw * v;
+        s[1] += aw * aw * aw;
+        s[2] += aw * v * v;
+    }
+    memcpy(mo->s0 + 3 * mu, s, sizeof s);
+    mo->sorted[mu] = 0;
 }
 
 /* sum w^2, sum w v and sum w^4 over a row, each in four interleaved
@@ -177,13 +203,12 @@ KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double 
         memcpy(mo->mk + 5 * mu, mk, sizeof mk);
         return;
     }
+    double *packed = mo->w0 + (size_t)mu * (size_t)nnz;
+    for (long j = 0; j < nnz; j++) {
+        packed[j] = w[mo->idx[j]];
+    }
     if (mo->odd) {
-        capture_sorted(mo, w, mu);
-    } else {
-        double *packed = mo->w0 + (size_t)mu * (size_t)nnz;
-        for (long j = 0; j < nnz; j++) {
-            packed[j] = w[mo->idx[j]];
-        }
+        sums_at_zero(mo, mu);
     }
     for (long i = 0; i < n; i++) {
         if (v[i] == 0.0) {
@@ -278,6 +303,18 @@ static void signed_sums(kh_moments *mo, long mu, double rho, double S[4])
 static void eval_sorted(kh_moments *mo, long mu, double a, double b, double *I, double *B,
                         double *vv)
 {
+    if (!mo->sorted[mu]) {
+        if (b == 0.0) { /* w = a W0: the capture's sums */
+            const double *s0 = mo->s0 + 3 * mu;
+            *I = a * a * s0[0];
+            *B = a * a * a * (s0[1] + mo->cz[mu]);
+            if (vv) {
+                *vv = a * s0[2];
+            }
+            return;
+        }
+        sort_row(mo, mu);
+    }
     double S[4];
     signed_sums(mo, mu, b / a, S);
     /* binomial_sum for q = 2, 3 and 1, written out. */

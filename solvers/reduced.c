@@ -97,6 +97,7 @@ typedef struct rd_state {
     long npark;                /* parked units */
     long *plist;               /* [npark] the parked units, */
     double *pI, *px;           /* their I and x at t_ref, */
+    double *pout;              /* [npark] 1 for those a pass takes out */
     double pw;                 /* and the sum of their error weights at the step's start */
     double t_ref, zeta;        /* zeta at the time of the full state */
     double margin;             /* parking's margin below h = 0 (0: not yet set) */
@@ -152,9 +153,10 @@ static void rd_free(void *vs)
         kh_net_release(s->cw);
         free(s->cw);
     }
-    double **arrays[] = {&s->u0,   &s->u1,   &s->us,  &s->f0, &s->fs,  &s->K[0], &s->K[1], &s->K[2],
-                         &s->K[3], &s->r,    &s->jac, &s->A,  &s->act, &s->uvec, &s->sw,   &s->xloc,
-                         &s->eloc, &s->uerr, &s->pI,  &s->hf, &s->af,  &s->bf,   &s->zf,   &s->px};
+    double **arrays[] = {&s->u0,   &s->u1,   &s->us,   &s->f0,   &s->fs, &s->K[0], &s->K[1],
+                         &s->K[2], &s->K[3], &s->r,    &s->jac,  &s->A,  &s->act,  &s->uvec,
+                         &s->sw,   &s->xloc, &s->eloc, &s->uerr, &s->pI, &s->hf,   &s->af,
+                         &s->bf,   &s->zf,   &s->px,   &s->pout};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         free(*arrays[i]);
     }
@@ -236,7 +238,7 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     ok = ok && (s->jac = calloc(blk, sizeof(double))) && (s->A = calloc(blk, sizeof(double))) &&
          (s->uerr = calloc((size_t)cap, sizeof(double)));
-    double **full[] = {&s->pI, &s->px, &s->hf, &s->af, &s->bf, &s->zf};
+    double **full[] = {&s->pI, &s->px, &s->pout, &s->hf, &s->af, &s->bf, &s->zf};
     for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
         ok = ok && (*full[i] = calloc((size_t)m + 1, sizeof(double)));
     }
@@ -781,43 +783,102 @@ static int comes_back(const rd_state *s, double h, double slope, double dt)
     return h + 2.0 * dt * (slope > 0.0 ? slope : 0.0) > -s->margin;
 }
 
-enum { PASS_WEIGHTS, PASS_COME_BACK, PASS_CROSSED };
+enum { PASS_COME_BACK, PASS_CROSSED };
 
-/* One pass over the parked units at t (u0): each one's x rebased to t
- * (t_ref = t), the sum of the error weights 1 / (atol + rtol |h|)^2 of those
- * that stay into pw, and those that PASS_COME_BACK: comes_back over the next
- * steps of dt, or PASS_CROSSED: are at or above -margin at the end of the
- * trial step of dt in u1, taken out of the parked list with their h at t in
- * hf. The number taken out. */
-static inline long parked_pass(rd_state *s, double t, double dt, int mode)
+/* Four doubles in a vector register, and a comparison's lanes (all bits
+ * set where true) as 1.0 or 0.0: the mask and 1.0's bits (a cast between
+ * vectors of one size keeps the bits). */
+typedef double rd_v4 __attribute__((vector_size(32)));
+typedef long rd_v4l __attribute__((vector_size(32)));
+#define v4_one(mask) ((rd_v4)((rd_v4l)(mask)&0x3ff0000000000000L))
+
+/* What a pass asks of each parked unit (parked_pass). */
+typedef struct pass_consts {
+    double E, c, E1, c1, atol, rtol, inv_tau, zs, lo, dt2, on_back, on_cross;
+} pass_consts;
+
+/* 1 when parked unit (I, x at t_ref) leaves, else 0 (its error weight then
+ * added to *pw). */
+KH_INLINE static inline double pass_unit(double I, double px, const pass_consts *k, double *pw)
 {
-    const double E = decay(s, t), c = s->u0[s->live] + 1.0; /* h = x + c */
-    const double atol = s->p->atol, rtol = s->p->rtol, inv_tau = 1.0 / s->p->tau;
-    const double zs = s->zslope;
-    const int crossed = mode == PASS_CROSSED; /* then h at the end: x at E1, plus c1 */
-    const double E1 = crossed ? decay(s, t + dt) : 0.0, c1 = s->u1[s->live] + 1.0;
-    double pw[2] = {0.0, 0.0}; /* two lanes, so that the divisions overlap */
-    long keep = 0, back = 0;
-    for (long j = 0; j < s->npark; j++) {
-        const double I = s->pI[j], x = I + (s->px[j] - I) * E, h = x + c;
-        if ((mode == PASS_COME_BACK && comes_back(s, h, (I - x) * inv_tau + zs, dt)) ||
-            (crossed && !(I + (s->px[j] - I) * E1 + c1 < -s->margin))) {
-            const long mu = s->plist[j];
-            s->pk[mu] = 0;
-            s->hf[mu] = h;
-            back++;
+    const double x = I + (px - I) * k->E, h = x + k->c;
+    const double up = fmax((I - x) * k->inv_tau + k->zs, 0.0);
+    const double back = (double)(h + k->dt2 * up > k->lo); /* comes_back */
+    const double cross = (double)!(I + (px - I) * k->E1 + k->c1 < k->lo);
+    const double o = k->on_back * back + k->on_cross * cross, sc = k->atol + k->rtol * fabs(h);
+    *pw += (1.0 - o) / (sc * sc);
+    return o;
+}
+
+/* One pass over the parked units at t (u0): the sum of the error weights
+ * 1 / (atol + rtol |h|)^2 of those that stay into pw, and out of the parked
+ * list, with their h at t in hf, those that PASS_COME_BACK: comes_back over
+ * the next steps of dt, or PASS_CROSSED: are at or above -margin at the end
+ * of the trial step of dt in u1. The number taken out. The x stay as
+ * seen from t_ref (park rebases them).
+ * Most passes take none out: the first loop writes only a flag per unit,
+ * and the units that leave are taken out in a second loop, the list's last
+ * unit moved into each one's place. */
+KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
+{
+    const pass_consts k = {
+        .E = decay(s, t),
+        .c = s->u0[s->live] + 1.0, /* h = x + c */
+        .E1 = decay(s, t + dt),    /* PASS_CROSSED: h at the end, x at E1 plus c1 */
+        .c1 = s->u1[s->live] + 1.0,
+        .atol = s->p->atol,
+        .rtol = s->p->rtol,
+        .inv_tau = 1.0 / s->p->tau,
+        .zs = s->zslope,
+        .lo = -s->margin,
+        .dt2 = 2.0 * dt,
+        .on_back = mode == PASS_COME_BACK,
+        .on_cross = mode == PASS_CROSSED,
+    };
+    const double *restrict pI = s->pI;
+    double *restrict px = s->px, *restrict out = s->pout;
+    const long np = s->npark;
+    /* Four units at a time in vector registers (GCC's vector extension):
+     * the divisions overlap. The same arithmetic as pass_unit. */
+    rd_v4 pw4 = {0.0, 0.0, 0.0, 0.0}, nout4 = pw4;
+    long j = 0;
+    for (; j + 4 <= np; j += 4) {
+        rd_v4 I, x0;
+        memcpy(&I, pI + j, sizeof I);
+        memcpy(&x0, px + j, sizeof x0);
+        const rd_v4 x = I + (x0 - I) * k.E, h = x + k.c, r = (I - x) * k.inv_tau + k.zs;
+        const rd_v4 up = r * v4_one(r > 0.0);
+        const rd_v4 back = v4_one(h + k.dt2 * up > k.lo);
+        const rd_v4 cross = 1.0 - v4_one(I + (x0 - I) * k.E1 + k.c1 < k.lo);
+        const rd_v4 o = k.on_back * back + k.on_cross * cross;
+        const rd_v4 sc = k.atol + k.rtol * (h * (1.0 - 2.0 * v4_one(h < 0.0)));
+        memcpy(out + j, &o, sizeof o);
+        pw4 += (1.0 - o) / (sc * sc);
+        nout4 += o;
+    }
+    double pw[4] = {pw4[0], pw4[1], pw4[2], pw4[3]},
+           nout[4] = {nout4[0], nout4[1], nout4[2], nout4[3]};
+    for (; j < np; j++) {
+        out[j] = pass_unit(pI[j], px[j], &k, &pw[0]);
+        nout[0] += out[j];
+    }
+    s->pw = (pw[0] + pw[1]) + (pw[2] + pw[3]);
+    const long n_out = (long)((nout[0] + nout[1]) + (nout[2] + nout[3]));
+    long keep = np;
+    for (long i = np - 1; i >= 0 && np - keep < n_out; i--) {
+        if (out[i] == 0.0) {
             continue;
         }
-        const double sc = atol + rtol * fabs(h);
-        pw[keep & 1] += 1.0 / (sc * sc);
-        s->plist[keep] = s->plist[j];
-        s->pI[keep] = I;
-        s->px[keep++] = x;
+        const long mu = s->plist[i];
+        s->pk[mu] = 0;
+        s->hf[mu] = parked_h(s, i, k.E, s->u0[s->live]);
+        keep--; /* the last unit into i's place (it was seen: it stays) */
+        s->plist[i] = s->plist[keep];
+        s->pI[i] = s->pI[keep];
+        px[i] = px[keep];
     }
     s->npark = keep;
-    s->t_ref = t;
-    s->pw = pw[0] + pw[1];
-    return back;
+    return n_out;
 }
 
 /* Brings back, at t (u0), the parked units that parked_pass takes out
@@ -853,9 +914,23 @@ static void park(rd_state *s, double t)
     if (n_new == 0 || n_new < s->live / 64) {
         return;
     }
-    /* Every parked unit's x at t (t_ref = t), then the new ones'. */
-    parked_pass(s, t, s->h, PASS_WEIGHTS);
-    const double zeta = s->u0[s->live];
+    /* The new ones' x at t, as seen from t_ref: x_ref = I + (x - I) / E(t).
+     * When little of the old x - I is left (E below 2^-20), every parked
+     * unit's x is rebased to t first, so that the division stays far from
+     * overflow. Their error weights join the sum the step's start took. */
+    double E = decay(s, t);
+    if (s->npark == 0) {
+        s->t_ref = t;
+        s->pw = 0.0;
+        E = 1.0;
+    } else if (E < 0x1p-20) {
+        for (long i = 0; i < s->npark; i++) {
+            s->px[i] = s->pI[i] + (s->px[i] - s->pI[i]) * E;
+        }
+        s->t_ref = t;
+        E = 1.0;
+    }
+    const double zeta = s->u0[s->live], atol = s->p->atol, rtol = s->p->rtol;
     const int bs = s->bs, nseg = s->nz ? 4 : 3;
     const size_t bb = (size_t)(bs * bs);
     long j = 0;
@@ -864,8 +939,10 @@ static void park(rd_state *s, double t)
             const long mu = s->row[k];
             s->pk[mu] = 1;
             s->plist[s->npark] = mu;
-            s->pI[s->npark] = w->I[k];
-            s->px[s->npark++] = s->u0[k] - zeta - 1.0;
+            const double I = w->I[k], sc = atol + rtol * fabs(s->u0[k]);
+            s->pI[s->npark] = I;
+            s->px[s->npark++] = I + (s->u0[k] - zeta - 1.0 - I) / E;
+            s->pw += 1.0 / (sc * sc);
             s->af[mu] = s->u0[mc + k]; /* its row, frozen while it is parked */
             s->bf[mu] = s->u0[2 * mc + k];
             continue;
@@ -891,7 +968,6 @@ static void park(rd_state *s, double t)
     s->mc = mc_new;
     s->nu = 3 * mc_new + (s->nz ? mc_new : 0);
     s->cw->m = mc_new;
-    parked_pass(s, t, s->h, PASS_WEIGHTS);
 }
 
 /* 1 when a parked unit is at or above 0 at the end of the trial step of dt

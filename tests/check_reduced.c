@@ -19,8 +19,8 @@
 
 /* I, B, vv of rows alpha W0 + beta v from the moments equal the direct sums
  * over the formed rows: integer p (the polynomial path for 2 and 4), odd p
- * across sign changes of the row, non-integer p; v with zero and negative
- * pixels. */
+ * across sign changes of the row (at beta = 0 from the capture's sums, then
+ * sorted), non-integer p; v with zero and negative pixels. */
 START_TEST(test_moments_equal_direct_sums)
 {
     const double ps[] = {2.0, 2.5, 3.0, 4.0, 3.7};
@@ -49,6 +49,9 @@ START_TEST(test_moments_equal_direct_sums)
         }
         kh_moments_eval(&mo, al, be, I, B, vv);
         for (long mu = 0; mu < m; mu++) {
+            if (mo.odd) { /* the capture's sums at beta = 0, sorted at the first move */
+                ck_assert_int_eq(mo.sorted[mu], trial > 0);
+            }
             for (long i = 0; i < n; i++) {
                 w[i] = al[mu] * W0[mu * n + i] + be[mu] * v[i];
                 flips += (w[i] < 0) != (W0[mu * n + i] < 0) && v[i] != 0.0;
