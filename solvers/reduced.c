@@ -980,19 +980,15 @@ static int parked_crossed(const rd_state *s, double t, double dt)
     const double E = decay(s, t + dt), zeta = s->u1[s->live];
     const double *restrict pI = s->pI, *restrict px = s->px;
     const long np = s->npark;
-    /* the highest x at the end (h without the common zeta + 1), four units
-     * to a vector register (the larger picked by the comparison's bits) */
-    rd_v4 top4 = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
+    /* the highest x at the end (h without the common zeta + 1), four lanes */
+    double top[4] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
     long j = 0;
     for (; j + 4 <= np; j += 4) {
-        rd_v4 I, x0;
-        memcpy(&I, pI + j, sizeof I);
-        memcpy(&x0, px + j, sizeof x0);
-        const rd_v4 x = I + (x0 - I) * E;
-        const rd_v4l up = x > top4;
-        top4 = (rd_v4)(((rd_v4l)top4 & ~up) | ((rd_v4l)x & up));
+        for (int l = 0; l < 4; l++) {
+            const double x = pI[j + l] + (px[j + l] - pI[j + l]) * E;
+            top[l] = x > top[l] ? x : top[l];
+        }
     }
-    double top[4] = {top4[0], top4[1], top4[2], top4[3]};
     for (; j < np; j++) {
         const double x = pI[j] + (px[j] - pI[j]) * E;
         top[0] = x > top[0] ? x : top[0];
