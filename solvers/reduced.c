@@ -97,7 +97,7 @@ typedef struct rd_state {
     long npark;                /* parked units */
     long *plist;               /* [npark] the parked units, */
     double *pI, *px;           /* their I and x at t_ref, */
-    double *pout;              /* [npark] 1 for those a pass takes out */
+    double *pout;              /* [npark] 1 for those a pass takes out, else 0 */
     double pw;                 /* and the sum of their error weights at the step's start */
     double t_ref, zeta;        /* zeta at the time of the full state */
     double margin;             /* parking's margin below h = 0 (0: not yet set) */
@@ -239,8 +239,9 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     ok = ok && (s->jac = calloc(blk, sizeof(double))) && (s->A = calloc(blk, sizeof(double))) &&
          (s->uerr = calloc((size_t)cap, sizeof(double)));
     double **full[] = {&s->pI, &s->px, &s->pout, &s->hf, &s->af, &s->bf, &s->zf};
-    for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
-        ok = ok && (*full[i] = calloc((size_t)m + 1, sizeof(double)));
+    for (size_t i = 0; i < sizeof full / sizeof full[0];
+         i++) { /* (+ 4: parked_pass's last group) */
+        ok = ok && (*full[i] = calloc((size_t)m + 4, sizeof(double)));
     }
     ok = ok && (s->row = calloc((size_t)cap, sizeof(long))) && (s->pk = calloc((size_t)m, 1)) &&
          (s->plist = calloc((size_t)m, sizeof(long))) &&
@@ -792,24 +793,6 @@ typedef double rd_v4 __attribute__((vector_size(32)));
 typedef long rd_v4l __attribute__((vector_size(32)));
 #define v4_one(mask) ((rd_v4)((rd_v4l)(mask)&0x3ff0000000000000L))
 
-/* What a pass asks of each parked unit (parked_pass). */
-typedef struct pass_consts {
-    double E, c, E1, c1, atol, rtol, inv_tau, zs, lo, dt2, on_back, on_cross;
-} pass_consts;
-
-/* 1 when parked unit (I, x at t_ref) leaves, else 0 (its error weight then
- * added to *pw). */
-KH_INLINE static inline double pass_unit(double I, double px, const pass_consts *k, double *pw)
-{
-    const double x = I + (px - I) * k->E, h = x + k->c;
-    const double up = fmax((I - x) * k->inv_tau + k->zs, 0.0);
-    const double back = (double)(h + k->dt2 * up > k->lo); /* comes_back */
-    const double cross = (double)!(I + (px - I) * k->E1 + k->c1 < k->lo);
-    const double o = k->on_back * back + k->on_cross * cross, sc = k->atol + k->rtol * fabs(h);
-    *pw += (1.0 - o) / (sc * sc);
-    return o;
-}
-
 /* One pass over the parked units at t (u0): the sum of the error weights
  * 1 / (atol + rtol |h|)^2 of those that stay into pw, and out of the parked
  * list, with their h at t in hf, those that PASS_COME_BACK: comes_back over
@@ -821,49 +804,36 @@ KH_INLINE static inline double pass_unit(double I, double px, const pass_consts 
  * unit moved into each one's place. */
 KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
 {
-    const pass_consts k = {
-        .E = decay(s, t),
-        .c = s->u0[s->live] + 1.0, /* h = x + c */
-        .E1 = decay(s, t + dt),    /* PASS_CROSSED: h at the end, x at E1 plus c1 */
-        .c1 = s->u1[s->live] + 1.0,
-        .atol = s->p->atol,
-        .rtol = s->p->rtol,
-        .inv_tau = 1.0 / s->p->tau,
-        .zs = s->zslope,
-        .lo = -s->margin,
-        .dt2 = 2.0 * dt,
-        .on_back = mode == PASS_COME_BACK,
-        .on_cross = mode == PASS_CROSSED,
-    };
+    const double E = decay(s, t), c = s->u0[s->live] + 1.0; /* h = x + c */
+    /* PASS_CROSSED: h at the end, x at E1 plus c1 */
+    const double E1 = decay(s, t + dt), c1 = s->u1[s->live] + 1.0;
+    const double atol = s->p->atol, rtol = s->p->rtol, inv_tau = 1.0 / s->p->tau;
+    const double zs = s->zslope, lo = -s->margin, dt2 = 2.0 * dt;
+    const double on_back = mode == PASS_COME_BACK, on_cross = mode == PASS_CROSSED;
     const double *restrict pI = s->pI;
     double *restrict px = s->px, *restrict out = s->pout;
     const long np = s->npark;
-    /* Four units at a time in vector registers (GCC's vector extension):
-     * the divisions overlap. The same arithmetic as pass_unit. */
+    /* Four units at a time in vector registers (GCC's vector extension), so
+     * that the divisions overlap; the last group reads up to three entries
+     * past the list (the arrays have room) and masks them out. */
     rd_v4 pw4 = {0.0, 0.0, 0.0, 0.0}, nout4 = pw4;
-    long j = 0;
-    for (; j + 4 <= np; j += 4) {
+    for (long j = 0; j < np; j += 4) {
+        const rd_v4l lane = (rd_v4l){j, j + 1, j + 2, j + 3} < np; /* all bits: in the list */
         rd_v4 I, x0;
         memcpy(&I, pI + j, sizeof I);
         memcpy(&x0, px + j, sizeof x0);
-        const rd_v4 x = I + (x0 - I) * k.E, h = x + k.c, r = (I - x) * k.inv_tau + k.zs;
+        const rd_v4 x = I + (x0 - I) * E, h = x + c, r = (I - x) * inv_tau + zs;
         const rd_v4 up = r * v4_one(r > 0.0);
-        const rd_v4 back = v4_one(h + k.dt2 * up > k.lo);
-        const rd_v4 cross = 1.0 - v4_one(I + (x0 - I) * k.E1 + k.c1 < k.lo);
-        const rd_v4 o = k.on_back * back + k.on_cross * cross;
-        const rd_v4 sc = k.atol + k.rtol * (h * (1.0 - 2.0 * v4_one(h < 0.0)));
+        const rd_v4 back = v4_one(h + dt2 * up > lo); /* comes_back */
+        const rd_v4 cross = 1.0 - v4_one(I + (x0 - I) * E1 + c1 < lo);
+        const rd_v4 o = (rd_v4)((rd_v4l)(on_back * back + on_cross * cross) & lane);
+        const rd_v4 sc = atol + rtol * (h * (1.0 - 2.0 * v4_one(h < 0.0))); /* |h| */
         memcpy(out + j, &o, sizeof o);
-        pw4 += (1.0 - o) / (sc * sc);
+        pw4 += (rd_v4)((rd_v4l)((1.0 - o) / (sc * sc)) & lane);
         nout4 += o;
     }
-    double pw[4] = {pw4[0], pw4[1], pw4[2], pw4[3]},
-           nout[4] = {nout4[0], nout4[1], nout4[2], nout4[3]};
-    for (; j < np; j++) {
-        out[j] = pass_unit(pI[j], px[j], &k, &pw[0]);
-        nout[0] += out[j];
-    }
-    s->pw = (pw[0] + pw[1]) + (pw[2] + pw[3]);
-    const long n_out = (long)((nout[0] + nout[1]) + (nout[2] + nout[3]));
+    s->pw = (pw4[0] + pw4[1]) + (pw4[2] + pw4[3]);
+    const long n_out = (long)((nout4[0] + nout4[1]) + (nout4[2] + nout4[3]));
     long keep = np;
     for (long i = np - 1; i >= 0 && np - keep < n_out; i--) {
         if (out[i] == 0.0) {
@@ -871,7 +841,7 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
         }
         const long mu = s->plist[i];
         s->pk[mu] = 0;
-        s->hf[mu] = parked_h(s, i, k.E, s->u0[s->live]);
+        s->hf[mu] = parked_h(s, i, E, s->u0[s->live]);
         keep--; /* the last unit into i's place (it was seen: it stays) */
         s->plist[i] = s->plist[keep];
         s->pI[i] = s->pI[keep];
