@@ -718,7 +718,7 @@ int kh_h5_write_state(kh_h5 *f, const char *name, const double *x, long len)
     if (e >= 0 && units_and_description(d, is_t   ? "time|the time at which the run ended@end"
                                            : is_h ? "activity|h_mu at the end of the run@unit"
                                                   : "activity|the state after W (bcm's theta) at "
-                                                    "the end of the run@state") != KH_OK) {
+                                                    "the end of the run@unit") != KH_OK) {
         e = -1;
     }
     if (d >= 0) {
