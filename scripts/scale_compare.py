@@ -7,7 +7,8 @@ and the figure of docs/scale.md, from four khsim records.
         --mnist data/mnist --out output/figures   (scripts/scale_study.sh runs it all)
 
 For each learned W (the last /snapshots/W of each run; W(0) is the first
-row, the same in both):
+row, the same in both, or the fast run's when the exact run goes on from an
+earlier one, init.weights = file):
   * the sphere: B_mu = sum_i |W_mu,i|^p against R^p, over the units whose
     row moved from W(0) by more than 1e-3 (the units that learned);
   * the winners on the 10 000 test digits: argmax_mu of
@@ -97,8 +98,13 @@ def main():
     a = ap.parse_args()
     fe, ff = h5py.File(a.exact, "r"), h5py.File(a.fast, "r")
     p, R = float(param(fe, "network.p")), float(param(fe, "network.R"))
-    W0 = fe["snapshots/W"][0]
-    if not np.array_equal(W0, ff["snapshots/W"][0]):
+    W0 = ff["snapshots/W"][0]
+    if str(param(fe, "init.weights")) == "file":
+        # an exact run that goes on from an earlier one (scripts/scale_hour.sh's
+        # later epochs): its first snapshot is where it went on from, and W(0)
+        # is the fast run's, which the first exact epoch started from too
+        print(f"{a.exact} goes on from {param(fe, 'init.path')}: W(0) is the fast run's")
+    elif not np.array_equal(fe["snapshots/W"][0], W0):
         raise SystemExit("the two runs do not start from the same W(0)")
     We, Wf = fe["snapshots/W"][-1], ff["snapshots/W"][-1]
     V = test_images(a.mnist)
