@@ -37,11 +37,15 @@
 #define KH_INLINE
 #endif
 
+/* kh_int_exponent's code for an exponent k + 1/2 is KH_HALF_EXPONENT + k. */
+#define KH_HALF_EXPONENT 8
+
 #define KH_R double
 #define KH_S(name) name
 #define KH_C(x) x
 #define KH_FABS fabs
 #define KH_POW pow
+#define KH_SQRT sqrt
 #define KH_COPYSIGN copysign
 #include "core/kh_kernels_real.h"
 #undef KH_R
@@ -49,6 +53,7 @@
 #undef KH_C
 #undef KH_FABS
 #undef KH_POW
+#undef KH_SQRT
 #undef KH_COPYSIGN
 
 #define KH_R float
@@ -56,6 +61,7 @@
 #define KH_C(x) x##f
 #define KH_FABS fabsf
 #define KH_POW powf
+#define KH_SQRT sqrtf
 #define KH_COPYSIGN copysignf
 #include "core/kh_kernels_real.h"
 #undef KH_R
@@ -63,14 +69,19 @@
 #undef KH_C
 #undef KH_FABS
 #undef KH_POW
+#undef KH_SQRT
 #undef KH_COPYSIGN
 
 /* The integer form of an exponent for kh_abspow: e itself if it is an
- * integer in 0..4, else -1. */
+ * integer in 0..4, KH_HALF_EXPONENT + k if it is k + 1/2 with k in 0..4
+ * (|x|^e is then |x|^k sqrt|x|, not pow), else -1. */
 KH_HD static inline int kh_int_exponent(double e)
 {
     if (e >= 0.0 && e <= 4.0 && e == floor(e)) {
         return (int)e;
+    }
+    if (e > 0.0 && e < 5.0 && e - 0.5 == floor(e)) {
+        return KH_HALF_EXPONENT + (int)floor(e);
     }
     return -1;
 }

@@ -2,13 +2,13 @@
  * source, included twice by kh_kernels.h, once with KH_R = double (names as
  * written) and once with KH_R = float (names with the suffix _f). No include
  * guard on purpose. KH_S(name) names a function for the current precision;
- * KH_FABS, KH_POW, KH_COPYSIGN are its math functions and KH_C(x) turns a
+ * KH_FABS, KH_POW, KH_SQRT, KH_COPYSIGN are its math functions and KH_C(x) turns a
  * literal into KH_R (so the float build never promotes to double).
  *
  * Symbols follow README, "The model" and the header comment of kh_kernels.h. */
 
-/* |x|^e for e >= 0, without pow() for the integer exponents 0..4. `ie` is
- * the exponent as an integer when it is one, else -1 (kh_int_exponent). */
+/* |x|^e for e >= 0, without pow() for the integer exponents 0..4 and the
+ * half-integer ones 1/2..9/2 (a square root). `ie` is kh_int_exponent(e). */
 KH_HD static inline KH_R KH_S(kh_abspow)(KH_R x, KH_R e, int ie)
 {
     KH_R a = KH_FABS(x);
@@ -23,6 +23,16 @@ KH_HD static inline KH_R KH_S(kh_abspow)(KH_R x, KH_R e, int ie)
         return a * a * a;
     case 4:
         return (a * a) * (a * a);
+    case KH_HALF_EXPONENT: /* e = k + 1/2 */
+        return KH_SQRT(a);
+    case KH_HALF_EXPONENT + 1:
+        return a * KH_SQRT(a);
+    case KH_HALF_EXPONENT + 2:
+        return a * a * KH_SQRT(a);
+    case KH_HALF_EXPONENT + 3:
+        return a * a * a * KH_SQRT(a);
+    case KH_HALF_EXPONENT + 4:
+        return (a * a) * (a * a) * KH_SQRT(a);
     default:
         return KH_POW(a, e);
     }

@@ -58,6 +58,33 @@ START_TEST(test_shared_coefficients)
 }
 END_TEST
 
+/* |x|^e without pow (integer and half-integer e, the codes of
+ * kh_int_exponent) equals pow to a few ulps, in double and float. */
+START_TEST(test_abspow_forms)
+{
+    ck_assert_int_eq(kh_int_exponent(3.0), 3);
+    ck_assert_int_eq(kh_int_exponent(2.5), KH_HALF_EXPONENT + 2);
+    ck_assert_int_eq(kh_int_exponent(0.5), KH_HALF_EXPONENT);
+    ck_assert_int_eq(kh_int_exponent(2.7), -1);
+    ck_assert_int_eq(kh_int_exponent(5.5), -1);
+    kh_rng r;
+    kh_rng_seed(&r, 8, 8);
+    for (int k = 0; k <= 9; k++) {
+        const double e = 0.5 * k;
+        const int ie = kh_int_exponent(e);
+        ck_assert_int_ne(ie, -1);
+        for (int j = 0; j < 200; j++) {
+            const double x = 4.0 * kh_rng_normal(&r), ref = pow(fabs(x), e);
+            ck_assert_msg(fabs(kh_abspow(x, e, ie) - ref) <= 4e-16 * ref, "|%g|^%g: %.17g vs %.17g",
+                          x, e, kh_abspow(x, e, ie), ref);
+            const float rf = powf(fabsf((float)x), (float)e);
+            ck_assert_msg(fabsf(kh_abspow_f((float)x, (float)e, ie) - rf) <= 3e-7f * rf,
+                          "float |%g|^%g", x, e);
+        }
+    }
+}
+END_TEST
+
 /* The float forms agree with the double ones to float rounding. */
 START_TEST(test_float_forms)
 {
@@ -252,6 +279,7 @@ Suite *kh_gpu_suite(void)
     TCase *tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_shared_coefficients, 0, 6);
+    tcase_add_test(tc, test_abspow_forms);
     tcase_add_test(tc, test_float_forms);
     tcase_add_test(tc, test_ensemble_first_order);
     tcase_add_test(tc, test_ensemble_matches_separate_runs);
