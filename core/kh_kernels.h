@@ -122,9 +122,10 @@ KH_HD static inline int kh_int_exponent(double e)
         VV;                                                                                        \
     }
 
-/* The exponent dispatch of the row moments, once per row: the integer
- * forms, and p = 2.5 and 3.5 by a square root (it vectorises; pow does not:
- * the p = 2.5 path of solvers/moments.c spent most of its time in pow). */
+/* The exponent dispatch of the row moments, once per row, on ip2 =
+ * kh_int_exponent(p2): the integer forms, and p = 2.5 and 3.5 by a square
+ * root (it vectorises; pow does not: the p = 2.5 path of solvers/moments.c
+ * spent most of its time in pow). */
 #define KH_MOMENTS_DISPATCH(W_EXPR, VV, SIMD)                                                      \
     switch (ip2) {                                                                                 \
     case 0:                                                                                        \
@@ -136,14 +137,14 @@ KH_HD static inline int kh_int_exponent(double e)
     case 2:                                                                                        \
         KH_MOMENTS_LOOP(W_EXPR, a *a, VV, SIMD)                                                    \
         break;                                                                                     \
+    case KH_HALF_EXPONENT:                                                                         \
+        KH_MOMENTS_LOOP(W_EXPR, sqrt(a), VV, SIMD)                                                 \
+        break;                                                                                     \
+    case KH_HALF_EXPONENT + 1:                                                                     \
+        KH_MOMENTS_LOOP(W_EXPR, a *sqrt(a), VV, SIMD)                                              \
+        break;                                                                                     \
     default:                                                                                       \
-        if (p2 == 0.5) {                                                                           \
-            KH_MOMENTS_LOOP(W_EXPR, sqrt(a), VV, SIMD)                                             \
-        } else if (p2 == 1.5) {                                                                    \
-            KH_MOMENTS_LOOP(W_EXPR, a *sqrt(a), VV, SIMD)                                          \
-        } else {                                                                                   \
-            KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV, SIMD)                                          \
-        }                                                                                          \
+        KH_MOMENTS_LOOP(W_EXPR, pow(a, p2), VV, SIMD)                                              \
         break;                                                                                     \
     }
 

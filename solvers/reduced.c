@@ -97,8 +97,8 @@ typedef struct rd_state {
     long npark;                /* parked units */
     long *plist;               /* [npark] the parked units, */
     double *pI, *px;           /* their I and x at t_ref, */
-    double *pout;              /* [npark] 1 for those a pass takes out, else 0 */
     double pw;                 /* and the sum of their error weights at the step's start */
+    double *pout;              /* [npark] 1 for those a pass takes out, else 0 */
     double t_ref, zeta;        /* zeta at the time of the full state */
     double margin;             /* parking's margin below h = 0 (0: not yet set) */
     double zslope;             /* dzeta/dt over the last step */
@@ -238,9 +238,9 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     ok = ok && (s->jac = calloc(blk, sizeof(double))) && (s->A = calloc(blk, sizeof(double))) &&
          (s->uerr = calloc((size_t)cap, sizeof(double)));
+    /* (m + 4: parked_pass's last group of four reads past the list) */
     double **full[] = {&s->pI, &s->px, &s->pout, &s->hf, &s->af, &s->bf, &s->zf};
-    for (size_t i = 0; i < sizeof full / sizeof full[0];
-         i++) { /* (+ 4: parked_pass's last group) */
+    for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
         ok = ok && (*full[i] = calloc((size_t)m + 4, sizeof(double)));
     }
     ok = ok && (s->row = calloc((size_t)cap, sizeof(long))) && (s->pk = calloc((size_t)m, 1)) &&
@@ -806,10 +806,10 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
 {
     const double E = decay(s, t), c = s->u0[s->live] + 1.0; /* h = x + c */
     /* PASS_CROSSED: h at the end, x at E1 plus c1 */
-    const double E1 = decay(s, t + dt), c1 = s->u1[s->live] + 1.0;
+    const int crossed = mode == PASS_CROSSED;
+    const double E1 = crossed ? decay(s, t + dt) : 0.0, c1 = s->u1[s->live] + 1.0;
     const double atol = s->p->atol, rtol = s->p->rtol, inv_tau = 1.0 / s->p->tau;
     const double zs = s->zslope, lo = -s->margin, dt2 = 2.0 * dt;
-    const double on_back = mode == PASS_COME_BACK, on_cross = mode == PASS_CROSSED;
     const double *restrict pI = s->pI;
     double *restrict px = s->px, *restrict out = s->pout;
     const long np = s->npark;
@@ -824,9 +824,9 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
         memcpy(&x0, px + j, sizeof x0);
         const rd_v4 x = I + (x0 - I) * E, h = x + c, r = (I - x) * inv_tau + zs;
         const rd_v4 up = r * v4_one(r > 0.0);
-        const rd_v4 back = v4_one(h + dt2 * up > lo); /* comes_back */
-        const rd_v4 cross = 1.0 - v4_one(I + (x0 - I) * E1 + c1 < lo);
-        const rd_v4 o = (rd_v4)((rd_v4l)(on_back * back + on_cross * cross) & lane);
+        const rd_v4 leave = crossed ? 1.0 - v4_one(I + (x0 - I) * E1 + c1 < lo)
+                                    : v4_one(h + dt2 * up > lo); /* comes_back */
+        const rd_v4 o = (rd_v4)((rd_v4l)leave & lane);
         const rd_v4 sc = atol + rtol * (h * (1.0 - 2.0 * v4_one(h < 0.0))); /* |h| */
         memcpy(out + j, &o, sizeof o);
         pw4 += (rd_v4)((rd_v4l)((1.0 - o) / (sc * sc)) & lane);
