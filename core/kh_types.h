@@ -83,6 +83,7 @@ typedef struct kh_params {
     double switch_tol;   /* time resolution of switch location */
     long max_steps;      /* per presentation; 0 = no limit */
     double steady_tol;   /* quasi_static: residual of the steady state of h */
+    int sliding;         /* quasi_static: the units at h = 0 slide (solvers/sliding.c) */
     long steady_max_steps;
     long threads;  /* OpenMP threads; 0 = runtime default */
     int precision; /* KH_PREC_*: fast rule and batched Euler */

@@ -116,6 +116,10 @@ const kh_param_info kh_param_table[] = {
      "time", "time resolution to which switches of g and of the ReLU are located"},
     {"solver", "steady_tol", KH_PT_DOUBLE, OFF(steady_tol), 0, 1e-10, NULL, 0, BIG, 1, NULL, "",
      "quasi_static: the steady state of h is reached when max |tau dh/dt| <= steady_tol"},
+    {"solver", "sliding", KH_PT_BOOL, OFF(sliding), 0, 1, NULL, 0, 1, 0, NULL, "",
+     "quasi_static with g = bcm_step driven by h and w_inh < 1: hold the units that reach "
+     "h = 0 on it (the sliding mode, Filippov's limit of their chatter; on) or leave the "
+     "chatter to the error control (off)"},
     {"solver", "steady_max_steps", KH_PT_LONG, OFF(steady_max_steps), 0, 10000000, NULL, 1, LBIG,
      0, NULL, "", "quasi_static: most Euler steps to the steady state when w_inh >= 1"},
     {"solver", "max_steps", KH_PT_LONG, OFF(max_steps), 0, 0, NULL, 0, LBIG, 0, NULL, "",

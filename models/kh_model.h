@@ -37,6 +37,11 @@ enum {
     KH_MODEL_FAST_RULE = 1u << 0,
     /* The batched Euler backends (solvers/euler.c, the GPU) integrate it. */
     KH_MODEL_BATCHED = 1u << 1,
+    /* tau_L dW_mu/dt = g(d_mu) (R^p v - I_mu W_mu) with the study's g and
+     * drive and nothing after W: under g < 0 a row moves along one curve
+     * whatever g's size, so quasi_static's sliding mode applies
+     * (solvers/sliding.c). */
+    KH_MODEL_G_TIMES_FLOW = 1u << 2,
 };
 
 typedef struct kh_model_type {

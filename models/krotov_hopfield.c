@@ -178,7 +178,7 @@ static void switch_jumps(const void *ws, unsigned char jump[])
 const kh_model_type kh_model_krotov_hopfield = {
     .name = "krotov_hopfield",
     .summary = "rate neurons with lateral inhibition and the L^p-sphere rule (PNAS 2019)",
-    .caps = KH_MODEL_FAST_RULE | KH_MODEL_BATCHED,
+    .caps = KH_MODEL_FAST_RULE | KH_MODEL_BATCHED | KH_MODEL_G_TIMES_FLOW,
     .dim = kh_net_dim,
     .alloc = ws_alloc,
     KH_NET_RULE,

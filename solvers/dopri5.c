@@ -748,17 +748,35 @@ static int dp5_step(kh_dp5 *d, double *t, double t1, double *y, kh_dp5_rhs f, kh
     }
 }
 
+int kh_dp5_step(kh_dp5 *d, double *t, double t1, double *y, kh_dp5_rhs f, kh_dp5_norm norm,
+                void *ctx)
+{
+    int status = dp5_step(d, t, t1, y, f, norm, ctx);
+    if (status == KH_OK) {
+        d->steps++;
+        d->steps_since_reset++;
+    }
+    return status;
+}
+
+void kh_dp5_undo(kh_dp5 *d)
+{
+    double *tmp = d->k[0]; /* f at the step's start, kept in k[6] by the swap */
+    d->k[0] = d->k[6], d->k[6] = tmp;
+    d->steps--;
+    d->steps_since_reset--;
+    d->failed++;
+}
+
 int kh_dp5_apply(kh_dp5 *d, double *t, double t1, double *y, kh_dp5_rhs f, kh_dp5_norm norm,
                  void *ctx, long max_steps, const volatile sig_atomic_t *stop)
 {
     int status = KH_OK;
     while (*t < t1) {
         status = kh_solver_may_step(stop, d->steps_since_reset, max_steps, *t);
-        if (status != KH_OK || (status = dp5_step(d, t, t1, y, f, norm, ctx)) != KH_OK) {
+        if (status != KH_OK || (status = kh_dp5_step(d, t, t1, y, f, norm, ctx)) != KH_OK) {
             break;
         }
-        d->steps++;
-        d->steps_since_reset++;
     }
     return status;
 }

@@ -19,7 +19,7 @@ typedef int (*kh_dp5_rhs)(void *ctx, const double *y, double *dy);
 typedef double (*kh_dp5_norm)(void *ctx, const double *y0, const double *y1, const double *err);
 
 typedef struct kh_dp5 {
-    long n;
+    long n; /* the state's length: may be lowered below init's (then reset or fsal = 0) */
     double *k[7], *y1, *ys, *err;
     int fsal; /* k[0] holds f at the current state */
     double h; /* the next step */
@@ -31,6 +31,12 @@ int kh_dp5_init(kh_dp5 *d, long n, double first_step);
 void kh_dp5_release(kh_dp5 *d);
 /* Forgets f at the current state and restarts from first_step. */
 void kh_dp5_reset(kh_dp5 *d, double first_step);
+/* One accepted step from (*t, y) towards t1 (at most to t1): y and *t move. */
+int kh_dp5_step(kh_dp5 *d, double *t, double t1, double *y, kh_dp5_rhs f, kh_dp5_norm norm,
+                void *ctx);
+/* Takes the last accepted step back as far as the stepper is concerned (f at
+ * its start again; counted as failed): the caller restores y and t. */
+void kh_dp5_undo(kh_dp5 *d);
 /* Advances y from *t to t1 (kh_solver_type.apply's contract, max_steps per
  * reset, stop polled between steps). */
 int kh_dp5_apply(kh_dp5 *d, double *t, double t1, double *y, kh_dp5_rhs f, kh_dp5_norm norm,

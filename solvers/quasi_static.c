@@ -40,6 +40,7 @@
 #include "core/kh_error.h"
 #include "solvers/kh_dp5.h"
 #include "solvers/kh_moments.h"
+#include "solvers/kh_sliding.h"
 #include "solvers/kh_solver.h"
 #include "solvers/kh_steady.h"
 
@@ -61,6 +62,8 @@ typedef struct qs_state {
     double *u;    /* [2m + nz] alpha | beta | z */
     double *dh;   /* [m] scratch for the model's dh/dt, unused */
     kh_dp5 dp;
+    kh_sliding *sl; /* the sliding mode, where it applies (kh_sliding.h) */
+    int sl_started; /* sl holds this capture's state */
     const volatile sig_atomic_t *stop;
 } qs_state;
 
@@ -196,6 +199,7 @@ static void qs_free(void *vs)
         return;
     }
     kh_solver_free(s->inner);
+    kh_sliding_free(s->sl);
     kh_moments_release(&s->mo);
     kh_dp5_release(&s->dp);
     free(s->hs);
@@ -247,6 +251,10 @@ static void *qs_alloc(const char *method, const kh_model_type *model, void *ws, 
             qs_free(s);
             return NULL;
         }
+        if (kh_sliding_applies(p, model) && !(s->sl = kh_sliding_alloc(&s->mo, ws, p))) {
+            qs_free(s);
+            return NULL;
+        }
         s->stop = stop;
         return s;
     }
@@ -289,6 +297,7 @@ static void capture(qs_state *s, const double y[])
     memcpy(s->u + 2 * m, y + m + m * s->n, (size_t)s->nz * sizeof(double));
     s->captured = 1;
     s->moved = 0;
+    s->sl_started = 0;
 }
 
 /* The moments of y's W into ws: from the basis when captured. */
@@ -362,6 +371,16 @@ static int qs_apply(void *vs, double *t, double t1, double y[])
         kh_dp5_reset(&s->dp, s->p->first_step);
     }
     const double t0 = *t;
+    if (s->sl) {
+        if (!s->sl_started) {
+            kh_sliding_start(s->sl, s->u, s->u + m);
+            s->sl_started = 1;
+        }
+        int st = kh_sliding_apply(s->sl, t, t1, s->u, s->u + m, s->p->max_steps, s->stop);
+        s->moved |= *t > t0;
+        int s2 = settle(s, *t, y);
+        return st != KH_OK ? st : s2;
+    }
     int st = kh_dp5_apply(&s->dp, t, t1, s->u, basis_rhs, basis_norm, s, s->p->max_steps, s->stop);
     s->moved |= *t > t0;
     memcpy(z, s->u + 2 * m, (size_t)s->nz * sizeof(double));
@@ -402,7 +421,10 @@ static int qs_observe(void *vs, const double y[], kh_obs *o)
 static void qs_stats(const void *vs, kh_solver_stats *st)
 {
     const qs_state *s = vs;
-    if (s->reduced) {
+    if (s->sl) {
+        memset(st, 0, sizeof *st);
+        kh_sliding_stats(s->sl, st);
+    } else if (s->reduced) {
         memset(st, 0, sizeof *st);
         st->steps = s->dp.steps;
         st->failed_steps = s->dp.failed;

@@ -503,6 +503,57 @@ START_TEST(test_quasi_static_reduced_state_is_the_limit)
 }
 END_TEST
 
+/* quasi_static's sliding mode (solvers/sliding.c) is the limit its chatter
+ * converges to: with W(0) small, every unit that becomes active is
+ * anti-Hebbian and the falling inhibition brings the others to h = 0,
+ * where they slide (the study has about 90 such entries and units that S
+ * outruns join A). Left to the error control (solver.sliding = false), the
+ * chatter's W approaches the sliding one linearly in rtol: 1.3e-5 at 1e-6,
+ * 1.4e-6 at 1e-7 relative (p = 3; 1.5e-7 at 1e-8, 5e-9 at 1e-10 on three
+ * digits, where the chatter took 677 s and the sliding mode 0.02 s). The
+ * sliding mode agrees with itself from rtol 1e-6 to 1e-9 and costs a small
+ * part of the chatter's evaluations. p = 3 (sorted breakpoints), 2.5 (packed
+ * moments), 4 (polynomial). */
+START_TEST(test_sliding_is_the_limit_of_the_chatter)
+{
+    static const char *const ps[] = {"3", "2.5", "4"};
+    char ini[2048], sl6[512], sl9[512], ch6[512], ch7[512];
+    snprintf(ini, sizeof ini,
+             "[network]\nmodel = krotov_hopfield\nhidden = 100\ninputs = 30\np = %s\nR = 1\n"
+             "w_inh = 0.5\ntau = 1\ntau_L = 100\n[learning]\ng = bcm_step\ndelta = 0.4\n"
+             "h_star = 0.5\ndrive = h\n[input]\nsource = uniform\nsamples = 2\n"
+             "presentation_time = 25\nseed = 5\n[init]\nweights = normal\nscale = 0.05\n"
+             "seed = 7\n[output]\nrecord_every = 1\nsnapshot_every = 25\n",
+             ps[_i]);
+    kh_sim_result r6, r9, c6, c7;
+    run_with(ini, "quasi_static", "rtol = 1e-6\natol = 1e-11\n", sl6, sizeof sl6, &r6);
+    run_with(ini, "quasi_static", "rtol = 1e-9\natol = 1e-11\n", sl9, sizeof sl9, &r9);
+    run_with(ini, "quasi_static", "rtol = 1e-6\natol = 1e-11\nsliding = false\n", ch6, sizeof ch6,
+             &c6);
+    run_with(ini, "quasi_static", "rtol = 1e-7\natol = 1e-11\nsliding = false\n", ch7, sizeof ch7,
+             &c7);
+    ck_assert_int_gt(r6.stats.sliding, 20);
+    ck_assert_int_gt(r6.stats.switches, 0);
+    ck_assert_int_eq(c6.stats.sliding, 0);
+    const double self = rel_difference(sl9, sl6, "/snapshots/W", 0);
+    const double d6 = rel_difference(sl9, ch6, "/snapshots/W", 0);
+    const double d7 = rel_difference(sl9, ch7, "/snapshots/W", 0);
+    printf("check_reduced: p = %s, sliding mode against its chatter at rtol 1e-6, 1e-7: %.2g, %.2g "
+           "(itself at 1e-6 and 1e-9: %.2g); %ld and %ld evaluations at 1e-6\n",
+           ps[_i], d6, d7, self, r6.stats.rhs_evals, c6.stats.rhs_evals);
+    ck_assert_msg(self < 1e-7, "p = %s: the sliding mode at rtol 1e-6 and 1e-9 differ by %g",
+                  ps[_i], self);
+    ck_assert_msg(d7 < 0.2 * d6 && d7 < 5e-6,
+                  "p = %s: the chatter does not approach the sliding mode: %g (1e-6), %g (1e-7)",
+                  ps[_i], d6, d7);
+    ck_assert_int_lt(20 * r6.stats.rhs_evals, c6.stats.rhs_evals);
+    remove(sl6);
+    remove(sl9);
+    remove(ch6);
+    remove(ch7);
+}
+END_TEST
+
 Suite *kh_reduced_suite(void)
 {
     Suite *s = suite_create("reduced");
@@ -515,6 +566,7 @@ Suite *kh_reduced_suite(void)
     tcase_set_timeout(runs, 300);
     tcase_add_loop_test(runs, test_reduced_agrees_with_dopri5, 0, 25);
     tcase_add_loop_test(runs, test_quasi_static_reduced_state_is_the_limit, 0, 15);
+    tcase_add_loop_test(runs, test_sliding_is_the_limit_of_the_chatter, 0, 3);
     tcase_add_test(runs, test_many_crossings);
     tcase_add_test(runs, test_threads_bit_identical);
     tcase_add_test(runs, test_auto_chooses_by_size);
