@@ -643,12 +643,19 @@ int kh_sliding_apply(kh_sliding *sl, double *t, double t1, double *alpha, double
             events(sl, S0, T0, *t - t0, &retry);
             if (!(retry > 0.0)) {
                 commit(sl, S0);
+                if (tries > 0 && sl->dp.h > 2.0 * (*t - t0)) {
+                    sl->dp.h = 2.0 * (*t - t0); /* near events: grow from the located step */
+                }
                 break;
             }
             kh_dp5_undo(&sl->dp);
             memcpy(sl->y, sl->y0, len);
+            const double over = (*t - t0) - retry; /* past the estimate, by this trial */
             *t = t0;
-            target = t0 + retry;
+            /* From the second try on the estimate has overshot once already
+             * (the crossing bends): aim as far before it as the trial ended
+             * past it, no closer to t0 than half the estimate. */
+            target = t0 + (tries == 0 ? retry : fmax(0.5 * retry, retry - over));
             if (!(target > t0)) {
                 status = KH_ERROR(KH_ESOLVER,
                                   "quasi_static: an event cannot be located at t = %.9g", t0);
