@@ -10,7 +10,11 @@ Measured in the same run, whole-study integration time per presentation
   * khsim `reduced` on 1 and 2 threads, 20 presentations;
   * khsim full-state dopri5 (switches not located) on the first presentation;
   * khsim `quasi_static` (the limit tau / tau_L -> 0, on its reduced state
-    under Dormand-Prince 5(4)), 1 thread, 20 presentations;
+    under Dormand-Prince 5(4), the units at h = 0 as a sliding mode), 1
+    thread, 20 presentations, and the same with solver.sliding = false (the
+    chatter left to the error control);
+  * the cost of a presentation once the run's fixed part is paid: `reduced`
+    (2 threads) and `quasi_static` over 60 presentations against 20;
   * the SciPy peer: the quasi-static limit written the way a notebook does it
     (Manzali's): solve_ivp RK45 on the m x n weights, h at its steady state
     (the closed form for w_inh < 1) at every evaluation, numpy throughout.
@@ -108,6 +112,15 @@ def main():
     r2 = khsim("exact_mnist_reduced_t2", [f"input.samples={N}", "solver.threads=2"])
     q = khsim("exact_mnist_quasi_static", [f"input.samples={N}", "solver.threads=1",
                                            "solver.method=quasi_static"])
+    qc = khsim("exact_mnist_quasi_static_chatter",
+               [f"input.samples={N}", "solver.threads=1", "solver.method=quasi_static",
+                "solver.sliding=false"])
+    # The cost of a presentation once the run's fixed part (W(0), the
+    # record, the first digits, whose rows all move) is paid: 3N digits
+    # against N.
+    r3 = khsim("exact_mnist_reduced_3n", [f"input.samples={3 * N}", "solver.threads=2"])
+    q3 = khsim("exact_mnist_quasi_static_3n", [f"input.samples={3 * N}", "solver.threads=1",
+                                               "solver.method=quasi_static"])
     d = khsim("exact_mnist_dopri5", ["input.samples=1", "solver.method=dopri5", "solver.threads=2"])
     T_PEER = 0.5 if quick else 1.0
     short = khsim("exact_mnist_reduced_short", ["input.samples=1", "solver.threads=2",
@@ -119,7 +132,8 @@ def main():
     qs = 1e3 * qs_s * 25 / T_PEER
     print(f"{'method':>34} {'ms/presentation':>16} {'rhs evals':>10} {'process s':>10}")
     rows = [("reduced, 1 thread", r1), ("reduced, 2 threads", r2),
-            ("quasi_static, 1 thread", q), ("full-state dopri5, 2 threads", d)]
+            ("quasi_static, 1 thread", q), ("quasi_static, chatter, 1 thread", qc),
+            ("full-state dopri5, 2 threads", d)]
     for name, r in rows:
         print(f"{name:>34} {r[0]:16.1f} {r[2] // r[1]:10d} {r[3]:10.2f}")
     print(f"{'SciPy quasi-static peer (extrap.)':>34} {qs:16.1f} {int(qs_n * 25 / T_PEER):10d}")
@@ -130,6 +144,14 @@ def main():
           f"khsim quasi_static (1 thread) {qshort[0] / 1e3:.3f} s "
           f"({qshort[2]} evaluations): ratio {qs_s / (qshort[0] / 1e3):.0f}x")
     print(f"ratio: full-state dopri5 / reduced (2 threads) = {d[0] / r2[0]:.1f}x")
+    print(f"ratio: quasi_static, chatter / sliding mode = {qc[0] / q[0]:.1f}x")
+
+    def extra(a, b):
+        return (a[0] * a[1] - b[0] * b[1]) / (a[1] - b[1])
+
+    print(f"per presentation from digit {N + 1} to {3 * N} ({3 * N} digits against {N}): "
+          f"reduced (2 threads) {extra(r3, r2):.1f} ms, quasi_static (1 thread) "
+          f"{extra(q3, q):.1f} ms")
     print(f"one epoch (60 000 digits) of the exact dynamics at this figure: "
           f"{60000 * r2[0] / 1e3 / 60:.0f} minutes on 2 threads")
     M = 2 if quick else 5
