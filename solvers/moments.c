@@ -147,10 +147,10 @@ static void sums_at_zero(kh_moments *mo, long mu)
     mo->sorted[mu] = 0;
 }
 
-/* sum w^2, sum w v and sum w^4 over a row, each in four interleaved
- * partial sums (so the adds do not wait on each other), added in a fixed
- * order. */
-static void row_sums(const double *w, const double *v, long n, double out[3])
+/* sum w^2, sum w v and sum w^4 (|w|^3 when `cube`) over a row, each in
+ * four interleaved partial sums (so the adds do not wait on each other),
+ * added in a fixed order. */
+static void row_sums(const double *w, const double *v, long n, int cube, double out[3])
 {
     double a[3][4] = {{0.0}};
     long i = 0;
@@ -159,14 +159,14 @@ static void row_sums(const double *w, const double *v, long n, double out[3])
             const double w2 = w[i + l] * w[i + l];
             a[0][l] += w2;
             a[1][l] += w[i + l] * v[i + l];
-            a[2][l] += w2 * w2;
+            a[2][l] += w2 * (cube ? fabs(w[i + l]) : w2);
         }
     }
     for (; i < n; i++) {
         const double w2 = w[i] * w[i];
         a[0][0] += w2;
         a[1][0] += w[i] * v[i];
-        a[2][0] += w2 * w2;
+        a[2][0] += w2 * (cube ? fabs(w[i]) : w2);
     }
     for (int k = 0; k < 3; k++) {
         out[k] = (a[k][0] + a[k][1]) + (a[k][2] + a[k][3]);
@@ -179,7 +179,7 @@ KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double 
     const long n = mo->n, nnz = mo->nnz;
     const int ip = mo->ip;
     double sums[3], cz = 0.0;
-    row_sums(w, v, n, sums);
+    row_sums(w, v, n, mo->odd, sums);
     mo->g00[mu] = sums[0];
     mo->g01[mu] = sums[1];
     if (mo->poly) {
@@ -208,7 +208,12 @@ KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double 
         packed[j] = w[mo->idx[j]];
     }
     if (mo->odd) {
+        /* the zero pixels' |w|^3: the row's, less the non-zero pixels' (the
+         * row is read once) */
         sums_at_zero(mo, mu);
+        cz = sums[2] - mo->s0[3 * mu + 1];
+        mo->cz[mu] = cz > 0.0 ? cz : 0.0;
+        return;
     }
     for (long i = 0; i < n; i++) {
         if (v[i] == 0.0) {
