@@ -130,6 +130,10 @@ def main():
                     f"input.presentation_time={T_PEER}"])
     qs_s, qs_n = scipy_quasi_static(r2[4], T_PEER)
     qs = 1e3 * qs_s * 25 / T_PEER
+
+    def extra(a, b):
+        return (a[0] * a[1] - b[0] * b[1]) / (a[1] - b[1])
+
     print(f"{'method':>34} {'ms/presentation':>16} {'rhs evals':>10} {'process s':>10}")
     rows = [("reduced, 1 thread", r1), ("reduced, 2 threads", r2),
             ("quasi_static, 1 thread", q), ("quasi_static, chatter, 1 thread", qc),
@@ -145,15 +149,13 @@ def main():
           f"({qshort[2]} evaluations): ratio {qs_s / (qshort[0] / 1e3):.0f}x")
     print(f"ratio: full-state dopri5 / reduced (2 threads) = {d[0] / r2[0]:.1f}x")
     print(f"ratio: quasi_static, chatter / sliding mode = {qc[0] / q[0]:.1f}x")
-
-    def extra(a, b):
-        return (a[0] * a[1] - b[0] * b[1]) / (a[1] - b[1])
-
     print(f"per presentation from digit {N + 1} to {3 * N} ({3 * N} digits against {N}): "
           f"reduced (2 threads) {extra(r3, r2):.1f} ms, quasi_static (1 thread) "
           f"{extra(q3, q):.1f} ms")
-    print(f"one epoch (60 000 digits) of the exact dynamics at this figure: "
-          f"{60000 * r2[0] / 1e3 / 60:.0f} minutes on 2 threads")
+    print(f"one epoch (60 000 digits) of the exact dynamics at the first {N} digits' figure "
+          f"(the dearest: every unit starts at the edge): {60000 * r2[0] / 1e3 / 60:.0f} minutes "
+          f"on 2 threads; at digits {N + 1} to {3 * N}: {60000 * extra(r3, r2) / 1e3 / 60:.0f} "
+          f"minutes (a whole epoch: docs/speed.md)")
     M = 2 if quick else 5
     print("\nother orders and tolerances (2 threads):")
     # p = 2.5 passes over the non-zero pixels at every evaluation (O(m nnz),

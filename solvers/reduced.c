@@ -106,6 +106,7 @@ typedef struct rd_state {
     kh_moments mo;
     int captured; /* the basis is that of the current presentation */
     int moved;    /* alpha, beta have left (1, 0) since the capture */
+    int repack;   /* the capture's per-unit state is still to be set from y */
     /* u = [h | alpha | beta | z] of the stepper's units: start, end, stage;
      * f at the start. */
     double *u0, *u1, *us, *f0, *fs, *K[4], *r;
@@ -1071,17 +1072,30 @@ static void capture(rd_state *s, const double *y)
     s->margin = 0.0;
     s->captured = 1;
     s->moved = 0;
+    s->repack = 1;
+}
+
+/* At a presentation's start: the capture, so that its record row is
+ * observed from the moments (no pass over W). */
+static int rd_start(void *vs, double t, double y[])
+{
+    (void)t;
+    rd_state *s = vs;
+    if (!s->captured) {
+        capture(s, y);
+    }
+    return KH_OK;
 }
 
 static int rd_apply(void *vs, double *t, double t1, double y[])
 {
     rd_state *s = vs;
     const long m = s->m, mn = s->m * s->n;
-    int repack = 0;
     if (!s->captured) {
         capture(s, y);
-        repack = 1;
     }
+    const int repack = s->repack;
+    s->repack = 0;
     /* h and z as the run holds them (it may have set h): every unit live. */
     if (repack || memcmp(s->hf, y, (size_t)m * sizeof(double)) != 0 ||
         memcmp(s->zf, y + m + mn, (size_t)s->nz * sizeof(double)) != 0) {
@@ -1120,8 +1134,8 @@ static void rd_sync(void *vs, double y[])
 }
 
 /* The record's observation from the moments of the full state (apply left
- * it at its end); -1 before the first step of a presentation (y's W is
- * current: the model observes it). */
+ * it at its end; at a presentation's start, the capture's); -1 while there
+ * is no capture (y's W is current: the model observes it). */
 static int rd_observe(void *vs, const double y[], kh_obs *o)
 {
     rd_state *s = vs;
@@ -1155,6 +1169,7 @@ const kh_solver_type kh_solver_reduced = {
     .alloc = rd_alloc,
     .apply = rd_apply,
     .reset = rd_reset,
+    .start = rd_start,
     .free = rd_free,
     .stats = rd_stats,
     .sync = rd_sync,
