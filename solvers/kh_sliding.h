@@ -38,7 +38,8 @@ typedef struct kh_sliding kh_sliding;
 
 /* Whether the sliding mode applies to the study: a model with
  * KH_MODEL_G_TIMES_FLOW (krotov_hopfield) with g = bcm_step, delta > 0,
- * drive h, 0 <= w_inh < 1 and solver.sliding. */
+ * h* > 0 (a band where g = -delta), drive h, 0 <= w_inh < 1 and
+ * solver.sliding. */
 int kh_sliding_applies(const kh_params *p, const kh_model_type *model);
 /* For the moments mo (captured by the caller at each presentation's start)
  * and the model's scratch ws (I, B, vv, gI_neg). NULL on failure (KH_ERROR). */

@@ -72,7 +72,8 @@ static void refresh(kh_sliding *sl);
 int kh_sliding_applies(const kh_params *p, const kh_model_type *model)
 {
     return p->sliding && (model->caps & KH_MODEL_G_TIMES_FLOW) && p->g == KH_G_BCM_STEP &&
-           p->drive == KH_DRIVE_H && p->delta > 0.0 && p->w_inh >= 0.0 && p->w_inh < 1.0;
+           p->drive == KH_DRIVE_H && p->delta > 0.0 && p->h_star > 0.0 && p->w_inh >= 0.0 &&
+           p->w_inh < 1.0;
 }
 
 void kh_sliding_free(kh_sliding *sl)
