@@ -27,6 +27,8 @@
 #ifndef KH_MOMENTS_H
 #define KH_MOMENTS_H
 
+#include <math.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -81,6 +83,23 @@ static inline double kh_moments_row_sq(const kh_moments *mo, long mu, double alp
     const double s =
         alpha * alpha * mo->g00[mu] + 2.0 * alpha * beta * mo->g01[mu] + beta * beta * mo->g11;
     return s > 0.0 ? s : 0.0;
+}
+
+/* A step's error in row mu's basis coordinates, (ea, eb), from (a0, b0) to
+ * (a1, b1): n times the row's mean square error over the square of its
+ * scale atol + rtol (the row's RMS size, the larger of the two ends).
+ * Summed over the rows (and divided by the weights' count) it is the RMS
+ * norm dopri5 takes over the full state's weights. */
+static inline double kh_moments_row_err(const kh_moments *mo, long mu, double a0, double b0,
+                                        double a1, double b1, double ea, double eb, double atol,
+                                        double rtol)
+{
+    const double ew2 = kh_moments_row_sq(mo, mu, ea, eb);
+    const double w0 = kh_moments_row_sq(mo, mu, a0, b0);
+    const double w1 = kh_moments_row_sq(mo, mu, a1, b1);
+    const double sc =
+        atol + rtol * sqrt((w0 > w1 ? w0 : w1) * (1.0 / (double)(mo->n > 0 ? mo->n : 1)));
+    return ew2 / (sc * sc);
 }
 
 #ifdef __cplusplus

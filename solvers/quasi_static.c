@@ -176,14 +176,10 @@ static double basis_norm(void *ctx, const double *u0, const double *u1, const do
     const qs_state *s = ctx;
     const long m = s->m;
     const double atol = s->p->atol, rtol = s->p->rtol;
-    const double inv_n = 1.0 / (double)(s->n > 0 ? s->n : 1);
     double sum = 0.0;
     for (long mu = 0; mu < m; mu++) {
-        const double ew2 = kh_moments_row_sq(&s->mo, mu, e[mu], e[m + mu]);
-        const double w0 = kh_moments_row_sq(&s->mo, mu, u0[mu], u0[m + mu]);
-        const double w1 = kh_moments_row_sq(&s->mo, mu, u1[mu], u1[m + mu]);
-        const double sc = atol + rtol * sqrt((w0 > w1 ? w0 : w1) * inv_n);
-        sum += ew2 / (sc * sc); /* n times the row's mean square error over sc^2 */
+        sum += kh_moments_row_err(&s->mo, mu, u0[mu], u0[m + mu], u1[mu], u1[m + mu], e[mu],
+                                  e[m + mu], atol, rtol);
     }
     for (long i = 2 * m; i < 2 * m + s->nz; i++) {
         double r = e[i] / (atol + rtol * fmax(fabs(u0[i]), fabs(u1[i])));

@@ -174,16 +174,10 @@ static double norm(void *ctx, const double *u0, const double *u1, const double *
 {
     const kh_sliding *sl = ctx;
     const long na = sl->na;
-    const double atol = sl->p->atol, rtol = sl->p->rtol;
-    const double inv_n = 1.0 / (double)(sl->n > 0 ? sl->n : 1);
     double sum = 0.0;
     for (long k = 0; k < na; k++) {
-        const long mu = sl->act[k];
-        const double ew2 = kh_moments_row_sq(sl->mo, mu, e[k], e[na + k]);
-        const double w0 = kh_moments_row_sq(sl->mo, mu, u0[k], u0[na + k]);
-        const double w1 = kh_moments_row_sq(sl->mo, mu, u1[k], u1[na + k]);
-        const double sc = atol + rtol * sqrt((w0 > w1 ? w0 : w1) * inv_n);
-        sum += ew2 / (sc * sc);
+        sum += kh_moments_row_err(sl->mo, sl->act[k], u0[k], u0[na + k], u1[k], u1[na + k], e[k],
+                                  e[na + k], sl->p->atol, sl->p->rtol);
     }
     return sqrt(sum / (double)(sl->m * (sl->n > 0 ? sl->n : 1)));
 }
