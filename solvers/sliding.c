@@ -62,7 +62,7 @@ struct kh_sliding {
     double *hs;
     long *order;
     kh_dp5 dp;
-    long events, slides, flows;
+    long events, slides;
 };
 
 enum { MARK_NONE, MARK_LEAVE, MARK_UP, MARK_DOWN, MARK_JOIN };
@@ -210,7 +210,6 @@ static int flow_dir(kh_sliding *sl, long mu, double al, double be, double *da, d
 {
     double B, vv;
     kh_moments_eval_row(sl->mo, mu, al, be, I, &B, &vv);
-    sl->flows++;
     *c = rate(sl, *I, vv);
     if (!(*c > 0.0)) {
         *da = *db = 0.0;

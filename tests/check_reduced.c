@@ -508,7 +508,7 @@ END_TEST
  * anti-Hebbian and the falling inhibition brings the others to h = 0,
  * where they slide (the study has about 90 such entries and units that S
  * outruns join A). Left to the error control (solver.sliding = false), the
- * chatter's W approaches the sliding one linearly in rtol: 1.3e-5 at 1e-6,
+ * chatter's W approaches the sliding one linearly in rtol: 1.4e-5 at 1e-6,
  * 1.4e-6 at 1e-7 relative (p = 3; 1.5e-7 at 1e-8, 5e-9 at 1e-10 on three
  * digits, where the chatter took 677 s and the sliding mode 0.02 s). The
  * sliding mode agrees with itself from rtol 1e-6 to 1e-9 and costs a small
