@@ -173,8 +173,14 @@ SOURCES := $(wildcard $(addsuffix /*.[ch],$(LAYERS)) gpu/*.cu tests/*.[ch] tests
              tests/shim/*.c bench/*.c)
 
 # The whole suite: the format, the shared GPU header as C++17, every Check
-# suite, then the same suite under the sanitizers (test-sanitize).
-test: check-layers check test-sanitize test-gpu-build
+# suite, then the same suite under the sanitizers (test-sanitize). The
+# binaries are built with one job per core first; the suites then run in turn.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+test: | $(DEPS_OK)
+	$(MAKE) -j$(NPROC) khsim $(B)/khsim_tests
+	$(MAKE) check-layers check
+	$(MAKE) test-sanitize
+	$(MAKE) test-gpu-build
 
 # No file includes a header of a layer above its own (LAYERS, above).
 .PHONY: check-layers
@@ -183,7 +189,7 @@ check-layers:
 
 # The MPI sweep test needs ./khsim-mpi: built first where mpicc is present.
 check: khsim $(B)/khsim_tests
-	@if [ -n "$(MPICC)" ]; then $(MAKE) --no-print-directory mpi >/dev/null; \
+	@if [ -n "$(MPICC)" ]; then $(MAKE) --no-print-directory -j$(NPROC) mpi >/dev/null; \
 	  else echo "mpicc not found: the MPI sweep test will say it is skipped"; fi
 	@if command -v clang-format >/dev/null; then clang-format --dry-run -Werror $(SOURCES); \
 	  else echo "clang-format not found: format not checked"; fi
@@ -194,16 +200,24 @@ check: khsim $(B)/khsim_tests
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (into build-san/); any report fails it. The test cases tagged "slow" (whole
 # training runs, whose code the quick cases also go through) are left out.
+# It runs as two halves side by side (SAN_HALF's suites, and the others),
+# each writing its log, shown when both are done.
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_HALF := reduced,sweep,reliability,stdp,fast,kcap,gpu,data,h5
+SAN_RUN = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  CK_EXCLUDE_TAGS=slow KHSIM=./build-san/khsim PYTHON=$(PYTHON) ./build-san/khsim_tests
 test-sanitize: | $(DEPS_OK)
-	$(MAKE) B=build-san SANFLAGS="$(SAN)" OPT="-O1 -g" build-san/khsim build-san/khsim_tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  CK_EXCLUDE_TAGS=slow KHSIM=./build-san/khsim PYTHON=$(PYTHON) ./build-san/khsim_tests
+	$(MAKE) -j$(NPROC) B=build-san SANFLAGS="$(SAN)" OPT="-O1 -g" build-san/khsim build-san/khsim_tests
+	@echo "the suite under the sanitizers, in two halves side by side (logs in build-san/)"
+	@KH_TEST_SUITES=$(SAN_HALF) $(SAN_RUN) > build-san/half1.log 2>&1 & pid=$$!; \
+	  KH_TEST_SKIP_SUITES=$(SAN_HALF) $(SAN_RUN) > build-san/half2.log 2>&1; r2=$$?; \
+	  wait $$pid; r1=$$?; cat build-san/half1.log build-san/half2.log; \
+	  test $$r1 -eq 0 && test $$r2 -eq 0
 
 # With nvcc present, the CUDA build (make gpu's, into build-gpu/) must compile
 # and link; its kernels run only on a GPU machine (gpu/check.sh).
 test-gpu-build: | $(DEPS_OK)
-	@if [ -n "$(NVCC)" ]; then $(MAKE) B=build-gpu GPU=1 build-gpu/khsim build-gpu/khsim_gpucheck; \
+	@if [ -n "$(NVCC)" ]; then $(MAKE) -j$(NPROC) B=build-gpu GPU=1 build-gpu/khsim build-gpu/khsim_gpucheck; \
 	  else echo "nvcc not found: the CUDA build is not compiled"; fi
 
 # The default study's figures, into output/figures/ (FORMAT=pdf or svg for papers).
