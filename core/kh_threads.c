@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -39,12 +40,34 @@ static int omp_max(void)
 #endif
 }
 
+/* The most threads OpenBLAS is given: one per online processor (more never
+ * help it), and under a limit on address space (ulimit -v) one per 512 MB
+ * of it. Each thread OpenBLAS starts maps a 128 MB buffer, and the C
+ * library a 64 MB arena for it; an OpenBLAS thread that cannot map its
+ * buffer retries forever, deaf to signals (solver.threads = 16 under
+ * ulimit -v 2000000 hung so; 8 ran). */
+#define BLAS_BYTES_PER_THREAD (512.0 * 1024 * 1024)
+static int blas_cap(void)
+{
+    long cap = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cap < 1) {
+        cap = 1;
+    }
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+        const double fit = (double)as.rlim_cur / BLAS_BYTES_PER_THREAD;
+        cap = fit < 1.0 ? 1 : (fit < (double)cap ? (long)fit : cap);
+    }
+    return (int)cap;
+}
+
 static void set_count(int n)
 {
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-    openblas_set_num_threads(n);
+    const int cap = blas_cap();
+    openblas_set_num_threads(n > cap ? cap : n);
 }
 
 void kh_threads_wait_passive(char **argv)

@@ -404,6 +404,32 @@ START_TEST(test_thread_creation_fails)
 }
 END_TEST
 
+/* Under a limit on address space a large thread count runs: OpenBLAS,
+ * given 16 threads under ulimit -v 2000000, retried mapping their buffers
+ * forever and ignored SIGTERM (kh_threads.c caps its count). The run must
+ * end by itself, complete, within the minute the harness allows it. */
+START_TEST(test_threads_under_address_limit)
+{
+    char study[512], out[600], cmd[2048], status[64];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 20\n[input]\nsource = mnist\n"
+                       "path = data/mnist-1000\nsamples = 1\npresentation_time = 2\n"
+                       "[solver]\nthreads = 16\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    snprintf(cmd, sizeof cmd,
+             "timeout -s KILL 60 sh -c 'ulimit -v 2000000 && exec %s run %s -o %s --quiet' "
+             ">/dev/null 2>&1",
+             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", study, out);
+    const int ws = system(cmd);
+    ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "exit status %d (137: killed, hung)",
+                  WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", status, sizeof status), KH_OK);
+    ck_assert_str_eq(status, "complete");
+    remove(out);
+    remove(study);
+}
+END_TEST
+
 /* A busy machine: with one competing process spinning on a core, the
  * default thread policy (solver.threads = 0) runs the Fig. 5 kind of study
  * (m = 15, strong inhibition) at most twice as long as one thread does
@@ -473,6 +499,7 @@ Suite *kh_reliability_suite(void)
     tcase_add_test(runs, test_contention_ratio);
     tcase_add_test(runs, test_sigkill_and_foreign_fill);
     tcase_add_test(runs, test_thread_creation_fails);
+    tcase_add_test(runs, test_threads_under_address_limit);
     suite_add_tcase(s, runs);
     return s;
 }
