@@ -55,7 +55,8 @@ static void run_free(run *r)
 
 /* Before a new run: what it will write, estimated from the schedule (rows:
  * one per record_every of each presentation plus its first; snapshots: one
- * per snapshot_every; Euler steps: one per dt), against the room on the
+ * per snapshot_every; Euler steps: one per dt; an explicit adaptive
+ * stepper's: at least one per 3.3 tau), against the room on the
  * output's file system and against what can finish (1e13 rows or steps).
  * KH_OK or KH_EINVAL naming the key to change. */
 static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
@@ -81,6 +82,19 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
                         "solver.dt = %g gives %.3g Euler steps over t = %.6g: it cannot finish "
                         "(make dt larger)",
                         p->dt, t_total / p->dt, t_total);
+    }
+    /* An explicit stepper's steps are held by stability to about 3.3 times
+     * the fastest time scale (dopri5's interval on the negative real axis). */
+    const unsigned caps = kh_method_caps(p->method);
+    const double fastest = fmin(p->tau, p->tau_L), least_steps = t_total / (3.3 * fastest);
+    if ((caps & KH_SOLVER_ADAPTIVE) && !(caps & KH_SOLVER_STIFF) && least_steps > 1e13) {
+        return KH_ERROR(KH_EINVAL,
+                        "network.%s = %g holds solver.method = %s (an explicit stepper) to "
+                        "steps of about 3.3 times it: %.3g steps over t = %.6g, it cannot finish "
+                        "(make network.%s larger, or use method reduced, or an implicit one such "
+                        "as msbdf)",
+                        p->tau <= p->tau_L ? "tau" : "tau_L", fastest, p->method, least_steps,
+                        t_total, p->tau <= p->tau_L ? "tau" : "tau_L");
     }
     char dir[KH_PATH_MAX];
     kh_sim_output_dir(p->out_path, dir, sizeof dir);

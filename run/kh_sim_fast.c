@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
@@ -301,6 +302,42 @@ static long epochs_done(const char *path)
     return e;
 }
 
+/* Before a new run: refuses what cannot finish (more than 1e13 sample
+ * presentations, as kh_sim.c's rows and steps) or cannot fit (the snapshots
+ * of W against the room on the output's file system), naming the key. */
+static int check_size(const kh_params *p, long N, long m, long n)
+{
+    const double presentations = (double)p->epochs * (double)N;
+    if (presentations > 1e13) {
+        return KH_ERROR(KH_EINVAL,
+                        "learning.epochs = %ld over %ld samples gives %.3g presentations: it "
+                        "cannot finish (make learning.epochs smaller)",
+                        p->epochs, N, presentations);
+    }
+    const double nb = (double)(p->batch < N ? p->batch : N);
+    const double snaps =
+        p->snapshot_batches == 0
+            ? (double)p->epochs + 1.0
+            : floor((double)p->epochs * ceil((double)N / nb) / (double)p->snapshot_batches) + 2.0;
+    const double bytes = snaps * (double)m * (double)n *
+                         (p->precision == KH_PREC_FLOAT ? 4.0 : 8.0) *
+                         (p->compress_snapshots ? 0.5 : 1.0);
+    char dir[KH_PATH_MAX];
+    kh_sim_output_dir(p->out_path, dir, sizeof dir);
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0) {
+        const double room = (double)sv.f_bavail * (double)sv.f_frsize;
+        if (bytes > room) {
+            return KH_ERROR(KH_EINVAL,
+                            "the record needs about %.3g GB (%.3g snapshots of W) and %s has "
+                            "%.3g GB free: make learning.epochs smaller or "
+                            "output.snapshot_batches larger",
+                            bytes / 1e9, snaps, dir, room / 1e9);
+        }
+    }
+    return KH_OK;
+}
+
 /* The data, the buffers, W(0) (or, resuming, the weights after the last
  * complete epoch, whose count goes to *start) and the learner. */
 static int plan_run(fast_run *r, kh_config *c, int resume, long *start, kh_sim_result *res)
@@ -312,6 +349,9 @@ static int plan_run(fast_run *r, kh_config *c, int resume, long *start, kh_sim_r
     }
     p->n_visible = r->data.n_features;
     const long m = p->n_hidden, n = p->n_visible, N = r->data.n_samples;
+    if (!resume && (st = check_size(p, N, m, n)) != KH_OK) {
+        return st;
+    }
     r->W = malloc((size_t)m * (size_t)n * sizeof(double));
     r->cur = malloc((size_t)m * sizeof(double));
     r->act = malloc((size_t)m * sizeof(double));

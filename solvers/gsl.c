@@ -57,6 +57,7 @@ typedef struct gsl_state {
 
 static const char *const names[] = {"rk2",    "rk4",    "rkf45",  "rkck",  "rk8pd", "msadams",
                                     "rk1imp", "rk2imp", "rk4imp", "bsimp", "msbdf", NULL};
+static const char *const stiff[] = {"rk1imp", "rk2imp", "rk4imp", "bsimp", "msbdf", NULL};
 
 static const gsl_odeiv2_step_type *step_type(const char *m, int *implicit)
 {
@@ -421,6 +422,7 @@ static void gsl_stats(const void *vs, kh_solver_stats *st)
 const kh_solver_type kh_solver_gsl = {
     .names = names,
     .caps = KH_SOLVER_ANY_SYSTEM | KH_SOLVER_ADAPTIVE | KH_SOLVER_LOCATES,
+    .stiff = stiff,
     .alloc = gsl_alloc,
     .apply = gsl_apply,
     .reset = gsl_reset,

@@ -45,11 +45,16 @@ enum {
     /* Has batched instances (solver.batch, device = gpu, precision =
      * float) in the backends of solvers/kh_backend.h. */
     KH_SOLVER_BATCHED = 1u << 5,
+    /* Its steps are not held to the fastest time scale (tau, tau_L) by
+     * stability: implicit, or that scale is not integrated (quasi_static).
+     * Per method: kh_solver_type.stiff. */
+    KH_SOLVER_STIFF = 1u << 6,
 };
 
 typedef struct kh_solver_type {
     const char *const *names; /* solver.method values, NULL-terminated */
-    unsigned caps;            /* KH_SOLVER_* */
+    unsigned caps;            /* KH_SOLVER_*, of every name */
+    const char *const *stiff; /* the names that are also KH_SOLVER_STIFF (NULL: none) */
     /* Plans everything: returns the solver state or NULL + KH_ERROR.
      * model, ws and p are borrowed and must outlive the solver; `stop`
      * (may be NULL) is polled between steps. */

@@ -434,6 +434,7 @@ static void qs_stats(const void *vs, kh_solver_stats *st)
 const kh_solver_type kh_solver_quasi_static = {
     .names = names,
     .caps = KH_SOLVER_ADAPTIVE | KH_SOLVER_NEEDS_REDUCED,
+    .stiff = names,
     .alloc = qs_alloc,
     .apply = qs_apply,
     .reset = qs_reset,

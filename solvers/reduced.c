@@ -1166,6 +1166,7 @@ static void rd_stats(const void *vs, kh_solver_stats *st)
 const kh_solver_type kh_solver_reduced = {
     .names = names,
     .caps = KH_SOLVER_ADAPTIVE | KH_SOLVER_NEEDS_REDUCED,
+    .stiff = names,
     .alloc = rd_alloc,
     .apply = rd_apply,
     .reset = rd_reset,

@@ -56,7 +56,14 @@ unsigned kh_method_caps(const char *method)
         return kh_solver_reduced.caps & kh_solver_dopri5.caps;
     }
     const kh_solver_type *t = lookup(method);
-    return t ? t->caps : 0;
+    if (!t) {
+        return 0;
+    }
+    unsigned caps = t->caps;
+    for (const char *const *n = t->stiff; n && *n; n++) {
+        caps |= strcmp(*n, method) == 0 ? KH_SOLVER_STIFF : 0u;
+    }
+    return caps;
 }
 
 const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p)

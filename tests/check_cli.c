@@ -580,21 +580,28 @@ START_TEST(test_second_run_refused)
 END_TEST
 
 /* Requests that cannot finish or cannot fit are refused before the file is
- * created: 1e15 rows, and snapshots of W beyond the free disk. */
+ * created: 1e15 rows, snapshots of W beyond the free disk, an explicit
+ * stepper held to steps of 1e-300 by tau, and the fast rule's 9e15 epochs or
+ * their snapshots. */
 START_TEST(test_huge_request_refused)
 {
     char out[512], err[8192];
     kh_test_tmpname(out, sizeof out, ".h5");
     remove(out);
-    const char *sets[2][2] = {{"output.record_every=1e-12", "cannot finish"},
-                              {"output.snapshot_every=1e-9", "GB free"}};
-    for (int k = 0; k < 2; k++) {
-        const char *argv[] = {
-            "run",   "examples/default.ini",        "-o", out, "--set", sets[k][0],
-            "--set", "input.presentation_time=1e3", NULL};
+    const char *sets[6][3] = {
+        {"examples/default.ini", "output.record_every=1e-12", "cannot finish"},
+        {"examples/default.ini", "output.snapshot_every=1e-9", "GB free"},
+        {"examples/default.ini", "network.tau=1e-300", "network.tau = 1e-300 holds"},
+        {"examples/default.ini", "network.tau_L=1e-14", "network.tau_L = 1e-14 holds"},
+        {"examples/fast_mnist1000.ini", "learning.epochs=9e15", "cannot finish"},
+        {"examples/fast_mnist1000.ini", "learning.epochs=1e9", "GB free"}};
+    for (int k = 0; k < 6; k++) {
+        const char *argv[] = {"run",   sets[k][0], "-o",    out,
+                              "--set", sets[k][1], "--set", "input.presentation_time=1e3",
+                              NULL};
         int code = kh_test_khsim(argv, err, sizeof err, 0);
-        ck_assert_msg(code == 2, "%s: exit %d: %s", sets[k][0], code, err);
-        ck_assert_msg(strstr(err, sets[k][1]) != NULL, "%s: %s", sets[k][0], err);
+        ck_assert_msg(code == 2, "%s: exit %d: %s", sets[k][1], code, err);
+        ck_assert_msg(strstr(err, sets[k][2]) != NULL, "%s: %s", sets[k][1], err);
         ck_assert_int_ne(access(out, F_OK), 0);
     }
 }
