@@ -376,57 +376,57 @@ START_TEST(test_sigkill_and_foreign_fill)
 }
 END_TEST
 
+/* Runs khsim on a study of m units, one digit and `threads` threads under
+ * the shell's `limits` (ulimit commands), killed after a minute; the exit
+ * status (137: killed) and the record's status into status[64]. */
+static int run_limited(const char *limits, int m, int threads, char *out, size_t len, char *status)
+{
+    char study[512], text[256], cmd[2048];
+    snprintf(text, sizeof text,
+             "[network]\nhidden = %d\n[input]\nsource = mnist\npath = data/mnist-1000\n"
+             "samples = 1\npresentation_time = 1\n[solver]\nthreads = %d\n",
+             m, threads);
+    kh_test_write_file(study, sizeof study, ".ini", text);
+    snprintf(out, len, "%s.h5", study);
+    snprintf(cmd, sizeof cmd,
+             "timeout -s KILL 60 sh -c '%s && exec %s run %s -o %s --quiet' >/dev/null 2>&1",
+             limits, getenv("KHSIM") ? getenv("KHSIM") : "./khsim", study, out);
+    const int ws = system(cmd);
+    remove(study);
+    if (kh_h5_read_attr_string(out, "/", "status", status, 64) != KH_OK) {
+        strcpy(status, "(none)");
+    }
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
 /* A library that ends the process with exit(): libgomp when it cannot
  * create the threads asked for (here 300 threads of 64 MB stacks in 4 GB of
  * address space). The record is "failed" with a message, not "running", and
  * the exit status is 2. */
 START_TEST(test_thread_creation_fails)
 {
-    char study[512], out[600], cmd[2048], status[64], message[512];
-    kh_test_write_file(study, sizeof study, ".ini",
-                       "[network]\nhidden = 400\n[input]\nsource = mnist\n"
-                       "path = data/mnist-1000\nsamples = 1\npresentation_time = 1\n"
-                       "[solver]\nthreads = 300\n");
-    snprintf(out, sizeof out, "%s.h5", study);
-    snprintf(cmd, sizeof cmd,
-             "sh -c 'ulimit -s 65536 && ulimit -v 4000000 && exec %s run %s -o %s --quiet' "
-             "2>/dev/null",
-             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", study, out);
-    const int ws = system(cmd);
-    ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 2, "exit status %d",
-                  WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
-    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", status, sizeof status), KH_OK);
+    char out[600], status[64], message[512];
+    const int code =
+        run_limited("ulimit -s 65536 && ulimit -v 4000000", 400, 300, out, sizeof out, status);
+    ck_assert_msg(code == 2, "exit status %d", code);
     ck_assert_str_eq(status, "failed");
     ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "message", message, sizeof message), KH_OK);
     ck_assert_msg(strstr(message, "solver.threads"), "message: %s", message);
     remove(out);
-    remove(study);
 }
 END_TEST
 
 /* Under a limit on address space a large thread count runs: OpenBLAS,
  * given 16 threads under ulimit -v 2000000, retried mapping their buffers
  * forever and ignored SIGTERM (kh_threads.c caps its count). The run must
- * end by itself, complete, within the minute the harness allows it. */
+ * end by itself, complete, within the minute it is allowed. */
 START_TEST(test_threads_under_address_limit)
 {
-    char study[512], out[600], cmd[2048], status[64];
-    kh_test_write_file(study, sizeof study, ".ini",
-                       "[network]\nhidden = 20\n[input]\nsource = mnist\n"
-                       "path = data/mnist-1000\nsamples = 1\npresentation_time = 2\n"
-                       "[solver]\nthreads = 16\n");
-    snprintf(out, sizeof out, "%s.h5", study);
-    snprintf(cmd, sizeof cmd,
-             "timeout -s KILL 60 sh -c 'ulimit -v 2000000 && exec %s run %s -o %s --quiet' "
-             ">/dev/null 2>&1",
-             getenv("KHSIM") ? getenv("KHSIM") : "./khsim", study, out);
-    const int ws = system(cmd);
-    ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "exit status %d (137: killed, hung)",
-                  WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
-    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", status, sizeof status), KH_OK);
+    char out[600], status[64];
+    const int code = run_limited("ulimit -v 2000000", 20, 16, out, sizeof out, status);
+    ck_assert_msg(code == 0, "exit status %d (137: killed, hung)", code);
     ck_assert_str_eq(status, "complete");
     remove(out);
-    remove(study);
 }
 END_TEST
 
