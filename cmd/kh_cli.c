@@ -35,6 +35,7 @@ void kh_cli_usage(FILE *out)
             "  khsim info OUT.h5          what a file holds\n"
             "  khsim verify OUT.h5 [--json]  sphere and Lyapunov audits; exit 1 on failure\n"
             "  khsim --help | --version\n"
+            "  khsim --data-dir           where the shipped data are (mnist-1000, iris)\n"
             "  --force (run, compare, train): replace an existing OUT.h5 (output.overwrite)\n"
             "  --quiet: no progress line on a terminal; --progress: a progress line every\n"
             "  5 s on stderr whatever it is (a file, a pipe, a Slurm log)\n"
@@ -100,17 +101,13 @@ static const command *find_command(const char *name)
 int kh_cli_parse(int argc, char **argv, kh_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"resume", no_argument, NULL, 'r'},
-                                         {"force", no_argument, NULL, 'f'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"progress", no_argument, NULL, 'p'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {"data-dir", no_argument, NULL, 'D'},     {"set", required_argument, NULL, 's'},
+        {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
+        {"json", no_argument, NULL, 'j'},         {"resume", no_argument, NULL, 'r'},
+        {"force", no_argument, NULL, 'f'},        {"verbose", no_argument, NULL, 'v'},
+        {"progress", no_argument, NULL, 'p'},     {NULL, 0, NULL, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -124,6 +121,9 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
             return KH_OK;
         case 'V':
             cli->command = "version";
+            return KH_OK;
+        case 'D':
+            cli->command = "data-dir";
             return KH_OK;
         default:
             return KH_ERROR(KH_EINVAL, "unknown option '%s' (see khsim --help)", argv[optind - 1]);

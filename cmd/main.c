@@ -529,6 +529,15 @@ static int khsim_main(int argc, char **argv)
         printf("khsim %s\n", KH_VERSION);
         return 0;
     }
+    if (strcmp(cli.command, "data-dir") == 0) {
+        char dir[KH_PATH_MAX];
+        if (kh_config_data_dir(dir, sizeof dir) != KH_OK) {
+            fprintf(stderr, "khsim: %s\n", kh_errmsg());
+            return 2;
+        }
+        printf("%s\n", dir);
+        return 0;
+    }
     if (strcmp(cli.command, "info") == 0 || strcmp(cli.command, "verify") == 0) {
         s = isolated(&cli, cli.path, info_or_verify);
     } else if (strcmp(cli.command, "sweep") == 0) {

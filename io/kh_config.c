@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -848,6 +849,46 @@ void kh_param_format(const kh_params *p, size_t i, char *buf, size_t len)
     }
 }
 
+#ifndef KH_SHARE_DIR
+#define KH_SHARE_DIR "/usr/local/share/khsim"
+#endif
+
+int kh_config_data_dir(char *buf, size_t len)
+{
+    char here[KH_PATH_MAX - 64] = "";
+    const ssize_t k = readlink("/proc/self/exe", here, sizeof here - 1);
+    if (k > 0) {
+        here[k] = '\0';
+        char *slash = strrchr(here, '/');
+        if (slash) {
+            *slash = '\0';
+        }
+    }
+    /* Installed beside the binary (PREFIX/bin/khsim, PREFIX/share/khsim/data:
+     * wherever the tree was moved), where the build put it, or a build tree. */
+    const char *places[3][2] = {
+        {here, "/../share/khsim/data"}, {KH_SHARE_DIR "/data", ""}, {here, "/data"}};
+    for (int i = 0; i < 3; i++) {
+        if (!places[i][0][0]) {
+            continue;
+        }
+        snprintf(buf, len, "%s%s/mnist-1000", places[i][0], places[i][1]);
+        if (access(buf, F_OK) == 0) {
+            buf[strlen(buf) - strlen("/mnist-1000")] = '\0';
+            char real[PATH_MAX];
+            if (realpath(buf, real) && strlen(real) < len) {
+                strcpy(buf, real);
+            }
+            return KH_OK;
+        }
+    }
+    return KH_ERROR(KH_EIO,
+                    "no shipped data: none of %s/../share/khsim/data, %s/data and %s/data holds "
+                    "mnist-1000 (make install puts them in the first)",
+                    here[0] ? here : "(the binary's directory)", KH_SHARE_DIR,
+                    here[0] ? here : "(the binary's directory)");
+}
+
 int kh_config_validate(kh_config *c)
 {
     kh_params *p = &c->p;
@@ -856,14 +897,13 @@ int kh_config_validate(kh_config *c)
     if (!c->set[ip]) {
         p->presentation_time_end = p->presentation_time;
     }
-#ifdef KH_SHARE_DIR
-    /* The shipped digits of an installed khsim, when input.path is left at
-     * its default and the current directory has none. */
+    /* The shipped digits (an installed khsim's, or its build tree's), when
+     * input.path is left at its default and the current directory has none. */
+    char shipped[KH_PATH_MAX - 16];
     if (!c->set[kh_param_find("input", "path")] && access(p->input_path, F_OK) != 0 &&
-        access(KH_SHARE_DIR "/data/mnist-1000", F_OK) == 0) {
-        snprintf(p->input_path, sizeof p->input_path, "%s", KH_SHARE_DIR "/data/mnist-1000");
+        kh_config_data_dir(shipped, sizeof shipped - 16) == KH_OK) {
+        snprintf(p->input_path, sizeof p->input_path, "%s/mnist-1000", shipped);
     }
-#endif
     if (p->source != KH_SRC_UNIFORM && p->input_path[0] == '\0') {
         return KH_ERROR(KH_EINVAL, "%s: input.path is required for this input.source", name);
     }

@@ -63,6 +63,11 @@ int kh_config_set_kv(kh_config *c, const char *section, const char *key, const c
  * derived defaults (output path, presentation_time_end). KH_OK or KH_EINVAL. */
 int kh_config_validate(kh_config *c);
 
+/* The directory of the shipped data (mnist-1000, iris) into buf: the
+ * installed one ($(PREFIX)/share/khsim/data), else the data/ beside the
+ * running binary (a build tree). KH_OK, or KH_EIO naming both places. */
+int kh_config_data_dir(char *buf, size_t len);
+
 /* Formats the value of table entry i into buf (for /params and info). */
 void kh_param_format(const kh_params *p, size_t i, char *buf, size_t len);
 

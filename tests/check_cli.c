@@ -767,6 +767,50 @@ START_TEST(test_paths_beside_study)
 }
 END_TEST
 
+/* make install PREFIX=DIR, then the tree moved elsewhere: from another
+ * directory, the installed khsim (the binary under test put in its place)
+ * says where its shipped data are (--data-dir: DIR/share/khsim/data) and
+ * runs an installed example that reads them. */
+START_TEST(test_install_runs_anywhere)
+{
+    char dir[512], moved[600], cmd[4096], got[1200] = "", want[1200], here[1024];
+    snprintf(dir, sizeof dir, "%s/khsim_install_XXXXXX",
+             getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+    const char *khsim = getenv("KHSIM") ? getenv("KHSIM") : "./khsim";
+    snprintf(cmd, sizeof cmd,
+             "make -s install PREFIX=%s/p >/dev/null && install -m 755 %s %s/p/bin/khsim && mv "
+             "%s/p %s/q",
+             dir, khsim, dir, dir, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    snprintf(moved, sizeof moved, "%s/q", dir);
+    snprintf(cmd, sizeof cmd, "cd / && %s/bin/khsim --data-dir > %s/where", moved, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "%s/where", dir);
+    FILE *f = fopen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(got, sizeof got, f));
+    fclose(f);
+    got[strcspn(got, "\n")] = '\0';
+    char real[1024];
+    ck_assert_ptr_nonnull(realpath(moved, real));
+    snprintf(want, sizeof want, "%s/share/khsim/data", real);
+    ck_assert_str_eq(got, want);
+    snprintf(cmd, sizeof cmd,
+             "cd / && %s/bin/khsim run %s/share/khsim/examples/default.ini -o %s/out.h5 --quiet "
+             "--set input.presentation_time=2 >/dev/null",
+             moved, moved, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "%s/out.h5", dir);
+    char status[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(cmd, "/", "status", status, sizeof status), KH_OK);
+    ck_assert_str_eq(status, "complete");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* The Python package (python/khsim, tests/python_load.py): khsim.load on a
  * run, a fast-rule run, a training and a sweep index, and khsim.run. */
 START_TEST(test_python_package)
@@ -847,6 +891,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_check_layers);
     tcase_add_test(tc, test_messages);
     tcase_add_test(tc, test_paths_beside_study);
+    tcase_add_test(tc, test_install_runs_anywhere);
     tcase_add_test(tc, test_python_package);
     tcase_add_test(tc, test_unwritable_output);
     tcase_add_loop_test(tc, test_sigint_leaves_valid_file, 0, 2);
