@@ -316,6 +316,16 @@ static void flag_gI(kh_sliding *sl)
     }
 }
 
+/* Unit mu's row moved along its flow line from its reference current to
+ * current `in`, into the trial arrays (ta, tb, ti, tc, tslope); flowed. */
+static void trial_flow(kh_sliding *sl, long mu, double in)
+{
+    sl->tslope[mu] = sl->dcdi[mu];
+    flow(sl, mu, sl->al[mu], sl->be[mu], sl->iref[mu], in, &sl->ta[mu], &sl->tb[mu], &sl->ti[mu],
+         &sl->tc[mu], &sl->tslope[mu]);
+    sl->flowed[mu] = 1;
+}
+
 /* The trial step's end: the events, the time to retry at (*retry > 0), or
  * the marks to apply. S0, T0 at the step's start, dt its length. */
 static void events(kh_sliding *sl, double S0, double T0, double dt, double *retry)
@@ -383,10 +393,7 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
         const double unsure = fabs(lin) + 1e-3 * T1; /* how far c may be from that */
         double c = sl->cref[mu] + lin;
         if (fabs(c - T1) <= unsure) {
-            sl->tslope[mu] = sl->dcdi[mu];
-            flow(sl, mu, sl->al[mu], sl->be[mu], ir, in, &sl->ta[mu], &sl->tb[mu], &sl->ti[mu],
-                 &sl->tc[mu], &sl->tslope[mu]);
-            sl->flowed[mu] = 1;
+            trial_flow(sl, mu, in);
             c = sl->tc[mu];
         }
         const double phi1 = c - T1;
@@ -404,10 +411,7 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
         const double cost = sl->delta * -phi1 * late / (2.0 * sl->tauL);
         if (cost <= rtol * fabs(in) + atol || late <= 0.0) {
             if (!sl->flowed[mu]) { /* the row it joins with */
-                sl->tslope[mu] = sl->dcdi[mu];
-                flow(sl, mu, sl->al[mu], sl->be[mu], ir, in, &sl->ta[mu], &sl->tb[mu], &sl->ti[mu],
-                     &sl->tc[mu], &sl->tslope[mu]);
-                sl->flowed[mu] = 1;
+                trial_flow(sl, mu, in);
             }
             sl->mark[mu] = MARK_JOIN;
             continue;
