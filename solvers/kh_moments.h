@@ -49,7 +49,10 @@ typedef struct kh_moments {
     long *at;              /* [m] (odd) the place of rho at the last evaluation */
     double *win;           /* [m x 6] (odd) its window r[at-1], r[at] and sums there */
     double *s0;            /* [m x 3] (odd) the row's sums at beta = 0 */
-    unsigned char *sorted; /* [m] (odd) rs and pre hold the row (sorted at its first move) */
+    unsigned char *sorted; /* [m] (odd) 0: rs and pre do not hold the row yet; 1: only the
+                              breakpoints about rho at its first move are sorted, and rho
+                              may move within span; 2: the whole row is */
+    double *span;          /* [m x 2] (odd) where rs, pre are good while sorted is 1 */
     double *g00, *g01;     /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
     double g11;            /* sum_i v_i^2 */
 } kh_moments;

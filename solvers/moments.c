@@ -32,7 +32,8 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
         mo->win = malloc((size_t)m * 6 * sizeof(double));
         mo->s0 = malloc((size_t)m * 3 * sizeof(double));
         mo->sorted = calloc((size_t)m, 1);
-        if (!mo->rs || !mo->pre || !mo->at || !mo->win || !mo->s0 || !mo->sorted) {
+        mo->span = malloc((size_t)m * 2 * sizeof(double));
+        if (!mo->rs || !mo->pre || !mo->at || !mo->win || !mo->s0 || !mo->sorted || !mo->span) {
             kh_moments_release(mo);
             return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
         }
@@ -67,6 +68,7 @@ void kh_moments_release(kh_moments *mo)
     free(mo->win);
     free(mo->s0);
     free(mo->sorted);
+    free(mo->span);
     memset(mo, 0, sizeof *mo);
 }
 
@@ -91,11 +93,70 @@ static void sort_pairs(double *key, long *val, long n)
     }
 }
 
-/* p = 3: row mu's breakpoints r_j = -W0_j / v_j sorted, and the prefix sums
- * of sgn(v) W0^k v^(3-k), k = 0..3, in their order, from its packed W0 at
- * the non-zero pixels. Taken at the row's first evaluation away from
- * beta = 0 (most rows never move in a presentation). */
-static void sort_row(kh_moments *mo, long mu)
+/* Moves the pairs (key, val) whose key is below `x` to the front; their
+ * number. */
+static long partition_below(double *key, long *val, long n, double x)
+{
+    long i = 0;
+    for (long j = 0; j < n; j++) {
+        if (key[j] < x) {
+            const double k = key[i];
+            const long v = val[i];
+            key[i] = key[j];
+            val[i] = val[j];
+            key[j] = k;
+            val[j] = v;
+            i++;
+        }
+    }
+    return i;
+}
+
+/* Reorders the n pairs so that the k with the smallest keys come first
+ * (in no order): quickselect, pivots at the median of three. */
+static void select_smallest(double *key, long *val, long n, long k)
+{
+    long lo = 0, hi = n;
+    while (hi - lo > 1 && k > lo && k < hi) {
+        const double a = key[lo], b = key[lo + (hi - lo) / 2], c = key[hi - 1];
+        const double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        const long lt = lo + partition_below(key + lo, val + lo, hi - lo, piv);
+        /* [lo, lt) < piv; among [lt, hi) those equal to piv next */
+        long eq = lt;
+        for (long j = lt; j < hi; j++) {
+            if (key[j] == piv) {
+                const double t = key[eq];
+                const long v = val[eq];
+                key[eq] = key[j];
+                val[eq] = val[j];
+                key[j] = t;
+                val[j] = v;
+                eq++;
+            }
+        }
+        if (k <= lt) {
+            hi = lt;
+        } else if (k >= eq) {
+            lo = eq;
+        } else {
+            return;
+        }
+    }
+}
+
+/* The breakpoints sorted about rho at a row's first move, on each side. */
+#define SORT_NEAR 12
+
+/* p = 3: row mu's breakpoints r_j = -W0_j / v_j, and the prefix sums of
+ * sgn(v) W0^k v^(3-k), k = 0..3, in their order, from its packed W0 at the
+ * non-zero pixels. At the row's first evaluation away from beta = 0 (most
+ * rows never move in a presentation), at rho: only the SORT_NEAR
+ * breakpoints below rho and the SORT_NEAR above are sorted, between the
+ * others below and the others above (in no order), which is all the prefix
+ * sums need while rho stays between the first and the last of those sorted
+ * (span; most rows move that little in a presentation). When rho leaves the
+ * span, the whole row is sorted (whole = 1). */
+static void sort_row(kh_moments *mo, long mu, double rho, int whole)
 {
     const long nnz = mo->nnz;
     const double *w = mo->w0 + (size_t)mu * (size_t)nnz;
@@ -109,7 +170,17 @@ static void sort_row(kh_moments *mo, long mu)
         r[j] = -w[j] / mo->vnz[j];
         ord[j] = j;
     }
-    sort_pairs(r, ord, nnz);
+    long jl = 0, jh = nnz;
+    if (!whole && nnz > 4 * SORT_NEAR) {
+        const long nb = partition_below(r, ord, nnz, rho);
+        jl = nb > SORT_NEAR ? nb - SORT_NEAR : 0;
+        jh = nnz - nb > SORT_NEAR ? nb + SORT_NEAR : nnz;
+        /* the largest below rho to the end of their part, the smallest above
+         * to the start of theirs */
+        select_smallest(r, ord, nb, jl);
+        select_smallest(r + nb, ord + nb, nnz - nb, jh - nb);
+    }
+    sort_pairs(r + jl, ord + jl, jh - jl);
     double acc[4] = {0.0, 0.0, 0.0, 0.0};
     for (int k = 0; k < 4; k++) {
         pre[k] = 0.0;
@@ -123,9 +194,14 @@ static void sort_row(kh_moments *mo, long mu)
             pre[4 * (j + 1) + k] = acc[k];
         }
     }
-    mo->at[mu] = 0;
+    /* The prefix sum at j counts the j smallest breakpoints for j in
+     * [jl, jh]; the place of rho, #{r_i < rho}, is known to be one of those
+     * while r[jl] < rho <= r[jh - 1] (or unbounded where a part is empty). */
+    mo->span[2 * mu] = jl > 0 ? r[jl] : -HUGE_VAL;
+    mo->span[2 * mu + 1] = jh < nnz ? r[jh - 1] : HUGE_VAL;
+    mo->at[mu] = jl;
     mo->win[6 * mu] = HUGE_VAL; /* no place yet: the first evaluation walks */
-    mo->sorted[mu] = 1;
+    mo->sorted[mu] = jl == 0 && jh == nnz ? 2 : 1;
     free(heap);
 }
 
@@ -283,6 +359,9 @@ static void signed_sums(kh_moments *mo, long mu, double rho, double S[4])
         return;
     }
     const long nnz = mo->nnz;
+    if (mo->sorted[mu] == 1 && !(mo->span[2 * mu] < rho && rho <= mo->span[2 * mu + 1])) {
+        sort_row(mo, mu, rho, 1);
+    }
     const double *r = mo->rs + (size_t)mu * (size_t)nnz;
     const double *pre = mo->pre + (size_t)mu * 4 * (size_t)(nnz + 1);
     long j = mo->at[mu]; /* j = #{r_i < rho} */
@@ -318,7 +397,7 @@ static void eval_sorted(kh_moments *mo, long mu, double a, double b, double *I, 
             }
             return;
         }
-        sort_row(mo, mu);
+        sort_row(mo, mu, b / a, 0);
     }
     double S[4];
     signed_sums(mo, mu, b / a, S);

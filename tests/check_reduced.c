@@ -50,7 +50,7 @@ START_TEST(test_moments_equal_direct_sums)
         kh_moments_eval(&mo, al, be, I, B, vv);
         for (long mu = 0; mu < m; mu++) {
             if (mo.odd) { /* the capture's sums at beta = 0, sorted at the first move */
-                ck_assert_int_eq(mo.sorted[mu], trial > 0);
+                ck_assert_int_eq(mo.sorted[mu] != 0, trial > 0);
             }
             for (long i = 0; i < n; i++) {
                 w[i] = al[mu] * W0[mu * n + i] + be[mu] * v[i];
@@ -79,11 +79,13 @@ END_TEST
 /* p = 3 along a path: rho = beta / alpha sweeps up and down in small steps
  * (most evaluations stay between the same two breakpoints as the last, and
  * reuse its sums), stops, jumps, and after a new capture starts from the
- * same rho with other rows: every evaluation equals the direct sums. */
+ * same rho with other rows: every evaluation equals the direct sums. The
+ * rows (150 non-zero pixels) first creep away from rho = 0 with only the
+ * breakpoints about it sorted, then leave them and are sorted whole. */
 START_TEST(test_moments_odd_along_a_path)
 {
-    const long m = 5, n = 40;
-    double W0[5 * 40], v[40], w[40], al[5], be[5], I[5], B[5];
+    enum { m = 5, n = 200 };
+    double W0[m * n], v[n], w[n], al[m], be[m], I[m], B[m];
     kh_rng r;
     kh_rng_seed(&r, 78, 0);
     for (long i = 0; i < n; i++) {
@@ -92,17 +94,19 @@ START_TEST(test_moments_odd_along_a_path)
     }
     kh_moments mo;
     ck_assert_int_eq(kh_moments_init(&mo, m, n, 3.0), KH_OK);
-    long evals = 0;
+    long evals = 0, partial = 0, whole = 0;
     for (int capture = 0; capture < 2; capture++) {
         for (long k = 0; k < m * n; k++) {
             W0[k] = 2.0 * kh_rng_uniform(&r) - 1.0;
         }
         kh_moments_capture(&mo, W0, v);
-        for (int step = 0; step < 400; step++) {
-            /* Up from -3 to 3, down again, a pause, then jumps. */
-            const double rho = step < 150   ? -3.0 + 0.04 * step
-                               : step < 300 ? 3.0 - 0.04 * (step - 150)
-                               : step < 320 ? 0.0
+        for (int step = 0; step < 500; step++) {
+            /* A creep from 0 (1e-4 a step), then up from -3 to 3, down again,
+             * a pause, then jumps. */
+            const double rho = step < 100   ? (capture ? -1e-4 : 1e-4) * (step + 1)
+                               : step < 250 ? -3.0 + 0.04 * (step - 100)
+                               : step < 400 ? 3.0 - 0.04 * (step - 250)
+                               : step < 420 ? 0.0
                                             : 6.0 * kh_rng_uniform(&r) - 3.0;
             for (long mu = 0; mu < m; mu++) {
                 al[mu] = 0.5 + 0.1 * (double)mu;
@@ -110,6 +114,8 @@ START_TEST(test_moments_odd_along_a_path)
             }
             kh_moments_eval(&mo, al, be, I, B, NULL);
             for (long mu = 0; mu < m; mu++) {
+                partial += mo.sorted[mu] == 1;
+                whole += mo.sorted[mu] == 2;
                 double Id, Bd, vd;
                 for (long i = 0; i < n; i++) {
                     w[i] = al[mu] * W0[mu * n + i] + be[mu] * v[i];
@@ -125,7 +131,9 @@ START_TEST(test_moments_odd_along_a_path)
             }
         }
     }
-    ck_assert_int_eq(evals, 2 * 400 * m);
+    ck_assert_int_eq(evals, 2 * 500 * m);
+    ck_assert_msg(partial > 100 && whole > 100, "%ld evaluations on partly sorted rows, %ld whole",
+                  partial, whole);
     kh_moments_release(&mo);
 }
 END_TEST
