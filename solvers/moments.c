@@ -181,6 +181,8 @@ static void sort_row(kh_moments *mo, long mu, double rho, int whole)
         select_smallest(r + nb, ord + nb, nnz - nb, jh - nb);
     }
     sort_pairs(r + jl, ord + jl, jh - jl);
+    /* The prefix sums, stored only where they are good ([jl, jh]) and at
+     * nnz (the total): the stores were most of a partial sort's time. */
     double acc[4] = {0.0, 0.0, 0.0, 0.0};
     for (int k = 0; k < 4; k++) {
         pre[k] = 0.0;
@@ -191,7 +193,11 @@ static void sort_row(kh_moments *mo, long mu, double rho, int whole)
         const double c[4] = {sg * v * v * v, sg * w0 * v * v, sg * w0 * w0 * v, sg * w0 * w0 * w0};
         for (int k = 0; k < 4; k++) {
             acc[k] += c[k];
-            pre[4 * (j + 1) + k] = acc[k];
+        }
+        if ((j + 1 >= jl && j + 1 <= jh) || j + 1 == nnz) {
+            for (int k = 0; k < 4; k++) {
+                pre[4 * (j + 1) + k] = acc[k];
+            }
         }
     }
     /* The prefix sum at j counts the j smallest breakpoints for j in
