@@ -133,8 +133,9 @@ int kh_backprop_train(kh_backprop *bp, const kh_params *p, const kh_dataset *tra
     const long m = bp->m, n = bp->n, N = train->n_samples, E = p->tr_epochs;
     const long B = bp->B, mn = m * n, Cm = N_CLASSES * m;
     kh_lr_schedule lrs;
-    if (kh_lr_schedule_parse(p->tr_lr_schedule, &lrs) != KH_OK) {
-        return KH_EINVAL;
+    const int parsed = kh_lr_schedule_parse(p->tr_lr_schedule, &lrs);
+    if (parsed != KH_OK) {
+        return parsed;
     }
     double *mom = calloc((size_t)(2 * (mn + Cm)), sizeof(double));
     double *V = malloc((size_t)(B * n) * sizeof(double));

@@ -450,8 +450,8 @@ static int readout(trainer *t, const kh_params *p, kh_h5 *f, double beta, long s
     epoch_end *pending = NULL;                  /* the epoch whose counts are running */
     int st = KH_OK;
     kh_lr_schedule lrs;
-    if (kh_lr_schedule_parse(p->tr_lr_schedule, &lrs) != KH_OK) {
-        return KH_EINVAL;
+    if ((st = kh_lr_schedule_parse(p->tr_lr_schedule, &lrs)) != KH_OK) {
+        return st;
     }
     for (long e = start; e < E && st == KH_OK; e++) {
         const double lr = kh_lr_at(&lrs, p->tr_lr, e, E), e0 = kh_wall_seconds();

@@ -413,7 +413,7 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
     const long m = p->n_hidden, n = p->n_visible;
     if (!(r.ws = r.model->alloc(p))) {
         run_free(&r);
-        return KH_EINVAL;
+        return kh_errcode();
     }
     r.dim = r.model->dim(p);
     if (automatic) {
@@ -440,7 +440,7 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
     r.solver = kh_solver_alloc(p->method, r.model, r.ws, r.dim, p, stop);
     if (!r.solver) {
         run_free(&r);
-        return KH_EINVAL;
+        return kh_errcode();
     }
     if ((st = kh_sim_check_output(c, resume)) != KH_OK ||
         (!resume &&
