@@ -93,6 +93,16 @@ static void sort_pairs(double *key, long *val, long n)
     }
 }
 
+static inline void swap_pairs(double *key, long *val, long i, long j)
+{
+    const double k = key[i];
+    const long v = val[i];
+    key[i] = key[j];
+    val[i] = val[j];
+    key[j] = k;
+    val[j] = v;
+}
+
 /* Moves the pairs (key, val) whose key is below `x` to the front; their
  * number. */
 static long partition_below(double *key, long *val, long n, double x)
@@ -100,13 +110,7 @@ static long partition_below(double *key, long *val, long n, double x)
     long i = 0;
     for (long j = 0; j < n; j++) {
         if (key[j] < x) {
-            const double k = key[i];
-            const long v = val[i];
-            key[i] = key[j];
-            val[i] = val[j];
-            key[j] = k;
-            val[j] = v;
-            i++;
+            swap_pairs(key, val, i++, j);
         }
     }
     return i;
@@ -125,13 +129,7 @@ static void select_smallest(double *key, long *val, long n, long k)
         long eq = lt;
         for (long j = lt; j < hi; j++) {
             if (key[j] == piv) {
-                const double t = key[eq];
-                const long v = val[eq];
-                key[eq] = key[j];
-                val[eq] = val[j];
-                key[j] = t;
-                val[j] = v;
-                eq++;
+                swap_pairs(key, val, eq++, j);
             }
         }
         if (k <= lt) {
