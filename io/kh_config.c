@@ -901,7 +901,7 @@ int kh_config_validate(kh_config *c)
      * input.path is left at its default and the current directory has none. */
     char shipped[KH_PATH_MAX - 16];
     if (!c->set[kh_param_find("input", "path")] && access(p->input_path, F_OK) != 0 &&
-        kh_config_data_dir(shipped, sizeof shipped - 16) == KH_OK) {
+        kh_config_data_dir(shipped, sizeof shipped) == KH_OK) {
         snprintf(p->input_path, sizeof p->input_path, "%s/mnist-1000", shipped);
     }
     if (p->source != KH_SRC_UNIFORM && p->input_path[0] == '\0') {

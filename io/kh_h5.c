@@ -206,8 +206,8 @@ static hid_t make_dataset(hid_t file, const ds_spec *s, long m, long n, int comp
     H5Pset_chunk(pl, s->rank, chunk);
     if (s->rank == 3) {
         /* A snapshot's chunk is one whole snapshot, written in one call: the
-         * fill value HDF5 would write first is never seen (at m = 2000 the
-         * fill took as long as the write). */
+         * fill value HDF5 would write first is never seen (at m = 2000, perf:
+         * appending a snapshot cost 2.6 times its write system call). */
         H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER);
     }
     if (s->rank < 3 || compress_snapshots) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/kh_error.h"
@@ -28,6 +29,13 @@ void kh_sim_output_dir(const char *path, char *dir, size_t len)
     } else {
         snprintf(dir, len, ".");
     }
+}
+
+double kh_sim_output_room(const char *path, char *dir, size_t len)
+{
+    kh_sim_output_dir(path, dir, len);
+    struct statvfs sv;
+    return statvfs(dir, &sv) == 0 ? (double)sv.f_bavail * (double)sv.f_frsize : HUGE_VAL;
 }
 
 /* Creates directory `dir` and its parents as needed (mkdir -p). */

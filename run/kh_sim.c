@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,7 +56,8 @@ static void run_free(run *r)
  * one per record_every of each presentation plus its first; snapshots: one
  * per snapshot_every; Euler steps: one per dt; an explicit adaptive
  * stepper's: at least one per 3.3 tau), against the room on the
- * output's file system and against what can finish (1e13 rows or steps).
+ * output's file system and against what can finish (KH_SIM_MAX_WORK rows or
+ * steps).
  * KH_OK or KH_EINVAL naming the key to change. */
 static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
 {
@@ -70,14 +70,14 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
     const double snaps = 2.0 + floor(t_total / p->snapshot_every);
     const double row_bytes = 8.0 * (4.0 * (double)m + 4.0);
     const double snap_bytes = 8.0 * ((double)m * (double)n + (double)m + (double)extra + 1.0);
-    if (rows > 1e13) {
+    if (rows > KH_SIM_MAX_WORK) {
         return KH_ERROR(KH_EINVAL,
                         "output.record_every = %g gives %.3g rows over t = %.6g: it cannot "
                         "finish (make record_every larger)",
                         p->record_every, rows, t_total);
     }
     if (!(kh_method_caps(p->method) & (KH_SOLVER_ADAPTIVE | KH_SOLVER_NOT_ODE)) &&
-        t_total / p->dt > 1e13) {
+        t_total / p->dt > KH_SIM_MAX_WORK) {
         return KH_ERROR(KH_EINVAL,
                         "solver.dt = %g gives %.3g Euler steps over t = %.6g: it cannot finish "
                         "(make dt larger)",
@@ -87,7 +87,7 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
      * the fastest time scale (dopri5's interval on the negative real axis). */
     const unsigned caps = kh_method_caps(p->method);
     const double fastest = fmin(p->tau, p->tau_L), least_steps = t_total / (3.3 * fastest);
-    if ((caps & KH_SOLVER_ADAPTIVE) && !(caps & KH_SOLVER_STIFF) && least_steps > 1e13) {
+    if ((caps & KH_SOLVER_ADAPTIVE) && !(caps & KH_SOLVER_STIFF) && least_steps > KH_SIM_MAX_WORK) {
         return KH_ERROR(KH_EINVAL,
                         "network.%s = %g holds solver.method = %s (an explicit stepper) to "
                         "steps of about 3.3 times it: %.3g steps over t = %.6g, it cannot finish "
@@ -97,20 +97,16 @@ static int check_size(const kh_params *p, long N, long m, long n, size_t extra)
                         t_total, p->tau <= p->tau_L ? "tau" : "tau_L");
     }
     char dir[KH_PATH_MAX];
-    kh_sim_output_dir(p->out_path, dir, sizeof dir);
-    struct statvfs sv;
-    if (statvfs(dir, &sv) == 0) {
-        const double room = (double)sv.f_bavail * (double)sv.f_frsize;
-        /* Deflate shrinks the trajectory; the bound counts it at a tenth. */
-        const double least =
-            0.1 * rows * row_bytes + (p->compress_snapshots ? 0.5 : 1.0) * snaps * snap_bytes;
-        if (least > room) {
-            return KH_ERROR(KH_EINVAL,
-                            "the record needs about %.3g GB (%.3g rows, %.3g snapshots of W) and "
-                            "%s has %.3g GB free: make output.record_every or "
-                            "output.snapshot_every larger",
-                            least / 1e9, rows, snaps, dir, room / 1e9);
-        }
+    const double room = kh_sim_output_room(p->out_path, dir, sizeof dir);
+    /* Deflate shrinks the trajectory; the bound counts it at a tenth. */
+    const double least =
+        0.1 * rows * row_bytes + (p->compress_snapshots ? 0.5 : 1.0) * snaps * snap_bytes;
+    if (least > room) {
+        return KH_ERROR(KH_EINVAL,
+                        "the record needs about %.3g GB (%.3g rows, %.3g snapshots of W) and "
+                        "%s has %.3g GB free: make output.record_every or "
+                        "output.snapshot_every larger",
+                        least / 1e9, rows, snaps, dir, room / 1e9);
     }
     return KH_OK;
 }

@@ -138,6 +138,14 @@ int kh_sim_check_output(const kh_config *c, int resume);
 /* The directory of output path `path` ("." for a bare name), into dir. */
 void kh_sim_output_dir(const char *path, char *dir, size_t len);
 
+/* The free bytes on the file system of output path `path` (HUGE_VAL when it
+ * cannot be told), its directory into dir. */
+double kh_sim_output_room(const char *path, char *dir, size_t len);
+
+/* Rows, steps or presentations a run may ask for: more cannot finish, and
+ * is refused before the record is created. */
+#define KH_SIM_MAX_WORK 1e13
+
 /* Fills W [m, n] as init.weights says (normal or uniform with init.seed, or
  * the last /snapshots/W row of init.path). KH_OK, KH_EIO, KH_EINVAL. */
 int kh_sim_init_weights(const kh_params *p, double *W);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
@@ -302,13 +301,13 @@ static long epochs_done(const char *path)
     return e;
 }
 
-/* Before a new run: refuses what cannot finish (more than 1e13 sample
- * presentations, as kh_sim.c's rows and steps) or cannot fit (the snapshots
+/* Before a new run: refuses what cannot finish (more than KH_SIM_MAX_WORK
+ * sample presentations, as kh_sim.c's rows and steps) or cannot fit (the snapshots
  * of W against the room on the output's file system), naming the key. */
 static int check_size(const kh_params *p, long N, long m, long n)
 {
     const double presentations = (double)p->epochs * (double)N;
-    if (presentations > 1e13) {
+    if (presentations > KH_SIM_MAX_WORK) {
         return KH_ERROR(KH_EINVAL,
                         "learning.epochs = %ld over %ld samples gives %.3g presentations: it "
                         "cannot finish (make learning.epochs smaller)",
@@ -323,17 +322,13 @@ static int check_size(const kh_params *p, long N, long m, long n)
                          (p->precision == KH_PREC_FLOAT ? 4.0 : 8.0) *
                          (p->compress_snapshots ? 0.5 : 1.0);
     char dir[KH_PATH_MAX];
-    kh_sim_output_dir(p->out_path, dir, sizeof dir);
-    struct statvfs sv;
-    if (statvfs(dir, &sv) == 0) {
-        const double room = (double)sv.f_bavail * (double)sv.f_frsize;
-        if (bytes > room) {
-            return KH_ERROR(KH_EINVAL,
-                            "the record needs about %.3g GB (%.3g snapshots of W) and %s has "
-                            "%.3g GB free: make learning.epochs smaller or "
-                            "output.snapshot_batches larger",
-                            bytes / 1e9, snaps, dir, room / 1e9);
-        }
+    const double room = kh_sim_output_room(p->out_path, dir, sizeof dir);
+    if (bytes > room) {
+        return KH_ERROR(KH_EINVAL,
+                        "the record needs about %.3g GB (%.3g snapshots of W) and %s has "
+                        "%.3g GB free: make learning.epochs smaller or "
+                        "output.snapshot_batches larger",
+                        bytes / 1e9, snaps, dir, room / 1e9);
     }
     return KH_OK;
 }
