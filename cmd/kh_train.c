@@ -25,6 +25,7 @@
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
 #include "core/kh_lr.h"
+#include "core/kh_mem.h"
 #include "core/kh_rng.h"
 #include "io/kh_cifar.h"
 #include "io/kh_data.h"
@@ -711,7 +712,7 @@ static int trainer_alloc(trainer *t, const kh_params *p, long m, long n)
      * double). */
     const int single = p->precision == KH_PREC_FLOAT;
     const size_t hsize = single ? sizeof(float) : sizeof(double);
-    t->W = calloc((size_t)(m * n), sizeof(double));
+    t->W = kh_big_zalloc((size_t)(m * n), sizeof(double));
     t->Htr = (kh_hrows){malloc((size_t)(N * M) * hsize), single};
     t->Hte = (kh_hrows){malloc((size_t)(Nt * M) * hsize), single};
     t->Hb = (kh_hrows){malloc((size_t)(B * M) * hsize), single};

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/kh_error.h"
+#include "core/kh_mem.h"
 #include "core/kh_rng.h"
 #include "core/kh_threads.h"
 #include "io/kh_data.h"
@@ -418,7 +419,7 @@ int kh_sim_ode_run(kh_config *c, const char *overrides, int resume,
     }
     r.model_m = m;
     r.model_n = n;
-    r.y = calloc(r.dim, sizeof(double));
+    r.y = kh_big_zalloc(r.dim, sizeof(double));
     r.cur = calloc((size_t)m, sizeof(double));
     r.pnorm = calloc((size_t)m, sizeof(double));
     r.state_buf = calloc(r.dim - (size_t)(m * n), sizeof(double));

@@ -13,6 +13,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
+#include "core/kh_mem.h"
 #include "core/kh_rng.h"
 #include "core/kh_threads.h"
 #include "gpu/kh_gpu.h"
@@ -347,7 +348,7 @@ static int plan_run(fast_run *r, kh_config *c, int resume, long *start, kh_sim_r
     if (!resume && (st = check_size(p, N, m, n)) != KH_OK) {
         return st;
     }
-    r->W = malloc((size_t)m * (size_t)n * sizeof(double));
+    r->W = kh_big_alloc((size_t)m * (size_t)n, sizeof(double));
     r->cur = malloc((size_t)m * sizeof(double));
     r->act = malloc((size_t)m * sizeof(double));
     r->B = malloc((size_t)m * sizeof(double));

@@ -36,6 +36,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
+#include "core/kh_mem.h"
 #include "core/kh_threads.h"
 #include "solvers/kh_dp5.h"
 #include "solvers/kh_solver.h"
@@ -157,9 +158,9 @@ static void *dp_alloc(const char *method, const kh_model_type *model, void *ws, 
     s->sw.values = values;
     s->sw.values_ctx = s;
     if (ok) {
-        s->u0 = malloc(nu * sizeof(double));
-        s->u1 = malloc(nu * sizeof(double));
-        s->us = malloc(nu * sizeof(double));
+        s->u0 = kh_big_alloc(nu, sizeof(double));
+        s->u1 = kh_big_alloc(nu, sizeof(double));
+        s->us = kh_big_alloc(nu, sizeof(double));
         s->wa = malloc(m * sizeof(double));
         s->wb = malloc(m * sizeof(double));
         s->rows = malloc(m * sizeof(double));
@@ -168,10 +169,10 @@ static void *dp_alloc(const char *method, const kh_model_type *model, void *ws, 
         ok = s->u0 && s->u1 && s->us && s->wa && s->wb && s->rows && s->save_I && s->save_B;
     }
     for (int j = 0; j < 7 && ok; j++) {
-        ok = (s->ku[j] = malloc(nu * sizeof(double))) && (s->a[j] = malloc(m * sizeof(double))) &&
-             (s->b[j] = malloc(m * sizeof(double))) && (s->al[j] = malloc(m * sizeof(double))) &&
-             (s->be[j] = malloc(m * sizeof(double))) && (s->cc[j] = malloc(m * sizeof(double))) &&
-             (s->dd[j] = malloc(m * sizeof(double)));
+        ok = (s->ku[j] = kh_big_alloc(nu, sizeof(double))) &&
+             (s->a[j] = malloc(m * sizeof(double))) && (s->b[j] = malloc(m * sizeof(double))) &&
+             (s->al[j] = malloc(m * sizeof(double))) && (s->be[j] = malloc(m * sizeof(double))) &&
+             (s->cc[j] = malloc(m * sizeof(double))) && (s->dd[j] = malloc(m * sizeof(double)));
     }
     if (!ok) {
         dp_free(s);

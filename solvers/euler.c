@@ -12,6 +12,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
+#include "core/kh_mem.h"
 #include "core/kh_threads.h"
 #include "solvers/kh_backend.h"
 #include "solvers/kh_euler.h"
@@ -44,7 +45,7 @@ static void *euler_alloc(const char *method, const kh_model_type *model, void *w
 {
     (void)method;
     euler_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->dydt = malloc(dim * sizeof(double)))) {
+    if (!s || !(s->dydt = kh_big_alloc(dim, sizeof(double)))) {
         euler_free(s);
         KH_ERROR(KH_ENOMEM, "cannot allocate the euler solver for %zu states", dim);
         return NULL;

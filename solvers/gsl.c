@@ -32,6 +32,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
+#include "core/kh_mem.h"
 #include "solvers/kh_solver.h"
 #include "solvers/kh_switch.h"
 
@@ -163,11 +164,11 @@ static void *gsl_alloc(const char *method, const kh_model_type *model, void *ws,
         gsl_free_state(s);
         return NULL;
     }
-    s->y0 = malloc(dim * sizeof(double));
-    s->ytr = malloc(dim * sizeof(double));
-    s->yerr = malloc(dim * sizeof(double));
-    s->dydt_in = malloc(dim * sizeof(double));
-    s->dydt_out = malloc(dim * sizeof(double));
+    s->y0 = kh_big_alloc(dim, sizeof(double));
+    s->ytr = kh_big_alloc(dim, sizeof(double));
+    s->yerr = kh_big_alloc(dim, sizeof(double));
+    s->dydt_in = kh_big_alloc(dim, sizeof(double));
+    s->dydt_out = kh_big_alloc(dim, sizeof(double));
     s->multistep = T == gsl_odeiv2_step_msadams || T == gsl_odeiv2_step_msbdf;
     s->d = gsl_odeiv2_driver_alloc_y_new(&s->sys, T, p->first_step, p->atol, p->rtol);
     if (!s->y0 || !s->ytr || !s->yerr || !s->dydt_in || !s->dydt_out || !s->d) {

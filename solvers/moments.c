@@ -8,6 +8,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
+#include "core/kh_mem.h"
 #include "core/kh_threads.h"
 
 /* Rows of up to this many non-zero pixels sort on the stack. */
@@ -26,8 +27,8 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
     mo->odd = p == 3.0;
     size_t mn = (size_t)m * (size_t)n;
     if (mo->odd) {
-        mo->rs = malloc(mn * sizeof(double));
-        mo->pre = malloc((size_t)m * 4 * ((size_t)n + 1) * sizeof(double));
+        mo->rs = kh_big_alloc(mn, sizeof(double));
+        mo->pre = kh_big_alloc((size_t)m * 4 * ((size_t)n + 1), sizeof(double));
         mo->at = calloc((size_t)m, sizeof(long));
         mo->win = malloc((size_t)m * 6 * sizeof(double));
         mo->s0 = malloc((size_t)m * 3 * sizeof(double));
@@ -40,7 +41,7 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
     }
     mo->idx = malloc((size_t)n * sizeof(long));
     mo->vnz = malloc((size_t)n * sizeof(double));
-    mo->w0 = mo->poly ? NULL : malloc(mn * sizeof(double));
+    mo->w0 = mo->poly ? NULL : kh_big_alloc(mn, sizeof(double));
     mo->cz = malloc((size_t)m * sizeof(double));
     mo->mk = malloc((size_t)m * 5 * sizeof(double));
     mo->g00 = malloc((size_t)m * sizeof(double));

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "core/kh_error.h"
+#include "core/kh_mem.h"
 #include "io/kh_config.h"
 #include "io/kh_data.h"
 #include "io/kh_h5.h"
@@ -481,12 +483,75 @@ START_TEST(test_contention_ratio)
 }
 END_TEST
 
+/* Whether the mapping that holds address p carries the flag `flag` in
+ * /proc/self/smaps's VmFlags; -1 when smaps cannot be read. */
+static int vm_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) {
+        return -1;
+    }
+    char line[512];
+    int inside = 0, found = 0;
+    unsigned long a = (unsigned long)p;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = a >= lo && a < hi;
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            char pad[8];
+            snprintf(pad, sizeof pad, " %s", flag);
+            found = strstr(line, pad) != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Large arrays (core/kh_mem.h): aligned to 2 MiB, zeroed when asked, marked
+ * for huge pages where the kernel has them, and a size that overflows is
+ * refused instead of wrapping round. */
+START_TEST(test_big_alloc)
+{
+    const size_t n = (size_t)3 << 20; /* 24 MiB of doubles */
+    double *w = kh_big_zalloc(n, sizeof(double));
+    ck_assert_ptr_nonnull(w);
+    ck_assert_uint_eq((unsigned long)w % ((unsigned long)2 << 20), 0);
+    for (size_t i = 0; i < n; i += 4097) {
+        ck_assert(w[i] == 0.0);
+    }
+    ck_assert(w[n - 1] == 0.0);
+    w[n - 1] = 1.0; /* the whole array is writable */
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (thp) {
+        char mode[128] = "";
+        if (!fgets(mode, sizeof mode, thp)) {
+            mode[0] = 0;
+        }
+        fclose(thp);
+        if (!strstr(mode, "[never]")) {
+            int hg = vm_flag(w, "hg");
+            ck_assert_msg(hg != 0, "the array's mapping is not marked for huge pages");
+        }
+    }
+    free(w);
+    char *small = kh_big_alloc(100, 1);
+    ck_assert_ptr_nonnull(small);
+    memset(small, 1, 100);
+    free(small);
+    ck_assert_ptr_null(kh_big_alloc(SIZE_MAX / 4, 8));
+    ck_assert_ptr_null(kh_big_zalloc(SIZE_MAX / 2 + 1, 2));
+}
+END_TEST
+
 Suite *kh_reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
     TCase *tc = tcase_create("reliability");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_fuzz_regressions);
+    tcase_add_test(tc, test_big_alloc);
     suite_add_tcase(s, tc);
     /* Whole runs through the binary, several seconds each: make
      * test-sanitize leaves them out (CK_EXCLUDE_TAGS=slow). */
