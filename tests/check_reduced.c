@@ -85,21 +85,29 @@ END_TEST
 START_TEST(test_moments_odd_along_a_path)
 {
     enum { m = 5, n = 200 };
-    double W0[m * n], v[n], w[n], al[m], be[m], I[m], B[m];
+    double W0[m * n], v[n], vq[n], w[n], al[m], be[m], I[m], B[m];
     kh_rng r;
     kh_rng_seed(&r, 78, 0);
     for (long i = 0; i < n; i++) {
         double u = kh_rng_uniform(&r);
         v[i] = i % 4 == 0 ? 0.0 : (u < 0.3 ? -u : u);
+        /* a few values only: with W0's few values, breakpoints tie */
+        vq[i] = i % 4 == 0 ? 0.0 : 0.25 * (double)(1 + i % 3) * (i % 5 == 1 ? -1.0 : 1.0);
     }
     kh_moments mo;
     ck_assert_int_eq(kh_moments_init(&mo, m, n, 3.0), KH_OK);
     long evals = 0, partial = 0, whole = 0;
-    for (int capture = 0; capture < 2; capture++) {
+    for (int capture = 0; capture < 3; capture++) {
+        /* the third capture: W0 in {-1, -0.5, 0, 0.5, 1} and v in a few
+         * values, so that many breakpoints tie (and sit at rho = 0) */
+        const double *vc = capture == 2 ? vq : v;
         for (long k = 0; k < m * n; k++) {
             W0[k] = 2.0 * kh_rng_uniform(&r) - 1.0;
+            if (capture == 2) {
+                W0[k] = 0.5 * floor(2.5 * W0[k] + 0.5);
+            }
         }
-        kh_moments_capture(&mo, W0, v);
+        kh_moments_capture(&mo, W0, vc);
         for (int step = 0; step < 500; step++) {
             /* A creep from 0 (1e-4 a step), then up from -3 to 3, down again,
              * a pause, then jumps. */
@@ -118,9 +126,9 @@ START_TEST(test_moments_odd_along_a_path)
                 whole += mo.sorted[mu] == 2;
                 double Id, Bd, vd;
                 for (long i = 0; i < n; i++) {
-                    w[i] = al[mu] * W0[mu * n + i] + be[mu] * v[i];
+                    w[i] = al[mu] * W0[mu * n + i] + be[mu] * vc[i];
                 }
-                kh_row_moments(w, v, n, 1.0, 1, &Id, &Bd, &vd);
+                kh_row_moments(w, vc, n, 1.0, 1, &Id, &Bd, &vd);
                 ck_assert_msg(fabs(I[mu] - Id) <= 1e-12 * fmax(1.0, fabs(Id)),
                               "capture %d step %d row %ld: I %.17g vs %.17g", capture, step, mu,
                               I[mu], Id);
@@ -131,7 +139,7 @@ START_TEST(test_moments_odd_along_a_path)
             }
         }
     }
-    ck_assert_int_eq(evals, 2 * 500 * m);
+    ck_assert_int_eq(evals, 3 * 500 * m);
     ck_assert_msg(partial > 100 && whole > 100, "%ld evaluations on partly sorted rows, %ld whole",
                   partial, whole);
     kh_moments_release(&mo);
