@@ -94,25 +94,24 @@ static void sort_pairs(double *key, long *val, long n)
     }
 }
 
-static inline void swap_pairs(double *key, long *val, long i, long j)
-{
-    const double k = key[i];
-    const long v = val[i];
-    key[i] = key[j];
-    val[i] = val[j];
-    key[j] = k;
-    val[j] = v;
-}
-
 /* Moves the pairs (key, val) whose key is below `x` to the front; their
  * number. */
 static long partition_below(double *key, long *val, long n, double x)
 {
+    /* Without a branch on the key (Lomuto's scheme as Alexandrescu writes
+     * it): each pair goes to the partition's end and the end moves past it
+     * when its key is below x; a pair at or above x is put back where one
+     * at or above x was. Breakpoints come in random order, so a branch on
+     * each would be mispredicted half of the time. */
     long i = 0;
     for (long j = 0; j < n; j++) {
-        if (key[j] < x) {
-            swap_pairs(key, val, i++, j);
-        }
+        const double k = key[j];
+        const long v = val[j];
+        key[j] = key[i];
+        val[j] = val[i];
+        key[i] = k;
+        val[i] = v;
+        i += k < x;
     }
     return i;
 }
@@ -128,10 +127,14 @@ static void select_smallest(double *key, long *val, long n, long k)
         const long lt = lo + partition_below(key + lo, val + lo, hi - lo, piv);
         /* [lo, lt) < piv; among [lt, hi) those equal to piv next */
         long eq = lt;
-        for (long j = lt; j < hi; j++) {
-            if (key[j] == piv) {
-                swap_pairs(key, val, eq++, j);
-            }
+        for (long j = lt; j < hi; j++) { /* as partition_below */
+            const double kj = key[j];
+            const long vj = val[j];
+            key[j] = key[eq];
+            val[j] = val[eq];
+            key[eq] = kj;
+            val[eq] = vj;
+            eq += kj == piv;
         }
         if (k <= lt) {
             hi = lt;
