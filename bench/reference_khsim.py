@@ -176,6 +176,11 @@ def reintegrate(path, rtol, atol, method, tol):
         Brec = f["trajectory/pnorm"][:]
         ST = f["snapshots/t"][:]
         SW = f["snapshots/W"][:]
+    if P.get("solver.method") == "quasi_static":
+        print(f"{path}: a quasi_static record holds the limit tau / tau_L -> 0 (h at its "
+              "steady state, units at h = 0 sliding), not the coupled dynamics this script "
+              "integrates: compare it with a run of method = reduced instead")
+        return 2
     m, n = W0.shape
     p = P["network.p"]
     rhs = make_rhs(P, m, n)
