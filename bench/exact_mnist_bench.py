@@ -6,7 +6,8 @@ R = 1, w_inh = 0.5, tau = 1, tau_L = 100, g = bcm_step (delta 0.4, h* 0.5),
 drive h, W(0) ~ N(0, 0.1^2), 25 time units per digit, rtol 1e-6 (atol 1e-9).
 
 Measured in the same run, whole-study integration time per presentation
-(/solver wall_seconds divided by the presentations):
+(/solver wall_seconds divided by the presentations; for the runs of about a
+second, the fastest of three, as the machine is shared):
   * khsim `reduced` on 1 and 2 threads, 20 presentations;
   * khsim full-state dopri5 (switches not located) on the first presentation;
   * khsim `quasi_static` (the limit tau / tau_L -> 0, on its reduced state
@@ -47,18 +48,24 @@ STUDY = os.path.join(HERE, "exact_mnist.ini")
 OUT = os.path.join(HERE, "out")
 
 
-def khsim(name, sets):
-    """Runs the study with --set overrides; returns (ms per presentation,
-    presentations, rhs evaluations, whole-process seconds, output path)."""
+def khsim(name, sets, reps=1):
+    """Runs the study with --set overrides `reps` times and keeps the fastest
+    run (the machine is shared: the others met more of other processes'
+    work); returns (ms per presentation, presentations, rhs evaluations,
+    whole-process seconds, output path)."""
     out = os.path.join(OUT, name + ".h5")
     cmd = [KHSIM, "run", STUDY, "-q", "--force", "-o", out] + [a for s in sets for a in ("--set", s)]
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
-    wall = time.perf_counter() - t
-    with h5py.File(out, "r") as f:
-        s = f["solver"].attrs
-        n = len(f["input/t_start"])
-        return 1e3 * float(s["wall_seconds"]) / n, n, int(s["rhs_evals"]), wall, out
+    best = None
+    for _ in range(reps):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        wall = time.perf_counter() - t
+        with h5py.File(out, "r") as f:
+            s = f["solver"].attrs
+            n = len(f["input/t_start"])
+            r = (1e3 * float(s["wall_seconds"]) / n, n, int(s["rhs_evals"]), wall, out)
+        best = r if best is None or r[0] < best[0] else best
+    return best
 
 
 def steady(I, w):
@@ -108,32 +115,34 @@ def main():
     quick = os.environ.get("KHSIM_BENCH_QUICK")
     N = 4 if quick else 20
     print(f"\n== exact dynamics at m = 2000 (bench/exact_mnist.ini), {N} presentations ==")
-    r1 = khsim("exact_mnist_reduced_t1", [f"input.samples={N}", "solver.threads=1"])
-    r2 = khsim("exact_mnist_reduced_t2", [f"input.samples={N}", "solver.threads=2"])
+    R = 1 if quick else 3  # the fast runs: the best of R
+    r1 = khsim("exact_mnist_reduced_t1", [f"input.samples={N}", "solver.threads=1"], R)
+    r2 = khsim("exact_mnist_reduced_t2", [f"input.samples={N}", "solver.threads=2"], R)
     q = khsim("exact_mnist_quasi_static", [f"input.samples={N}", "solver.threads=1",
-                                           "solver.method=quasi_static"])
+                                           "solver.method=quasi_static"], R)
     qc = khsim("exact_mnist_quasi_static_chatter",
                [f"input.samples={N}", "solver.threads=1", "solver.method=quasi_static",
                 "solver.sliding=false"])
     # The cost of a presentation once the run's fixed part (W(0), the
     # record, the first digits, whose rows all move) is paid: 3N digits
     # against N.
-    r3 = khsim("exact_mnist_reduced_3n", [f"input.samples={3 * N}", "solver.threads=2"])
+    r3 = khsim("exact_mnist_reduced_3n", [f"input.samples={3 * N}", "solver.threads=2"], R)
     q3 = khsim("exact_mnist_quasi_static_3n", [f"input.samples={3 * N}", "solver.threads=1",
-                                               "solver.method=quasi_static"])
+                                               "solver.method=quasi_static"], R)
     d = khsim("exact_mnist_dopri5", ["input.samples=1", "solver.method=dopri5", "solver.threads=2"])
     T_PEER = 0.5 if quick else 1.0
     short = khsim("exact_mnist_reduced_short", ["input.samples=1", "solver.threads=2",
-                                                f"input.presentation_time={T_PEER}"])
+                                                f"input.presentation_time={T_PEER}"], R)
     qshort = khsim("exact_mnist_quasi_static_short",
                    ["input.samples=1", "solver.threads=1", "solver.method=quasi_static",
-                    f"input.presentation_time={T_PEER}"])
+                    f"input.presentation_time={T_PEER}"], R)
     qs_s, qs_n = scipy_quasi_static(r2[4], T_PEER)
     qs = 1e3 * qs_s * 25 / T_PEER
 
     def extra(a, b):
         return (a[0] * a[1] - b[0] * b[1]) / (a[1] - b[1])
 
+    print(f"(every run but the chatter and dopri5: the best of {R})")
     print(f"{'method':>34} {'ms/presentation':>16} {'rhs evals':>10} {'process s':>10}")
     rows = [("reduced, 1 thread", r1), ("reduced, 2 threads", r2),
             ("quasi_static, 1 thread", q), ("quasi_static, chatter, 1 thread", qc),
@@ -164,7 +173,7 @@ def main():
                           ("p = 2.5 (non-zero pixels)", ["network.p=2.5"], 1),
                           ("p = 3, atol 1e-6", ["solver.atol=1e-6"], M)]:
         r = khsim("exact_mnist_" + name.split()[2].replace(",", ""),
-                  sets + [f"input.samples={k}", "solver.threads=2"])
+                  sets + [f"input.samples={k}", "solver.threads=2"], R)
         print(f"{name:>34} {r[0]:16.1f} {r[2] // r[1]:10d} {r[3]:10.2f}")
 
 
