@@ -58,6 +58,14 @@ struct kh_sliding {
     double *tslope;             /* [m] and their dc/dI */
     unsigned char *flowed;      /* [m] ta.. hold a row for this trial */
     unsigned char *mark;        /* [m] what changes at the step's end */
+    /* The units off A by icur, largest first: a unit with icur above w S
+     * slides (and icur follows w min S), one below it is inert until S
+     * falls to it. So the units a step can touch are a prefix of this list,
+     * and the passes over the units off A stop at the first inert one. */
+    long *off, noff;
+    long touched;        /* the prefix that the last trial step's events looked at */
+    struct kh_off *pair; /* [m] scratch for the sort */
+    long *joiners;       /* [m] scratch for regroup */
     /* scratch for the start */
     double *hs;
     long *order;
@@ -66,6 +74,11 @@ struct kh_sliding {
 };
 
 enum { MARK_NONE, MARK_LEAVE, MARK_UP, MARK_DOWN, MARK_JOIN };
+
+struct kh_off {
+    double icur;
+    long mu;
+};
 
 static void refresh(kh_sliding *sl);
 
@@ -89,6 +102,9 @@ void kh_sliding_free(kh_sliding *sl)
         free(d[j]);
     }
     free(sl->act);
+    free(sl->off);
+    free(sl->pair);
+    free(sl->joiners);
     free(sl->order);
     free(sl->on);
     free(sl->flowed);
@@ -125,7 +141,9 @@ kh_sliding *kh_sliding_alloc(kh_moments *mo, kh_model_ws *ws, const kh_params *p
         ok = (*d[j] = calloc(m1, sizeof(double))) != NULL;
     }
     ok = ok && (sl->act = malloc(m1 * sizeof(long))) && (sl->order = malloc(m1 * sizeof(long))) &&
-         (sl->on = calloc(m1, 1)) && (sl->flowed = calloc(m1, 1)) && (sl->mark = calloc(m1, 1));
+         (sl->off = malloc(m1 * sizeof(long))) && (sl->pair = malloc(m1 * sizeof *sl->pair)) &&
+         (sl->joiners = malloc(m1 * sizeof(long))) && (sl->on = calloc(m1, 1)) &&
+         (sl->flowed = calloc(m1, 1)) && (sl->mark = calloc(m1, 1));
     if (!ok) {
         kh_sliding_free(sl);
         KH_ERROR(KH_ENOMEM, "cannot allocate the sliding mode for %ld units", m);
@@ -270,6 +288,34 @@ static void flow(kh_sliding *sl, long mu, double al, double be, double i0, doubl
     }
 }
 
+/* icur descending, then the index: one order on every run. */
+static int by_icur(const void *a, const void *b)
+{
+    const struct kh_off *x = a, *y = b;
+    if (x->icur != y->icur) {
+        return x->icur > y->icur ? -1 : 1;
+    }
+    return (x->mu > y->mu) - (x->mu < y->mu);
+}
+
+/* The list of the units off A, by icur. */
+static void sort_off(kh_sliding *sl)
+{
+    long n = 0;
+    for (long mu = 0; mu < sl->m; mu++) {
+        if (!sl->on[mu]) {
+            sl->pair[n].icur = sl->icur[mu];
+            sl->pair[n++].mu = mu;
+        }
+    }
+    qsort(sl->pair, (size_t)n, sizeof *sl->pair, by_icur);
+    for (long k = 0; k < n; k++) {
+        sl->off[k] = sl->pair[k].mu;
+    }
+    sl->noff = n;
+    sl->touched = 0;
+}
+
 /* A from the steady state of the rows at alpha, beta. */
 void kh_sliding_start(kh_sliding *sl, double *alpha, double *beta)
 {
@@ -293,6 +339,7 @@ void kh_sliding_start(kh_sliding *sl, double *alpha, double *beta)
             sl->dcdi[mu] = 0.0;
         }
     }
+    sort_off(sl);
     const long n2 = sl->na;
     for (long k = 0; k < n2; k++) {
         const long mu = sl->act[k];
@@ -375,16 +422,22 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
     }
     const double Smin = S1 < S0 ? S1 : S0;
     const double dT = T1 - T0;
-    for (long mu = 0; mu < sl->m; mu++) {
-        if (sl->on[mu]) {
-            continue;
-        }
+    for (long q = 0; q < sl->touched; q++) { /* the last trial's marks */
+        sl->mark[sl->off[q]] = MARK_NONE;
+    }
+    long q = 0;
+    for (; q < sl->noff; q++) {
+        const long mu = sl->off[q];
         sl->mark[mu] = MARK_NONE;
         sl->flowed[mu] = 0;
         const double ic = sl->icur[mu];
         const double in = ic < w * Smin ? ic : w * Smin;
         sl->inext[mu] = in;
-        if (!(T1 > 0.0) || in < w * S1 - (rtol * fabs(in) + atol)) {
+        const int below = in < w * S1 - (rtol * fabs(in) + atol);
+        if (below && !(ic > w * Smin)) {
+            break; /* inert, and so is every unit after it (icur is smaller) */
+        }
+        if (!(T1 > 0.0) || below) {
             continue; /* not sliding at the end, or nothing to follow */
         }
         /* sliding: can it follow S? c at the row now, flowed when near or stale */
@@ -422,23 +475,30 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
             margin = sqrt((rtol * fabs(in) + atol) * sl->tauL / (sl->delta * phidot));
         }
     }
+    sl->touched = q;
     /* aim a little past the crossing, at most halfway to the step's end */
     const double rest = 0.5 * (1.0 - theta) * dt;
     *retry = theta < 1.0 ? theta * dt + (margin < rest ? margin : rest) : 0.0;
 }
 
 /* A anew from the marks: the units that stay, in their order, then those
- * that join (their rows in al, be). */
+ * that join, by index (their rows in al, be); the list off A likewise (the
+ * joiners out, the leavers in at their icur). The marks it acts on are
+ * cleared. */
 static void regroup(kh_sliding *sl)
 {
     const long m = sl->m, na = sl->na;
     double *ny = sl->y0, *ng = sl->hs;
-    long *nact = sl->order, nn = 0;
+    long *nact = sl->order, nn = 0, nl = 0, nj = 0;
+    struct kh_off *left = sl->pair;
     for (long k = 0; k < na; k++) {
         const long mu = sl->act[k];
         if (sl->mark[mu] == MARK_LEAVE) {
+            sl->mark[mu] = MARK_NONE;
             sl->on[mu] = 0;
             sl->events++;
+            left[nl].icur = sl->icur[mu];
+            left[nl++].mu = mu;
             continue;
         }
         nact[nn] = mu;
@@ -447,16 +507,28 @@ static void regroup(kh_sliding *sl)
         ny[m + nn] = sl->y[na + k];
         nn++;
     }
-    for (long mu = 0; mu < m; mu++) {
-        if (!sl->on[mu] && sl->mark[mu] == MARK_JOIN) {
-            sl->on[mu] = 1;
-            sl->events++;
-            nact[nn] = mu;
-            ng[nn] = g_side(sl, 0);
-            ny[nn] = sl->al[mu];
-            ny[m + nn] = sl->be[mu];
-            nn++;
+    /* the joiners (marked only in the prefix the last events looked at), by index */
+    long *join = sl->joiners;
+    for (long q = 0; q < sl->touched; q++) {
+        const long mu = sl->off[q];
+        if (sl->mark[mu] == MARK_JOIN) {
+            long i = nj++;
+            for (; i > 0 && join[i - 1] > mu; i--) {
+                join[i] = join[i - 1];
+            }
+            join[i] = mu;
         }
+    }
+    for (long j = 0; j < nj; j++) {
+        const long mu = join[j];
+        sl->mark[mu] = MARK_NONE;
+        sl->on[mu] = 1;
+        sl->events++;
+        nact[nn] = mu;
+        ng[nn] = g_side(sl, 0);
+        ny[nn] = sl->al[mu];
+        ny[m + nn] = sl->be[mu];
+        nn++;
     }
     for (long k = 0; k < nn; k++) {
         sl->act[k] = nact[k];
@@ -466,6 +538,29 @@ static void regroup(kh_sliding *sl)
     }
     sl->na = nn;
     sl->dp.n = 2 * nn;
+    /* off: the joiners out, then the leavers merged in from the back */
+    long no = 0;
+    for (long q = 0; q < sl->noff; q++) {
+        if (!sl->on[sl->off[q]]) {
+            sl->off[no++] = sl->off[q];
+        }
+    }
+    qsort(left, (size_t)nl, sizeof *left, by_icur);
+    long i = no - 1, j = nl - 1;
+    for (long k = no + nl - 1; j >= 0; k--) {
+        struct kh_off o = {0.0, 0};
+        if (i >= 0) {
+            o.icur = sl->icur[sl->off[i]];
+            o.mu = sl->off[i];
+        }
+        if (i >= 0 && by_icur(&o, &left[j]) > 0) {
+            sl->off[k] = sl->off[i--]; /* after the leaver in the order */
+        } else {
+            sl->off[k] = left[j--].mu;
+        }
+    }
+    sl->noff = no + nl;
+    sl->touched = 0;
 }
 
 /* f at A's state into dopri5's k[0] (its first stage), and S, h, T there. */
@@ -481,15 +576,12 @@ static void refresh(kh_sliding *sl)
 /* The accepted step's end: the off units' currents and rows, the marks. */
 static void commit(kh_sliding *sl, double S0)
 {
-    const long m = sl->m;
     const double w = sl->w, rtol = sl->p->rtol, atol = sl->p->atol;
     double *f = sl->ws->gI_neg;
     flag_gI(sl);
     int changed = 0, members = 0;
-    for (long mu = 0; mu < m; mu++) {
-        if (sl->on[mu]) {
-            continue;
-        }
+    for (long q = 0; q < sl->touched; q++) { /* the others are inert */
+        const long mu = sl->off[q];
         const double ic = sl->icur[mu], in = sl->inext[mu];
         if (in < ic) {
             if (ic > 0.0) {
@@ -546,8 +638,8 @@ static void commit(kh_sliding *sl, double S0)
         regroup(sl);
         changed = 1;
     }
-    for (long mu = 0; mu < m; mu++) {
-        sl->mark[mu] = MARK_NONE;
+    for (long k = 0; k < sl->na; k++) { /* the rest: g's sides */
+        sl->mark[sl->act[k]] = MARK_NONE;
     }
     if (changed) {
         refresh(sl); /* g jumped: f at the state anew, and S, h, T there */
@@ -565,10 +657,15 @@ static int join_now(kh_sliding *sl)
 {
     const double w = sl->w, rtol = sl->p->rtol, atol = sl->p->atol;
     int any = 0;
-    for (long mu = 0; mu < sl->m; mu++) {
+    for (long q = 0; q < sl->touched; q++) { /* the last trial's marks */
+        sl->mark[sl->off[q]] = MARK_NONE;
+    }
+    long q = 0;
+    for (; q < sl->noff && sl->T > 0.0; q++) {
+        const long mu = sl->off[q];
         const double ic = sl->icur[mu];
-        if (sl->on[mu] || !(sl->T > 0.0) || ic < w * sl->S - (rtol * fabs(ic) + atol)) {
-            continue;
+        if (ic < w * sl->S - (rtol * fabs(ic) + atol)) {
+            break; /* below w S, and so is every unit after it */
         }
         const double lin = sl->dcdi[mu] * (ic - sl->iref[mu]);
         if (ic < sl->iref[mu] && sl->cref[mu] + lin - sl->T < 0.05 * sl->T + 2.0 * fabs(lin)) {
@@ -580,11 +677,9 @@ static int join_now(kh_sliding *sl)
             any = 1;
         }
     }
+    sl->touched = q;
     if (any) {
         regroup(sl);
-        for (long mu = 0; mu < sl->m; mu++) {
-            sl->mark[mu] = MARK_NONE;
-        }
         refresh(sl);
     }
     return any;
