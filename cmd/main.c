@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -31,17 +32,44 @@
 #include "run/kh_sim.h"
 
 static volatile sig_atomic_t stop_signal = 0;
+static volatile sig_atomic_t stop_sender = 0; /* the process that sent it (kill), else 0 */
+static struct timespec stop_time;             /* when it came */
+
+/* Whether signal `sig` from `si` repeats the first one: the same signal sent
+ * by the same process within a second. `timeout` and a kill of a process
+ * group deliver one request twice (coreutils' timeout signals the command,
+ * then its whole group), and a request is not a second Ctrl-C. */
+static int repeats_first(int sig, const siginfo_t *si)
+{
+    if (!si || (si->si_code != SI_USER && si->si_code != SI_TKILL) || sig != stop_signal ||
+        si->si_pid == 0 || (sig_atomic_t)si->si_pid != stop_sender) {
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* async-signal-safe */
+    const double dt =
+        (double)(now.tv_sec - stop_time.tv_sec) + 1e-9 * (double)(now.tv_nsec - stop_time.tv_nsec);
+    return dt < 1.0;
+}
 
 /* The first SIGINT or SIGTERM asks the run to stop at its next check and
- * close its record; a second ends the process, at once when each record it
- * writes is live (valid on disk at every instant), else as soon as it is. */
-static void on_signal(int sig)
+ * close its record; a second (not a repeat of the first: repeats_first)
+ * ends the process, at once when each record it writes is live (valid on
+ * disk at every instant), else as soon as it is. Both signals are blocked
+ * while this runs. */
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-    if (stop_signal && !kh_h5_defer_signal(sig)) {
-        signal(sig, SIG_DFL);
-        raise(sig);
+    (void)uc;
+    if (stop_signal) {
+        if (!repeats_first(sig, si) && !kh_h5_defer_signal(sig)) {
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
         return;
     }
+    stop_sender =
+        si && (si->si_code == SI_USER || si->si_code == SI_TKILL) ? (sig_atomic_t)si->si_pid : 0;
+    clock_gettime(CLOCK_MONOTONIC, &stop_time);
     stop_signal = sig;
 }
 
@@ -496,9 +524,11 @@ static int khsim_main(int argc, char **argv)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = 0;
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* Past the file-size limit a write fails with EFBIG instead of killing

@@ -209,6 +209,78 @@ START_TEST(test_sigint_leaves_valid_file)
 }
 END_TEST
 
+/* One request delivered twice, as coreutils' timeout delivers it (SIGTERM to
+ * the command, then to its whole process group, at once): the run stops as
+ * after one signal (exit 143, status interrupted), it is not killed by the
+ * second. A second request (another signal) still ends the process. */
+START_TEST(test_repeated_signal_is_one_request)
+{
+    char study[512], out[600];
+    kh_test_write_file(study, sizeof study, ".ini",
+                       "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
+                       "[learning]\ng = bcm_step\n[input]\nsamples = 1000\n"
+                       "presentation_time = 20\nreset_h = true\n[init]\nscale = 0.1\n"
+                       "[solver]\nrtol = 1e-10\natol = 1e-12\n"
+                       "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
+    snprintf(out, sizeof out, "%s.h5", study);
+    remove(out);
+    const char *bin = getenv("KHSIM");
+    bin = bin && *bin ? bin : "./khsim";
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        setpgid(0, 0); /* a group of its own, as timeout gives its command */
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDOUT_FILENO);
+            dup2(devnull, STDERR_FILENO);
+        }
+        execl(bin, bin, "run", study, "-o", out, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    /* Under way: its record exists (the handlers are set before it is
+     * made), and a moment more, for the record to be made. */
+    struct stat st;
+    for (int i = 0; i < 6000 && stat(out, &st) != 0; i++) {
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+    struct timespec moment = {0, 300000000L};
+    nanosleep(&moment, NULL);
+    /* Two sends 2 ms apart: the first is taken before the second comes (two
+     * pending SIGTERMs would merge into one), and the run, which takes
+     * longer than that to close its record, is still there for the second. */
+    int status = 0;
+    if (_i == 1) { /* a second request (another signal): the process ends */
+        kill(pid, SIGINT);
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+        ck_assert_msg(
+            WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT),
+            "SIGINT, then SIGTERM: %s %d", WIFEXITED(status) ? "exit" : "killed by signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        remove(out);
+        remove(study);
+        return;
+    }
+    kill(pid, SIGTERM);
+    struct timespec pause = {0, 2000000L};
+    nanosleep(&pause, NULL);
+    kill(-pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM,
+                  "twice SIGTERM from one sender: %s %d",
+                  WIFEXITED(status) ? "exit" : "killed by signal",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    char buf[256];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
+    ck_assert_str_eq(buf, "interrupted");
+    remove(out);
+    remove(study);
+}
+END_TEST
+
 /* A diverging run (Hebb's exponential growth) ends with exit 1, a message,
  * and a valid file whose status says failed. */
 START_TEST(test_divergence)
@@ -907,6 +979,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_array_attributes);
     tcase_add_test(tc, test_output_protected);
     tcase_add_test(tc, test_second_run_refused);
+    tcase_add_loop_test(tc, test_repeated_signal_is_one_request, 0, 2);
     tcase_add_test(tc, test_huge_request_refused);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
