@@ -52,7 +52,7 @@ static int repeats_first(int sig, const siginfo_t *si)
     return dt < 1.0;
 }
 
-/* The first SIGINT or SIGTERM asks the run to stop at its next check and
+/* The first SIGINT, SIGTERM or SIGHUP asks the run to stop at its next check and
  * close its record; a second (not a repeat of the first: repeats_first)
  * ends the process, at once when each record it writes is live (valid on
  * disk at every instant), else as soon as it is. Both signals are blocked
@@ -529,8 +529,15 @@ static int khsim_main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, SIGINT);
     sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGHUP);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A hang-up (the terminal or the ssh session closed under a run) stops
+     * the run as SIGTERM does, unless it is ignored (nohup). */
+    struct sigaction hup;
+    if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN) {
+        sigaction(SIGHUP, &sa, NULL);
+    }
     /* Past the file-size limit a write fails with EFBIG instead of killing
      * the process, and the run ends with its message (the room check of
      * kh_h5.c stops it before that, so that the file stays valid). */

@@ -166,11 +166,11 @@ START_TEST(test_unwritable_output)
 }
 END_TEST
 
-/* SIGINT and SIGTERM: exit 128 + the signal and a valid file with every
- * /trajectory dataset of one length. */
+/* SIGINT, SIGTERM and SIGHUP (the terminal closed): exit 128 + the signal
+ * and a valid file with every /trajectory dataset of one length. */
 START_TEST(test_sigint_leaves_valid_file)
 {
-    const int sig = _i == 0 ? SIGINT : SIGTERM;
+    const int sig = _i == 0 ? SIGINT : (_i == 1 ? SIGTERM : SIGHUP);
     char study[512], out[600], err[8192];
     kh_test_write_file(study, sizeof study, ".ini",
                        "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
@@ -966,7 +966,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_install_runs_anywhere);
     tcase_add_test(tc, test_python_package);
     tcase_add_test(tc, test_unwritable_output);
-    tcase_add_loop_test(tc, test_sigint_leaves_valid_file, 0, 2);
+    tcase_add_loop_test(tc, test_sigint_leaves_valid_file, 0, 3);
     tcase_add_test(tc, test_divergence);
     tcase_add_test(tc, test_info);
     tcase_add_loop_test(tc, test_reintegrate_from_file, 0, 3);
