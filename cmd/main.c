@@ -24,6 +24,7 @@
 #include "cmd/kh_train.h"
 #include "cmd/kh_verify.h"
 #include "core/kh_error.h"
+#include "core/kh_mem.h"
 #include "core/kh_threads.h"
 #include "core/kh_version.h"
 #include "io/kh_config.h"
@@ -510,6 +511,7 @@ int main(int argc, char **argv)
     /* OpenMP's threads sleep between regions (kh_threads.h); before
      * anything else, as it may start the program again. */
     kh_threads_wait_passive(argv);
+    kh_mem_policy();
 #ifdef KH_HAVE_MPI
     MPI_Init(&argc, &argv);
     int status = khsim_main(argc, argv);

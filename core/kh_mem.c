@@ -1,6 +1,7 @@
 /* Large arrays on transparent huge pages (kh_mem.h). */
 #include "core/kh_mem.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,4 +37,12 @@ void *kh_big_zalloc(size_t count, size_t size)
         memset(p, 0, count * size);
     }
     return p;
+}
+
+void kh_mem_policy(void)
+{
+#ifdef M_TRIM_THRESHOLD
+    (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
 }

@@ -1,6 +1,7 @@
 /* Nothing lost, nothing crashes: a disk that fills up mid-run, the same
  * numbers twice and for 1 and 2 threads, and the fuzzers' regression inputs. */
 #include <dirent.h>
+#include <malloc.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -545,6 +546,37 @@ START_TEST(test_big_alloc)
 }
 END_TEST
 
+/* The heap's policy (kh_mem_policy): blocks of zlib's state's size come
+ * from the heap and stay there when freed, so that writing a compressed
+ * chunk does not map, unmap or trim memory each time. (ASan has its own
+ * allocator, which mallinfo2 does not describe.) */
+START_TEST(test_heap_policy)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    ck_assert(1);
+#else
+    kh_mem_policy();
+    enum { N = 100, SIZE = 300 * 1024 };
+    void *b[N];
+    const struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < N; i++) {
+        b[i] = malloc(SIZE);
+        ck_assert_ptr_nonnull(b[i]);
+        memset(b[i], i, SIZE);
+    }
+    const struct mallinfo2 full = mallinfo2();
+    for (int i = N - 1; i >= 0; i--) {
+        free(b[i]);
+    }
+    const struct mallinfo2 after = mallinfo2();
+    ck_assert_msg(full.hblkhd <= before.hblkhd, "the blocks were mapped: %zu bytes more",
+                  full.hblkhd - before.hblkhd);
+    ck_assert_msg(after.arena >= (size_t)N * SIZE,
+                  "the heap was trimmed to %zu bytes after the blocks were freed", after.arena);
+#endif
+}
+END_TEST
+
 Suite *kh_reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -552,6 +584,7 @@ Suite *kh_reliability_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_fuzz_regressions);
     tcase_add_test(tc, test_big_alloc);
+    tcase_add_test(tc, test_heap_policy);
     suite_add_tcase(s, tc);
     /* Whole runs through the binary, several seconds each: make
      * test-sanitize leaves them out (CK_EXCLUDE_TAGS=slow). */
