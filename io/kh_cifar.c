@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/kh_error.h"
+#include "core/kh_mem.h"
 
 #define MAX_BATCHES 64
 
@@ -100,7 +101,7 @@ int kh_cifar_read(const char *dir, int test, long first, long count, kh_dataset 
                      dir, test ? "test" : "training", total, first, first + count - 1);
     }
     if (s == KH_OK) {
-        out->x = malloc((size_t)count * KH_CIFAR_FEATURES * sizeof(double));
+        out->x = kh_big_alloc((size_t)count * KH_CIFAR_FEATURES, sizeof(double));
         out->labels = malloc((size_t)count * sizeof(long));
         if (!out->x || !out->labels) {
             s = KH_ERROR(KH_ENOMEM, "cannot allocate %ld CIFAR-10 images", count);

@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "core/kh_error.h"
+#include "core/kh_mem.h"
 #include "core/kh_rng.h"
 #include "io/kh_cifar.h"
 
@@ -226,7 +227,7 @@ int kh_idx_read(const char *path, long first, long count, kh_dataset *out)
         kh_dataset_release(out);
         return s;
     }
-    out->x = malloc((nv ? nv : 1) * sizeof(double));
+    out->x = kh_big_alloc(nv ? nv : 1, sizeof(double));
     if (!out->x) {
         free(raw);
         kh_dataset_release(out);

@@ -19,6 +19,7 @@
 
 #include "core/kh_error.h"
 #include "core/kh_kernels.h"
+#include "core/kh_mem.h"
 #include "core/kh_threads.h"
 #include "solvers/kh_backend.h"
 #include "solvers/kh_fast.h"

@@ -182,14 +182,14 @@ static FR(impl) * FR(alloc)(const kh_fast *f, const double *X, const double *W0)
     if (!s) {
         return NULL;
     }
-    s->W = malloc(m * n * sizeof(R));
+    s->W = kh_big_alloc(m * n, sizeof(R));
     /* Sparse data: Wp in tiles of FR_TILE units, the last one zero-padded. */
     const size_t m_pad = (m + FR_TILE - 1) / FR_TILE * FR_TILE;
-    s->Wp = calloc((f->sparse ? m_pad : m) * n, sizeof(R));
-    s->X = X ? malloc(N * n * sizeof(R)) : NULL;
+    s->Wp = kh_big_zalloc((f->sparse ? m_pad : m) * n, sizeof(R));
+    s->X = X ? kh_big_alloc(N * n, sizeof(R)) : NULL;
     s->Vb = malloc(B * n * sizeof(R));
     s->C = malloc(B * m * sizeof(R));
-    s->dW = malloc(m * n * sizeof(R));
+    s->dW = kh_big_alloc(m * n, sizeof(R));
     s->cg = malloc(B * m * sizeof(R));
     s->rowmax = malloc(m * sizeof(R));
     s->act = malloc(B * m * sizeof(double));
@@ -209,8 +209,8 @@ static FR(impl) * FR(alloc)(const kh_fast *f, const double *X, const double *W0)
             nnz += X[i] != 0.0;
         }
         s->rowptr = malloc((N + 1) * sizeof(long));
-        s->col = malloc((nnz ? nnz : 1) * sizeof(long));
-        s->val = malloc((nnz ? nnz : 1) * sizeof(R));
+        s->col = kh_big_alloc(nnz ? nnz : 1, sizeof(long));
+        s->val = kh_big_alloc(nnz ? nnz : 1, sizeof(R));
         if (!s->rowptr || !s->col || !s->val) {
             FR(free)(s);
             return NULL;
