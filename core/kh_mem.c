@@ -42,7 +42,7 @@ void *kh_big_zalloc(size_t count, size_t size)
 void kh_mem_policy(void)
 {
 #ifdef M_TRIM_THRESHOLD
-    (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
     (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
 }

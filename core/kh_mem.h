@@ -20,7 +20,7 @@ void *kh_big_alloc(size_t count, size_t size);
 void *kh_big_zalloc(size_t count, size_t size);
 
 /* The heap's policy for the whole process, set once at its start: memory
- * that is freed stays with the process (up to 256 MiB at the heap's top)
+ * that is freed stays with the process (up to 64 MiB at the heap's top)
  * instead of going back to the kernel at once, and blocks below 1 MiB come
  * from the heap (larger ones, the arrays above, keep mappings of their own,
  * where huge pages apply). Without it, HDF5's deflate, which allocates and
