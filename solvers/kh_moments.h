@@ -55,13 +55,27 @@ typedef struct kh_moments {
     double *span;          /* [m x 2] (odd) where rs, pre are good while sorted is 1 */
     double *g00, *g01;     /* [m] sum_i W0_i^2, sum_i W0_i v_i: the row norms */
     double g11;            /* sum_i v_i^2 */
+    /* Rows that no one wrote since the last capture (p = 2, 3, 4): what that
+     * capture summed over every pixel is kept, and the next capture reads
+     * only their non-zero pixels (most rows do not move in a presentation). */
+    const double *seen;  /* the W0 the last capture read */
+    unsigned char *kept; /* [m] 1: row mu of `seen` is as it was read (kh_moments_form clears) */
+    double *tot;         /* [m x 2] its sums over every pixel: W0^2, and |W0|^3 or W0^4 */
+    double *edge;        /* [m x 2] its first and last weight then, checked before use */
+    long reread;         /* rows the captures read whole (a count, for the tests) */
 } kh_moments;
 
 /* For m rows of n inputs and order p >= 2. KH_OK or KH_ENOMEM (KH_ERROR). */
 int kh_moments_init(kh_moments *mo, long m, long n, double p);
 void kh_moments_release(kh_moments *mo);
-/* Takes W0 (m x n, row-major) and v (n) as the basis (borrowed only here). */
+/* Takes W0 (m x n, row-major) and v (n) as the basis (borrowed only here).
+ * A row of the same W0 as the last capture's that kh_moments_form did not
+ * write since (and whose first and last weights are as they were) is read
+ * only at v's non-zero pixels; its sums come out the same to the bit. Code
+ * that writes W0 by other means calls kh_moments_forget first. */
 void kh_moments_capture(kh_moments *mo, const double *W0, const double *v);
+/* The next capture reads every row whole. */
+void kh_moments_forget(kh_moments *mo);
 /* I, B (and vv unless NULL) of every row at alpha, beta (length m each);
  * alpha > 0 for p = 3. Only the rows' sorted breakpoints and places of rho
  * (rs, pre, sorted, at, win) change in mo, each row's by its own
@@ -76,8 +90,9 @@ void kh_moments_eval_rows(kh_moments *mo, const long *rows, long k, const double
 void kh_moments_eval_row(kh_moments *mo, long mu, double alpha, double beta, double *I, double *B,
                          double *vv);
 /* W_mu <- alpha_mu W_mu + beta_mu v in place (W is the captured W0, m x n)
- * for the rows whose (alpha, beta) left (1, 0): W as the basis stands for. */
-void kh_moments_form(double *W, const double *v, long m, long n, const double *alpha,
+ * for the rows whose (alpha, beta) left (1, 0): W as the basis stands for.
+ * Those rows are read whole at the next capture. */
+void kh_moments_form(kh_moments *mo, double *W, const double *v, const double *alpha,
                      const double *beta);
 /* |alpha W0_mu + beta v|^2 summed over the row, and that of the row
  * ea W0_mu + eb v (an error in the basis): from the capture's Gram sums. */

@@ -46,8 +46,11 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
     mo->mk = malloc((size_t)m * 5 * sizeof(double));
     mo->g00 = malloc((size_t)m * sizeof(double));
     mo->g01 = malloc((size_t)m * sizeof(double));
+    mo->kept = calloc((size_t)(m > 0 ? m : 1), 1);
+    mo->tot = malloc((size_t)(m > 0 ? m : 1) * 2 * sizeof(double));
+    mo->edge = malloc((size_t)(m > 0 ? m : 1) * 2 * sizeof(double));
     if (!mo->idx || !mo->vnz || (!mo->poly && !mo->w0) || !mo->cz || !mo->mk || !mo->g00 ||
-        !mo->g01) {
+        !mo->g01 || !mo->kept || !mo->tot || !mo->edge) {
         kh_moments_release(mo);
         return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
     }
@@ -63,6 +66,9 @@ void kh_moments_release(kh_moments *mo)
     free(mo->mk);
     free(mo->g00);
     free(mo->g01);
+    free(mo->kept);
+    free(mo->tot);
+    free(mo->edge);
     free(mo->rs);
     free(mo->pre);
     free(mo->at);
@@ -257,13 +263,55 @@ static void row_sums(const double *w, const double *v, long n, int cube, double 
     }
 }
 
-/* One row of the capture. */
-KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double *v, long mu)
+/* sum_i w_i v_i over the non-zero pixels only, in the lanes and order in
+ * which row_sums adds it over every pixel (a zero pixel adds an exact zero
+ * there): the same number to the bit. */
+static double row_dot_nnz(const kh_moments *mo, const double *w, const double *packed)
+{
+    const long n4 = mo->n / 4 * 4;
+    /* the other lanes get +0, which leaves a sum as it is (a lane's sum
+     * starts at +0 and so never is -0) */
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (long j = 0; j < mo->nnz; j++) {
+        const long i = mo->idx[j], l = i < n4 ? (i & 3) : 0;
+        const double t = (packed ? packed[j] : w[i]) * mo->vnz[j];
+        a0 += l == 0 ? t : 0.0;
+        a1 += l == 1 ? t : 0.0;
+        a2 += l == 2 ? t : 0.0;
+        a3 += l == 3 ? t : 0.0;
+    }
+    return (a0 + a1) + (a2 + a3);
+}
+
+/* One row of the capture; `keep`: the row may be as the last capture read it. */
+KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double *v, long mu,
+                                  int keep)
 {
     const long n = mo->n, nnz = mo->nnz;
     const int ip = mo->ip;
     double sums[3], cz = 0.0;
-    row_sums(w, v, n, mo->odd, sums);
+    double *tot = mo->tot + 2 * mu, *edge = mo->edge + 2 * mu;
+    const int kept = keep && mo->kept[mu] && n > 0 && w[0] == edge[0] && w[n - 1] == edge[1];
+    double *packed = mo->poly ? NULL : mo->w0 + (size_t)mu * (size_t)nnz;
+    if (packed) { /* W0 at the non-zero pixels */
+        for (long j = 0; j < nnz; j++) {
+            packed[j] = w[mo->idx[j]];
+        }
+    }
+    if (kept) {
+        sums[0] = tot[0];
+        sums[1] = row_dot_nnz(mo, w, packed);
+        sums[2] = tot[1];
+    } else {
+        row_sums(w, v, n, mo->odd, sums);
+        tot[0] = sums[0];
+        tot[1] = sums[2];
+        edge[0] = n > 0 ? w[0] : 0.0;
+        edge[1] = n > 0 ? w[n - 1] : 0.0;
+        mo->kept[mu] = keep;
+#pragma omp atomic
+        mo->reread++;
+    }
     mo->g00[mu] = sums[0];
     mo->g01[mu] = sums[1];
     if (mo->poly) {
@@ -286,10 +334,6 @@ KH_CLONES static void capture_row(kh_moments *mo, const double *w, const double 
         }
         memcpy(mo->mk + 5 * mu, mk, sizeof mk);
         return;
-    }
-    double *packed = mo->w0 + (size_t)mu * (size_t)nnz;
-    for (long j = 0; j < nnz; j++) {
-        packed[j] = w[mo->idx[j]];
     }
     if (mo->odd) {
         /* the zero pixels' |w|^3: the row's, less the non-zero pixels' (the
@@ -321,11 +365,24 @@ void kh_moments_capture(kh_moments *mo, const double *W0, const double *v)
     }
     mo->nnz = nnz;
     mo->g11 = g11;
-#pragma omp parallel for default(none) shared(mo, W0, v) firstprivate(m, n) if (KH_PAR(m * n))     \
-    schedule(static)
-    for (long mu = 0; mu < m; mu++) {
-        capture_row(mo, W0 + (size_t)mu * (size_t)n, v, mu);
+    /* p = 2, 3, 4: the sums over every pixel are all a row's capture needs
+     * beyond its non-zero pixels */
+    const int keep = mo->poly || mo->odd;
+    const int same = keep && W0 == mo->seen;
+    if (!same) {
+        memset(mo->kept, 0, (size_t)m);
     }
+#pragma omp parallel for default(none) shared(mo, W0, v)                                           \
+    firstprivate(m, n, keep) if (KH_PAR(m * n)) schedule(static)
+    for (long mu = 0; mu < m; mu++) {
+        capture_row(mo, W0 + (size_t)mu * (size_t)n, v, mu, keep);
+    }
+    mo->seen = keep ? W0 : NULL;
+}
+
+void kh_moments_forget(kh_moments *mo)
+{
+    mo->seen = NULL;
 }
 
 /* sum_k C(q, k) alpha^k beta^(q-k) M_k, k = 0..q. */
@@ -502,14 +559,17 @@ KH_CLONES static void row_form(double *w, const double *v, long n, double al, do
     kh_row_affine(w, v, n, al, be);
 }
 
-void kh_moments_form(double *W, const double *v, long m, long n, const double *alpha,
+void kh_moments_form(kh_moments *mo, double *W, const double *v, const double *alpha,
                      const double *beta)
 {
-#pragma omp parallel for default(none) shared(W, v, alpha, beta)                                   \
+    const long m = mo->m, n = mo->n;
+    unsigned char *kept = mo->kept;
+#pragma omp parallel for default(none) shared(W, v, alpha, beta, kept)                             \
     firstprivate(m, n) if (KH_PAR(m * n)) schedule(static)
     for (long mu = 0; mu < m; mu++) {
         if (alpha[mu] != 1.0 || beta[mu] != 0.0) {
             row_form(W + (size_t)mu * (size_t)n, v, n, alpha[mu], beta[mu]);
+            kept[mu] = 0;
         }
     }
 }

@@ -392,7 +392,7 @@ static void qs_sync(void *vs, double y[])
     if (!s->captured || !s->moved) {
         return;
     }
-    kh_moments_form(y + s->m, s->ws->v, s->m, s->n, s->u, s->u + s->m);
+    kh_moments_form(&s->mo, y + s->m, s->ws->v, s->u, s->u + s->m);
     s->captured = 0;
 }
 

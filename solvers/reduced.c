@@ -1129,7 +1129,7 @@ static void rd_sync(void *vs, double y[])
     if (!s->captured || !s->moved) {
         return;
     }
-    kh_moments_form(y + s->m, s->ws->v, s->m, s->n, s->af, s->bf);
+    kh_moments_form(&s->mo, y + s->m, s->ws->v, s->af, s->bf);
     s->captured = 0;
 }
 

@@ -76,6 +76,75 @@ START_TEST(test_moments_equal_direct_sums)
 }
 END_TEST
 
+/* A capture of the same W0 with a new v reads only the rows that were
+ * written since (kh_moments_form, or changed in place at an edge), and its
+ * sums equal those of a capture from scratch to the bit: p = 2, 3, 4. */
+START_TEST(test_capture_keeps_unwritten_rows)
+{
+    const double ps[] = {2.0, 3.0, 4.0};
+    const double p = ps[_i];
+    enum { m = 9, n = 40 };
+    double W0[m * n], v1[n], v2[n], al[m], be[m];
+    kh_rng r;
+    kh_rng_seed(&r, 91, (unsigned long)_i);
+    for (long i = 0; i < n; i++) {
+        double u = kh_rng_uniform(&r);
+        v1[i] = i % 3 == 0 ? 0.0 : u;
+        v2[i] = i % 4 == 1 ? 0.0 : (u < 0.3 ? -u : 1.0 - u);
+    }
+    for (long k = 0; k < m * n; k++) {
+        W0[k] = 2.0 * kh_rng_uniform(&r) - 1.0;
+    }
+    kh_moments mo, fresh;
+    ck_assert_int_eq(kh_moments_init(&mo, m, n, p), KH_OK);
+    kh_moments_capture(&mo, W0, v1);
+    ck_assert_int_eq(mo.reread, m);
+    /* rows 2 and 5 move (row 5 along v only: its first and last weights,
+     * at pixels where v1 is 0, stay as they were, so only the form's mark
+     * tells); row 7 is rescaled in place behind the moments' back (its
+     * edges tell) */
+    for (long mu = 0; mu < m; mu++) {
+        al[mu] = mu == 2 ? 0.8 : 1.0;
+        be[mu] = mu == 5 ? 0.3 : 0.0;
+    }
+    ck_assert(v1[0] == 0.0 && v1[n - 1] == 0.0);
+    kh_moments_form(&mo, W0, v1, al, be);
+    for (long i = 0; i < n; i++) {
+        W0[7 * n + i] *= 1.5;
+    }
+    kh_moments_capture(&mo, W0, v2);
+    ck_assert_int_eq(mo.reread, m + 3);
+    ck_assert_int_eq(kh_moments_init(&fresh, m, n, p), KH_OK);
+    kh_moments_capture(&fresh, W0, v2);
+    ck_assert_int_eq(fresh.reread, m);
+    ck_assert_int_eq(mo.nnz, fresh.nnz);
+    for (long mu = 0; mu < m; mu++) {
+        ck_assert_msg(mo.g00[mu] == fresh.g00[mu] && mo.g01[mu] == fresh.g01[mu],
+                      "row %ld: Gram sums %.17g %.17g against %.17g %.17g", mu, mo.g00[mu],
+                      mo.g01[mu], fresh.g00[mu], fresh.g01[mu]);
+        if (mo.poly) {
+            for (int k = 0; k < 5; k++) {
+                ck_assert(mo.mk[5 * mu + k] == fresh.mk[5 * mu + k]);
+            }
+        } else {
+            ck_assert(mo.cz[mu] == fresh.cz[mu]);
+            for (int k = 0; k < 3; k++) {
+                ck_assert(mo.s0[3 * mu + k] == fresh.s0[3 * mu + k]);
+            }
+            for (long j = 0; j < mo.nnz; j++) {
+                ck_assert(mo.w0[mu * mo.nnz + j] == fresh.w0[mu * mo.nnz + j]);
+            }
+        }
+    }
+    /* forget: every row again */
+    kh_moments_forget(&mo);
+    kh_moments_capture(&mo, W0, v1);
+    ck_assert_int_eq(mo.reread, 2 * m + 3);
+    kh_moments_release(&mo);
+    kh_moments_release(&fresh);
+}
+END_TEST
+
 /* p = 3 along a path: rho = beta / alpha sweeps up and down in small steps
  * (most evaluations stay between the same two breakpoints as the last, and
  * reuse its sums), stops, jumps, and after a new capture starts from the
@@ -575,6 +644,7 @@ Suite *kh_reduced_suite(void)
     Suite *s = suite_create("reduced");
     TCase *parts = tcase_create("parts");
     tcase_add_loop_test(parts, test_moments_equal_direct_sums, 0, 5);
+    tcase_add_loop_test(parts, test_capture_keeps_unwritten_rows, 0, 3);
     tcase_add_test(parts, test_moments_odd_along_a_path);
     tcase_add_loop_test(parts, test_rank_one_solve_equals_dense_lu, 0, 4);
     suite_add_tcase(s, parts);
