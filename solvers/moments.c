@@ -100,15 +100,15 @@ static void sort_pairs(double *key, long *val, long n)
     }
 }
 
-/* Moves the pairs (key, val) whose key is below `x` to the front; their
- * number. */
-static long partition_below(double *key, long *val, long n, double x)
+/* Moves the pairs (key, val) whose key is below `x` (equal to it when
+ * `equal`) to the front; their number. Without a branch on the key
+ * (Lomuto's scheme as Alexandrescu writes it): each pair goes to the
+ * partition's end and the end moves past it when its key is in; a pair
+ * that is out is put back where one that is out was. Breakpoints come in
+ * random order, so a branch on each would be mispredicted half of the
+ * time. */
+KH_INLINE static inline long move_front(double *key, long *val, long n, double x, int equal)
 {
-    /* Without a branch on the key (Lomuto's scheme as Alexandrescu writes
-     * it): each pair goes to the partition's end and the end moves past it
-     * when its key is below x; a pair at or above x is put back where one
-     * at or above x was. Breakpoints come in random order, so a branch on
-     * each would be mispredicted half of the time. */
     long i = 0;
     for (long j = 0; j < n; j++) {
         const double k = key[j];
@@ -117,9 +117,14 @@ static long partition_below(double *key, long *val, long n, double x)
         val[j] = val[i];
         key[i] = k;
         val[i] = v;
-        i += k < x;
+        i += equal ? k == x : k < x;
     }
     return i;
+}
+
+static long partition_below(double *key, long *val, long n, double x)
+{
+    return move_front(key, val, n, x, 0);
 }
 
 /* Reorders the n pairs so that the k with the smallest keys come first
@@ -132,16 +137,7 @@ static void select_smallest(double *key, long *val, long n, long k)
         const double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
         const long lt = lo + partition_below(key + lo, val + lo, hi - lo, piv);
         /* [lo, lt) < piv; among [lt, hi) those equal to piv next */
-        long eq = lt;
-        for (long j = lt; j < hi; j++) { /* as partition_below */
-            const double kj = key[j];
-            const long vj = val[j];
-            key[j] = key[eq];
-            val[j] = val[eq];
-            key[eq] = kj;
-            val[eq] = vj;
-            eq += kj == piv;
-        }
+        const long eq = lt + move_front(key + lt, val + lt, hi - lt, piv, 1);
         if (k <= lt) {
             hi = lt;
         } else if (k >= eq) {

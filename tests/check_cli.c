@@ -166,18 +166,21 @@ START_TEST(test_unwritable_output)
 }
 END_TEST
 
+/* A run of about a minute, written every 0.01 time units: the signal
+ * tests stop it long before its end. */
+static const char long_study[] = "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
+                                 "[learning]\ng = bcm_step\n[input]\nsamples = 1000\n"
+                                 "presentation_time = 20\nreset_h = true\n[init]\nscale = 0.1\n"
+                                 "[solver]\nrtol = 1e-10\natol = 1e-12\n"
+                                 "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n";
+
 /* SIGINT, SIGTERM and SIGHUP (the terminal closed): exit 128 + the signal
  * and a valid file with every /trajectory dataset of one length. */
 START_TEST(test_sigint_leaves_valid_file)
 {
     const int sig = _i == 0 ? SIGINT : (_i == 1 ? SIGTERM : SIGHUP);
     char study[512], out[600], err[8192];
-    kh_test_write_file(study, sizeof study, ".ini",
-                       "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
-                       "[learning]\ng = bcm_step\n[input]\nsamples = 1000\n"
-                       "presentation_time = 20\nreset_h = true\n[init]\nscale = 0.1\n"
-                       "[solver]\nrtol = 1e-10\natol = 1e-12\n"
-                       "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
+    kh_test_write_file(study, sizeof study, ".ini", long_study);
     snprintf(out, sizeof out, "%s.h5", study);
     const char *argv[] = {"run", study, "-o", out, NULL};
     int code = kh_test_khsim_at(argv, err, sizeof err, sig, "0.002");
@@ -216,12 +219,7 @@ END_TEST
 START_TEST(test_repeated_signal_is_one_request)
 {
     char study[512], out[600];
-    kh_test_write_file(study, sizeof study, ".ini",
-                       "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
-                       "[learning]\ng = bcm_step\n[input]\nsamples = 1000\n"
-                       "presentation_time = 20\nreset_h = true\n[init]\nscale = 0.1\n"
-                       "[solver]\nrtol = 1e-10\natol = 1e-12\n"
-                       "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
+    kh_test_write_file(study, sizeof study, ".ini", long_study);
     snprintf(out, sizeof out, "%s.h5", study);
     remove(out);
     const char *bin = getenv("KHSIM");
@@ -599,12 +597,7 @@ END_TEST
 START_TEST(test_second_run_refused)
 {
     char study[512], out[600], err[8192];
-    kh_test_write_file(study, sizeof study, ".ini",
-                       "[network]\nhidden = 30\np = 3\nw_inh = 0.5\ntau_L = 10\n"
-                       "[learning]\ng = bcm_step\n[input]\nsamples = 1000\n"
-                       "presentation_time = 20\nreset_h = true\n[init]\nscale = 0.1\n"
-                       "[solver]\nrtol = 1e-10\natol = 1e-12\n"
-                       "[output]\nrecord_every = 0.01\nsnapshot_every = 50\n");
+    kh_test_write_file(study, sizeof study, ".ini", long_study);
     snprintf(out, sizeof out, "%s.h5", study);
     const char *bin = getenv("KHSIM") ? getenv("KHSIM") : "./khsim";
     pid_t first = fork();
