@@ -277,7 +277,7 @@ kh_h5 *kh_h5_create(const char *path, const kh_config *c, const char *model_summ
         return NULL;
     }
     hid_t fa = kh_h5i_writer_fapl(0);
-    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fa);
+    f->file = kh_h5i_create_waiting(path, fa);
     H5Pclose(fa);
     if (f->file < 0) {
         close(f->lock_fd);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -199,6 +200,28 @@ static hid_t open_rw_waiting(const char *path, hid_t fa)
          tries++) {
         usleep(50000);
         h = H5Fopen(path, H5F_ACC_RDWR, fa);
+    }
+    return h;
+}
+
+/* Whether another process holds HDF5's lock (flock) on path. */
+static int locked_by_other(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    const int busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* and with it the lock, when it was taken */
+    return busy;
+}
+
+hid_t kh_h5i_create_waiting(const char *path, hid_t fa)
+{
+    hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fa);
+    for (int tries = 0; h < 0 && tries < KH_H5_REOPEN_TRIES && locked_by_other(path); tries++) {
+        usleep(50000);
+        h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fa);
     }
     return h;
 }
@@ -398,7 +421,7 @@ kh_h5 *kh_h5_create_plain(const char *path)
         free(f);
         return NULL;
     }
-    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    f->file = kh_h5i_create_waiting(path, H5P_DEFAULT);
     char now[64];
     kh_h5i_iso_now(now, sizeof now);
     if (f->file < 0 || kh_h5i_attr_string(f->file, "khsim_version", KH_VERSION) != KH_OK ||

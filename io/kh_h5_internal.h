@@ -49,6 +49,11 @@ const char *kh_h5i_dataset_name(int i);
 kh_h5 *kh_h5i_writer_alloc(const char *path);
 int kh_h5i_claim(kh_h5 *f, int create);
 hid_t kh_h5i_writer_fapl(int clear);
+/* H5Fcreate (truncating) path. A reader that opened the file a moment
+ * before (a script polling for the record, khsim info) holds HDF5's lock on
+ * it, and the creation fails: while another process holds that lock, it is
+ * tried again, 50 ms apart, for up to a minute. */
+hid_t kh_h5i_create_waiting(const char *path, hid_t fa);
 void kh_h5i_expose(kh_h5 *f, int yes);
 void kh_h5i_track(kh_h5 *f, int open);
 int kh_h5i_room_for(kh_h5 *f, double bytes);

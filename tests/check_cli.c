@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -276,6 +277,42 @@ START_TEST(test_repeated_signal_is_one_request)
     ck_assert_str_eq(buf, "interrupted");
     remove(out);
     remove(study);
+}
+END_TEST
+
+/* A reader that holds HDF5's lock on the output at the moment the run
+ * creates it (a script polling for the record, khsim info): the run waits
+ * for it to let go, then creates the record, instead of failing with exit 2. */
+START_TEST(test_create_waits_for_reader)
+{
+    char out[512];
+    kh_test_tmpname(out, sizeof out, ".h5"); /* an empty file, as a poller finds it */
+    int fd = open(out, O_RDONLY | O_CLOEXEC); /* the run must not inherit it */
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_SH), 0); /* what H5Fopen takes first */
+    const char *bin = getenv("KHSIM");
+    bin = bin && *bin ? bin : "./khsim";
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDOUT_FILENO);
+            dup2(devnull, STDERR_FILENO);
+        }
+        execl(bin, bin, "run", "examples/default.ini", "-o", out, "--force", "-q", (char *)NULL);
+        _exit(127);
+    }
+    struct timespec held = {0, 500000000L};
+    nanosleep(&held, NULL);
+    close(fd);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+    char buf[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", buf, sizeof buf), KH_OK);
+    ck_assert_str_eq(buf, "complete");
+    remove(out);
 }
 END_TEST
 
@@ -972,6 +1009,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_array_attributes);
     tcase_add_test(tc, test_output_protected);
     tcase_add_test(tc, test_second_run_refused);
+    tcase_add_test(tc, test_create_waits_for_reader);
     tcase_add_loop_test(tc, test_repeated_signal_is_one_request, 0, 2);
     tcase_add_test(tc, test_huge_request_refused);
     tcase_add_test(tc, test_plots);
