@@ -286,7 +286,7 @@ END_TEST
 START_TEST(test_create_waits_for_reader)
 {
     char out[512];
-    kh_test_tmpname(out, sizeof out, ".h5"); /* an empty file, as a poller finds it */
+    kh_test_tmpname(out, sizeof out, ".h5");  /* an empty file, as a poller finds it */
     int fd = open(out, O_RDONLY | O_CLOEXEC); /* the run must not inherit it */
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(flock(fd, LOCK_SH), 0); /* what H5Fopen takes first */
