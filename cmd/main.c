@@ -53,25 +53,34 @@ static int repeats_first(int sig, const siginfo_t *si)
     return dt < 1.0;
 }
 
-/* The first SIGINT, SIGTERM or SIGHUP asks the run to stop at its next check and
- * close its record; a second (not a repeat of the first: repeats_first)
- * ends the process, at once when each record it writes is live (valid on
- * disk at every instant), else as soon as it is. Both signals are blocked
- * while this runs. */
+/* The first SIGINT, SIGTERM or SIGHUP asks the run to stop at its next
+ * check and close its record; a second (not a repeat of the first:
+ * repeats_first) ends the process, at once when each record it writes is
+ * live (valid on disk at every instant), else as soon as it is. The
+ * signals of one request are blocked while its handler runs, but two may
+ * be taken at once by two threads (OpenMP's): which is first is decided by
+ * one atomic exchange, and the other waits until the first is recorded. */
+static int stop_taken = 0;
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    if (stop_signal) {
-        if (!repeats_first(sig, si) && !kh_h5_defer_signal(sig)) {
-            signal(sig, SIG_DFL);
-            raise(sig);
-        }
+    int none = 0;
+    if (__atomic_compare_exchange_n(&stop_taken, &none, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        stop_sender = si && (si->si_code == SI_USER || si->si_code == SI_TKILL)
+                          ? (sig_atomic_t)si->si_pid
+                          : 0;
+        clock_gettime(CLOCK_MONOTONIC, &stop_time);
+        __atomic_store_n(&stop_signal, sig, __ATOMIC_SEQ_CST);
         return;
     }
-    stop_sender =
-        si && (si->si_code == SI_USER || si->si_code == SI_TKILL) ? (sig_atomic_t)si->si_pid : 0;
-    clock_gettime(CLOCK_MONOTONIC, &stop_time);
-    stop_signal = sig;
+    while (__atomic_load_n(&stop_signal, __ATOMIC_SEQ_CST) == 0) {
+        /* the first is being recorded by another thread, this instant */
+    }
+    if (!repeats_first(sig, si) && !kh_h5_defer_signal(sig)) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
 }
 
 static int exit_code(int status)

@@ -1,6 +1,7 @@
 /* The khsim binary end to end: exit codes, messages, interruption, and the
  * completeness of its files (an independent SciPy re-integration). */
 #include <fcntl.h>
+#include <hdf5.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -238,15 +239,18 @@ START_TEST(test_repeated_signal_is_one_request)
         _exit(127);
     }
     setpgid(pid, pid);
-    /* Under way: its record exists (the handlers are set before it is
-     * made), and a moment more, for the record to be made. */
-    struct stat st;
-    for (int i = 0; i < 6000 && stat(out, &st) != 0; i++) {
+    /* Under way: its record is live (a reader opens it in SWMR mode), so
+     * that no signal comes in the moments it is made, when a second
+     * request waits. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t live = -1;
+    for (int i = 0; i < 6000 && live < 0; i++) {
         struct timespec ts = {0, 10000000L};
         nanosleep(&ts, NULL);
+        live = H5Fopen(out, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
     }
-    struct timespec moment = {0, 300000000L};
-    nanosleep(&moment, NULL);
+    ck_assert_msg(live >= 0, "the record never became live");
+    H5Fclose(live);
     /* Two sends 2 ms apart: the first is taken before the second comes (two
      * pending SIGTERMs would merge into one), and the run, which takes
      * longer than that to close its record, is still there for the second. */
