@@ -189,21 +189,6 @@ static void go_live(kh_h5 *f)
 /* 50 ms apart: a minute. */
 #define KH_H5_REOPEN_TRIES 1200
 
-/* Opens path to write. A reader (khsim info, a plot, h5py on the live
- * record) holds the file's lock for a moment; while the file is writable
- * HDF5 and the open fails, it is tried again, for up to a minute. */
-static hid_t open_rw_waiting(const char *path, hid_t fa)
-{
-    hid_t h = H5Fopen(path, H5F_ACC_RDWR, fa);
-    for (int tries = 0;
-         h < 0 && tries < KH_H5_REOPEN_TRIES && access(path, W_OK) == 0 && H5Fis_hdf5(path) > 0;
-         tries++) {
-        usleep(50000);
-        h = H5Fopen(path, H5F_ACC_RDWR, fa);
-    }
-    return h;
-}
-
 /* Whether another process holds HDF5's lock (flock) on path. */
 static int locked_by_other(const char *path)
 {
@@ -216,14 +201,28 @@ static int locked_by_other(const char *path)
     return busy;
 }
 
+/* Opens path to write, or with `create` creates it (truncating). A reader
+ * (khsim info, a plot, h5py on the live record, a script polling for the
+ * record) holds HDF5's lock on the file for a moment, and the call fails:
+ * it is tried again, 50 ms apart, for up to a minute, while that can be
+ * why (an open: the file is a writable HDF5 file; a creation: another
+ * process holds the lock). */
+static hid_t open_waiting(const char *path, hid_t fa, int create)
+{
+    for (int tries = 0;; tries++) {
+        const hid_t h = create ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fa)
+                               : H5Fopen(path, H5F_ACC_RDWR, fa);
+        if (h >= 0 || tries == KH_H5_REOPEN_TRIES ||
+            !(create ? locked_by_other(path) : access(path, W_OK) == 0 && H5Fis_hdf5(path) > 0)) {
+            return h;
+        }
+        usleep(50000);
+    }
+}
+
 hid_t kh_h5i_create_waiting(const char *path, hid_t fa)
 {
-    hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fa);
-    for (int tries = 0; h < 0 && tries < KH_H5_REOPEN_TRIES && locked_by_other(path); tries++) {
-        usleep(50000);
-        h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fa);
-    }
-    return h;
+    return open_waiting(path, fa, 1);
 }
 
 int kh_h5i_settle(kh_h5 *f)
@@ -265,7 +264,7 @@ int kh_h5i_settle(kh_h5 *f)
     kh_h5i_expose(f, 1);
     hid_t fa = kh_h5i_writer_fapl(0);
     const herr_t e = H5Fclose(f->file);
-    f->file = e < 0 ? -1 : open_rw_waiting(f->path, fa);
+    f->file = e < 0 ? -1 : open_waiting(f->path, fa, 0);
     H5Pclose(fa);
     if (f->file < 0) {
         return KH_ERROR(KH_EIO,
@@ -444,7 +443,7 @@ kh_h5 *kh_h5_open_rw(const char *path)
         return NULL;
     }
     hid_t fa = kh_h5i_writer_fapl(1);
-    f->file = open_rw_waiting(path, fa);
+    f->file = open_waiting(path, fa, 0);
     H5Pclose(fa);
     if (f->file < 0) {
         close(f->lock_fd);

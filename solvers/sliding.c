@@ -373,6 +373,15 @@ static void trial_flow(kh_sliding *sl, long mu, double in)
     sl->flowed[mu] = 1;
 }
 
+/* The marks the last pass over the list off A may have left (JOIN, on the
+ * units it looked at). */
+static void clear_touched(kh_sliding *sl)
+{
+    for (long q = 0; q < sl->touched; q++) {
+        sl->mark[sl->off[q]] = MARK_NONE;
+    }
+}
+
 /* The trial step's end: the events, the time to retry at (*retry > 0), or
  * the marks to apply. S0, T0 at the step's start, dt its length. */
 static void events(kh_sliding *sl, double S0, double T0, double dt, double *retry)
@@ -422,9 +431,7 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
     }
     const double Smin = S1 < S0 ? S1 : S0;
     const double dT = T1 - T0;
-    for (long q = 0; q < sl->touched; q++) { /* the last trial's marks */
-        sl->mark[sl->off[q]] = MARK_NONE;
-    }
+    clear_touched(sl);
     long q = 0;
     for (; q < sl->noff; q++) {
         const long mu = sl->off[q];
@@ -657,9 +664,7 @@ static int join_now(kh_sliding *sl)
 {
     const double w = sl->w, rtol = sl->p->rtol, atol = sl->p->atol;
     int any = 0;
-    for (long q = 0; q < sl->touched; q++) { /* the last trial's marks */
-        sl->mark[sl->off[q]] = MARK_NONE;
-    }
+    clear_touched(sl);
     long q = 0;
     for (; q < sl->noff && sl->T > 0.0; q++) {
         const long mu = sl->off[q];
