@@ -126,6 +126,14 @@ typedef struct kh_model_ws {
      * the trajectory and clears them. So an audit of the sphere knows what
      * happened between two rows, whatever their spacing. */
     double *gI_neg;
+    /* Where a unit's drive sits exactly on a jump of g (bcm_step at d = 0 or
+     * h_star: h = 0 at a presentation's start), g is taken on the side the
+     * drive moves to, when side (borrowed, per unit: dd/dt, or NULL) says
+     * which; one_sided: the reduced right-hand side points side at its dh/dt
+     * (set by the ODE solvers whose first stage would otherwise carry g(0)
+     * through a step the unit spends below 0). */
+    const double *side;
+    int one_sided;
 } kh_model_ws;
 
 extern const kh_model_type *const kh_models[];

@@ -51,6 +51,7 @@ void kh_net_unit_view(kh_model_ws *w, long mu, kh_model_ws *view)
 {
     *view = *w;
     view->m = 1;
+    view->side = NULL;
     double **arrays[] = {&view->I,  &view->B,  &view->vv, &view->a,     &view->b,  &view->ah,
                          &view->bh, &view->aI, &view->bI, &view->aB,    &view->bB, &view->az,
                          &view->bz, &view->zh, &view->zz, &view->gI_neg};
@@ -157,7 +158,9 @@ int kh_net_reduced(const double *h, const double *z, double *dh, double *dz, voi
         return 1;
     }
     kh_net_dhdt(w, h, dh);
+    w->side = w->one_sided ? dh : NULL;
     w->type->coefficients(h, z, 0, ws);
+    w->side = NULL;
     if (w->type->sphere_gain) {
         for (long mu = 0; mu < w->m; mu++) {
             if (w->type->sphere_gain(h[mu], w->I[mu], w->B[mu], ws) * w->I[mu] < 0.0) {

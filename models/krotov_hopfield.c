@@ -29,6 +29,19 @@ static double drive_of(const kh_model_ws *w, long mu, double h)
     return w->p->drive == KH_DRIVE_H ? h : kh_q(w->I[mu], w->B[mu], w->p->p);
 }
 
+/* g at unit mu's drive d; at a jump of bcm_step (d = 0 or h_star) with
+ * drive h, on the side h moves to when w->side says (kh_model_ws): a unit
+ * at h = 0 going down is below 0 at every instant after this one. */
+static double g_at(const kh_model_ws *w, long mu, double d)
+{
+    const kh_params *p = w->p;
+    if (w->side && p->drive == KH_DRIVE_H && p->g == KH_G_BCM_STEP && w->side[mu] < 0.0 &&
+        (d == 0.0 || d == p->h_star)) {
+        d = nextafter(d, -HUGE_VAL);
+    }
+    return kh_g(p->g, d, p->delta, p->h_star, p->g_n);
+}
+
 /* a = g(d) R^p and b = g(d) I, with their partials when `jac` is set. */
 static void coefficients(const double *h, const double *z, int jac, void *ws)
 {
@@ -37,7 +50,7 @@ static void coefficients(const double *h, const double *z, int jac, void *ws)
     const kh_params *p = w->p;
     for (long mu = 0; mu < w->m; mu++) {
         double d = drive_of(w, mu, h[mu]);
-        double g = kh_g(p->g, d, p->delta, p->h_star, p->g_n);
+        double g = g_at(w, mu, d);
         w->a[mu] = g * w->Rp;
         w->b[mu] = g * w->I[mu];
         if (!jac) {

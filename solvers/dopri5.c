@@ -137,6 +137,7 @@ static void *dp_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     s->model = model;
     s->ws = ws;
+    ((kh_model_ws *)ws)->one_sided = 1; /* (kh_model_ws: g on the side h moves to) */
     s->p = p;
     s->stop = stop;
     s->m = p->n_hidden;

@@ -152,6 +152,10 @@ static void *gsl_alloc(const char *method, const kh_model_type *model, void *ws,
     }
     s->model = model;
     s->ws = ws;
+    if (model->reduced) {
+        /* a network's workspace (kh_model_ws): g on the side h moves to */
+        ((kh_model_ws *)ws)->one_sided = 1;
+    }
     s->dim = dim;
     s->p = p;
     s->stop = stop;

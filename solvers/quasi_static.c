@@ -266,6 +266,9 @@ static void *qs_alloc(const char *method, const kh_model_type *model, void *ws, 
         qs_free(s);
         return NULL;
     }
+    /* h is at its steady state here (dh/dt = 0 up to rounding): g at h = 0
+     * is the contract's, not a side's (kh_model_ws). */
+    ((kh_model_ws *)ws)->one_sided = 0;
     return s;
 }
 

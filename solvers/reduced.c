@@ -230,6 +230,7 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     s->cw->type = s->ws->type;
     s->cw->aux = s->ws->aux;
+    s->ws->one_sided = s->cw->one_sided = 1;
     const size_t nu = (size_t)(3 * cap + nz), blk = (size_t)cap * (size_t)(s->bs * s->bs);
     double **vecs[] = {&s->u0,   &s->u1,   &s->us,   &s->f0, &s->fs,  &s->K[0],
                        &s->K[1], &s->K[2], &s->K[3], &s->r,  &s->act, &s->uvec};
@@ -366,7 +367,9 @@ static void jacobian(rd_state *s)
     const kh_params *p = s->p;
     const double *h = s->u0, *al = s->u0 + mc, *be = s->u0 + 2 * mc, *z = s->u0 + 3 * mc;
     s->jac_evals++;
+    w->side = s->f0; /* g on the side each h moves to (kh_model_ws) */
     w->type->coefficients(h, z, 1, w);
+    w->side = NULL;
     if (s->nz) {
         s->model->extra_partials(h, z, w);
     }

@@ -521,6 +521,61 @@ START_TEST(test_switch_location)
 }
 END_TEST
 
+/* At a presentation's start every h is 0, on bcm_step's jump (g(0) = -delta).
+ * A unit whose current is negative goes below 0 at once and stays there
+ * (w_inh = 0: h = I (1 - e^(-t/tau))), so its g is 0 at every instant after
+ * the start and its row must not move at all; the solvers take g on the
+ * side h moves to (kh_model_ws). Before they did, the first stage's
+ * g(0) = -delta moved such rows by 1e-9 (dopri5, GSL) to 2.5e-7 (reduced).
+ * Units with a positive current learn (g = -delta until they cross back). */
+START_TEST(test_start_below_zero_keeps_row)
+{
+    const char *method[] = {"dopri5", "reduced", "rkf45"};
+    char ini[1024], out[512];
+    snprintf(ini, sizeof ini,
+             "[network]\nhidden = 4\ninputs = 8\np = 4\nR = 2\nw_inh = 0\ntau = 2\n"
+             "tau_L = 5\n[learning]\ng = bcm_step\ndrive = h\nh_star = 0.3\ndelta = 0.4\n"
+             "[input]\nsource = uniform\nsamples = 1\npresentation_time = 8\nseed = 3\n"
+             "[init]\nweights = uniform\nscale = 0.05\nseed = 5\n[output]\nrecord_every = "
+             "0.5\nsnapshot_every = 8\n[solver]\nmethod = %s\n",
+             method[_i]);
+    run_study(ini, out, sizeof out, NULL);
+    int rank;
+    long dw[3], dc[3], dh[3];
+    double *W = kh_test_read(out, "/snapshots/W", &rank, dw);
+    double *I = kh_test_read(out, "/trajectory/current", &rank, dc);
+    double *h = kh_test_read(out, "/trajectory/h", &rank, dh);
+    ck_assert_int_eq(dw[0], 2);
+    const long m = 4, n = 8;
+    int below = 0, above = 0;
+    for (long mu = 0; mu < m; mu++) {
+        double moved = 0.0;
+        for (long i = 0; i < n; i++) {
+            moved = fmax(moved, fabs(W[m * n + mu * n + i] - W[mu * n + i]));
+        }
+        if (I[mu] < 0.0) {
+            below++;
+            for (long r = 1; r < dh[0]; r++) {
+                ck_assert_msg(h[r * m + mu] < 0.0, "unit %ld: h = %g at row %ld", mu, h[r * m + mu],
+                              r);
+            }
+            ck_assert_msg(moved == 0.0, "%s: unit %ld (I = %g < 0) moved its row by %g", method[_i],
+                          mu, I[mu], moved);
+        } else {
+            above++;
+            ck_assert_msg(moved > 1e-3, "%s: unit %ld (I = %g > 0) moved its row by %g only",
+                          method[_i], mu, I[mu], moved);
+        }
+    }
+    ck_assert_msg(below > 0 && above > 0, "the study needs units of both signs (%d, %d)", below,
+                  above);
+    free(W);
+    free(I);
+    free(h);
+    remove(out);
+}
+END_TEST
+
 /* dopri5 integrates W in the basis {W(t0), v}: on every model, with and
  * without switches that depend on W (drive Q), it agrees with rk8pd. */
 START_TEST(test_dopri5_reduced_agrees)
@@ -624,6 +679,7 @@ Suite *kh_physics_suite(void)
     tcase_add_test(tc, test_steady_state_stability);
     tcase_add_test(tc, test_quasi_static_limit);
     tcase_add_loop_test(tc, test_switch_location, 0, 3);
+    tcase_add_loop_test(tc, test_start_below_zero_keeps_row, 0, 3);
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, 3);
     tcase_add_loop_test(tc, test_dopri5_reduced_agrees, 0, 5);
     suite_add_tcase(s, tc);
