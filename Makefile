@@ -227,6 +227,15 @@ plots: khsim | $(DEPS_OK)
 	for s in activities sphere lyapunov receptive_fields; do \
 	  $(PYTHON) plots/$$s.py output/default.h5 --out output/figures --format $(FORMAT) || exit 1; done
 
+# make crosscheck: reduced against dopri5 (every switch located) on random
+# small studies, CASES with uniform inputs and CASES / 5 on the shipped
+# digits (about a minute; not part of make test).
+CASES ?= 300
+.PHONY: crosscheck
+crosscheck: khsim | $(DEPS_OK)
+	$(PYTHON) tests/crosscheck_solvers.py --cases $(CASES)
+	$(PYTHON) tests/crosscheck_solvers.py --cases $$(( $(CASES) / 5 )) --mnist
+
 # Needs the full MNIST set for the fast rule's benchmark (make data).
 bench: khsim $(B)/sgemm_rate $(B)/threads_crossover | $(DEPS_OK)
 	@test -f data/mnist/train-images-idx3-ubyte || test -f data/mnist/train-images-idx3-ubyte.gz \

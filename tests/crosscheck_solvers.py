@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""`make crosscheck`: `reduced` against full-state dopri5 on random studies.
+
+Each case draws a small study (model, m, n, p, g, drive, w_inh, tau, tau_L,
+schedule, resets, initial weights; uniform inputs, or the shipped MNIST
+digits with --mnist), runs it with solver.method = dopri5 at rtol 1e-11,
+atol 1e-13 with every switch located (switch_tol 1e-13), and with
+solver.method = reduced at rtol 1e-9, atol 1e-12, and compares the records:
+the largest difference of every /snapshots/W row and of every /trajectory/h
+row, each relative to the reference's largest magnitude. Cases above
+--flag (1e-5) are printed with their parameters; the five worst are printed
+at the end. Exit 1 when a run fails or the records' shapes differ; a large
+difference alone is not a failure (studies that grow a thousandfold, or
+whose units chatter at h = 0, amplify any tolerance: docs/solvers.md), it is
+a case to look at. Run with Debian's python3 (h5py, numpy).
+
+    /usr/bin/python3 tests/crosscheck_solvers.py [--cases N] [--seed S] [--mnist]
+"""
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KHSIM = os.path.join(ROOT, "khsim")
+REF = ["solver.method=dopri5", "solver.rtol=1e-11", "solver.atol=1e-13",
+       "solver.locate_switches=all", "solver.switch_tol=1e-13"]
+RED = ["solver.method=reduced", "solver.rtol=1e-9", "solver.atol=1e-12"]
+
+
+def draw(rnd, mnist):
+    """One random study as a dict of section.key -> value."""
+    model = rnd.choice(["krotov_hopfield"] * 5 + ["bcm", "oja", "hebb"])
+    P = {"network.model": model,
+         "network.hidden": rnd.choice([5, 20, 60] if mnist else [1, 2, 3, 5, 8, 20]),
+         "input.samples": rnd.randint(1, 3),
+         "input.presentation_time": rnd.choice([1, 3] if mnist else [1, 3, 8]),
+         "input.reset_h": rnd.choice(["true", "false"]),
+         "init.seed": rnd.randint(1, 99),
+         "init.scale": rnd.choice([0.05, 0.2, 0.5]),
+         "init.weights": rnd.choice(["normal", "uniform"]),
+         "network.tau": rnd.choice([0.3, 1, 2]),
+         "network.tau_L": rnd.choice([5, 20, 100]),
+         "network.w_inh": rnd.choice([0, 0.5, 1, 2]),
+         "output.record_every": 0.5,
+         "output.snapshot_every": 1}
+    if mnist:
+        P["input.source"] = "mnist"
+        P["input.path"] = os.path.join(ROOT, "data", "mnist-1000")
+        P["input.first"] = rnd.randint(0, 900)
+    else:
+        P["input.source"] = "uniform"
+        P["input.seed"] = rnd.randint(1, 99)
+        P["network.inputs"] = rnd.randint(2, 12)
+    if model == "krotov_hopfield":
+        P["network.p"] = rnd.choice([2, 2.5, 3, 3.7, 4])
+        P["network.R"] = rnd.choice([0.5, 1, 2])
+        P["learning.g"] = rnd.choice(["bcm_step", "linear", "power"])
+        P["learning.drive"] = rnd.choice(["h", "Q"])
+        P["learning.delta"] = rnd.choice([0, 0.2, 0.4])
+        P["learning.h_star"] = rnd.choice([0.05, 0.3, 0.8])
+        P["learning.n"] = rnd.choice([1, 2, 3])
+    elif model == "bcm":
+        P["learning.tau_theta"] = rnd.choice([2, 10])
+        P["learning.epsilon"] = rnd.choice([0, 0.1])
+    elif model == "oja":
+        P.update({"network.p": 2, "network.w_inh": 0, "learning.g": "linear"})
+    else:  # hebb: linear neurons, no inhibition
+        P.update({"input.presentation_time": 1, "network.w_inh": 0})
+    return P
+
+
+def run(P, extra, out):
+    sets = sum([["--set", f"{k}={v}"] for k, v in P.items()], [])
+    sets += sum([["--set", e] for e in extra], [])
+    r = subprocess.run([KHSIM, "run", os.devnull, "-q", "--force", "-o", out] + sets,
+                       capture_output=True, text=True, timeout=600)
+    return r.returncode, r.stderr.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mnist", action="store_true", help="the shipped MNIST digits as inputs")
+    ap.add_argument("--flag", type=float, default=1e-5)
+    a = ap.parse_args()
+    worst, bad = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        ref, red = os.path.join(tmp, "ref.h5"), os.path.join(tmp, "red.h5")
+        for c in range(a.seed, a.seed + a.cases):
+            P = draw(random.Random(c), a.mnist)
+            failed = False
+            for extra, out in ((REF, ref), (RED, red)):
+                rc, err = run(P, extra, out)
+                if rc != 0:
+                    print(f"case {c}: {extra[0]} exit {rc}: {err[:200]} {P}", flush=True)
+                    bad += 1
+                    failed = True
+                    break
+            if failed:
+                continue
+            with h5py.File(ref) as f, h5py.File(red) as g:
+                Wa, Wb = f["snapshots/W"][...], g["snapshots/W"][...]
+                ha, hb = f["trajectory/h"][...], g["trajectory/h"][...]
+            if Wa.shape != Wb.shape or ha.shape != hb.shape:
+                print(f"case {c}: shapes differ {Wa.shape} {Wb.shape} {ha.shape} {hb.shape}")
+                bad += 1
+                continue
+            eW = np.max(np.abs(Wa - Wb)) / max(np.max(np.abs(Wa)), 1e-300)
+            eh = np.max(np.abs(ha - hb)) / max(np.max(np.abs(ha)), 1e-300)
+            worst.append((max(eW, eh), c))
+            if max(eW, eh) > a.flag:
+                print(f"case {c}: W {eW:.2e}, h {eh:.2e} {P}", flush=True)
+    worst.sort(reverse=True)
+    print(f"{len(worst)} cases compared, {bad} failed; worst: " +
+          ", ".join(f"case {c} {e:.2e}" for e, c in worst[:5]))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
