@@ -375,7 +375,7 @@ static int ms_step(gsl_state *s, double *t, double t1, double y[])
         s->steps++;
     }
     double d;
-    if ((r = cross(s, ts, hi - lo, hi, y, &d)) != KH_OK) {
+    if ((r = cross(s, ts, hi - lo, (t_acc - t0) - lo, y, &d)) != KH_OK) {
         return r;
     }
     if (d == 0.0) {
