@@ -25,8 +25,9 @@ static void *ws_alloc(const kh_params *p)
 }
 
 /* z = theta. */
-static void coefficients(const double *h, const double *theta, int jac, void *ws)
+static void coefficients(const double *h, const double *dh, const double *theta, int jac, void *ws)
 {
+    (void)dh; /* g is continuous */
     (void)jac;
     kh_model_ws *w = ws;
     for (long mu = 0; mu < w->m; mu++) {

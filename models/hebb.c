@@ -26,8 +26,9 @@ static void *ws_alloc(const kh_params *p)
     return kh_net_alloc(p, "hebb");
 }
 
-static void coefficients(const double *h, const double *z, int jac, void *ws)
+static void coefficients(const double *h, const double *dh, const double *z, int jac, void *ws)
 {
+    (void)dh; /* g is continuous */
     (void)z;
     (void)jac;
     kh_model_ws *w = ws;

@@ -83,8 +83,11 @@ typedef struct kh_model_type {
      * after W z and the moments in ws->I, ws->B, fills ws->a and ws->b of
      * tau_L dW_mu/dt = a_mu v - b_mu W_mu, and with jac also their partials
      * ws->ah ... ws->bB. The generic rhs, reduced and jacobian of kh_net.c
-     * are built on it. */
-    void (*coefficients)(const double *h, const double *z, int jac, void *ws);
+     * are built on it. dh: each unit's dh/dt at h, or NULL; where it is
+     * given and a drive h sits exactly on a jump of g (bcm_step at 0 or
+     * h_star: h = 0 when a presentation starts), g is taken on the side h
+     * moves to (the study file's g elsewhere, and everywhere without dh). */
+    void (*coefficients)(const double *h, const double *dh, const double *z, int jac, void *ws);
     /* Optional, for a state after W (bcm's theta): its derivative, and its
      * rows and columns of the Jacobian (dfdy, dim x dim, already holding the
      * h and W blocks). */
@@ -126,13 +129,10 @@ typedef struct kh_model_ws {
      * the trajectory and clears them. So an audit of the sphere knows what
      * happened between two rows, whatever their spacing. */
     double *gI_neg;
-    /* Where a unit's drive sits exactly on a jump of g (bcm_step at d = 0 or
-     * h_star: h = 0 at a presentation's start), g is taken on the side the
-     * drive moves to, when side (borrowed, per unit: dd/dt, or NULL) says
-     * which; one_sided: the reduced right-hand side points side at its dh/dt
-     * (set by the ODE solvers whose first stage would otherwise carry g(0)
-     * through a step the unit spends below 0). */
-    const double *side;
+    /* 1: the reduced right-hand side gives coefficients its dh/dt, so that
+     * g at a jump is taken on the side h moves to (set by the ODE solvers
+     * whose first stage would otherwise carry g(0) = -delta through a step
+     * the unit spends below 0); 0: the study file's g at the jump. */
     int one_sided;
 } kh_model_ws;
 

@@ -51,7 +51,6 @@ void kh_net_unit_view(kh_model_ws *w, long mu, kh_model_ws *view)
 {
     *view = *w;
     view->m = 1;
-    view->side = NULL;
     double **arrays[] = {&view->I,  &view->B,  &view->vv, &view->a,     &view->b,  &view->ah,
                          &view->bh, &view->aI, &view->bI, &view->aB,    &view->bB, &view->az,
                          &view->bz, &view->zh, &view->zz, &view->gI_neg};
@@ -158,9 +157,7 @@ int kh_net_reduced(const double *h, const double *z, double *dh, double *dz, voi
         return 1;
     }
     kh_net_dhdt(w, h, dh);
-    w->side = w->one_sided ? dh : NULL;
-    w->type->coefficients(h, z, 0, ws);
-    w->side = NULL;
+    w->type->coefficients(h, w->one_sided ? dh : NULL, z, 0, ws);
     if (w->type->sphere_gain) {
         for (long mu = 0; mu < w->m; mu++) {
             if (w->type->sphere_gain(h[mu], w->I[mu], w->B[mu], ws) * w->I[mu] < 0.0) {
@@ -198,7 +195,7 @@ int kh_net_jacobian_full(double t, const double y[], double *dfdy, double dfdt[]
     if (kh_net_moments(w, y, y + w->m, 0)) {
         return 1;
     }
-    w->type->coefficients(y, y + w->m + w->m * w->n, 1, ws);
+    w->type->coefficients(y, NULL, y + w->m + w->m * w->n, 1, ws);
     kh_net_jacobian(w, y, dfdy, dim);
     if (w->type->extra_jacobian) {
         w->type->extra_jacobian(y, dfdy, dim, ws);

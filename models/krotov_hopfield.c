@@ -30,12 +30,12 @@ static double drive_of(const kh_model_ws *w, long mu, double h)
 }
 
 /* g at unit mu's drive d; at a jump of bcm_step (d = 0 or h_star) with
- * drive h, on the side h moves to when w->side says (kh_model_ws): a unit
- * at h = 0 going down is below 0 at every instant after this one. */
-static double g_at(const kh_model_ws *w, long mu, double d)
+ * drive h, on the side h moves to when dh says (kh_model_type.coefficients):
+ * a unit at h = 0 going down is below 0 at every instant after this one. */
+static double g_at(const kh_model_ws *w, const double *dh, long mu, double d)
 {
     const kh_params *p = w->p;
-    if (w->side && p->drive == KH_DRIVE_H && p->g == KH_G_BCM_STEP && w->side[mu] < 0.0 &&
+    if (dh && p->drive == KH_DRIVE_H && p->g == KH_G_BCM_STEP && dh[mu] < 0.0 &&
         (d == 0.0 || d == p->h_star)) {
         d = nextafter(d, -HUGE_VAL);
     }
@@ -43,14 +43,14 @@ static double g_at(const kh_model_ws *w, long mu, double d)
 }
 
 /* a = g(d) R^p and b = g(d) I, with their partials when `jac` is set. */
-static void coefficients(const double *h, const double *z, int jac, void *ws)
+static void coefficients(const double *h, const double *dh, const double *z, int jac, void *ws)
 {
     (void)z;
     kh_model_ws *w = ws;
     const kh_params *p = w->p;
     for (long mu = 0; mu < w->m; mu++) {
         double d = drive_of(w, mu, h[mu]);
-        double g = g_at(w, mu, d);
+        double g = g_at(w, dh, mu, d);
         w->a[mu] = g * w->Rp;
         w->b[mu] = g * w->I[mu];
         if (!jac) {

@@ -27,8 +27,9 @@ static void *ws_alloc(const kh_params *p)
     return kh_net_alloc(p, "oja");
 }
 
-static void coefficients(const double *h, const double *z, int jac, void *ws)
+static void coefficients(const double *h, const double *dh, const double *z, int jac, void *ws)
 {
+    (void)dh; /* g is continuous */
     (void)z;
     (void)jac;
     kh_model_ws *w = ws;

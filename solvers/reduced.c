@@ -367,9 +367,7 @@ static void jacobian(rd_state *s)
     const kh_params *p = s->p;
     const double *h = s->u0, *al = s->u0 + mc, *be = s->u0 + 2 * mc, *z = s->u0 + 3 * mc;
     s->jac_evals++;
-    w->side = w->one_sided ? s->f0 : NULL; /* g on the side each h moves to (kh_model_ws) */
-    w->type->coefficients(h, z, 1, w);
-    w->side = NULL;
+    w->type->coefficients(h, w->one_sided ? s->f0 : NULL, z, 1, w); /* as eval's */
     if (s->nz) {
         s->model->extra_partials(h, z, w);
     }

@@ -33,9 +33,7 @@ static int rhs(kh_unit_step *u, double s, const double *x, double *dx, unsigned 
     }
     const double So = u->c0 + s * (u->c1 + s * u->c2);
     dx[0] = kh_dhdt(I, x[0], So + kh_relu(x[0]), p->w_inh, p->tau);
-    view->side = view->one_sided ? &dx[0] : NULL;
-    u->model->coefficients(&x[0], &x[3], 0, view);
-    view->side = NULL;
+    u->model->coefficients(&x[0], view->one_sided ? &dx[0] : NULL, &x[3], 0, view);
     const double inv = 1.0 / p->tau_L;
     dx[1] = -view->b[0] * x[1] * inv;
     dx[2] = (view->a[0] - view->b[0] * x[2]) * inv;

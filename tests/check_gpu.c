@@ -44,7 +44,7 @@ START_TEST(test_shared_coefficients)
         ws->I[mu] = kh_rng_normal(&r);
         ws->B[mu] = 0.1 + kh_rng_uniform(&r);
     }
-    m->coefficients(h, NULL, 0, ws);
+    m->coefficients(h, NULL, NULL, 0, ws);
     const double Rp = pow(1.3, 3.5);
     for (int mu = 0; mu < 9; mu++) {
         double a, b;
