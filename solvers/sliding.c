@@ -10,11 +10,16 @@
  *   (`flow`) only when it is needed: to test whether the unit can follow S,
  *   and when apply returns.
  * Error control is dopri5's over A's rows (the RMS over all m n weights, as
- * dopri5 weighs them: rows off A are exact up to `flow`'s error). Each
- * event is found at the end of a step: a unit of A whose h crossed 0 or h*,
- * a sliding unit that S outran. The step is taken back and shortened to the
- * estimated crossing (linear in the step) until the crossing is within
- * tolerance of the step's end; the unit then changes side there.
+ * dopri5 weighs them: rows off A follow their flow lines by RK4 with a
+ * substep set by rtol). Each event is found at the end of a step: a unit
+ * of A whose h crossed 0 or h*, a sliding unit that S outran. The step is
+ * taken back and shortened to the estimated crossing (for h, the root of
+ * the cubic through h and dh/dt at the step's ends; for a join, linear in
+ * the step) until the crossing is within tolerance of the step's end; the
+ * unit then changes side there. Before each step the next events are
+ * predicted from the state at its start (Newton's step on h, T's slope over
+ * the last step, the fall of S), and the step aims a little past the
+ * earliest: most events are then met at a step's end without a retry.
  * Tolerances: a crossing of h is close enough when |h - level| <= rtol |I| +
  * atol at the step's end; a late join when the current it cost,
  * delta |phi| dt_late / (2 tau_L) (phi = c - w tau_L |dS/dt| / delta),
@@ -44,11 +49,14 @@ struct kh_sliding {
     double *y, *y0;        /* [2m] alpha | beta of A (dopri5's state, 2 na long) */
     double *ga;            /* [m] g of each active slot over the step */
     double *Ia, *Ba, *vva; /* [m] the moments of A at the last evaluation */
-    double *ha;            /* [m] h of A at the step's start */
-    double *h1;            /* [m] h of A at the step's end */
+    double *ha, *dha;      /* [m] h of A and dh/dt at the step's start */
+    double *h1, *dh1;      /* [m] h of A and dh/dt at the step's end */
     double S_eval;         /* S at the last evaluation */
     double S, T;           /* S and w tau_L max(0, -dS/dt) / delta at the step's start */
     double T1;             /* T at the trial step's end */
+    double dt;             /* the trial step's length */
+    double Tdot;           /* dT/dt over the last step (NAN after an event) */
+    double flow_step;      /* flow's substep, as a fraction of the row's size */
     double *al, *be;       /* [m] every row (the caller's alpha, beta): current off A */
     /* the other units */
     double *iref, *icur, *cref; /* [m] the row's current, the unit's now, c at the row */
@@ -95,9 +103,9 @@ void kh_sliding_free(kh_sliding *sl)
         return;
     }
     kh_dp5_release(&sl->dp);
-    double *d[] = {sl->y,  sl->y0,   sl->ga,   sl->Ia,   sl->Ba,    sl->vva, sl->ha,
-                   sl->h1, sl->iref, sl->icur, sl->cref, sl->inext, sl->ta,  sl->tb,
-                   sl->ti, sl->tc,   sl->hs,   sl->dcdi, sl->tslope};
+    double *d[] = {sl->y,  sl->y0,   sl->ga,   sl->Ia,   sl->Ba,     sl->vva, sl->ha,
+                   sl->h1, sl->iref, sl->icur, sl->cref, sl->inext,  sl->ta,  sl->tb,
+                   sl->ti, sl->tc,   sl->hs,   sl->dcdi, sl->tslope, sl->dha, sl->dh1};
     for (size_t j = 0; j < sizeof d / sizeof d[0]; j++) {
         free(d[j]);
     }
@@ -132,9 +140,14 @@ kh_sliding *kh_sliding_alloc(kh_moments *mo, kh_model_ws *ws, const kh_params *p
     sl->delta = p->delta;
     sl->hstar = p->h_star;
     sl->pm1 = p->p - 1.0;
-    double **d[] = {&sl->ga,   &sl->Ia,   &sl->Ba,   &sl->vva,   &sl->ha,    &sl->h1,
-                    &sl->iref, &sl->icur, &sl->cref, &sl->inext, &sl->ta,    &sl->tb,
-                    &sl->ti,   &sl->tc,   &sl->hs,   &sl->dcdi,  &sl->tslope};
+    /* RK4's error in a substep that moves the row by x of its size is about
+     * x^5: half of rtol^(1/5) keeps the rows' error within the tolerance
+     * (a fixed 0.1 left W 5e-7 off whatever rtol, on bench/exact_mnist.ini
+     * under quasi_static). */
+    sl->flow_step = fmin(0.1, 0.5 * pow(p->rtol, 0.2));
+    double **d[] = {&sl->ga,   &sl->Ia,   &sl->Ba,     &sl->vva, &sl->ha, &sl->h1, &sl->iref,
+                    &sl->icur, &sl->cref, &sl->inext,  &sl->ta,  &sl->tb, &sl->ti, &sl->tc,
+                    &sl->hs,   &sl->dcdi, &sl->tslope, &sl->dha, &sl->dh1};
     int ok =
         (sl->y = malloc(2 * m1 * sizeof(double))) && (sl->y0 = malloc(2 * m1 * sizeof(double)));
     for (size_t j = 0; j < sizeof d / sizeof d[0] && ok; j++) {
@@ -200,18 +213,75 @@ static double norm(void *ctx, const double *u0, const double *u1, const double *
     return sqrt(sum / (double)(sl->m * (sl->n > 0 ? sl->n : 1)));
 }
 
-/* From the last evaluation (at A's current y): h of A into h, and T. */
-static void derive(kh_sliding *sl, double *h, double *T)
+/* From the last evaluation (at A's current y): h of A into h, dh/dt into
+ * dh, and T. */
+static void derive(kh_sliding *sl, double *h, double *dh, double *T)
 {
-    const double S = sl->S_eval, w = sl->w;
+    const double S = sl->S_eval, w = sl->w, inv = 1.0 / sl->tauL;
     const long na = sl->na;
     double dS = 0.0;
     for (long k = 0; k < na; k++) {
         h[k] = (sl->Ia[k] - w * S) / (1.0 - w);
-        dS += sl->ga[k] * rate(sl, sl->Ia[k], sl->vva[k]);
+        dh[k] = sl->ga[k] * rate(sl, sl->Ia[k], sl->vva[k]) * inv; /* dI/dt */
+        dS += dh[k];
     }
-    dS /= sl->tauL * (1.0 - w + w * (double)na);
+    dS /= 1.0 - w + w * (double)na;
+    for (long k = 0; k < na; k++) {
+        dh[k] = (dh[k] - w * dS) / (1.0 - w);
+    }
     *T = w * sl->tauL * (dS < 0.0 ? -dS : 0.0) / sl->delta;
+}
+
+/* Where h crosses level in a step whose ends hold h0, h1 (on either side of
+ * level) with slopes d0, d1 per unit of the step's length: the root in
+ * (0, 1) of the cubic Hermite interpolant, by Newton's method kept inside
+ * the bracket (bisection when it leaves it). Its error is O(dt^4), the
+ * secant's O(dt^2): the secant's estimate, short of or past a crossing
+ * that bends, cost a retried step. Its slope there (per unit of length)
+ * into *slope. */
+static double hermite_root(double h0, double h1, double d0, double d1, double level, double *slope)
+{
+    /* p(x) = a + x (b + x (c + x e)) - level */
+    const double a = h0 - level, b = d0, c = 3.0 * (h1 - h0) - 2.0 * d0 - d1,
+                 e = 2.0 * (h0 - h1) + d0 + d1;
+    double lo = 0.0, hi = 1.0;
+    const int up = h1 > h0; /* p(0) < 0 < p(1) when rising */
+    double x = (level - h0) / (h1 - h0), dp = h1 - h0;
+    for (int it = 0; it < 30; it++) {
+        const double px = a + x * (b + x * (c + x * e));
+        dp = b + x * (2.0 * c + 3.0 * x * e);
+        if ((px < 0.0) == up) {
+            lo = x;
+        } else {
+            hi = x;
+        }
+        double nx = dp != 0.0 ? x - px / dp : 0.5 * (lo + hi);
+        if (!(nx > lo && nx < hi)) {
+            nx = 0.5 * (lo + hi);
+        }
+        if (fabs(nx - x) <= 1e-12 || hi - lo <= 1e-12) {
+            x = nx;
+            break;
+        }
+        x = nx;
+    }
+    *slope = fabs(b + x * (2.0 * c + 3.0 * x * e));
+    return x;
+}
+
+/* Where, as a fraction of the step, unit k of A crossed level in the trial
+ * step of dt (h0 at its start, h1 at its end), and |dh/dt| there. */
+static double crossing(const kh_sliding *sl, long k, double level, double dt, double *slope)
+{
+    const double h0 = sl->ha[k], h1 = sl->h1[k];
+    if (!((h0 - level) * (h1 - level) < 0.0)) { /* an end on the level: the secant */
+        *slope = fabs(h1 - h0) / dt;
+        return (level - h0) / (h1 - h0);
+    }
+    double s;
+    const double x = hermite_root(h0, h1, sl->dha[k] * dt, sl->dh1[k] * dt, level, &s);
+    *slope = s / dt;
+    return x;
 }
 
 /* g of an active unit on the side of h* it is on (above: 1, below: -delta). */
@@ -239,8 +309,8 @@ static int flow_dir(kh_sliding *sl, long mu, double al, double be, double *da, d
 }
 
 /* Row mu from (al, be), whose current is i0, along its flow to current i1 <= i0:
- * classical RK4 in I with substeps that move the row by 2 % of its size at
- * most, then Newton on I. Out: the row, its current and c. Where c reaches 0
+ * classical RK4 in I with substeps that move the row by flow_step of its
+ * size at most, then Newton on I. Out: the row, its current and c. Where c reaches 0
  * the row stops (its current cannot fall further). */
 static void flow(kh_sliding *sl, long mu, double al, double be, double i0, double i1, double *ao,
                  double *bo, double *io, double *co, double *slope)
@@ -253,7 +323,7 @@ static void flow(kh_sliding *sl, long mu, double al, double be, double i0, doubl
         const double size = kh_moments_row_sq(sl->mo, mu, al, be);
         const double move = kh_moments_row_sq(sl->mo, mu, da, db);
         const double rel = -dI * sqrt(move / (size > 0.0 ? size : 1.0));
-        const long nsub = 1 + (long)(rel / 0.1);
+        const long nsub = 1 + (long)(rel / sl->flow_step);
         const double hI = dI / (double)nsub;
         for (long j = 0; j < nsub && !stuck; j++) {
             double a2, b2, a3, b3, a4, b4, Ij, cj;
@@ -388,7 +458,8 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
 {
     const double w = sl->w, rtol = sl->p->rtol, atol = sl->p->atol;
     const double S1 = sl->S_eval;
-    derive(sl, sl->h1, &sl->T1);
+    derive(sl, sl->h1, sl->dh1, &sl->T1);
+    sl->dt = dt;
     const double T1 = sl->T1;
     double theta = 2.0, margin = 0.0; /* the earliest overshoot, and how far past it to aim */
     for (long k = 0; k < sl->na; k++) {
@@ -397,22 +468,22 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
         const long mu = sl->act[k];
         sl->mark[mu] = MARK_NONE;
         const int above = sl->ga[k] > 0.0;
-        double th = 2.0;
+        double th = 2.0, slope = 0.0;
         if (!above && h1 < 0.0) { /* down through 0 */
             if (h1 < -tol) {
-                th = h0 / (h0 - h1);
+                th = crossing(sl, k, 0.0, dt, &slope);
             } else {
                 sl->mark[mu] = MARK_LEAVE;
             }
         } else if (!above && h1 >= sl->hstar) {
             if (h1 - sl->hstar > tol) {
-                th = (sl->hstar - h0) / (h1 - h0);
+                th = crossing(sl, k, sl->hstar, dt, &slope);
             } else {
                 sl->mark[mu] = MARK_UP;
             }
         } else if (above && h1 < sl->hstar) {
             if (sl->hstar - h1 > tol) {
-                th = (h0 - sl->hstar) / (h0 - h1);
+                th = crossing(sl, k, sl->hstar, dt, &slope);
             } else {
                 sl->mark[mu] = MARK_DOWN;
             }
@@ -425,7 +496,6 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
         }
         if (th < theta) {
             theta = th;
-            const double slope = fabs(h1 - h0) / dt;
             margin = slope > 0.0 ? 0.5 * tol / slope : 0.0;
         }
     }
@@ -576,8 +646,9 @@ static void refresh(kh_sliding *sl)
     rhs(sl, sl->y, sl->dp.k[0]);
     sl->dp.rhs_evals++;
     sl->dp.fsal = 1;
-    derive(sl, sl->ha, &sl->T);
+    derive(sl, sl->ha, sl->dha, &sl->T);
     sl->S = sl->S_eval;
+    sl->Tdot = (double)NAN; /* A or g changed: T's slope is unknown */
 }
 
 /* The accepted step's end: the off units' currents and rows, the marks. */
@@ -652,6 +723,8 @@ static void commit(kh_sliding *sl, double S0)
         refresh(sl); /* g jumped: f at the state anew, and S, h, T there */
     } else {
         memcpy(sl->ha, sl->h1, (size_t)sl->na * sizeof(double));
+        memcpy(sl->dha, sl->dh1, (size_t)sl->na * sizeof(double));
+        sl->Tdot = (sl->T1 - sl->T) / sl->dt;
         sl->T = sl->T1;
         sl->S = sl->S_eval;
     }
@@ -706,6 +779,80 @@ static void finish(kh_sliding *sl)
     }
 }
 
+/* The end to aim the next step at: t1, or a little past the earliest level
+ * crossing of a unit of A that Newton's step from the state now (h, dh/dt)
+ * puts within the step dopri5 would take. A step that ends short of a
+ * crossing is kept; one that ends far past it is taken back (events), so
+ * landing just past costs nothing and overshooting a step. */
+static double predicted_end(const kh_sliding *sl, double t, double t1)
+{
+    const double rtol = sl->p->rtol, atol = sl->p->atol;
+    double best = fmin(t1 - t, sl->dp.h);
+    double aim = t1;
+    for (long k = 0; k < sl->na; k++) {
+        const double h = sl->ha[k], dh = sl->dha[k];
+        double level;
+        if (sl->ga[k] > 0.0) {
+            level = dh < 0.0 ? sl->hstar : (double)NAN;
+        } else {
+            level = dh < 0.0 ? 0.0 : dh > 0.0 ? sl->hstar : (double)NAN;
+        }
+        const double d = (level - h) / dh;
+        if (d > 0.0) {
+            const double to = d + 0.5 * (rtol * fabs(sl->Ia[k]) + atol) / fabs(dh);
+            if (to < best) {
+                best = to;
+                aim = t + to;
+            }
+        }
+    }
+    /* A sliding unit that S will outrun: T rising to its c, at T's slope
+     * over the last step; the prefix of the list off A that slides now. */
+    const double Tdot = sl->Tdot, w = sl->w;
+    long q = 0;
+    for (; q < sl->noff; q++) {
+        const long mu = sl->off[q];
+        const double ic = sl->icur[mu];
+        const double tol = rtol * fabs(ic) + atol;
+        if (ic < w * sl->S - tol) {
+            break; /* not sliding, nor is any after it */
+        }
+        if (!(Tdot > 0.0)) {
+            continue;
+        }
+        const double c = sl->cref[mu] + sl->dcdi[mu] * (ic - sl->iref[mu]);
+        const double d = (c - sl->T) / Tdot;
+        if (d > 0.0) {
+            const double to = d + sqrt(tol * sl->tauL / (sl->delta * Tdot));
+            if (to < best) {
+                best = to;
+                aim = t + to;
+            }
+        }
+    }
+    /* A unit that S falls to and that cannot follow it there (its c below
+     * T): it joins when w S reaches its current; S falls at delta T /
+     * (w tau_L). Units further down the list are reached later. */
+    const double fall = sl->delta * sl->T / (w * sl->tauL);
+    for (; fall > 0.0 && q < sl->noff; q++) {
+        const long mu = sl->off[q];
+        const double ic = sl->icur[mu];
+        const double d = (w * sl->S - ic) / (w * fall);
+        if (!(d < best)) {
+            break;
+        }
+        const double c = sl->cref[mu] + sl->dcdi[mu] * (ic - sl->iref[mu]);
+        if (c < sl->T) {
+            const double to = d + (rtol * fabs(ic) + atol) * sl->tauL / (sl->delta * (sl->T - c));
+            if (to < best) {
+                best = to;
+                aim = t + to;
+            }
+        }
+    }
+    return aim < t1 ? aim : t1;
+}
+
 int kh_sliding_apply(kh_sliding *sl, double *t, double t1, double *alpha, double *beta,
                      long max_steps, const volatile sig_atomic_t *stop)
 {
@@ -726,7 +873,7 @@ int kh_sliding_apply(kh_sliding *sl, double *t, double t1, double *alpha, double
         const double t0 = *t, S0 = sl->S, T0 = sl->T;
         const size_t len = 2 * (size_t)sl->na * sizeof(double);
         memcpy(sl->y0, sl->y, len);
-        double target = t1;
+        double target = predicted_end(sl, t0, t1);
         for (int tries = 0;; tries++) {
             if (tries == 400) {
                 status = KH_ERROR(KH_ESOLVER,
