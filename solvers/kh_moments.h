@@ -41,6 +41,8 @@ typedef struct kh_moments {
     int odd;               /* p is 3: the sorted breakpoints */
     long *idx;             /* [n] the pixels with v_i != 0 */
     double *vnz;           /* [n] v at them */
+    long *lane;            /* [n] the j of each of row_sums' four lanes, lane by lane */
+    long lane_len[4];      /* how many each lane has */
     double *w0;            /* [m x nnz] W0 at them, row-major (not poly) */
     double *cz;            /* [m] sum over the pixels with v_i = 0 of |W0_i|^p */
     double *mk;            /* [m x 5] M_0..M_p (poly) */

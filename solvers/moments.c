@@ -41,6 +41,7 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
     }
     mo->idx = malloc((size_t)n * sizeof(long));
     mo->vnz = malloc((size_t)n * sizeof(double));
+    mo->lane = malloc((size_t)(n > 0 ? n : 1) * sizeof(long));
     mo->w0 = mo->poly ? NULL : kh_big_alloc(mn, sizeof(double));
     mo->cz = malloc((size_t)m * sizeof(double));
     mo->mk = malloc((size_t)m * 5 * sizeof(double));
@@ -49,8 +50,8 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
     mo->kept = calloc((size_t)(m > 0 ? m : 1), 1);
     mo->tot = malloc((size_t)(m > 0 ? m : 1) * 2 * sizeof(double));
     mo->edge = malloc((size_t)(m > 0 ? m : 1) * 2 * sizeof(double));
-    if (!mo->idx || !mo->vnz || (!mo->poly && !mo->w0) || !mo->cz || !mo->mk || !mo->g00 ||
-        !mo->g01 || !mo->kept || !mo->tot || !mo->edge) {
+    if (!mo->idx || !mo->vnz || !mo->lane || (!mo->poly && !mo->w0) || !mo->cz || !mo->mk ||
+        !mo->g00 || !mo->g01 || !mo->kept || !mo->tot || !mo->edge) {
         kh_moments_release(mo);
         return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
     }
@@ -61,6 +62,7 @@ void kh_moments_release(kh_moments *mo)
 {
     free(mo->idx);
     free(mo->vnz);
+    free(mo->lane);
     free(mo->w0);
     free(mo->cz);
     free(mo->mk);
@@ -259,24 +261,65 @@ static void row_sums(const double *w, const double *v, long n, int cube, double 
     }
 }
 
-/* sum_i w_i v_i over the non-zero pixels only, in the lanes and order in
- * which row_sums adds it over every pixel (a zero pixel adds an exact zero
- * there): the same number to the bit. */
-static double row_dot_nnz(const kh_moments *mo, const double *w, const double *packed)
+/* The lanes in which row_sums adds pixel i (i mod 4, and lane 0 for the
+ * tail past the last multiple of 4, which it adds last), as lists of the
+ * non-zero pixels' j, each in the order row_sums adds them. */
+static void lanes(kh_moments *mo)
 {
     const long n4 = mo->n / 4 * 4;
-    /* the other lanes get +0, which leaves a sum as it is (a lane's sum
-     * starts at +0 and so never is -0) */
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-    for (long j = 0; j < mo->nnz; j++) {
-        const long i = mo->idx[j], l = i < n4 ? (i & 3) : 0;
-        const double t = (packed ? packed[j] : w[i]) * mo->vnz[j];
-        a0 += l == 0 ? t : 0.0;
-        a1 += l == 1 ? t : 0.0;
-        a2 += l == 2 ? t : 0.0;
-        a3 += l == 3 ? t : 0.0;
+    long *at = mo->lane;
+    for (int l = 0; l < 4; l++) {
+        mo->lane_len[l] = 0;
+        for (long j = 0; j < mo->nnz; j++) {
+            const long i = mo->idx[j];
+            if ((i < n4 ? (i & 3) : 0) == l) {
+                at[mo->lane_len[l]++] = j;
+            }
+        }
+        at += mo->lane_len[l];
     }
-    return (a0 + a1) + (a2 + a3);
+}
+
+/* sum_i w_i v_i over the non-zero pixels only, in the lanes and order in
+ * which row_sums adds it over every pixel (a zero pixel adds an exact zero
+ * there, which leaves a lane's sum as it is: it starts at +0 and so never
+ * is -0): the same number to the bit. The four lanes' sums are independent
+ * chains, taken side by side. */
+static double row_dot_nnz(const kh_moments *mo, const double *w, const double *packed)
+{
+    const long *l0 = mo->lane, *l1 = l0 + mo->lane_len[0], *l2 = l1 + mo->lane_len[1],
+               *l3 = l2 + mo->lane_len[2];
+    const long *lists[4] = {l0, l1, l2, l3};
+    long common = mo->lane_len[0];
+    for (int l = 1; l < 4; l++) {
+        common = mo->lane_len[l] < common ? mo->lane_len[l] : common;
+    }
+    const double *v = mo->vnz;
+    double a[4] = {0.0, 0.0, 0.0, 0.0};
+    if (packed) {
+        for (long k = 0; k < common; k++) {
+            a[0] += packed[l0[k]] * v[l0[k]];
+            a[1] += packed[l1[k]] * v[l1[k]];
+            a[2] += packed[l2[k]] * v[l2[k]];
+            a[3] += packed[l3[k]] * v[l3[k]];
+        }
+    } else {
+        const long *idx = mo->idx;
+        for (long k = 0; k < common; k++) {
+            a[0] += w[idx[l0[k]]] * v[l0[k]];
+            a[1] += w[idx[l1[k]]] * v[l1[k]];
+            a[2] += w[idx[l2[k]]] * v[l2[k]];
+            a[3] += w[idx[l3[k]]] * v[l3[k]];
+        }
+    }
+    for (int l = 0; l < 4; l++) {
+        const long *list = lists[l];
+        for (long k = common; k < mo->lane_len[l]; k++) {
+            const long j = list[k];
+            a[l] += (packed ? packed[j] : w[mo->idx[j]]) * v[j];
+        }
+    }
+    return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 /* One row of the capture; `keep`: the row may be as the last capture read it. */
@@ -361,6 +404,7 @@ void kh_moments_capture(kh_moments *mo, const double *W0, const double *v)
     }
     mo->nnz = nnz;
     mo->g11 = g11;
+    lanes(mo);
     /* p = 2, 3, 4: the sums over every pixel are all a row's capture needs
      * beyond its non-zero pixels */
     const int keep = mo->poly || mo->odd;
