@@ -850,7 +850,9 @@ static double predicted_end(const kh_sliding *sl, double t, double t1)
             }
         }
     }
-    return aim < t1 ? aim : t1;
+    /* an aim that t cannot tell from t (its last bits, late in a long run)
+     * would be a step of 0: the step goes on to t1, and events takes it back */
+    return aim > t && aim < t1 ? aim : t1;
 }
 
 int kh_sliding_apply(kh_sliding *sl, double *t, double t1, double *alpha, double *beta,
