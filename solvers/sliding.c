@@ -453,10 +453,15 @@ static void clear_touched(kh_sliding *sl)
 }
 
 /* The trial step's end: the events, the time to retry at (*retry > 0), or
- * the marks to apply. S0, T0 at the step's start, dt its length. */
-static void events(kh_sliding *sl, double S0, double T0, double dt, double *retry)
+ * the marks to apply. S0, T0 at the step's start, dt its length, t its end.
+ * A crossing is also close enough when it lies within a few units of t's
+ * last place of the end (tres): t cannot aim closer (at t = 25, 3.6e-15,
+ * against an h tolerance of 1e-14 at atol 1e-14: a unit falling at slope 4
+ * stayed 7e-16 beyond it whatever the step aimed at). */
+static void events(kh_sliding *sl, double S0, double T0, double dt, double t, double *retry)
 {
     const double w = sl->w, rtol = sl->p->rtol, atol = sl->p->atol;
+    const double tres = 4.0 * (nextafter(t, HUGE_VAL) - t);
     const double S1 = sl->S_eval;
     derive(sl, sl->h1, sl->dh1, &sl->T1);
     sl->dt = dt;
@@ -464,7 +469,7 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
     double theta = 2.0, margin = 0.0; /* the earliest overshoot, and how far past it to aim */
     for (long k = 0; k < sl->na; k++) {
         const double h0 = sl->ha[k], h1 = sl->h1[k];
-        const double tol = rtol * fabs(sl->Ia[k]) + atol;
+        const double tol = fmax(rtol * fabs(sl->Ia[k]) + atol, fabs(sl->dh1[k]) * tres);
         const long mu = sl->act[k];
         sl->mark[mu] = MARK_NONE;
         const int above = sl->ga[k] > 0.0;
@@ -522,7 +527,9 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
         const double lin = sl->dcdi[mu] * (in - ir); /* c's change, to first order */
         const double unsure = fabs(lin) + 1e-3 * T1; /* how far c may be from that */
         double c = sl->cref[mu] + lin;
-        if (fabs(c - T1) <= unsure) {
+        /* no slope yet (the row has not moved since it left A): c is known
+         * only where the row is */
+        if (fabs(c - T1) <= unsure || (sl->dcdi[mu] == 0.0 && in < ir)) {
             trial_flow(sl, mu, in);
             c = sl->tc[mu];
         }
@@ -539,7 +546,7 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double *retr
         th = th > 1.0 ? 1.0 : th;
         const double late = (1.0 - th) * dt;
         const double cost = sl->delta * -phi1 * late / (2.0 * sl->tauL);
-        if (cost <= rtol * fabs(in) + atol || late <= 0.0) {
+        if (cost <= rtol * fabs(in) + atol || late <= tres) {
             if (!sl->flowed[mu]) { /* the row it joins with */
                 trial_flow(sl, mu, in);
             }
@@ -887,7 +894,7 @@ int kh_sliding_apply(kh_sliding *sl, double *t, double t1, double *alpha, double
                 break;
             }
             double retry;
-            events(sl, S0, T0, *t - t0, &retry);
+            events(sl, S0, T0, *t - t0, *t, &retry);
             if (!(retry > 0.0)) {
                 commit(sl, S0);
                 if (tries > 0 && sl->dp.h > 2.0 * (*t - t0)) {

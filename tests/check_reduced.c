@@ -646,8 +646,8 @@ END_TEST
  * substep once was a tenth of the row whatever rtol: W then stayed 2.2e-7
  * away at every rtol. Its events are located from the step's ends (Hermite)
  * and predicted before the step (Newton), so that a located event costs
- * about one retried step or none: fewer retried steps than events (46
- * against 74 at rtol 1e-7; 319 against 76 by the secant alone). */
+ * about one retried step or none: fewer retried steps than events (53
+ * against 76 at rtol 1e-7; 319 against 76 by the secant alone). */
 START_TEST(test_sliding_converges_on_digits)
 {
     static const char ini[] =
@@ -678,6 +678,73 @@ START_TEST(test_sliding_converges_on_digits)
 }
 END_TEST
 
+/* quasi_static locates its events no closer than t can resolve: a second
+ * presentation that starts at t = 1e9 (t's last place 1.2e-7) gives the W
+ * of one that starts at t = 25 (4e-10 apart), and a study whose unit falls
+ * through h = 0 at slope 4 at rtol 1e-11, atol 1e-14 (its tolerance in h
+ * smaller than the slope times t's last place at t = 25) completes; both
+ * failed with "the events ... cannot be located". */
+START_TEST(test_quasi_static_events_at_the_resolution_of_t)
+{
+    static const char base[] =
+        "[network]\nmodel = krotov_hopfield\nhidden = 100\ninputs = 30\np = 3\nR = 1\n"
+        "w_inh = 0.5\ntau = 1\ntau_L = 100\n[learning]\ng = bcm_step\ndelta = 0.4\n"
+        "h_star = 0.5\ndrive = h\n[input]\nsource = uniform\nsamples = 2\n"
+        "presentation_time = %s\nseed = 5\n[init]\nweights = normal\nscale = 0.05\n"
+        "seed = 7\n[output]\nrecord_every = %s\nsnapshot_every = %s\n";
+    char ini[2048], a[512], b[512];
+    kh_sim_result ra, rb;
+    snprintf(ini, sizeof ini, base, "1e9", "1e9", "1e9");
+    run_with(ini, "quasi_static", "rtol = 1e-6\natol = 1e-11\n", a, sizeof a, &ra);
+    snprintf(ini, sizeof ini, base, "25", "25", "25");
+    run_with(ini, "quasi_static", "rtol = 1e-6\natol = 1e-11\n", b, sizeof b, &rb);
+    ck_assert_int_gt(ra.stats.switches, 0);
+    const double e = rel_difference(b, a, "/snapshots/W", 0);
+    ck_assert_msg(e < 1e-7, "W after a presentation at t = 1e9 differs by %g", e);
+    remove(a);
+    remove(b);
+    static const char steep[] =
+        "[network]\nmodel = krotov_hopfield\nhidden = 60\np = 4\nR = 2\nw_inh = 0\ntau = 1\n"
+        "tau_L = 20\n[learning]\ng = bcm_step\ndelta = 1\nh_star = 0.5\ndrive = h\n"
+        "[input]\nsource = mnist\npath = data/mnist-1000\nfirst = 751\nsamples = 3\n"
+        "presentation_time = 25\n[init]\nweights = normal\nscale = 0.3\nseed = 67\n"
+        "[output]\nrecord_every = 1\nsnapshot_every = 25\n";
+    run_with(steep, "quasi_static", "rtol = 1e-11\natol = 1e-14\n", a, sizeof a, &ra);
+    run_with(steep, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", b, sizeof b, &rb);
+    const double e2 = rel_difference(a, b, "/snapshots/W", 0);
+    ck_assert_msg(e2 < 1e-7, "rtol 1e-9 and 1e-11 differ by %g", e2);
+    remove(a);
+    remove(b);
+}
+END_TEST
+
+/* A unit that left A slides with its row where it left it until the row is
+ * first moved along its flow line; whether S outruns it (c against T) is
+ * judged at the row's true c, not at c's estimate from a slope it does not
+ * have yet. Study: 150 units, 7 uniform inputs, p = 4, delta = 1, w_inh =
+ * 0.3; rtol 1e-9 against 1e-12 (atol 1e-14): 2.4e-10; 9.7e-4 when the
+ * estimate kept c at the value where the unit left A while its current
+ * fell by a tenth in one step, and the join came a step late. */
+START_TEST(test_quasi_static_join_after_leaving)
+{
+    static const char ini[] =
+        "[network]\nmodel = krotov_hopfield\nhidden = 150\ninputs = 7\np = 4\nR = 1\n"
+        "w_inh = 0.3\ntau = 1\ntau_L = 100\n[learning]\ng = bcm_step\ndelta = 1\n"
+        "h_star = 0.5\ndrive = h\n[input]\nsource = uniform\nseed = 12\nsamples = 2\n"
+        "presentation_time = 5\n[init]\nweights = normal\nscale = 0.1\nseed = 39\n"
+        "[output]\nrecord_every = 1\nsnapshot_every = 5\n";
+    char a[512], b[512];
+    kh_sim_result ra, rb;
+    run_with(ini, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", a, sizeof a, &ra);
+    run_with(ini, "quasi_static", "rtol = 1e-12\natol = 1e-14\n", b, sizeof b, &rb);
+    ck_assert_int_gt(ra.stats.switches, 5);
+    const double e = rel_difference(b, a, "/snapshots/W", 0);
+    ck_assert_msg(e < 1e-8, "W at rtol 1e-9 is %g from W at 1e-12", e);
+    remove(a);
+    remove(b);
+}
+END_TEST
+
 Suite *kh_reduced_suite(void)
 {
     Suite *s = suite_create("reduced");
@@ -695,6 +762,8 @@ Suite *kh_reduced_suite(void)
     tcase_add_test(runs, test_threads_bit_identical);
     tcase_add_test(runs, test_auto_chooses_by_size);
     tcase_add_test(runs, test_sliding_converges_on_digits);
+    tcase_add_test(runs, test_quasi_static_events_at_the_resolution_of_t);
+    tcase_add_test(runs, test_quasi_static_join_after_leaving);
     /* m = 2000: left out of the sanitizer build, whose runs it repeats. */
     TCase *large = tcase_create("large");
     tcase_set_tags(large, "slow");
