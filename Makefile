@@ -229,12 +229,16 @@ plots: khsim | $(DEPS_OK)
 
 # make crosscheck: reduced against dopri5 (every switch located) on random
 # small studies, CASES with uniform inputs and CASES / 5 on the shipped
-# digits (about a minute; not part of make test).
+# digits; then quasi_static's sliding mode against itself at a tighter
+# tolerance, CASES / 2 and CASES / 10 (about two minutes; not part of make
+# test).
 CASES ?= 300
 .PHONY: crosscheck
 crosscheck: khsim | $(DEPS_OK)
 	$(PYTHON) tests/crosscheck_solvers.py --cases $(CASES)
 	$(PYTHON) tests/crosscheck_solvers.py --cases $$(( $(CASES) / 5 )) --mnist
+	$(PYTHON) tests/crosscheck_solvers.py --cases $$(( $(CASES) / 2 )) --sliding
+	$(PYTHON) tests/crosscheck_solvers.py --cases $$(( $(CASES) / 10 )) --sliding --mnist
 
 # Needs the full MNIST set for the fast rule's benchmark (make data).
 bench: khsim $(B)/sgemm_rate $(B)/threads_crossover | $(DEPS_OK)
