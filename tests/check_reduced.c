@@ -745,6 +745,33 @@ START_TEST(test_quasi_static_join_after_leaving)
 }
 END_TEST
 
+/* A crossing unit's switch is located only once a trial ended across it:
+ * a trial whose stage alone left the region ends at a rate of the same
+ * side, and the bracket then looked located whatever its width. Study (a
+ * random one of make crosscheck): drive Q, p = 3.7, a unit whose Q falls
+ * to 0 early in the second presentation and stops there; reduced at rtol
+ * 1e-10 (atol 1e-9) against dopri5 at rtol 1e-12: 3.8e-10 in W; 9.3e-5 at
+ * every rtol when a bracket 5e-4 wide passed for located. */
+START_TEST(test_reduced_locates_after_a_stage_left)
+{
+    static const char ini[] =
+        "[network]\nmodel = krotov_hopfield\nhidden = 8\ninputs = 6\np = 3.7\nR = 2\n"
+        "w_inh = 0.5\ntau = 2\ntau_L = 100\n[learning]\ng = bcm_step\ndrive = Q\n"
+        "delta = 0.2\nh_star = 0.8\nn = 3\n[input]\nsource = uniform\nseed = 14\n"
+        "samples = 2\npresentation_time = 1\nreset_h = false\n[init]\nweights = uniform\n"
+        "scale = 0.05\nseed = 98\n[output]\nrecord_every = 0.05\nsnapshot_every = 0.1\n";
+    char a[512], b[512];
+    kh_sim_result ra, rb;
+    run_with(ini, "reduced", "rtol = 1e-10\n", a, sizeof a, &ra);
+    run_with(ini, "dopri5", "rtol = 1e-12\natol = 1e-14\nswitch_tol = 1e-14\n", b, sizeof b, &rb);
+    ck_assert_int_gt(ra.stats.switches, 0);
+    const double e = rel_difference(b, a, "/snapshots/W", 0);
+    ck_assert_msg(e < 1e-7, "reduced differs from dopri5 by %g in W", e);
+    remove(a);
+    remove(b);
+}
+END_TEST
+
 Suite *kh_reduced_suite(void)
 {
     Suite *s = suite_create("reduced");
@@ -764,6 +791,7 @@ Suite *kh_reduced_suite(void)
     tcase_add_test(runs, test_sliding_converges_on_digits);
     tcase_add_test(runs, test_quasi_static_events_at_the_resolution_of_t);
     tcase_add_test(runs, test_quasi_static_join_after_leaving);
+    tcase_add_test(runs, test_reduced_locates_after_a_stage_left);
     /* m = 2000: left out of the sanitizer build, whose runs it repeats. */
     TCase *large = tcase_create("large");
     tcase_set_tags(large, "slow");
