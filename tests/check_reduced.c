@@ -678,6 +678,24 @@ START_TEST(test_sliding_converges_on_digits)
 }
 END_TEST
 
+/* W of every snapshot of the study run by method a (solver lines ea) and by
+ * method b (eb), relative to b's largest |W|; each run's switches (or
+ * events) into *sa, *sb. The records are removed. */
+static double w_between(const char *ini, const char *ma, const char *ea, const char *mb,
+                        const char *eb, long *sa, long *sb)
+{
+    char a[512], b[512];
+    kh_sim_result ra, rb;
+    run_with(ini, ma, ea, a, sizeof a, &ra);
+    run_with(ini, mb, eb, b, sizeof b, &rb);
+    const double e = rel_difference(b, a, "/snapshots/W", 0);
+    *sa = ra.stats.switches;
+    *sb = rb.stats.switches;
+    remove(a);
+    remove(b);
+    return e;
+}
+
 /* quasi_static locates its events no closer than t can resolve: a second
  * presentation that starts at t = 1e9 (t's last place 1.2e-7) gives the W
  * of one that starts at t = 25 (4e-10 apart), and a study whose unit falls
@@ -709,12 +727,10 @@ START_TEST(test_quasi_static_events_at_the_resolution_of_t)
         "[input]\nsource = mnist\npath = data/mnist-1000\nfirst = 751\nsamples = 3\n"
         "presentation_time = 25\n[init]\nweights = normal\nscale = 0.3\nseed = 67\n"
         "[output]\nrecord_every = 1\nsnapshot_every = 25\n";
-    run_with(steep, "quasi_static", "rtol = 1e-11\natol = 1e-14\n", a, sizeof a, &ra);
-    run_with(steep, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", b, sizeof b, &rb);
-    const double e2 = rel_difference(a, b, "/snapshots/W", 0);
+    long s9, s11;
+    const double e2 = w_between(steep, "quasi_static", "rtol = 1e-9\natol = 1e-14\n",
+                                "quasi_static", "rtol = 1e-11\natol = 1e-14\n", &s9, &s11);
     ck_assert_msg(e2 < 1e-7, "rtol 1e-9 and 1e-11 differ by %g", e2);
-    remove(a);
-    remove(b);
 }
 END_TEST
 
@@ -733,15 +749,11 @@ START_TEST(test_quasi_static_join_after_leaving)
         "h_star = 0.5\ndrive = h\n[input]\nsource = uniform\nseed = 12\nsamples = 2\n"
         "presentation_time = 5\n[init]\nweights = normal\nscale = 0.1\nseed = 39\n"
         "[output]\nrecord_every = 1\nsnapshot_every = 5\n";
-    char a[512], b[512];
-    kh_sim_result ra, rb;
-    run_with(ini, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", a, sizeof a, &ra);
-    run_with(ini, "quasi_static", "rtol = 1e-12\natol = 1e-14\n", b, sizeof b, &rb);
-    ck_assert_int_gt(ra.stats.switches, 5);
-    const double e = rel_difference(b, a, "/snapshots/W", 0);
+    long s9, s12;
+    const double e = w_between(ini, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", "quasi_static",
+                               "rtol = 1e-12\natol = 1e-14\n", &s9, &s12);
+    ck_assert_int_gt(s9, 5);
     ck_assert_msg(e < 1e-8, "W at rtol 1e-9 is %g from W at 1e-12", e);
-    remove(a);
-    remove(b);
 }
 END_TEST
 
@@ -760,15 +772,11 @@ START_TEST(test_reduced_locates_after_a_stage_left)
         "delta = 0.2\nh_star = 0.8\nn = 3\n[input]\nsource = uniform\nseed = 14\n"
         "samples = 2\npresentation_time = 1\nreset_h = false\n[init]\nweights = uniform\n"
         "scale = 0.05\nseed = 98\n[output]\nrecord_every = 0.05\nsnapshot_every = 0.1\n";
-    char a[512], b[512];
-    kh_sim_result ra, rb;
-    run_with(ini, "reduced", "rtol = 1e-10\n", a, sizeof a, &ra);
-    run_with(ini, "dopri5", "rtol = 1e-12\natol = 1e-14\nswitch_tol = 1e-14\n", b, sizeof b, &rb);
-    ck_assert_int_gt(ra.stats.switches, 0);
-    const double e = rel_difference(b, a, "/snapshots/W", 0);
+    long sr, sd;
+    const double e = w_between(ini, "reduced", "rtol = 1e-10\n", "dopri5",
+                               "rtol = 1e-12\natol = 1e-14\nswitch_tol = 1e-14\n", &sr, &sd);
+    ck_assert_int_gt(sr, 0);
     ck_assert_msg(e < 1e-7, "reduced differs from dopri5 by %g in W", e);
-    remove(a);
-    remove(b);
 }
 END_TEST
 

@@ -40,6 +40,20 @@ REF = ["solver.method=dopri5", "solver.rtol=1e-11", "solver.atol=1e-13",
 RED = ["solver.method=reduced", "solver.rtol=1e-9", "solver.atol=1e-12"]
 
 
+def inputs(rnd, mnist, P, n_inputs):
+    """The shipped digits from a random first one, or uniform inputs of
+    n_inputs() components, into P (the generator's draws in the order the
+    studies have always been drawn)."""
+    if mnist:
+        P["input.source"] = "mnist"
+        P["input.path"] = os.path.join(ROOT, "data", "mnist-1000")
+        P["input.first"] = rnd.randint(0, 900)
+    else:
+        P["input.source"] = "uniform"
+        P["input.seed"] = rnd.randint(1, 99)
+        P["network.inputs"] = n_inputs()
+
+
 def draw(rnd, mnist):
     """One random study as a dict of section.key -> value."""
     model = rnd.choice(["krotov_hopfield"] * 5 + ["bcm", "oja", "hebb"])
@@ -56,14 +70,7 @@ def draw(rnd, mnist):
          "network.w_inh": rnd.choice([0, 0.5, 1, 2]),
          "output.record_every": 0.5,
          "output.snapshot_every": 1}
-    if mnist:
-        P["input.source"] = "mnist"
-        P["input.path"] = os.path.join(ROOT, "data", "mnist-1000")
-        P["input.first"] = rnd.randint(0, 900)
-    else:
-        P["input.source"] = "uniform"
-        P["input.seed"] = rnd.randint(1, 99)
-        P["network.inputs"] = rnd.randint(2, 12)
+    inputs(rnd, mnist, P, lambda: rnd.randint(2, 12))
     if model == "krotov_hopfield":
         P["network.p"] = rnd.choice([2, 2.5, 3, 3.7, 4])
         P["network.R"] = rnd.choice([0.5, 1, 2])
@@ -102,14 +109,7 @@ def draw_sliding(rnd, mnist):
          "init.seed": rnd.randint(1, 99), "output.record_every": 1,
          "solver.threads": 1}
     P["output.snapshot_every"] = P["input.presentation_time"]
-    if mnist:
-        P["input.source"] = "mnist"
-        P["input.path"] = os.path.join(ROOT, "data", "mnist-1000")
-        P["input.first"] = rnd.randint(0, 900)
-    else:
-        P["input.source"] = "uniform"
-        P["input.seed"] = rnd.randint(1, 99)
-        P["network.inputs"] = rnd.choice([7, 30, 100])
+    inputs(rnd, mnist, P, lambda: rnd.choice([7, 30, 100]))
     return P
 
 
