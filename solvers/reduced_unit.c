@@ -136,11 +136,11 @@ static int located(const kh_unit_step *u, const double *xa, const double *ka, co
  * on its length, regula falsi (Illinois) on the switching function that
  * flipped at the end, bisection where none did, until the bracket is
  * KH_UNIT_TOL_T wide or the switch is located within the tolerance
- * (located; judged only when the trial at the bracket's far end ended
- * across the switch: one whose stage alone left the region ends at a rate
- * of the same side, and the bracket would look located whatever its
- * width): *lo its clean end (0 when none is clean), *hi its other.
- * f0: the switching functions at x. */
+ * (located; judged only while a switching function is followed, k >= 0:
+ * the trial at the bracket's far end then ended across it, whereas one
+ * whose stage alone left the region ends at a rate of the same side, and
+ * the bracket would look located whatever its width): *lo its clean end (0 when none is clean), *hi
+ * its other. f0: the switching functions at x. */
 static int locate(kh_unit_step *u, double s, double h, const double *x, const double *k1,
                   unsigned sig0, const double *f0, const trial *t, trial *clean, double *lo,
                   double *hi, long *steps, double inv_count)
@@ -150,10 +150,10 @@ static int locate(kh_unit_step *u, double s, double h, const double *x, const do
     double xb[4], kb[4];
     memcpy(xb, t->x1, sizeof xb);
     memcpy(kb, t->k4, sizeof kb);
-    int side = 0, across = k >= 0;
+    int side = 0;
     trial tr;
     for (int it = 0; it < 200 && b - a > KH_UNIT_TOL_T; it++) {
-        if (across && located(u, a > 0.0 ? clean->x1 : x, a > 0.0 ? clean->k4 : k1, xb, kb, b - a,
+        if (k >= 0 && located(u, a > 0.0 ? clean->x1 : x, a > 0.0 ? clean->k4 : k1, xb, kb, b - a,
                               inv_count)) {
             break;
         }
@@ -189,7 +189,6 @@ static int locate(kh_unit_step *u, double s, double h, const double *x, const do
             }
             memcpy(xb, tr.x1, sizeof xb);
             memcpy(kb, tr.k4, sizeof kb);
-            across = kk >= 0;
             if (kk >= 0) {
                 fb = tr.sw[k];
             } else {

@@ -54,7 +54,6 @@ struct kh_sliding {
     double S_eval;         /* S at the last evaluation */
     double S, T;           /* S and w tau_L max(0, -dS/dt) / delta at the step's start */
     double T1;             /* T at the trial step's end */
-    double dt;             /* the trial step's length */
     double Tdot;           /* dT/dt over the last step (NAN after an event) */
     double flow_step;      /* flow's substep, as a fraction of the row's size */
     double *al, *be;       /* [m] every row (the caller's alpha, beta): current off A */
@@ -246,10 +245,10 @@ static double hermite_root(double h0, double h1, double d0, double d1, double le
                  e = 2.0 * (h0 - h1) + d0 + d1;
     double lo = 0.0, hi = 1.0;
     const int up = h1 > h0; /* p(0) < 0 < p(1) when rising */
-    double x = (level - h0) / (h1 - h0), dp = h1 - h0;
+    double x = (level - h0) / (h1 - h0);
     for (int it = 0; it < 30; it++) {
         const double px = a + x * (b + x * (c + x * e));
-        dp = b + x * (2.0 * c + 3.0 * x * e);
+        const double dp = b + x * (2.0 * c + 3.0 * x * e);
         if ((px < 0.0) == up) {
             lo = x;
         } else {
@@ -282,6 +281,13 @@ static double crossing(const kh_sliding *sl, long k, double level, double dt, do
     const double x = hermite_root(h0, h1, sl->dha[k] * dt, sl->dh1[k] * dt, level, &s);
     *slope = s / dt;
     return x;
+}
+
+/* c of unit mu (off A) at current I, to first order from its row's last
+ * move (cref at iref, slope dcdi). */
+static double c_near(const kh_sliding *sl, long mu, double I)
+{
+    return sl->cref[mu] + sl->dcdi[mu] * (I - sl->iref[mu]);
 }
 
 /* g of an active unit on the side of h* it is on (above: 1, below: -delta). */
@@ -464,7 +470,6 @@ static void events(kh_sliding *sl, double S0, double T0, double dt, double t, do
     const double tres = 4.0 * (nextafter(t, HUGE_VAL) - t);
     const double S1 = sl->S_eval;
     derive(sl, sl->h1, sl->dh1, &sl->T1);
-    sl->dt = dt;
     const double T1 = sl->T1;
     double theta = 2.0, margin = 0.0; /* the earliest overshoot, and how far past it to aim */
     for (long k = 0; k < sl->na; k++) {
@@ -658,8 +663,9 @@ static void refresh(kh_sliding *sl)
     sl->Tdot = (double)NAN; /* A or g changed: T's slope is unknown */
 }
 
-/* The accepted step's end: the off units' currents and rows, the marks. */
-static void commit(kh_sliding *sl, double S0)
+/* The accepted step's end: the off units' currents and rows, the marks.
+ * S0 at the step's start, dt its length. */
+static void commit(kh_sliding *sl, double S0, double dt)
 {
     const double w = sl->w, rtol = sl->p->rtol, atol = sl->p->atol;
     double *f = sl->ws->gI_neg;
@@ -731,7 +737,7 @@ static void commit(kh_sliding *sl, double S0)
     } else {
         memcpy(sl->ha, sl->h1, (size_t)sl->na * sizeof(double));
         memcpy(sl->dha, sl->dh1, (size_t)sl->na * sizeof(double));
-        sl->Tdot = (sl->T1 - sl->T) / sl->dt;
+        sl->Tdot = (sl->T1 - sl->T) / dt;
         sl->T = sl->T1;
         sl->S = sl->S_eval;
     }
@@ -827,8 +833,7 @@ static double predicted_end(const kh_sliding *sl, double t, double t1)
         if (!(Tdot > 0.0)) {
             continue;
         }
-        const double c = sl->cref[mu] + sl->dcdi[mu] * (ic - sl->iref[mu]);
-        const double d = (c - sl->T) / Tdot;
+        const double d = (c_near(sl, mu, ic) - sl->T) / Tdot;
         if (d > 0.0) {
             const double to = d + sqrt(tol * sl->tauL / (sl->delta * Tdot));
             if (to < best) {
@@ -848,7 +853,7 @@ static double predicted_end(const kh_sliding *sl, double t, double t1)
         if (!(d < best)) {
             break;
         }
-        const double c = sl->cref[mu] + sl->dcdi[mu] * (ic - sl->iref[mu]);
+        const double c = c_near(sl, mu, ic);
         if (c < sl->T) {
             const double to = d + (rtol * fabs(ic) + atol) * sl->tauL / (sl->delta * (sl->T - c));
             if (to < best) {
@@ -896,7 +901,7 @@ int kh_sliding_apply(kh_sliding *sl, double *t, double t1, double *alpha, double
             double retry;
             events(sl, S0, T0, *t - t0, *t, &retry);
             if (!(retry > 0.0)) {
-                commit(sl, S0);
+                commit(sl, S0, *t - t0);
                 if (tries > 0 && sl->dp.h > 2.0 * (*t - t0)) {
                     sl->dp.h = 2.0 * (*t - t0); /* near events: grow from the located step */
                 }
