@@ -54,7 +54,19 @@
  * steps, and a step at whose end a parked unit is at or above 0 is taken
  * again with it live. The margin is 1e-5 of the largest |I| at the
  * presentation's first evaluation. Rules with a state after W (bcm's theta)
- * park nothing.
+ * park nothing. Units that come back join the stepper's in index order
+ * (a merge, not a scan of every unit).
+ *
+ * Most parked units lie far below 0, and a pass over all of them at every
+ * step was a sixth of the time on the benchmark study. So the list is kept
+ * in two parts: the units whose max(x, I) + zeta + 1 (a bound on h from
+ * then on: x moves only towards I) was more than RD_FAR margins below 0
+ * when the parts were formed are far, and each step passes over the near
+ * ones only. The far part is passed over again, and the parts formed anew,
+ * when zeta has moved by a tenth of RD_FAR margins since (long before a far
+ * unit could come back), when the near part has doubled, or 16 passes on
+ * while a quarter of the units are near; until then the far units' share
+ * of the error weights is a bound taken when the parts were formed.
  *
  * W is formed only when the run asks for it (sync: at snapshots and at a
  * presentation's end), and only for the rows that moved; the record's rows
@@ -92,13 +104,23 @@ typedef struct rd_state {
      * nu = 3 mc (+ mc with z) numbers. */
     long mc, live, nu;
     long *row;
-    int park_ok;               /* the rule can park (no state after W) */
-    unsigned char *pk;         /* [m] parked */
-    long npark;                /* parked units */
-    long *plist;               /* [npark] the parked units, */
-    double *pI, *px;           /* their I and x at t_ref, */
-    double pw;                 /* and the sum of their error weights at the step's start */
-    double *pout;              /* [npark] 1 for those a pass takes out, else 0 */
+    int park_ok;       /* the rule can park (no state after W) */
+    unsigned char *pk; /* [m] parked */
+    long npark;        /* parked units */
+    long *plist;       /* [npark] the parked units (near ones first), */
+    long *back;        /* [m] the units a pass takes out */
+    double *pI, *px;   /* their I and x at t_ref, */
+    double pw;         /* and the sum of their error weights at the step's start */
+    double *pout;      /* [npark] 1 for those a pass takes out, else 0 */
+    /* The far part of the list, plist[nnear, npark) (the header comment):
+     * formed at c = zeta + 1 = far_c, where each one's max(x, I) + c was at
+     * least far_hmin (>= far_lim, RD_FAR margins) below 0, at time far_t;
+     * far_pw the sum of bounds on their error weights while c stays within
+     * RD_FAR_MOVE far_lim of far_c and t within RD_FAR_T tau of far_t. When
+     * there is none, nnear = npark. */
+    long nnear, near_cap; /* near units; more than near_cap: form the parts again, */
+    long far_ttl;         /* and when this many passes later a quarter are near */
+    double far_c, far_t, far_hmin, far_lim, far_pw;
     double t_ref, zeta;        /* zeta at the time of the full state */
     double margin;             /* parking's margin below h = 0 (0: not yet set) */
     double zslope;             /* dzeta/dt over the last step */
@@ -140,6 +162,16 @@ typedef struct rd_state {
  * 0.57, 0.63, 0.59, 0.72, 1.13 and 1.33 s; without parking 3.93 s). */
 #define RD_PARK_MARGIN 1e-5
 
+/* The far part of the parked list: units that stay more than RD_FAR
+ * margins below 0 at the inhibition of the time it is formed; it holds
+ * while zeta moves by less than RD_FAR_MOVE of those margins, for at most
+ * RD_FAR_T tau. */
+#define RD_FAR_MOVE 0.1
+#define RD_FAR_T 0.25
+#ifndef RD_FAR
+#define RD_FAR 3000.0
+#endif
+
 static const char *const names[] = {"reduced", NULL};
 
 static void rd_free(void *vs)
@@ -163,6 +195,7 @@ static void rd_free(void *vs)
     }
     free(s->row);
     free(s->plist);
+    free(s->back);
     free(s->pk);
     free(s->sig0);
     free(s->crossed);
@@ -247,6 +280,7 @@ static void *rd_alloc(const char *method, const kh_model_type *model, void *ws, 
     }
     ok = ok && (s->row = calloc((size_t)cap, sizeof(long))) && (s->pk = calloc((size_t)m, 1)) &&
          (s->plist = calloc((size_t)m, sizeof(long))) &&
+         (s->back = calloc((size_t)m, sizeof(long))) &&
          (s->list = calloc((size_t)cap, sizeof(long)));
     const size_t um = (size_t)cap;
     s->nsw =
@@ -735,19 +769,13 @@ static void live_to_full(rd_state *s)
     }
 }
 
-/* The stepper's units (every unit not parked, in index order, then the
- * phantom) and their u0 from the full arrays. f and J are to be evaluated
- * again. */
-static void stepper_from_full(rd_state *s)
+/* The stepper's u0 from the full arrays for the live units in row (in
+ * index order), then the phantom. f and J are to be evaluated again. */
+static void stepper_fill(rd_state *s, long live)
 {
-    long k = 0;
-    for (long mu = 0; mu < s->m; mu++) {
-        if (!s->pk[mu]) {
-            s->row[k++] = mu;
-        }
-    }
-    s->live = k;
-    s->mc = k + s->park_ok;
+    long k;
+    s->live = live;
+    s->mc = live + s->park_ok;
     s->nu = 3 * s->mc + (s->nz ? s->mc : 0);
     s->cw->m = s->mc;
     const long mc = s->mc;
@@ -769,6 +797,37 @@ static void stepper_from_full(rd_state *s)
     s->have_f0 = 0;
 }
 
+/* The stepper's units: every unit not parked, in index order. */
+static void stepper_from_full(rd_state *s)
+{
+    long k = 0;
+    for (long mu = 0; mu < s->m; mu++) {
+        if (!s->pk[mu]) {
+            s->row[k++] = mu;
+        }
+    }
+    stepper_fill(s, k);
+}
+
+/* The stepper's units: the live ones and the nb units in back (their full
+ * state set), merged in index order. */
+static void stepper_add(rd_state *s, long *back, long nb)
+{
+    for (long i = 1; i < nb; i++) { /* a few: insertion */
+        const long mu = back[i];
+        long j = i;
+        for (; j > 0 && back[j - 1] > mu; j--) {
+            back[j] = back[j - 1];
+        }
+        back[j] = mu;
+    }
+    long i = s->live - 1, j = nb - 1, k = s->live + nb - 1;
+    while (j >= 0) { /* from the end, in place (row has room for every unit) */
+        s->row[k--] = i >= 0 && s->row[i] > back[j] ? s->row[i--] : back[j--];
+    }
+    stepper_fill(s, s->live + nb);
+}
+
 /* The full state at t from the stepper's u0 and the parked units. */
 static void unpack(rd_state *s, double t)
 {
@@ -788,22 +847,127 @@ static int comes_back(const rd_state *s, double h, double slope, double dt)
 
 enum { PASS_COME_BACK, PASS_CROSSED };
 
+/* Parked unit j's entries from index k (plist, pI, px). */
+static void park_move(rd_state *s, long j, long k)
+{
+    s->plist[j] = s->plist[k];
+    s->pI[j] = s->pI[k];
+    s->px[j] = s->px[k];
+}
+
+/* No far part: every parked unit is passed over. */
+static void far_drop(rd_state *s)
+{
+    s->nnear = s->npark;
+    s->far_pw = 0.0;
+}
+
+/* 1 when no far unit can leave the list at time t, c = zeta + 1 (CROSSED:
+ * at or above -margin then; COME_BACK: comes_back over steps of dt), and
+ * far_pw still bounds their error weights. A parked unit's x moves only
+ * towards I, so its h = x + c stays below U + c, U = max(x, I) when the
+ * parts were formed; and h + 2 dt (I - x) / tau, for 2 dt <= tau, too (a
+ * point between x and I). With c within RD_FAR_MOVE far_lim of far_c, every
+ * far h is below -(far_hmin - that), and within RD_FAR_T tau of far_t, x has
+ * risen by at most (1 - e^-RD_FAR_T) max(I - x, 0) since: the bound of
+ * each one's error weight (far_form). */
+static int far_holds(const rd_state *s, double t, double c, double dt, int mode)
+{
+    if (s->nnear > s->near_cap || (s->far_ttl <= 0 && s->nnear > s->npark / 4)) {
+        return 0;
+    }
+    if (s->nnear == s->npark) {
+        return 1; /* none far */
+    }
+    const double move = fabs(c - s->far_c);
+    if (!(move <= RD_FAR_MOVE * s->far_lim && t - s->far_t <= RD_FAR_T * s->p->tau)) {
+        return 0;
+    }
+    const double rise = mode == PASS_CROSSED ? 0.0 : 2.0 * dt * fmax(s->zslope, 0.0);
+    return (mode == PASS_CROSSED || 2.0 * dt <= s->p->tau) &&
+           s->far_hmin - move - rise > 2.0 * s->margin;
+}
+
 /* Four doubles in a vector register, and a comparison's lanes (all bits
  * set where true) as 1.0 or 0.0: the mask and 1.0's bits (a cast between
  * vectors of one size keeps the bits). */
 typedef double rd_v4 __attribute__((vector_size(32)));
 typedef long rd_v4l __attribute__((vector_size(32)));
 #define v4_one(mask) ((rd_v4)((rd_v4l)(mask)&0x3ff0000000000000L))
+/* a where the mask is set, else b */
+#define v4_pick(mask, a, b)                                                                        \
+    ((rd_v4)(((rd_v4l)(mask) & (rd_v4l)(a)) | (~(rd_v4l)(mask) & (rd_v4l)(b))))
 
-/* One pass over the parked units at t (u0): the sum of the error weights
- * 1 / (atol + rtol |h|)^2 of those that stay into pw, and out of the parked
- * list, with their h at t in hf, those that PASS_COME_BACK: comes_back over
- * the next steps of dt, or PASS_CROSSED: are at or above -margin at the end
- * of the trial step of dt in u1. The number taken out. The x stay as
- * seen from t_ref (park rebases them).
+/* Forms the parts at t (u0): the units whose max(x, I) + c is more than
+ * RD_FAR margins below 0 far, and their summary. Worth it only on a long
+ * list. The first loop (four units at a time, as parked_pass) takes each
+ * unit's U + c into pout and the far ones' weights and least |U + c|; the
+ * second moves the far ones to the end. */
+KH_CLONES static void far_form(rd_state *s, double t)
+{
+    far_drop(s);
+    if (s->npark < 64) {
+        s->near_cap = 64;
+        return;
+    }
+    const double E = decay(s, t), c = s->u0[s->live] + 1.0, lim = -RD_FAR * s->margin;
+    const double atol = s->p->atol + s->p->rtol * RD_FAR_MOVE * lim, rtol = s->p->rtol;
+    const double rise = 1.0 - exp(-RD_FAR_T); /* of I - x, at most, while the parts hold */
+    const double *restrict pI = s->pI, *restrict px = s->px;
+    double *restrict top = s->pout;
+    const long np = s->npark;
+    rd_v4 pw4 = {0.0, 0.0, 0.0, 0.0}, hmin4 = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL};
+    for (long j = 0; j < np; j += 4) {
+        const rd_v4l lane = (rd_v4l){j, j + 1, j + 2, j + 3} < np;
+        rd_v4 I, x0;
+        memcpy(&I, pI + j, sizeof I);
+        memcpy(&x0, px + j, sizeof x0);
+        const rd_v4 x = I + (x0 - I) * E;
+        const rd_v4 u = v4_pick(x > I, x, I) + c; /* U + c */
+        const rd_v4l far = (rd_v4l)(u <= lim) & lane;
+        memcpy(top + j, &u, sizeof u);
+        /* the weight at the least |h| while the parts hold: atol + rtol (|x + rise (I - x)^+ + c|
+         * - RD_FAR_MOVE far_lim) */
+        const rd_v4 up = I - x, zero = {0.0, 0.0, 0.0, 0.0};
+        const rd_v4 sc = atol - rtol * (x + rise * v4_pick(up > 0.0, up, zero) + c);
+        pw4 += (rd_v4)((rd_v4l)(1.0 / (sc * sc)) & far);
+        const rd_v4 inf = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL}, nu = v4_pick(far, -u, inf);
+        hmin4 = v4_pick(nu < hmin4, nu, hmin4);
+    }
+    long near = np;
+    for (long j = np - 1; j >= 0; j--) {
+        if (!(top[j] <= lim)) {
+            continue;
+        }
+        /* j into the far part: swap it with the last near unit */
+        near--;
+        const long mu = s->plist[j];
+        const double I = s->pI[j], x_ref = s->px[j];
+        park_move(s, j, near);
+        s->plist[near] = mu;
+        s->pI[near] = I;
+        s->px[near] = x_ref;
+    }
+    s->nnear = near;
+    s->near_cap = 2 * near + 64;
+    s->far_ttl = 16;
+    s->far_c = c;
+    s->far_t = t;
+    s->far_hmin = fmin(fmin(hmin4[0], hmin4[1]), fmin(hmin4[2], hmin4[3]));
+    s->far_lim = -lim;
+    s->far_pw = (pw4[0] + pw4[1]) + (pw4[2] + pw4[3]);
+}
+
+/* One pass over the near parked units at t (u0): the sum of the error
+ * weights 1 / (atol + rtol |h|)^2 of those that stay, and the far ones'
+ * far_pw, into pw, and out of the parked list, with their h at t in hf,
+ * those that PASS_COME_BACK: comes_back over the next steps of dt, or
+ * PASS_CROSSED: are at or above -margin at the end of the trial step of dt
+ * in u1. The number taken out. The x stay as seen from t_ref (park rebases
+ * them).
  * Most passes take none out: the first loop writes only a flag per unit,
- * and the units that leave are taken out in a second loop, the list's last
- * unit moved into each one's place. */
+ * and the units that leave are taken out in a second loop, the near part's
+ * last unit moved into each one's place and the list's last into its. */
 KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
 {
     const double E = decay(s, t), c = s->u0[s->live] + 1.0; /* h = x + c */
@@ -814,7 +978,7 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
     const double zs = s->zslope, lo = -s->margin, dt2 = 2.0 * dt;
     const double *restrict pI = s->pI;
     double *restrict px = s->px, *restrict out = s->pout;
-    const long np = s->npark;
+    const long np = s->nnear;
     /* Four units at a time in vector registers (GCC's vector extension), so
      * that the divisions overlap; the last group reads up to three entries
      * past the list (the arrays have room) and masks them out. */
@@ -834,7 +998,7 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
         pw4 += (rd_v4)((rd_v4l)((1.0 - o) / (sc * sc)) & lane);
         nout4 += o;
     }
-    s->pw = (pw4[0] + pw4[1]) + (pw4[2] + pw4[3]);
+    s->pw = (pw4[0] + pw4[1]) + (pw4[2] + pw4[3]) + s->far_pw;
     const long n_out = (long)((nout4[0] + nout4[1]) + (nout4[2] + nout4[3]));
     long keep = np;
     for (long i = np - 1; i >= 0 && np - keep < n_out; i--) {
@@ -843,13 +1007,14 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
         }
         const long mu = s->plist[i];
         s->pk[mu] = 0;
+        s->back[np - keep] = mu;
         s->hf[mu] = parked_h(s, i, E, s->u0[s->live]);
-        keep--; /* the last unit into i's place (it was seen: it stays) */
-        s->plist[i] = s->plist[keep];
-        s->pI[i] = s->pI[keep];
-        px[i] = px[keep];
+        keep--; /* the last near unit into i's place (it was seen: it stays) */
+        park_move(s, i, keep);
+        s->npark--; /* and the last far one into its */
+        park_move(s, keep, s->npark);
     }
-    s->npark = keep;
+    s->nnear = keep;
     return n_out;
 }
 
@@ -858,11 +1023,24 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
  * theirs (the others stay parked as they are). */
 static inline void unpark(rd_state *s, double t, double dt, int mode)
 {
-    if (s->npark == 0 || parked_pass(s, t, dt, mode) == 0) {
+    if (s->npark == 0) {
         return;
     }
-    live_to_full(s);
-    stepper_from_full(s);
+    const int crossed = mode == PASS_CROSSED;
+    const int whole =
+        !far_holds(s, crossed ? t + dt : t, (crossed ? s->u1 : s->u0)[s->live] + 1.0, dt, mode);
+    if (whole) {
+        far_drop(s);
+    }
+    s->far_ttl--;
+    const long n_out = parked_pass(s, t, dt, mode);
+    if (whole) {
+        far_form(s, t);
+    }
+    if (n_out != 0) {
+        live_to_full(s);
+        stepper_add(s, s->back, n_out);
+    }
 }
 
 /* Parks the live units more than 2 margins below 0 whose rows are frozen
@@ -901,6 +1079,7 @@ static void park(rd_state *s, double t)
         }
         s->t_ref = t;
         E = 1.0;
+        far_drop(s); /* its summary was of the old x */
     }
     const double zeta = s->u0[s->live], atol = s->p->atol, rtol = s->p->rtol;
     const int bs = s->bs, nseg = s->nz ? 4 : 3;
@@ -910,10 +1089,11 @@ static void park(rd_state *s, double t)
         if (k < s->live && s->list[k]) {
             const long mu = s->row[k];
             s->pk[mu] = 1;
-            s->plist[s->npark] = mu;
+            park_move(s, s->npark++, s->nnear); /* the first far one to the end */
             const double I = w->I[k], sc = atol + rtol * fabs(s->u0[k]);
-            s->pI[s->npark] = I;
-            s->px[s->npark++] = I + (s->u0[k] - zeta - 1.0 - I) / E;
+            s->plist[s->nnear] = mu;
+            s->pI[s->nnear] = I;
+            s->px[s->nnear++] = I + (s->u0[k] - zeta - 1.0 - I) / E;
             s->pw += 1.0 / (sc * sc);
             s->af[mu] = s->u0[mc + k]; /* its row, frozen while it is parked */
             s->bf[mu] = s->u0[2 * mc + k];
@@ -951,7 +1131,7 @@ static int parked_crossed(const rd_state *s, double t, double dt)
     }
     const double E = decay(s, t + dt), zeta = s->u1[s->live];
     const double *restrict pI = s->pI, *restrict px = s->px;
-    const long np = s->npark;
+    const long np = far_holds(s, t + dt, zeta + 1.0, dt, PASS_CROSSED) ? s->nnear : s->npark;
     /* the highest x at the end (h without the common zeta + 1), four lanes */
     double top[4] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
     long j = 0;
@@ -1068,6 +1248,8 @@ static void capture(rd_state *s, const double *y)
         s->pk[mu] = 0;
     }
     s->npark = 0;
+    s->near_cap = 64;
+    far_drop(s);
     s->zeta = -1.0;
     s->zslope = 0.0;
     s->margin = 0.0;
@@ -1104,6 +1286,8 @@ static int rd_apply(void *vs, double *t, double t1, double y[])
         memcpy(s->zf, y + m + mn, (size_t)s->nz * sizeof(double));
         memset(s->pk, 0, (size_t)m);
         s->npark = 0;
+        s->near_cap = 64;
+        far_drop(s);
         s->t_ref = *t;
         stepper_from_full(s);
     }
