@@ -648,6 +648,13 @@ static long crossing_units(rd_state *s)
     return nc;
 }
 
+/* d max(h, 0) / dt at h moving at rate f: at h = 0 (every unit at a
+ * presentation's start with h reset) the rate on the side h moves to. */
+static double relu_rate(double h, double f)
+{
+    return h > 0.0 || (h == 0.0 && f > 0.0) ? f : 0.0;
+}
+
 /* Integrates the nc crossing units alone over the step of dt: their states
  * at its end into xloc, their errors into eloc. 0, or 1 when one cannot. */
 static int integrate_units(rd_state *s, long nc, double dt)
@@ -657,7 +664,7 @@ static int integrate_units(rd_state *s, long nc, double dt)
     double S0 = 0.0, dS0 = 0.0, S1 = 0.0;
     for (long mu = 0; mu < mc; mu++) {
         S0 += kh_relu(h0[mu]);
-        dS0 += h0[mu] > 0.0 ? f0[mu] : 0.0;
+        dS0 += relu_rate(h0[mu], f0[mu]);
         S1 += kh_relu(h1[mu]);
     }
     int fail = 0;
@@ -679,7 +686,7 @@ static int integrate_units(rd_state *s, long nc, double dt)
                             .inv_n = 1.0 / (double)(s->n > 0 ? s->n : 1)};
         /* S_o through the others' sum at both ends, with its slope at the start. */
         u->c0 = S0 - kh_relu(h0[mu]);
-        u->c1 = dS0 - (h0[mu] > 0.0 ? f0[mu] : 0.0);
+        u->c1 = dS0 - relu_rate(h0[mu], f0[mu]);
         u->c2 = ((S1 - kh_relu(h1[mu])) - u->c0 - u->c1 * dt) / (dt * dt);
         double *x = s->xloc + 4 * k;
         unit_of(s, s->u0, mu, x);
