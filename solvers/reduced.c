@@ -162,6 +162,9 @@ typedef struct rd_state {
  * 0.57, 0.63, 0.59, 0.72, 1.13 and 1.33 s; without parking 3.93 s). */
 #define RD_PARK_MARGIN 1e-5
 
+/* alpha below which the Jacobian drops the partials in alpha (jacobian). */
+#define RD_ALPHA_TINY 1e-8
+
 /* The far part of the parked list: units that stay more than RD_FAR
  * margins below 0 at the inhibition of the time it is formed; it holds
  * while zeta moves by less than RD_FAR_MOVE of those margins, for at most
@@ -408,11 +411,17 @@ static void jacobian(rd_state *s)
     const double pp = p->p, inv_tau = 1.0 / p->tau, inv_tl = 1.0 / p->tau_L;
     for (long mu = 0; mu < s->live; mu++) {
         /* The moments' partials, by their homogeneity in (alpha, beta):
-         * alpha I_a + beta I_b = (p - 1) I, alpha B_a + beta B_b = p B. */
+         * alpha I_a + beta I_b = (p - 1) I, alpha B_a + beta B_b = p B.
+         * For alpha below RD_ALPHA_TINY (a row that strong learning has
+         * turned all to v: alpha = exp(-int b / tau_L) falls to 1e-300 and
+         * below) the quotient is rounding noise that overflows; the row's
+         * W0 part then moves by alpha-sized amounts only and I_a, B_a stay
+         * bounded, so their products with them vanish: they are taken as 0. */
         const double I = w->I[mu], B = w->B[mu];
         const double Ib = (pp - 1.0) * w->vv[mu], Bb = pp * I;
-        const double Ia = ((pp - 1.0) * I - be[mu] * Ib) / al[mu];
-        const double Ba = (pp * B - be[mu] * Bb) / al[mu];
+        const int tiny = al[mu] < RD_ALPHA_TINY;
+        const double Ia = tiny ? 0.0 : ((pp - 1.0) * I - be[mu] * Ib) / al[mu];
+        const double Ba = tiny ? 0.0 : (pp * B - be[mu] * Bb) / al[mu];
         const double aa = w->aI[mu] * Ia + w->aB[mu] * Ba, ab = w->aI[mu] * Ib + w->aB[mu] * Bb;
         const double ba = w->bI[mu] * Ia + w->bB[mu] * Ba, bb = w->bI[mu] * Ib + w->bB[mu] * Bb;
         const double b = w->b[mu];

@@ -545,6 +545,38 @@ START_TEST(test_reduced_rates_at_h_zero)
 }
 END_TEST
 
+/* A row that strong learning turns all to v (g = power, n = 3, at h near
+ * 14: b of 1e4, so alpha = exp(-int b / tau_L) falls below 1e-300 within a
+ * third of a time unit). The Jacobian's partials in alpha, taken from the
+ * moments' homogeneity, divide by alpha: they overflowed, and the run
+ * failed at t = 0.33 ("the state became non-finite"); now they are dropped
+ * below alpha = 1e-8 and the run agrees with rk8pd (make crosscheck
+ * --mnist, case 6059; 8.9e-10 in h). */
+START_TEST(test_reduced_row_turned_to_v)
+{
+    char cwd[1024], ini[2048], ref[512], red[512];
+    kh_sim_result rr, rd;
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(ini, sizeof ini,
+             "[network]\nmodel = krotov_hopfield\nhidden = 5\np = 3.7\nR = 2\nw_inh = 0.5\n"
+             "tau = 0.3\ntau_L = 5\n[learning]\ng = power\nn = 3\ndrive = h\n[input]\n"
+             "source = mnist\npath = %s/data/mnist-1000\nfirst = 861\nsamples = 1\n"
+             "presentation_time = 0.5\n[init]\nweights = normal\nscale = 0.5\nseed = 53\n"
+             "[output]\nrecord_every = 0.05\nsnapshot_every = 0.25\n",
+             cwd);
+    run_with(ini, "rk8pd",
+             "rtol = 1e-11\natol = 1e-13\nlocate_switches = all\nswitch_tol = 1e-13\n", ref,
+             sizeof ref, &rr);
+    run_with(ini, "reduced", "rtol = 1e-9\natol = 1e-12\n", red, sizeof red, &rd);
+    const double eh = rel_difference(ref, red, "/trajectory/h", 0);
+    const double ew = rel_difference(ref, red, "/snapshots/W", 0);
+    ck_assert_msg(eh < 1e-8 && ew < 1e-8, "h %g, W %g", eh, ew);
+    printf("check_reduced: a row turned all to v: h %.2g, W %.2g against rk8pd\n", eh, ew);
+    remove(ref);
+    remove(red);
+}
+END_TEST
+
 /* Parked units far below 0 (the far part of the parked list, passed over
  * only when the inhibition has moved) come back in time: m = 300 on five
  * shipped digits, where the units' rows are pushed from v and the
@@ -865,6 +897,7 @@ Suite *kh_reduced_suite(void)
     tcase_add_test(runs, test_many_crossings);
     tcase_add_test(runs, test_parked_far_units_come_back);
     tcase_add_test(runs, test_reduced_rates_at_h_zero);
+    tcase_add_test(runs, test_reduced_row_turned_to_v);
     tcase_add_test(runs, test_threads_bit_identical);
     tcase_add_test(runs, test_auto_chooses_by_size);
     tcase_add_test(runs, test_sliding_converges_on_digits);
