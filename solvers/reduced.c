@@ -394,6 +394,20 @@ static int eval(rd_state *s, const double *u, double *du, int want_vv, int at)
     return 0;
 }
 
+/* Whether max(h, 0) moves with h, for h moving at rate f: above 0, or at
+ * h = 0 (every unit at a presentation's start with h reset) on the side it
+ * moves to. */
+static int relu_on(double h, double f)
+{
+    return h > 0.0 || (h == 0.0 && f > 0.0);
+}
+
+/* d max(h, 0) / dt at h moving at rate f. */
+static double relu_rate(double h, double f)
+{
+    return relu_on(h, f) ? f : 0.0;
+}
+
 /* The blocks of J at u0 from the moments and coefficients eval left in cw
  * (I, B, vv), row-major in the order h, alpha, beta, z. */
 static void jacobian(rd_state *s)
@@ -425,7 +439,7 @@ static void jacobian(rd_state *s)
         const double aa = w->aI[mu] * Ia + w->aB[mu] * Ba, ab = w->aI[mu] * Ib + w->aB[mu] * Bb;
         const double ba = w->bI[mu] * Ia + w->bB[mu] * Ba, bb = w->bI[mu] * Ib + w->bB[mu] * Bb;
         const double b = w->b[mu];
-        s->act[mu] = h[mu] > 0.0 ? 1.0 : 0.0;
+        s->act[mu] = relu_on(h[mu], s->f0[mu]) ? 1.0 : 0.0;
         double *J = s->jac + (size_t)mu * (size_t)(bs * bs);
         memset(J, 0, (size_t)(bs * bs) * sizeof(double));
         J[0] = (-1.0 + p->w_inh * s->act[mu]) * inv_tau;
@@ -655,13 +669,6 @@ static long crossing_units(rd_state *s)
         }
     }
     return nc;
-}
-
-/* d max(h, 0) / dt at h moving at rate f: at h = 0 (every unit at a
- * presentation's start with h reset) the rate on the side h moves to. */
-static double relu_rate(double h, double f)
-{
-    return h > 0.0 || (h == 0.0 && f > 0.0) ? f : 0.0;
 }
 
 /* Integrates the nc crossing units alone over the step of dt: their states
