@@ -484,22 +484,32 @@ START_TEST(test_threads_bit_identical)
 }
 END_TEST
 
+/* bench/exact_mnist.ini's study (p = 3, w_inh = 0.5, bcm_step driven by h,
+ * tau_L = 100, 25 time units a shipped digit) at m units and the given
+ * samples and output spacing, into ini. */
+static void digits_study(char *ini, size_t len, long m, int samples, int record_every,
+                         int snapshot_every)
+{
+    char cwd[1024];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(ini, len,
+             "[network]\nmodel = krotov_hopfield\nhidden = %ld\np = 3\nw_inh = 0.5\n"
+             "tau_L = 100\n[learning]\ng = bcm_step\ndelta = 0.4\nh_star = 0.5\ndrive = h\n"
+             "[input]\nsource = mnist\npath = %s/data/mnist-1000\nsamples = %d\n"
+             "presentation_time = 25\n[init]\nweights = normal\nscale = 0.1\nseed = 1\n"
+             "[output]\nrecord_every = %d\nsnapshot_every = %d\n",
+             m, cwd, samples, record_every, snapshot_every);
+}
+
 /* The crossing units integrated alone run in parallel when a step has
  * about fifty or more of them: m = 2000 on a shipped digit at atol 1e-6 has
  * a hundred a step (tens of thousands of switches located); one and two
  * threads give the same record bit for bit. */
 START_TEST(test_threads_bit_identical_units)
 {
-    char a[512], b[512], cwd[1024], mnist[2048];
+    char a[512], b[512], mnist[2048];
     kh_sim_result ra, rb;
-    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
-    snprintf(mnist, sizeof mnist,
-             "[network]\nmodel = krotov_hopfield\nhidden = 2000\np = 3\nw_inh = 0.5\n"
-             "tau_L = 100\n[learning]\ng = bcm_step\ndelta = 0.4\nh_star = 0.5\ndrive = h\n"
-             "[input]\nsource = mnist\npath = %s/data/mnist-1000\nsamples = 1\n"
-             "presentation_time = 25\n[init]\nweights = normal\nscale = 0.1\nseed = 1\n"
-             "[output]\nrecord_every = 1\nsnapshot_every = 25\n",
-             cwd);
+    digits_study(mnist, sizeof mnist, 2000, 1, 1, 25);
     run_with(mnist, "reduced", "atol = 1e-6\nthreads = 1\n", a, sizeof a, &ra);
     run_with(mnist, "reduced", "atol = 1e-6\nthreads = 2\n", b, sizeof b, &rb);
     ck_assert_msg(ra.stats.switches > 20000, "%ld switches located", ra.stats.switches);
@@ -511,6 +521,21 @@ START_TEST(test_threads_bit_identical_units)
 }
 END_TEST
 
+/* The study ini by `reduced` with solver options red and by rk8pd with
+ * ref: the largest relative differences of h (every row) and W (every
+ * snapshot). */
+static void against_rk8pd(const char *ini, const char *ref, const char *red, double *eh, double *ew)
+{
+    char a[512], b[512];
+    kh_sim_result ra, rb;
+    run_with(ini, "rk8pd", ref, a, sizeof a, &ra);
+    run_with(ini, "reduced", red, b, sizeof b, &rb);
+    *eh = rel_difference(a, b, "/trajectory/h", 0);
+    *ew = rel_difference(a, b, "/snapshots/W", 0);
+    remove(a);
+    remove(b);
+}
+
 /* Every unit starts a presentation at h = 0 (reset_h) on the kink of
  * max(h, 0): the units that cross over the first step are integrated alone
  * with the others' inhibition interpolated from its slope at the start,
@@ -521,8 +546,8 @@ END_TEST
  * 1e-11. */
 START_TEST(test_reduced_rates_at_h_zero)
 {
-    char cwd[1024], ini[2048], ref[512], red[512];
-    kh_sim_result rr, rd;
+    char cwd[1024], ini[2048];
+    double eh, ew;
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     snprintf(ini, sizeof ini,
              "[network]\nmodel = bcm\nhidden = 5\ntau = 2\ntau_L = 5\nw_inh = 1\n"
@@ -531,17 +556,11 @@ START_TEST(test_reduced_rates_at_h_zero)
              "presentation_time_end = 0.5\nreset_h = true\n[init]\nweights = uniform\n"
              "scale = 0.2\nseed = 28\n[output]\nrecord_every = 0.02\nsnapshot_every = 0.5\n",
              cwd);
-    run_with(ini, "rk8pd",
-             "rtol = 1e-12\natol = 1e-14\nlocate_switches = all\nswitch_tol = 1e-14\n", ref,
-             sizeof ref, &rr);
-    run_with(ini, "reduced", "rtol = 1e-11\natol = 1e-13\n", red, sizeof red, &rd);
-    const double eh = rel_difference(ref, red, "/trajectory/h", 0);
-    const double ew = rel_difference(ref, red, "/snapshots/W", 0);
+    against_rk8pd(ini, "rtol = 1e-12\natol = 1e-14\nlocate_switches = all\nswitch_tol = 1e-14\n",
+                  "rtol = 1e-11\natol = 1e-13\n", &eh, &ew);
     ck_assert_msg(eh < 1e-8 && ew < 1e-8, "h %g, W %g", eh, ew);
     printf("check_reduced: h = 0 at a presentation's start (bcm): h %.2g, W %.2g against rk8pd\n",
            eh, ew);
-    remove(ref);
-    remove(red);
 }
 END_TEST
 
@@ -554,8 +573,8 @@ END_TEST
  * --mnist, case 6059; 8.9e-10 in h). */
 START_TEST(test_reduced_row_turned_to_v)
 {
-    char cwd[1024], ini[2048], ref[512], red[512];
-    kh_sim_result rr, rd;
+    char cwd[1024], ini[2048];
+    double eh, ew;
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     snprintf(ini, sizeof ini,
              "[network]\nmodel = krotov_hopfield\nhidden = 5\np = 3.7\nR = 2\nw_inh = 0.5\n"
@@ -564,16 +583,10 @@ START_TEST(test_reduced_row_turned_to_v)
              "presentation_time = 0.5\n[init]\nweights = normal\nscale = 0.5\nseed = 53\n"
              "[output]\nrecord_every = 0.05\nsnapshot_every = 0.25\n",
              cwd);
-    run_with(ini, "rk8pd",
-             "rtol = 1e-11\natol = 1e-13\nlocate_switches = all\nswitch_tol = 1e-13\n", ref,
-             sizeof ref, &rr);
-    run_with(ini, "reduced", "rtol = 1e-9\natol = 1e-12\n", red, sizeof red, &rd);
-    const double eh = rel_difference(ref, red, "/trajectory/h", 0);
-    const double ew = rel_difference(ref, red, "/snapshots/W", 0);
+    against_rk8pd(ini, "rtol = 1e-11\natol = 1e-13\nlocate_switches = all\nswitch_tol = 1e-13\n",
+                  "rtol = 1e-9\natol = 1e-12\n", &eh, &ew);
     ck_assert_msg(eh < 1e-8 && ew < 1e-8, "h %g, W %g", eh, ew);
     printf("check_reduced: a row turned all to v: h %.2g, W %.2g against rk8pd\n", eh, ew);
-    remove(ref);
-    remove(red);
 }
 END_TEST
 
@@ -585,16 +598,9 @@ END_TEST
  * a far part kept while the inhibition rose left W 4e-2 off, h 0.25). */
 START_TEST(test_parked_far_units_come_back)
 {
-    char a[512], b[512], cwd[1024], mnist[2048];
+    char a[512], b[512], mnist[2048];
     kh_sim_result ra, rb;
-    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
-    snprintf(mnist, sizeof mnist,
-             "[network]\nmodel = krotov_hopfield\nhidden = 300\np = 3\nw_inh = 0.5\n"
-             "tau_L = 100\n[learning]\ng = bcm_step\ndelta = 0.4\nh_star = 0.5\ndrive = h\n"
-             "[input]\nsource = mnist\npath = %s/data/mnist-1000\nsamples = 5\n"
-             "presentation_time = 25\n[init]\nweights = normal\nscale = 0.1\nseed = 1\n"
-             "[output]\nrecord_every = 25\nsnapshot_every = 125\n",
-             cwd);
+    digits_study(mnist, sizeof mnist, 300, 5, 25, 125);
     run_with(mnist, "reduced", "rtol = 1e-6\natol = 1e-9\n", a, sizeof a, &ra);
     run_with(mnist, "dopri5", "rtol = 1e-6\natol = 1e-9\nlocate_switches = none\n", b, sizeof b,
              &rb);
