@@ -171,9 +171,7 @@ typedef struct rd_state {
  * RD_FAR_T tau. */
 #define RD_FAR_MOVE 0.1
 #define RD_FAR_T 0.25
-#ifndef RD_FAR
 #define RD_FAR 3000.0
-#endif
 
 static const char *const names[] = {"reduced", NULL};
 
@@ -832,10 +830,11 @@ static void stepper_from_full(rd_state *s)
     stepper_fill(s, k);
 }
 
-/* The stepper's units: the live ones and the nb units in back (their full
- * state set), merged in index order. */
-static void stepper_add(rd_state *s, long *back, long nb)
+/* The stepper's units: the live ones and the nb units in s->back (their
+ * full state set), merged in index order. */
+static void stepper_add(rd_state *s, long nb)
 {
+    long *back = s->back;
     for (long i = 1; i < nb; i++) { /* a few: insertion */
         const long mu = back[i];
         long j = i;
@@ -1062,7 +1061,7 @@ static inline void unpark(rd_state *s, double t, double dt, int mode)
     }
     if (n_out != 0) {
         live_to_full(s);
-        stepper_add(s, s->back, n_out);
+        stepper_add(s, n_out);
     }
 }
 

@@ -521,19 +521,27 @@ START_TEST(test_threads_bit_identical_units)
 }
 END_TEST
 
-/* The study ini by `reduced` with solver options red and by rk8pd with
- * ref: the largest relative differences of h (every row) and W (every
- * snapshot). */
-static void against_rk8pd(const char *ini, const char *ref, const char *red, double *eh, double *ew)
+/* Two runs of one study and how far apart they are. */
+typedef struct {
+    double w, h; /* W of every snapshot, h of every row, relative to b's largest */
+    long sa, sb; /* each run's switches (or events) */
+} run_pair;
+
+/* The study run by method a (solver lines ea) and by method b (eb); the
+ * records are removed. */
+static run_pair between(const char *ini, const char *ma, const char *ea, const char *mb,
+                        const char *eb)
 {
     char a[512], b[512];
     kh_sim_result ra, rb;
-    run_with(ini, "rk8pd", ref, a, sizeof a, &ra);
-    run_with(ini, "reduced", red, b, sizeof b, &rb);
-    *eh = rel_difference(a, b, "/trajectory/h", 0);
-    *ew = rel_difference(a, b, "/snapshots/W", 0);
+    run_with(ini, ma, ea, a, sizeof a, &ra);
+    run_with(ini, mb, eb, b, sizeof b, &rb);
+    const run_pair r = {rel_difference(b, a, "/snapshots/W", 0),
+                        rel_difference(b, a, "/trajectory/h", 0), ra.stats.switches,
+                        rb.stats.switches};
     remove(a);
     remove(b);
+    return r;
 }
 
 /* Every unit starts a presentation at h = 0 (reset_h) on the kink of
@@ -547,7 +555,6 @@ static void against_rk8pd(const char *ini, const char *ref, const char *red, dou
 START_TEST(test_reduced_rates_at_h_zero)
 {
     char cwd[1024], ini[2048];
-    double eh, ew;
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     snprintf(ini, sizeof ini,
              "[network]\nmodel = bcm\nhidden = 5\ntau = 2\ntau_L = 5\nw_inh = 1\n"
@@ -556,8 +563,10 @@ START_TEST(test_reduced_rates_at_h_zero)
              "presentation_time_end = 0.5\nreset_h = true\n[init]\nweights = uniform\n"
              "scale = 0.2\nseed = 28\n[output]\nrecord_every = 0.02\nsnapshot_every = 0.5\n",
              cwd);
-    against_rk8pd(ini, "rtol = 1e-12\natol = 1e-14\nlocate_switches = all\nswitch_tol = 1e-14\n",
-                  "rtol = 1e-11\natol = 1e-13\n", &eh, &ew);
+    const run_pair r =
+        between(ini, "reduced", "rtol = 1e-11\natol = 1e-13\n", "rk8pd",
+                "rtol = 1e-12\natol = 1e-14\nlocate_switches = all\nswitch_tol = 1e-14\n");
+    const double eh = r.h, ew = r.w;
     ck_assert_msg(eh < 1e-8 && ew < 1e-8, "h %g, W %g", eh, ew);
     printf("check_reduced: h = 0 at a presentation's start (bcm): h %.2g, W %.2g against rk8pd\n",
            eh, ew);
@@ -574,7 +583,6 @@ END_TEST
 START_TEST(test_reduced_row_turned_to_v)
 {
     char cwd[1024], ini[2048];
-    double eh, ew;
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     snprintf(ini, sizeof ini,
              "[network]\nmodel = krotov_hopfield\nhidden = 5\np = 3.7\nR = 2\nw_inh = 0.5\n"
@@ -583,8 +591,10 @@ START_TEST(test_reduced_row_turned_to_v)
              "presentation_time = 0.5\n[init]\nweights = normal\nscale = 0.5\nseed = 53\n"
              "[output]\nrecord_every = 0.05\nsnapshot_every = 0.25\n",
              cwd);
-    against_rk8pd(ini, "rtol = 1e-11\natol = 1e-13\nlocate_switches = all\nswitch_tol = 1e-13\n",
-                  "rtol = 1e-9\natol = 1e-12\n", &eh, &ew);
+    const run_pair r =
+        between(ini, "reduced", "rtol = 1e-9\natol = 1e-12\n", "rk8pd",
+                "rtol = 1e-11\natol = 1e-13\nlocate_switches = all\nswitch_tol = 1e-13\n");
+    const double eh = r.h, ew = r.w;
     ck_assert_msg(eh < 1e-8 && ew < 1e-8, "h %g, W %g", eh, ew);
     printf("check_reduced: a row turned all to v: h %.2g, W %.2g against rk8pd\n", eh, ew);
 }
@@ -785,24 +795,6 @@ START_TEST(test_sliding_converges_on_digits)
 }
 END_TEST
 
-/* W of every snapshot of the study run by method a (solver lines ea) and by
- * method b (eb), relative to b's largest |W|; each run's switches (or
- * events) into *sa, *sb. The records are removed. */
-static double w_between(const char *ini, const char *ma, const char *ea, const char *mb,
-                        const char *eb, long *sa, long *sb)
-{
-    char a[512], b[512];
-    kh_sim_result ra, rb;
-    run_with(ini, ma, ea, a, sizeof a, &ra);
-    run_with(ini, mb, eb, b, sizeof b, &rb);
-    const double e = rel_difference(b, a, "/snapshots/W", 0);
-    *sa = ra.stats.switches;
-    *sb = rb.stats.switches;
-    remove(a);
-    remove(b);
-    return e;
-}
-
 /* quasi_static locates its events no closer than t can resolve: a second
  * presentation that starts at t = 1e9 (t's last place 1.2e-7) gives the W
  * of one that starts at t = 25 (4e-10 apart), and a study whose unit falls
@@ -834,9 +826,9 @@ START_TEST(test_quasi_static_events_at_the_resolution_of_t)
         "[input]\nsource = mnist\npath = data/mnist-1000\nfirst = 751\nsamples = 3\n"
         "presentation_time = 25\n[init]\nweights = normal\nscale = 0.3\nseed = 67\n"
         "[output]\nrecord_every = 1\nsnapshot_every = 25\n";
-    long s9, s11;
-    const double e2 = w_between(steep, "quasi_static", "rtol = 1e-9\natol = 1e-14\n",
-                                "quasi_static", "rtol = 1e-11\natol = 1e-14\n", &s9, &s11);
+    const double e2 = between(steep, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", "quasi_static",
+                              "rtol = 1e-11\natol = 1e-14\n")
+                          .w;
     ck_assert_msg(e2 < 1e-7, "rtol 1e-9 and 1e-11 differ by %g", e2);
 }
 END_TEST
@@ -856,10 +848,10 @@ START_TEST(test_quasi_static_join_after_leaving)
         "h_star = 0.5\ndrive = h\n[input]\nsource = uniform\nseed = 12\nsamples = 2\n"
         "presentation_time = 5\n[init]\nweights = normal\nscale = 0.1\nseed = 39\n"
         "[output]\nrecord_every = 1\nsnapshot_every = 5\n";
-    long s9, s12;
-    const double e = w_between(ini, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", "quasi_static",
-                               "rtol = 1e-12\natol = 1e-14\n", &s9, &s12);
-    ck_assert_int_gt(s9, 5);
+    const run_pair r = between(ini, "quasi_static", "rtol = 1e-9\natol = 1e-14\n", "quasi_static",
+                               "rtol = 1e-12\natol = 1e-14\n");
+    const double e = r.w;
+    ck_assert_int_gt(r.sa, 5);
     ck_assert_msg(e < 1e-8, "W at rtol 1e-9 is %g from W at 1e-12", e);
 }
 END_TEST
@@ -879,10 +871,10 @@ START_TEST(test_reduced_locates_after_a_stage_left)
         "delta = 0.2\nh_star = 0.8\nn = 3\n[input]\nsource = uniform\nseed = 14\n"
         "samples = 2\npresentation_time = 1\nreset_h = false\n[init]\nweights = uniform\n"
         "scale = 0.05\nseed = 98\n[output]\nrecord_every = 0.05\nsnapshot_every = 0.1\n";
-    long sr, sd;
-    const double e = w_between(ini, "reduced", "rtol = 1e-10\n", "dopri5",
-                               "rtol = 1e-12\natol = 1e-14\nswitch_tol = 1e-14\n", &sr, &sd);
-    ck_assert_int_gt(sr, 0);
+    const run_pair r = between(ini, "reduced", "rtol = 1e-10\n", "dopri5",
+                               "rtol = 1e-12\natol = 1e-14\nswitch_tol = 1e-14\n");
+    const double e = r.w;
+    ck_assert_int_gt(r.sa, 0);
     ck_assert_msg(e < 1e-7, "reduced differs from dopri5 by %g in W", e);
 }
 END_TEST
