@@ -1042,11 +1042,11 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
 
 /* Brings back, at t (u0), the parked units that parked_pass takes out
  * (mode): the stepper's units again, from the live ones' state in u0 and
- * theirs (the others stay parked as they are). */
-static inline void unpark(rd_state *s, double t, double dt, int mode)
+ * theirs (the others stay parked as they are). The number brought back. */
+static inline long unpark(rd_state *s, double t, double dt, int mode)
 {
     if (s->npark == 0) {
-        return;
+        return 0;
     }
     const int crossed = mode == PASS_CROSSED;
     const int whole =
@@ -1063,6 +1063,7 @@ static inline void unpark(rd_state *s, double t, double dt, int mode)
         live_to_full(s);
         stepper_add(s, n_out);
     }
+    return n_out;
 }
 
 /* Parks the live units more than 2 margins below 0 whose rows are frozen
@@ -1234,7 +1235,11 @@ static int rd_step(rd_state *s, double *t, double t1)
             /* Again, with the units that would have crossed live. */
             s->failed++;
             rejected = 1;
-            unpark(s, *t, dt, PASS_CROSSED);
+            if (unpark(s, *t, dt, PASS_CROSSED) == 0) {
+                /* the end's rounding put a unit at 0 that the pass does not
+                 * see there: retried shorter, never with the same dt */
+                dt *= 0.5;
+            }
             if (at_start(s) != 0) {
                 return diverged(*t);
             }
