@@ -21,7 +21,17 @@ studies where it applies (krotov_hopfield, g = bcm_step driven by h, w_inh
 then 1e-6. On 2026-12-07, 180 cases: none failed, the worst 3.9e-7 (in h),
 most below 1e-8.
 
-    /usr/bin/python3 tests/crosscheck_solvers.py [--cases N] [--seed S] [--mnist] [--sliding]
+With --reintegrate it checks what a user gets by default instead: each
+random study is run with no solver key set (method = auto, rtol 1e-6, atol
+1e-9; --set network.hidden=M, say 100, makes auto choose `reduced` on the
+digits), and the record alone is integrated again by SciPy
+(bench/reference_khsim.py reintegrate: DOP853 at rtol 1e-10, atol 1e-12,
+its own switch location), which compares every row and snapshot; --flag is
+then 1e-4, and a SciPy run longer than --timeout seconds is reported, not
+counted.
+
+    /usr/bin/python3 tests/crosscheck_solvers.py [--cases N] [--seed S] [--mnist]
+        [--sliding | --reintegrate [--set KEY=VALUE ...]]
 """
 import argparse
 import os
@@ -34,7 +44,7 @@ import h5py
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KHSIM = os.path.join(ROOT, "khsim")
+KHSIM = os.environ.get("KHSIM", os.path.join(ROOT, "khsim"))  # the binary to test
 REF = ["solver.method=dopri5", "solver.rtol=1e-11", "solver.atol=1e-13",
        "solver.locate_switches=all", "solver.switch_tol=1e-13"]
 RED = ["solver.method=reduced", "solver.rtol=1e-9", "solver.atol=1e-12"]
@@ -121,6 +131,42 @@ def run(P, extra, out):
     return r.returncode, r.stderr.strip()
 
 
+def reintegrate(a):
+    """--reintegrate: default runs against SciPy's re-integration of their records."""
+    worst, bad, slow = [], 0, 0
+    ref = os.path.join(ROOT, "bench", "reference_khsim.py")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "run.h5")
+        for c in range(a.seed, a.seed + a.cases):
+            P = draw(random.Random(c), a.mnist)
+            rc, err = run(P, a.set, out)
+            if rc != 0:
+                print(f"case {c}: exit {rc}: {err[:200]} {P}", flush=True)
+                bad += 1
+                continue
+            try:
+                r = subprocess.run([sys.executable, ref, "reintegrate", out, "--tol", "1"],
+                                   capture_output=True, text=True, timeout=a.timeout, env=env)
+            except subprocess.TimeoutExpired:
+                print(f"case {c}: SciPy took longer than {a.timeout} s {P}", flush=True)
+                slow += 1
+                continue
+            words = r.stdout.split()
+            if r.returncode != 0 or "difference" not in words:
+                print(f"case {c}: reintegrate exit {r.returncode}: {r.stderr.strip()[-200:]}")
+                bad += 1
+                continue
+            e = float(words[words.index("difference") + 1])
+            worst.append((e, c))
+            if e > a.flag:
+                print(f"case {c}: {r.stdout.strip()} {P}", flush=True)
+    worst.sort(reverse=True)
+    print(f"{len(worst)} cases compared, {bad} failed, {slow} too slow for SciPy; worst: " +
+          ", ".join(f"case {c} {e:.2e}" for e, c in worst[:5]))
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=100)
@@ -128,10 +174,18 @@ def main():
     ap.add_argument("--mnist", action="store_true", help="the shipped MNIST digits as inputs")
     ap.add_argument("--sliding", action="store_true",
                     help="quasi_static's sliding mode against itself at a tighter tolerance")
+    ap.add_argument("--reintegrate", action="store_true",
+                    help="default runs against SciPy's re-integration of their records")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="with --reintegrate: a key set in every study")
+    ap.add_argument("--timeout", type=float, default=300.0,
+                    help="with --reintegrate: seconds allowed to one SciPy run")
     ap.add_argument("--flag", type=float, default=None)
     a = ap.parse_args()
     if a.flag is None:
-        a.flag = 1e-6 if a.sliding else 1e-5
+        a.flag = 1e-4 if a.reintegrate else 1e-6 if a.sliding else 1e-5
+    if a.reintegrate:
+        return reintegrate(a)
     runs = (SLIDE_REF, SLIDE) if a.sliding else (REF, RED)
     worst, bad = [], 0
     with tempfile.TemporaryDirectory() as tmp:
