@@ -76,8 +76,12 @@ KH_HD static inline KH_R KH_S(kh_relu)(KH_R x)
 KH_HD static inline KH_R KH_S(kh_g)(int kind, KH_R x, KH_R delta, KH_R h_star, KH_R n)
 {
     switch (kind) {
-    case KH_K_BCM_STEP:
-        return x < KH_C(0.0) ? KH_C(0.0) : (x < h_star ? -delta : KH_C(1.0));
+    case KH_K_BCM_STEP: {
+        /* both sides first, then one select each (no branch on the sign of
+         * x, which a unit at the edge of the active set changes at random) */
+        const KH_R above = x < h_star ? -delta : KH_C(1.0);
+        return x < KH_C(0.0) ? KH_C(0.0) : above;
+    }
     case KH_K_LINEAR:
         return x;
     default:

@@ -35,8 +35,10 @@ static double drive_of(const kh_model_ws *w, long mu, double h)
 static double g_at(const kh_model_ws *w, const double *dh, long mu, double d)
 {
     const kh_params *p = w->p;
-    if (dh && p->drive == KH_DRIVE_H && p->g == KH_G_BCM_STEP && dh[mu] < 0.0 &&
-        (d == 0.0 || d == p->h_star)) {
+    /* (d on a jump first: almost never true, so the branch is predicted,
+     * while the sign of dh of a unit at the edge is not) */
+    if (dh && p->drive == KH_DRIVE_H && p->g == KH_G_BCM_STEP && (d == 0.0 || d == p->h_star) &&
+        dh[mu] < 0.0) {
         d = nextafter(d, -HUGE_VAL);
     }
     return kh_g(p->g, d, p->delta, p->h_star, p->g_n);
