@@ -98,11 +98,13 @@ extern const kh_solver_type *const kh_solvers[];
 int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_steps, double t);
 
 /* solver.method = auto (the default) resolves, once the size is known, to
- * reduced where the model has the reduced form and the full state's W holds
- * at least KH_AUTO_REDUCED_MIN weights (m n), else to dopri5. Below that
- * size a pass over W is cheap and dopri5, which locates every switch, is
- * the more accurate at a given rtol; above it reduced's O(m) evaluations
- * win (docs/solvers.md has the measurements). Returns the method's name. */
+ * reduced where the model has the reduced form and no state after W, and
+ * the full state's W holds at least KH_AUTO_REDUCED_MIN weights (m n),
+ * else to dopri5. Below that size a pass over W is cheap and dopri5, which
+ * locates every switch, is the more accurate at a given rtol; above it
+ * reduced's O(m) evaluations win. With a state after W (bcm's theta) no
+ * unit parks, and dopri5 is both faster and more accurate at m = 300 and
+ * 1 000 (docs/solvers.md has the measurements). Returns the method's name. */
 #define KH_AUTO_REDUCED_MIN 65536L
 const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p);
 

@@ -69,7 +69,9 @@ unsigned kh_method_caps(const char *method)
 const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_params *p)
 {
     const int large = p->n_hidden * p->n_visible >= KH_AUTO_REDUCED_MIN;
-    if (large && kh_solver_reduced.applies(model, dim, p) == KH_OK) {
+    /* a state after W (bcm's theta): no unit parks, and dopri5 wins */
+    const int after_w = dim != (size_t)(p->n_hidden + p->n_hidden * p->n_visible);
+    if (large && !after_w && kh_solver_reduced.applies(model, dim, p) == KH_OK) {
         return "reduced";
     }
     kh_error_clear();

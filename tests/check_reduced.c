@@ -629,20 +629,23 @@ START_TEST(test_parked_far_units_come_back)
 END_TEST
 
 /* method = auto (the default): dopri5 below KH_AUTO_REDUCED_MIN weights,
- * reduced at and above it, and the record names the method that ran; the
- * auto run is the named method's run, bit for bit. */
+ * reduced at and above it, except for a model with a state after W (bcm:
+ * dopri5 at any size), and the record names the method that ran; the auto
+ * run is the named method's run, bit for bit. */
 START_TEST(test_auto_chooses_by_size)
 {
-    const long hidden[2] = {KH_AUTO_REDUCED_MIN / 64 - 1, KH_AUTO_REDUCED_MIN / 64};
-    const char *expect[2] = {"dopri5", "reduced"};
-    for (int k = 0; k < 2; k++) {
+    const long hidden[3] = {KH_AUTO_REDUCED_MIN / 64 - 1, KH_AUTO_REDUCED_MIN / 64,
+                            KH_AUTO_REDUCED_MIN / 64};
+    const char *model[3] = {"krotov_hopfield", "krotov_hopfield", "bcm"};
+    const char *expect[3] = {"dopri5", "reduced", "dopri5"};
+    for (int k = 0; k < 3; k++) {
         char ini[1024];
         snprintf(ini, sizeof ini,
-                 "[network]\nhidden = %ld\ninputs = 64\np = 3\nw_inh = 0.5\ntau_L = 30\n"
-                 "[learning]\ng = bcm_step\ndrive = h\n[input]\nsource = uniform\nsamples = 2\n"
-                 "presentation_time = 1\nseed = 5\n[init]\nweights = normal\nscale = 0.2\n"
-                 "[output]\nrecord_every = 0.5\nsnapshot_every = 1\n",
-                 hidden[k]);
+                 "[network]\nmodel = %s\nhidden = %ld\ninputs = 64\np = 3\nw_inh = 0.5\n"
+                 "tau_L = 30\n[learning]\ng = bcm_step\ndrive = h\n[input]\nsource = uniform\n"
+                 "samples = 2\npresentation_time = 1\nseed = 5\n[init]\nweights = normal\n"
+                 "scale = 0.2\n[output]\nrecord_every = 0.5\nsnapshot_every = 1\n",
+                 model[k], hidden[k]);
         char a[512], b[512], method[64], solver[64];
         kh_sim_result ra, rb;
         run_with(ini, "auto", "", a, sizeof a, &ra);
