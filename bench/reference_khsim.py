@@ -109,27 +109,36 @@ def integrate_segmented(rhs, switches, t0, t1, y, v, times, method, rtol, atol, 
     a discontinuity. Returns {t: y} at the requested times and the final y."""
     at = {}
     events = 0
+    nudged = 0
     while True:
         if t0 in times:
             at[t0] = y.copy()
         s0 = switches(y, v)
-        sigma = np.where(s0 > 0, 1.0, -1.0)
-        use_events = s0.size > 0 and events < max_events
-
-        def ev(t, yy, vv):
-            return np.min(sigma * switches(yy, vv))
-        ev.terminal = True
-        ev.direction = -1
         # A function sitting at zero (h after a reset) must move away first:
-        # a short step without events, then the signs are taken again.
-        if use_events and np.min(np.abs(s0)) < 1e-10:
-            tn = min(t1, t0 + 1e-9 * max(1.0, abs(t0)))
+        # short steps without events (1e-9, then ten times longer each, up to
+        # 1e-6 of the time), then the signs are taken again. One that stays
+        # there (a unit whose drive fell onto a jump of g, where g = 0
+        # freezes its row) is left to the error control: without that, the
+        # short steps would repeat until the end.
+        at_zero = np.abs(s0) < 1e-10
+        if s0.size > 0 and events < max_events and at_zero.any() and nudged < 4:
+            tn = min(t1, t0 + 1e-9 * 10.0 ** nudged * max(1.0, abs(t0)))
             y = solve_ivp(rhs, (t0, tn), y, method="RK45", rtol=rtol, atol=atol,
                           args=(v,)).y[:, -1].copy()
             t0 = tn
+            nudged += 1
             if t0 >= t1:
                 return at, y
             continue
+        nudged = 0
+        tracked = ~at_zero
+        sigma = np.where(s0 > 0, 1.0, -1.0)[tracked]
+        use_events = tracked.any() and events < max_events
+
+        def ev(t, yy, vv):
+            return np.min(sigma * switches(yy, vv)[tracked])
+        ev.terminal = True
+        ev.direction = -1
         want = [x for x in times if t0 <= x <= t1]
         sol = solve_ivp(rhs, (t0, t1), y, method=method, rtol=rtol, atol=atol,
                         t_eval=want if want else None, args=(v,),
