@@ -1239,6 +1239,9 @@ static int rd_step(rd_state *s, double *t, double t1)
                 /* the end's rounding put a unit at 0 that the pass does not
                  * see there: retried shorter, never with the same dt */
                 dt *= 0.5;
+                if (!(*t + dt > *t)) {
+                    return diverged(*t);
+                }
             }
             if (at_start(s) != 0) {
                 return diverged(*t);
