@@ -1042,11 +1042,11 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
 
 /* Brings back, at t (u0), the parked units that parked_pass takes out
  * (mode): the stepper's units again, from the live ones' state in u0 and
- * theirs (the others stay parked as they are). The number brought back. */
-static inline long unpark(rd_state *s, double t, double dt, int mode)
+ * theirs (the others stay parked as they are). */
+static inline void unpark(rd_state *s, double t, double dt, int mode)
 {
     if (s->npark == 0) {
-        return 0;
+        return;
     }
     const int crossed = mode == PASS_CROSSED;
     const int whole =
@@ -1063,7 +1063,6 @@ static inline long unpark(rd_state *s, double t, double dt, int mode)
         live_to_full(s);
         stepper_add(s, n_out);
     }
-    return n_out;
 }
 
 /* Parks the live units more than 2 margins below 0 whose rows are frozen
@@ -1235,14 +1234,10 @@ static int rd_step(rd_state *s, double *t, double t1)
             /* Again, with the units that would have crossed live. */
             s->failed++;
             rejected = 1;
-            if (unpark(s, *t, dt, PASS_CROSSED) == 0) {
-                /* the end's rounding put a unit at 0 that the pass does not
-                 * see there: retried shorter, never with the same dt */
-                dt *= 0.5;
-                if (!(*t + dt > *t)) {
-                    return diverged(*t);
-                }
-            }
+            /* (the pass takes out every unit at or above -margin at the
+             * end, over the same units: at least the one seen at 0, so the
+             * trial is never repeated as it was) */
+            unpark(s, *t, dt, PASS_CROSSED);
             if (at_start(s) != 0) {
                 return diverged(*t);
             }
@@ -1275,17 +1270,13 @@ static void capture(rd_state *s, const double *y)
     for (long mu = 0; mu < m; mu++) {
         s->af[mu] = 1.0;
         s->bf[mu] = 0.0;
-        s->pk[mu] = 0;
     }
-    s->npark = 0;
-    s->near_cap = 64;
-    far_drop(s);
     s->zeta = -1.0;
     s->zslope = 0.0;
     s->margin = 0.0;
     s->captured = 1;
     s->moved = 0;
-    s->repack = 1;
+    s->repack = 1; /* apply then makes every unit live, the parked list empty */
 }
 
 /* At a presentation's start: the capture, so that its record row is
