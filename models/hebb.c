@@ -40,12 +40,6 @@ static void coefficients(const double *h, const double *dh, const double *z, int
     }
 }
 
-static size_t n_switch(const void *ws)
-{
-    (void)ws;
-    return 0;
-}
-
 const kh_model_type kh_model_hebb = {
     .name = "hebb",
     .summary = "linear neurons with plain Hebbian plasticity; the norm grows without bound",
@@ -53,7 +47,7 @@ const kh_model_type kh_model_hebb = {
     .alloc = ws_alloc,
     KH_NET_RULE,
     .observe_moments = kh_net_observe_plain,
-    .n_switch = n_switch,
+    .n_switch = kh_net_no_switches,
     .switches = NULL,
     .coefficients = coefficients,
 };

@@ -195,6 +195,9 @@ int kh_net_jacobian_full(double t, const double y[], double *dfdy, double dfdt[]
 void kh_net_switches(const double y[], void *ws, double s[]);
 int kh_net_observe(const double y[], void *ws, kh_obs *o);
 void kh_net_observe_plain(const double *h, const double *z, void *ws, kh_obs *o);
+/* n_switch of a rule whose right-hand side has no switch (linear g, no
+ * inhibition to switch off): 0. */
+size_t kh_net_no_switches(const void *ws);
 /* dh/dt of every unit from the moments. */
 void kh_net_dhdt(const kh_model_ws *w, const double *h, double *dh);
 /* dW/dt = (a v - b W) / tau_L, in parallel over rows. */

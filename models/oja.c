@@ -74,12 +74,6 @@ static double lyapunov_weight(double h, double I, double B, const void *ws)
     return kh_q(I, B, 2.0) * h;
 }
 
-static size_t n_switch(const void *ws)
-{
-    (void)ws;
-    return 0;
-}
-
 const kh_model_type kh_model_oja = {
     .name = "oja",
     .summary = "Oja's rule (p = 2, g linear, drive h, no inhibition): the principal component",
@@ -87,7 +81,7 @@ const kh_model_type kh_model_oja = {
     .alloc = ws_alloc,
     KH_NET_RULE,
     .observe_moments = observe_moments,
-    .n_switch = n_switch,
+    .n_switch = kh_net_no_switches,
     .switches = NULL,
     .coefficients = coefficients,
     .sphere_gain = sphere_gain,
