@@ -46,8 +46,13 @@ typedef struct kh_moments {
     double *w0;            /* [m x nnz] W0 at them, row-major (not poly) */
     double *cz;            /* [m] sum over the pixels with v_i = 0 of |W0_i|^p */
     double *mk;            /* [m x 5] M_0..M_p (poly) */
-    double *rs;            /* [m x nnz] (odd) each row's r_i, sorted */
-    double *pre;           /* [m x (nnz + 1) x 4] (odd) prefix sums in that order */
+    double *rs;            /* [m x nnz] (odd) r_i, sorted, of each row in its slot */
+    double *pre;           /* [m x (nnz + 1) x 4] (odd) prefix sums in that order, by slot */
+    long *slot;            /* [m] (odd) the row's place in rs and pre while sorted != 0: the
+                              rows sorted since the capture take places 0, 1, ... in turn, so
+                              that what they touch is packed (few rows move in a presentation)
+                              and the same memory serves the next presentation */
+    long nslot;            /* (odd) places taken since the capture */
     long *at;              /* [m] (odd) the place of rho at the last evaluation */
     double *win;           /* [m x 6] (odd) its window r[at-1], r[at] and sums there */
     double *s0;            /* [m x 3] (odd) the row's sums at beta = 0 */

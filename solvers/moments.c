@@ -33,8 +33,10 @@ int kh_moments_init(kh_moments *mo, long m, long n, double p)
         mo->win = malloc((size_t)m * 6 * sizeof(double));
         mo->s0 = malloc((size_t)m * 3 * sizeof(double));
         mo->sorted = calloc((size_t)m, 1);
+        mo->slot = malloc((size_t)(m > 0 ? m : 1) * sizeof(long));
         mo->span = malloc((size_t)m * 2 * sizeof(double));
-        if (!mo->rs || !mo->pre || !mo->at || !mo->win || !mo->s0 || !mo->sorted || !mo->span) {
+        if (!mo->rs || !mo->pre || !mo->at || !mo->win || !mo->s0 || !mo->sorted || !mo->slot ||
+            !mo->span) {
             kh_moments_release(mo);
             return KH_ERROR(KH_ENOMEM, "cannot allocate the moments of %ld x %ld weights", m, n);
         }
@@ -77,6 +79,7 @@ void kh_moments_release(kh_moments *mo)
     free(mo->win);
     free(mo->s0);
     free(mo->sorted);
+    free(mo->slot);
     free(mo->span);
     memset(mo, 0, sizeof *mo);
 }
@@ -166,8 +169,14 @@ static void sort_row(kh_moments *mo, long mu, double rho, int whole)
 {
     const long nnz = mo->nnz;
     const double *w = mo->w0 + (size_t)mu * (size_t)nnz;
-    double *r = mo->rs + (size_t)mu * (size_t)nnz;
-    double *pre = mo->pre + (size_t)mu * 4 * (size_t)(nnz + 1);
+    if (!mo->sorted[mu]) { /* the next free place (rows sort on several threads) */
+        long place;
+#pragma omp atomic capture
+        place = mo->nslot++;
+        mo->slot[mu] = place;
+    }
+    double *r = mo->rs + (size_t)mo->slot[mu] * (size_t)nnz;
+    double *pre = mo->pre + (size_t)mo->slot[mu] * 4 * (size_t)(nnz + 1);
     long order[KH_MOMENTS_SORT_MAX];
     long *ord = nnz <= KH_MOMENTS_SORT_MAX ? order : NULL;
     long *heap = ord ? NULL : malloc((size_t)nnz * sizeof(long));
@@ -404,6 +413,7 @@ void kh_moments_capture(kh_moments *mo, const double *W0, const double *v)
     }
     mo->nnz = nnz;
     mo->g11 = g11;
+    mo->nslot = 0; /* every row's sorted is 0 after it */
     lanes(mo);
     /* p = 2, 3, 4: the sums over every pixel are all a row's capture needs
      * beyond its non-zero pixels */
@@ -467,8 +477,8 @@ static void signed_sums(kh_moments *mo, long mu, double rho, double S[4])
     if (mo->sorted[mu] == 1 && !(mo->span[2 * mu] < rho && rho <= mo->span[2 * mu + 1])) {
         sort_row(mo, mu, rho, 1);
     }
-    const double *r = mo->rs + (size_t)mu * (size_t)nnz;
-    const double *pre = mo->pre + (size_t)mu * 4 * (size_t)(nnz + 1);
+    const double *r = mo->rs + (size_t)mo->slot[mu] * (size_t)nnz;
+    const double *pre = mo->pre + (size_t)mo->slot[mu] * 4 * (size_t)(nnz + 1);
     long j = mo->at[mu]; /* j = #{r_i < rho} */
     while (j < nnz && r[j] < rho) {
         j++;
