@@ -480,9 +480,11 @@ static int in_range(const kh_param_info *e, double x)
     return x <= e->max;
 }
 
-static int range_error(const kh_param_info *e, const char *where, const char *value)
+/* The bound past 1e299 is said only to a value beyond it (it is there to
+ * keep products of such numbers finite, not a limit of the model). */
+static int range_error(const kh_param_info *e, const char *where, const char *value, double x)
 {
-    if (e->max < 1e299) {
+    if (e->max < 1e299 || x > e->max) {
         return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is out of range: must be %s %g and <= %g", where,
                         e->section, e->key, value, e->min_open ? ">" : ">=", e->min, e->max);
     }
@@ -518,7 +520,7 @@ int kh_config_set_kv(kh_config *c, const char *section, const char *key, const c
             return KH_ERROR(KH_EINVAL, "%s%s.%s = %s is not finite", where, section, key, value);
         }
         if (!in_range(e, x)) {
-            return range_error(e, where, value);
+            return range_error(e, where, value, x);
         }
         *(double *)base = x;
         break;
@@ -534,7 +536,7 @@ int kh_config_set_kv(kh_config *c, const char *section, const char *key, const c
                             value);
         }
         if (!in_range(e, x)) {
-            return range_error(e, where, value);
+            return range_error(e, where, value, x);
         }
         *(long *)base = (long)x;
         break;

@@ -55,6 +55,9 @@ static const struct {
     {"[network]\np = 1.5\n", "network.p = 1.5 is out of range"},
     {"[network]\ntau = 0\n", "network.tau = 0 is out of range"},
     {"[network]\ntau_L = -2\n", "network.tau_L = -2"},
+    /* a value past the bound that keeps products finite is told that bound */
+    {"[network]\ntau_L = 1e308\n",
+     "network.tau_L = 1e308 is out of range: must be > 0 and <= 1e+300"},
     {"[network]\nw_inh = nan\n", "network.w_inh = nan is not finite"},
     {"[network]\nR = inf\n", "not finite"},
     {"[learning]\nh_star = 0\n", "learning.h_star = 0 is out of range"},
