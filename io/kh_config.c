@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/kh_error.h"
@@ -762,38 +763,47 @@ int kh_config_parse_string(kh_config *c, const char *study, const char *name)
     return KH_OK;
 }
 
+/* The largest study file read (a study is a few kB; this is to refuse, not
+ * to allow). */
+#define KH_STUDY_MAX ((size_t)1 << 24)
+
 int kh_config_read(kh_config *c, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         return KH_ERROR(KH_EIO, "%s: cannot open study file: %s", path, strerror(errno));
     }
-    if (fseek(f, 0, SEEK_END) != 0) {
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
-        return KH_ERROR(KH_EIO, "%s: cannot read study file", path);
+        return KH_ERROR(KH_EINVAL, "%s: a directory, not a study file", path);
     }
-    long len = ftell(f);
-    rewind(f);
-    if (len < 0 || len > (1L << 24)) {
-        fclose(f);
-        return KH_ERROR(KH_EINVAL, "%s: not a study file (size %ld)", path, len);
-    }
-    char *text = malloc((size_t)len + 1);
+    /* Read as a stream, so that a pipe serves and a device such as
+     * /dev/zero is seen for what it gives, not for its size of 0. */
+    char *text = malloc(KH_STUDY_MAX + 1);
     if (!text) {
         fclose(f);
-        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %ld bytes", path, len);
+        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %zu bytes", path, KH_STUDY_MAX + 1);
     }
-    size_t got = fread(text, 1, (size_t)len, f);
+    const size_t len = fread(text, 1, KH_STUDY_MAX + 1, f);
+    const int failed = ferror(f);
     fclose(f);
-    if (got != (size_t)len) {
+    if (failed) {
         free(text);
-        return KH_ERROR(KH_EIO, "%s: short read", path);
+        return KH_ERROR(KH_EIO, "%s: cannot read study file", path);
     }
-    text[len] = '\0';
-    if (memchr(text, '\0', (size_t)len)) {
+    if (memchr(text, '\0', len)) {
         free(text);
         return KH_ERROR(KH_EINVAL, "%s: not a text file (contains NUL bytes)", path);
     }
+    if (len > KH_STUDY_MAX) {
+        free(text);
+        return KH_ERROR(KH_EINVAL, "%s: not a study file (larger than %zu MiB)", path,
+                        KH_STUDY_MAX >> 20);
+    }
+    text[len] = '\0';
+    char *fit = realloc(text, len + 1); /* the study text lives on in c */
+    text = fit ? fit : text;
     free(c->study_text);
     c->study_text = text;
     snprintf(c->study_path, sizeof c->study_path, "%s", path);

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/kh_error.h"
 #include "kh_test.h"
@@ -141,6 +142,32 @@ START_TEST(test_read_missing_file)
 }
 END_TEST
 
+/* What is not a regular study file: a directory and /dev/zero (whose size
+ * reads 0: it once ran as an empty study, every key at its default) are
+ * refused by name; a pipe (a shell's <(...)) is read as a file is. */
+START_TEST(test_read_not_a_file)
+{
+    kh_config *c = kh_config_alloc();
+    ck_assert_int_eq(kh_config_read(c, "/tmp"), KH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "a directory"));
+    ck_assert_int_eq(kh_config_read(c, "/dev/zero"), KH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "NUL bytes"));
+    kh_config_free(c);
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    static const char text[] = "[network]\nhidden = 7\n";
+    ck_assert_int_eq(write(fd[1], text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fd[0]);
+    c = kh_config_alloc();
+    ck_assert_int_eq(kh_config_read(c, path), KH_OK);
+    ck_assert_int_eq(c->p.n_hidden, 7);
+    close(fd[0]);
+    kh_config_free(c);
+}
+END_TEST
+
 Suite *kh_config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -151,6 +178,7 @@ Suite *kh_config_suite(void)
     tcase_add_loop_test(tc, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(tc, test_set_override);
     tcase_add_test(tc, test_read_missing_file);
+    tcase_add_test(tc, test_read_not_a_file);
     suite_add_tcase(s, tc);
     return s;
 }
