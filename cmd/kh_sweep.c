@@ -170,19 +170,11 @@ static int sweep_read(const char *path, sweep *s)
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
     s->verify = 1;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return KH_ERROR(KH_EIO, "%s: cannot read the sweep file: %s", path, strerror(errno));
+    char *raw = NULL;
+    int rs = kh_config_read_text(path, (size_t)1 << 20, "sweep file", &raw);
+    if (rs != KH_OK) {
+        return rs;
     }
-    char *raw = calloc((size_t)1 << 20, 1);
-    size_t got = raw ? fread(raw, 1, ((size_t)1 << 20) - 1, f) : 0;
-    const int more = raw && fgetc(f) != EOF;
-    fclose(f);
-    if (!raw || more) {
-        free(raw);
-        return KH_ERROR(raw ? KH_EINVAL : KH_ENOMEM, "%s: not a sweep file (over 1 MiB)", path);
-    }
-    raw[got] = '\0';
     char *text = NULL;
     int st = kh_config_normalize(raw, path, &text);
     free(raw);

@@ -763,47 +763,53 @@ int kh_config_parse_string(kh_config *c, const char *study, const char *name)
     return KH_OK;
 }
 
-/* The largest study file read (a study is a few kB; this is to refuse, not
- * to allow). */
-#define KH_STUDY_MAX ((size_t)1 << 24)
-
-int kh_config_read(kh_config *c, const char *path)
+int kh_config_read_text(const char *path, size_t max, const char *what, char **text)
 {
+    *text = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        return KH_ERROR(KH_EIO, "%s: cannot open study file: %s", path, strerror(errno));
+        return KH_ERROR(KH_EIO, "%s: cannot open %s: %s", path, what, strerror(errno));
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
-        return KH_ERROR(KH_EINVAL, "%s: a directory, not a study file", path);
+        return KH_ERROR(KH_EINVAL, "%s: a directory, not a %s", path, what);
     }
     /* Read as a stream, so that a pipe serves and a device such as
      * /dev/zero is seen for what it gives, not for its size of 0. */
-    char *text = malloc(KH_STUDY_MAX + 1);
-    if (!text) {
+    char *t = malloc(max + 1);
+    if (!t) {
         fclose(f);
-        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %zu bytes", path, KH_STUDY_MAX + 1);
+        return KH_ERROR(KH_ENOMEM, "%s: cannot allocate %zu bytes", path, max + 1);
     }
-    const size_t len = fread(text, 1, KH_STUDY_MAX + 1, f);
+    const size_t len = fread(t, 1, max + 1, f);
     const int failed = ferror(f);
     fclose(f);
+    int st_code = KH_OK;
     if (failed) {
-        free(text);
-        return KH_ERROR(KH_EIO, "%s: cannot read study file", path);
+        st_code = KH_ERROR(KH_EIO, "%s: cannot read %s", path, what);
+    } else if (memchr(t, '\0', len)) {
+        st_code = KH_ERROR(KH_EINVAL, "%s: not a text file (contains NUL bytes)", path);
+    } else if (len > max) {
+        st_code = KH_ERROR(KH_EINVAL, "%s: not a %s (larger than %zu kB)", path, what, max >> 10);
     }
-    if (memchr(text, '\0', len)) {
-        free(text);
-        return KH_ERROR(KH_EINVAL, "%s: not a text file (contains NUL bytes)", path);
+    if (st_code != KH_OK) {
+        free(t);
+        return st_code;
     }
-    if (len > KH_STUDY_MAX) {
-        free(text);
-        return KH_ERROR(KH_EINVAL, "%s: not a study file (larger than %zu MiB)", path,
-                        KH_STUDY_MAX >> 20);
+    t[len] = '\0';
+    char *fit = realloc(t, len + 1);
+    *text = fit ? fit : t;
+    return KH_OK;
+}
+
+int kh_config_read(kh_config *c, const char *path)
+{
+    char *text = NULL;
+    const int st = kh_config_read_text(path, (size_t)1 << 24, "study file", &text);
+    if (st != KH_OK) {
+        return st;
     }
-    text[len] = '\0';
-    char *fit = realloc(text, len + 1); /* the study text lives on in c */
-    text = fit ? fit : text;
     free(c->study_text);
     c->study_text = text;
     snprintf(c->study_path, sizeof c->study_path, "%s", path);

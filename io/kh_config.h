@@ -33,6 +33,11 @@ long kh_param_find_dotted(const char *name);
 kh_config *kh_config_alloc(void);
 void kh_config_free(kh_config *c);
 
+/* Reads the text file at path (a file, a pipe or a device) whole into a
+ * new NUL-terminated *text (free it). `what` names it in messages ("study
+ * file"). KH_OK; KH_EIO when it cannot be opened or read; KH_EINVAL for a
+ * directory, NUL bytes, or more than max bytes; KH_ENOMEM. */
+int kh_config_read_text(const char *path, size_t max, const char *what, char **text);
 /* Reads and parses the study file at `path` over the defaults.
  * Returns KH_OK, KH_EIO (unreadable) or KH_EINVAL. */
 int kh_config_read(kh_config *c, const char *path);

@@ -116,6 +116,9 @@ START_TEST(test_sweep_serial)
     fprintf(f, "[sweep]\nbase = %s/base.ini\n[grid]\nnetwork.p = 3, 1.5\n", dir);
     fclose(f);
     ck_assert_int_eq(kh_sweep_run(bad, NULL, null), KH_EINVAL);
+    /* a directory is named as one (it once read as an empty sweep file) */
+    ck_assert_int_eq(kh_sweep_run(dir, NULL, null), KH_EINVAL);
+    ck_assert_ptr_nonnull(strstr(kh_errmsg(), "a directory"));
     fclose(null);
     free(status);
     free(w);
