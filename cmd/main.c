@@ -129,18 +129,22 @@ static void show_progress(void *vctx, double frac, const char *line)
     }
     const double now = kh_wall_seconds();
     double el = now - c->start;
-    double left = frac > 1e-3 ? el * (1.0 - frac) / frac : 0.0;
+    /* what is left, once a thousandth of the work tells it */
+    char left[32] = "?";
+    if (frac > 1e-3) {
+        snprintf(left, sizeof left, "~%.0fs", el * (1.0 - frac) / frac);
+    }
     if (!c->tty) {
         if (now - c->last_line >= LOG_SECONDS || frac >= 1.0) {
             c->last_line = now;
-            fprintf(stderr, "[khsim] %5.1f%%  %s  elapsed %.0fs  left ~%.0fs\n", 100.0 * frac, line,
-                    el, left);
+            fprintf(stderr, "[khsim] %5.1f%%  %s  elapsed %.0fs  left %s\n", 100.0 * frac, line, el,
+                    left);
             fflush(stderr);
         }
         return;
     }
-    fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left ~%.0fs", 100.0 * frac, line,
-            el, left);
+    fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left %s", 100.0 * frac, line, el,
+            left);
     c->shown = 1;
 }
 

@@ -146,6 +146,11 @@ double kh_sim_output_room(const char *path, char *dir, size_t len);
  * is refused before the record is created. */
 #define KH_SIM_MAX_WORK 1e13
 
+/* A run whose pace, after minutes within one presentation, would need more
+ * than this many seconds (a century) to finish is stopped
+ * (kh_sim_presentation). */
+#define KH_SIM_HOPELESS_SECONDS 3.15576e9
+
 /* Fills W [m, n] as init.weights says (normal or uniform with init.seed, or
  * the last /snapshots/W row of init.path). KH_OK, KH_EIO, KH_EINVAL. */
 int kh_sim_init_weights(const kh_params *p, double *W);

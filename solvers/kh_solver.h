@@ -97,6 +97,13 @@ extern const kh_solver_type *const kh_solvers[];
  * time the message names. */
 int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_steps, double t);
 
+/* A function kh_solver_may_step calls every 256 steps with the time
+ * reached (the run's schedule: progress between rows, and a run that
+ * cannot finish); anything but KH_OK stops the solver with that status.
+ * NULL (the default) calls none. One per process. */
+typedef int (*kh_solver_heartbeat_fn)(void *ctx, double t);
+void kh_solver_set_heartbeat(kh_solver_heartbeat_fn fn, void *ctx);
+
 /* solver.method = auto (the default) resolves, once the size is known, to
  * reduced where the model has the reduced form and no state after W, and
  * the full state's W holds at least KH_AUTO_REDUCED_MIN weights (m n),

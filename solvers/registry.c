@@ -78,6 +78,16 @@ const char *kh_solver_auto(const kh_model_type *model, size_t dim, const kh_para
     return "dopri5";
 }
 
+static kh_solver_heartbeat_fn heartbeat;
+static void *heartbeat_ctx;
+static unsigned long heartbeat_steps;
+
+void kh_solver_set_heartbeat(kh_solver_heartbeat_fn fn, void *ctx)
+{
+    heartbeat = fn;
+    heartbeat_ctx = ctx;
+}
+
 int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_steps, double t)
 {
     if (stop && *stop) {
@@ -85,6 +95,9 @@ int kh_solver_may_step(const volatile sig_atomic_t *stop, long steps, long max_s
     }
     if (max_steps > 0 && steps >= max_steps) {
         return KH_ERROR(KH_ESOLVER, "solver.max_steps = %ld reached at t = %.9g", max_steps, t);
+    }
+    if (heartbeat && (++heartbeat_steps & 255u) == 0) {
+        return heartbeat(heartbeat_ctx, t);
     }
     return KH_OK;
 }

@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,6 +714,50 @@ START_TEST(test_huge_request_refused)
 }
 END_TEST
 
+/* A run that passes those checks but whose steps turn out far too short
+ * (inputs of 1e30: steps of about 1e-29) reports its progress between rows
+ * and, after KHSIM_STALL_SECONDS (here 1 s) in one presentation at a pace
+ * that would need centuries, stops (exit 1) with a record whose status is
+ * failed; it once ran on, silent, until killed. */
+START_TEST(test_hopeless_run_stops)
+{
+    char data[512], out[600], err[8192];
+    kh_test_tmpname(data, sizeof data, ".idx");
+    FILE *f = fopen(data, "wb");
+    ck_assert_ptr_nonnull(f);
+    const unsigned char head[12] = {0, 0, 0x0D, 2, 0, 0, 0, 4, 0, 0, 0, 10}; /* float, 4 x 10 */
+    fwrite(head, 1, sizeof head, f);
+    for (int i = 0; i < 40; i++) {
+        const float x = (float)(1e30 * (1.0 + 0.1 * (i % 7)));
+        unsigned char be[4];
+        uint32_t u;
+        memcpy(&u, &x, sizeof u);
+        for (int b = 0; b < 4; b++) {
+            be[b] = (unsigned char)(u >> (24 - 8 * b));
+        }
+        fwrite(be, 1, sizeof be, f);
+    }
+    fclose(f);
+    snprintf(out, sizeof out, "%s.h5", data);
+    char path_set[600];
+    snprintf(path_set, sizeof path_set, "input.path=%s", data);
+    const char *argv[] = {"run",   "examples/default.ini", "-o",         out,
+                          "--set", "input.source=file",    "--set",      path_set,
+                          "--set", "input.samples=2",      "--progress", NULL};
+    setenv("KHSIM_STALL_SECONDS", "1", 1);
+    const int code = kh_test_khsim(argv, err, sizeof err, 0);
+    unsetenv("KHSIM_STALL_SECONDS");
+    ck_assert_msg(code == 1, "exit %d: %s", code, err);
+    ck_assert_msg(strstr(err, "cannot finish") && strstr(err, "years"), "%s", err);
+    ck_assert_msg(strstr(err, "presentation 1/2  t = "), "no progress within the row: %s", err);
+    char status[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", status, sizeof status), KH_OK);
+    ck_assert_str_eq(status, "failed");
+    remove(out);
+    remove(data);
+}
+END_TEST
+
 START_TEST(test_verify_json)
 {
     char study[512], out[600], err[8192], cmd[2048];
@@ -1016,6 +1061,7 @@ Suite *kh_cli_suite(void)
     tcase_add_test(tc, test_create_waits_for_reader);
     tcase_add_loop_test(tc, test_repeated_signal_is_one_request, 0, 2);
     tcase_add_test(tc, test_huge_request_refused);
+    tcase_add_test(tc, test_hopeless_run_stops);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
     return s;
