@@ -1,5 +1,6 @@
 /* khsim's entry point: the only code that exits, prints errors, installs
  * signal handlers and sets the OpenMP thread count. */
+#include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <hdf5.h>
 #include <signal.h>
@@ -83,6 +84,20 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     }
 }
 
+/* A stop asked from within, as the first SIGINT asks it: the reader of the
+ * progress lines went away (SIGPIPE is ignored during a run, and the write
+ * failed with EPIPE), so the run stops at its next check and closes its
+ * record, which `--resume` continues; the exit status says SIGPIPE. */
+static void ask_stop(int sig)
+{
+    int none = 0;
+    if (__atomic_compare_exchange_n(&stop_taken, &none, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        stop_sender = 0;
+        clock_gettime(CLOCK_MONOTONIC, &stop_time);
+        __atomic_store_n(&stop_signal, sig, __ATOMIC_SEQ_CST);
+    }
+}
+
 static int exit_code(int status)
 {
     switch (status) {
@@ -141,11 +156,17 @@ static void show_progress(void *vctx, double frac, const char *line)
                     left);
             fflush(stderr);
         }
-        return;
+    } else {
+        fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left %s", 100.0 * frac, line,
+                el, left);
+        c->shown = 1;
     }
-    fprintf(stderr, "\r\033[K[khsim] %5.1f%%  %s  elapsed %.0fs  left %s", 100.0 * frac, line, el,
-            left);
-    c->shown = 1;
+    if (ferror(stderr)) {
+        if (errno == EPIPE) {
+            ask_stop(SIGPIPE);
+        }
+        clearerr(stderr);
+    }
 }
 
 /* The progress of a run: on a terminal unless --quiet, and the signal of
@@ -157,6 +178,10 @@ static kh_progress_fn progress_start(progress_ctx *pc, const kh_cli *cli)
     pc->tty = !cli->quiet && isatty(STDERR_FILENO);
     pc->log = cli->progress && !pc->tty;
     pc->last_line = pc->start - LOG_SECONDS; /* the first line at once */
+    /* A reader of stderr or stdout that goes away (`| head`, a closed log
+     * viewer) makes the writes fail instead of killing the run mid-write:
+     * show_progress then stops it as Ctrl-C does, its record closed. */
+    signal(SIGPIPE, SIG_IGN);
     const char *e = getenv("KHSIM_SIGNAL_AT");
     if (e && sscanf(e, "%d %lf %31s", &pc->sig, &pc->at, pc->word) < 2) {
         pc->sig = 0;

@@ -758,6 +758,46 @@ START_TEST(test_hopeless_run_stops)
 }
 END_TEST
 
+/* A run whose progress lines go to a pipe nobody reads any more (`| head`
+ * that has ended): the failed write stops it as Ctrl-C does (exit 141, the
+ * record closed as interrupted), and --resume completes it; SIGPIPE once
+ * killed it in the middle of its record. */
+START_TEST(test_closed_progress_pipe_stops)
+{
+    char out[512], err[8192];
+    kh_test_tmpname(out, sizeof out, ".h5");
+    remove(out);
+    const char *bin = getenv("KHSIM") && *getenv("KHSIM") ? getenv("KHSIM") : "./khsim";
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd[2];
+        if (pipe(fd) != 0) {
+            _exit(99);
+        }
+        close(fd[0]); /* the reader is gone before the first line */
+        dup2(fd[1], STDERR_FILENO);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDOUT_FILENO);
+        execl(bin, bin, "run", "examples/manzali_fig5.ini", "-o", out, "--progress", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGPIPE, "exit %d, signal %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    char st[64];
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", st, sizeof st), KH_OK);
+    ck_assert_str_eq(st, "interrupted");
+    const char *again[] = {"run", "--resume", out, "-q", NULL};
+    ck_assert_int_eq(kh_test_khsim(again, err, sizeof err, 0), 0);
+    ck_assert_int_eq(kh_h5_read_attr_string(out, "/", "status", st, sizeof st), KH_OK);
+    ck_assert_str_eq(st, "complete");
+    remove(out);
+}
+END_TEST
+
 START_TEST(test_verify_json)
 {
     char study[512], out[600], err[8192], cmd[2048];
@@ -1062,6 +1102,7 @@ Suite *kh_cli_suite(void)
     tcase_add_loop_test(tc, test_repeated_signal_is_one_request, 0, 2);
     tcase_add_test(tc, test_huge_request_refused);
     tcase_add_test(tc, test_hopeless_run_stops);
+    tcase_add_test(tc, test_closed_progress_pipe_stops);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);
     return s;
