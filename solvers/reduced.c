@@ -533,12 +533,12 @@ static double decay(const rd_state *s, double t)
 /* A parked unit's x at the time of E = decay(), from its x_ref at t_ref:
  * tau dx/dt = I - x in closed form. A macro, so that it serves the scalar
  * loops and the four-lane ones (rd_v4) alike. */
-#define x_at(I, x_ref, E) ((I) + ((x_ref) - (I)) * (E))
+#define RD_X_AT(I, x_ref, E) ((I) + ((x_ref) - (I)) * (E))
 
 /* The h of parked unit j (of plist) at the time of E = decay() and zeta. */
 static double parked_h(const rd_state *s, long j, double E, double zeta)
 {
-    return x_at(s->pI[j], s->px[j], E) + zeta + 1.0;
+    return RD_X_AT(s->pI[j], s->px[j], E) + zeta + 1.0;
 }
 
 /* The parked units' share of the error of a step: zeta's error is each
@@ -960,7 +960,7 @@ KH_CLONES static void far_form(rd_state *s, double t)
         rd_v4 I, x0;
         memcpy(&I, pI + j, sizeof I);
         memcpy(&x0, px + j, sizeof x0);
-        const rd_v4 x = x_at(I, x0, E);
+        const rd_v4 x = RD_X_AT(I, x0, E);
         const rd_v4 u = v4_pick(x > I, x, I) + c; /* U + c */
         const rd_v4l far = (rd_v4l)(u <= lim) & lane;
         memcpy(top + j, &u, sizeof u);
@@ -1020,9 +1020,9 @@ KH_CLONES static long parked_pass(rd_state *s, double t, double dt, int mode)
         rd_v4 I, x0;
         memcpy(&I, pI + j, sizeof I);
         memcpy(&x0, px + j, sizeof x0);
-        const rd_v4 x = x_at(I, x0, E), h = x + c, r = (I - x) * inv_tau + zs;
+        const rd_v4 x = RD_X_AT(I, x0, E), h = x + c, r = (I - x) * inv_tau + zs;
         const rd_v4 up = r * v4_one(r > 0.0);
-        const rd_v4 leave = crossed ? 1.0 - v4_one(x_at(I, x0, E1) + c1 < lo)
+        const rd_v4 leave = crossed ? 1.0 - v4_one(RD_X_AT(I, x0, E1) + c1 < lo)
                                     : v4_one(h + dt2 * up > lo); /* comes_back */
         const rd_v4 o = (rd_v4)((rd_v4l)leave & lane);
         const rd_v4 sc = atol + rtol * (h * (1.0 - 2.0 * v4_one(h < 0.0))); /* |h| */
@@ -1107,7 +1107,7 @@ static void park(rd_state *s, double t)
         E = 1.0;
     } else if (E < 0x1p-20) {
         for (long i = 0; i < s->npark; i++) {
-            s->px[i] = x_at(s->pI[i], s->px[i], E);
+            s->px[i] = RD_X_AT(s->pI[i], s->px[i], E);
         }
         s->t_ref = t;
         E = 1.0;
@@ -1169,12 +1169,12 @@ static int parked_crossed(const rd_state *s, double t, double dt)
     long j = 0;
     for (; j + 4 <= np; j += 4) {
         for (int l = 0; l < 4; l++) {
-            const double x = x_at(pI[j + l], px[j + l], E);
+            const double x = RD_X_AT(pI[j + l], px[j + l], E);
             top[l] = x > top[l] ? x : top[l];
         }
     }
     for (; j < np; j++) {
-        const double x = x_at(pI[j], px[j], E);
+        const double x = RD_X_AT(pI[j], px[j], E);
         top[0] = x > top[0] ? x : top[0];
     }
     const double x = fmax(fmax(top[0], top[1]), fmax(top[2], top[3]));
