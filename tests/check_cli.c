@@ -775,7 +775,8 @@ START_TEST(test_closed_progress_pipe_stops)
         if (pipe(fd) != 0) {
             _exit(99);
         }
-        close(fd[0]); /* the reader is gone before the first line */
+        close(fd[0]);                             /* the reader is gone before the first line */
+        setenv("KHSIM_PROGRESS_SECONDS", "0", 1); /* a line at the first row */
         dup2(fd[1], STDERR_FILENO);
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, STDOUT_FILENO);
