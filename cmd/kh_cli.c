@@ -41,10 +41,10 @@ void kh_cli_usage(FILE *out)
             "  5 s on stderr whatever it is (a file, a pipe, a Slurm log)\n"
             "  -v, --verbose (or KHSIM_DEBUG=1): messages also name their source location\n\n"
             "exit status: 0 success; 1 a failed check or a run that failed numerically\n"
-            "(non-finite state, step-size underflow); 2 bad input or I/O error;\n"
-            "130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (the file stays valid);\n"
-            "141 stopped because the reader of its progress lines went away (a closed\n"
-            "pipe: the file stays valid).\n\n"
+            "(non-finite state, step-size underflow, a pace that cannot finish); 2 bad\n"
+            "input or I/O error; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP, 141\n"
+            "stopped because the reader of its progress lines went away (a closed\n"
+            "pipe); the file stays valid.\n\n"
             "models:\n");
     for (size_t i = 0; kh_models[i]; i++) {
         fprintf(out, "  %-16s %s\n", kh_models[i]->name, kh_models[i]->summary);
