@@ -608,7 +608,11 @@ static int write_index(const sweep *s, const point_result *res)
     return st != KH_OK ? st : s2;
 }
 
-static void report_point(FILE *out, const sweep *s, const point_result *r)
+/* The point's line on `out`; a line its reader can no longer take (a
+ * closed pipe, with SIGPIPE ignored) stops the sweep as SIGPIPE would, but
+ * with the index written: *stop = SIGPIPE. */
+static void report_point(FILE *out, const sweep *s, const point_result *r,
+                         volatile sig_atomic_t *stop)
 {
     if (!out) {
         return;
@@ -624,6 +628,12 @@ static void report_point(FILE *out, const sweep *s, const point_result *r)
     }
     fprintf(out, "\n");
     fflush(out);
+    if (ferror(out)) {
+        if (errno == EPIPE && stop && !*stop) {
+            *stop = SIGPIPE;
+        }
+        clearerr(out);
+    }
 }
 
 /* The points from `from` on, left unrun by a stop. */
@@ -659,7 +669,7 @@ static void run_serial(const sweep *s, volatile sig_atomic_t *stop, FILE *report
 {
     for (long i = 0; i < s->n_points; i++) {
         run_point(s, i, stop, &res[i]);
-        report_point(report, s, &res[i]);
+        report_point(report, s, &res[i], stop);
         if (stop && *stop) {
             mark_not_run(res, i + 1, s->n_points);
             break;
@@ -742,7 +752,7 @@ int kh_sweep_run(const char *path, volatile sig_atomic_t *stop, FILE *report)
             MPI_Status ms;
             MPI_Recv(&r, (int)sizeof r, MPI_BYTE, MPI_ANY_SOURCE, 2, MPI_COMM_WORLD, &ms);
             res[r.index] = r;
-            report_point(report, s, &r);
+            report_point(report, s, &r, stop);
             remote = remote ? remote : r.signal;
             long give = next < s->n_points && !(stop && *stop) && !remote ? next++ : -1;
             MPI_Send(&give, 1, MPI_LONG, ms.MPI_SOURCE, 1, MPI_COMM_WORLD);

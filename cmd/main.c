@@ -618,6 +618,7 @@ static int khsim_main(int argc, char **argv)
     if (strcmp(cli.command, "info") == 0 || strcmp(cli.command, "verify") == 0) {
         s = isolated(&cli, cli.path, info_or_verify);
     } else if (strcmp(cli.command, "sweep") == 0) {
+        signal(SIGPIPE, SIG_IGN); /* a closed reader stops it, its index written */
         s = kh_sweep_run(cli.path, &stop_signal, stdout);
     } else if (strcmp(cli.command, "train") == 0) {
         s = cmd_train(&cli);

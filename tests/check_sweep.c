@@ -2,6 +2,7 @@
  * failing point recorded without stopping the sweep, a restart that skips
  * the complete points, and the MPI task farm against the serial sweep. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,41 @@ START_TEST(test_sweep_serial)
     free(status);
     free(w);
     free(verify);
+    remove_tree(dir);
+}
+END_TEST
+
+/* A reader of the sweep's lines that has gone (a closed pipe; SIGPIPE is
+ * ignored, as khsim sweep ignores it): the sweep stops after the point
+ * whose line failed, as on SIGINT, with the index written (the rest "not
+ * run") and *stop = SIGPIPE; a restart completes it. It was killed by
+ * SIGPIPE with no index. */
+START_TEST(test_sweep_closed_report)
+{
+    char dir[512], sweep[1024], path[1200];
+    make_sweep(dir, sizeof dir, "[grid]\ninit.seed = 1, 2, 3\n", sweep, sizeof sweep);
+    signal(SIGPIPE, SIG_IGN);
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    close(fd[0]);
+    FILE *gone = fdopen(fd[1], "w");
+    volatile sig_atomic_t stop = 0;
+    ck_assert_int_eq(kh_sweep_run(sweep, &stop, gone), KH_EINTR);
+    fclose(gone);
+    ck_assert_int_eq(stop, SIGPIPE);
+    snprintf(path, sizeof path, "%s/out/index.h5", dir);
+    int rank;
+    long d[3];
+    double *status = kh_test_read(path, "/points/status", &rank, d);
+    ck_assert_int_eq(d[0], 3);
+    ck_assert_double_eq(status[0], 0.0); /* complete */
+    ck_assert_double_eq(status[1], 2.0); /* not run */
+    ck_assert_double_eq(status[2], 2.0);
+    free(status);
+    FILE *null = fopen("/dev/null", "w");
+    stop = 0;
+    ck_assert_int_eq(kh_sweep_run(sweep, &stop, null), KH_OK);
+    fclose(null);
     remove_tree(dir);
 }
 END_TEST
@@ -432,6 +468,7 @@ Suite *kh_sweep_suite(void)
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_sweep_serial);
+    tcase_add_test(tc, test_sweep_closed_report);
     tcase_add_test(tc, test_sweep_restart_damaged_point);
     tcase_add_test(tc, test_sweep_changed_values_rerun);
     tcase_add_test(tc, test_sweep_train_and_panels);
