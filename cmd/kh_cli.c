@@ -1,6 +1,7 @@
 /* argv -> kh_cli with getopt_long, and the usage text. */
 #include "cmd/kh_cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <string.h>
 
@@ -214,4 +215,14 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli)
         return KH_ERROR(KH_EINVAL, "--json goes with khsim verify");
     }
     return KH_OK;
+}
+
+int kh_cli_reader_gone(FILE *f)
+{
+    if (!ferror(f)) {
+        return 0;
+    }
+    const int gone = errno == EPIPE;
+    clearerr(f);
+    return gone;
 }

@@ -27,4 +27,8 @@ int kh_cli_parse(int argc, char **argv, kh_cli *cli);
 /* Prints the usage text, with every study-file key and model. */
 void kh_cli_usage(FILE *out);
 
+/* 1 when a write to f failed because its reader went away (EPIPE, with
+ * SIGPIPE ignored), else 0; f's error flag is cleared either way. */
+int kh_cli_reader_gone(FILE *f);
+
 #endif

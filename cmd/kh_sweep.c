@@ -37,6 +37,7 @@
 #include <mpi.h>
 #endif
 
+#include "cmd/kh_cli.h"
 #include "cmd/kh_train.h"
 #include "cmd/kh_verify.h"
 #include "core/kh_error.h"
@@ -628,11 +629,8 @@ static void report_point(FILE *out, const sweep *s, const point_result *r,
     }
     fprintf(out, "\n");
     fflush(out);
-    if (ferror(out)) {
-        if (errno == EPIPE && stop && !*stop) {
-            *stop = SIGPIPE;
-        }
-        clearerr(out);
+    if (kh_cli_reader_gone(out) && stop && !*stop) {
+        *stop = SIGPIPE;
     }
 }
 

@@ -1,6 +1,5 @@
 /* khsim's entry point: the only code that exits, prints errors, installs
  * signal handlers and sets the OpenMP thread count. */
-#include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <hdf5.h>
 #include <signal.h>
@@ -63,16 +62,27 @@ static int repeats_first(int sig, const siginfo_t *si)
  * one atomic exchange, and the other waits until the first is recorded. */
 static int stop_taken = 0;
 
+/* Records sig (from process `sender`, 0 for none) as the request to stop
+ * when it is the first; 1 then, else 0. Async-signal-safe. */
+static int take_stop(int sig, sig_atomic_t sender)
+{
+    int none = 0;
+    if (!__atomic_compare_exchange_n(&stop_taken, &none, 1, 0, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST)) {
+        return 0;
+    }
+    stop_sender = sender;
+    clock_gettime(CLOCK_MONOTONIC, &stop_time);
+    __atomic_store_n(&stop_signal, sig, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    int none = 0;
-    if (__atomic_compare_exchange_n(&stop_taken, &none, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-        stop_sender = si && (si->si_code == SI_USER || si->si_code == SI_TKILL)
-                          ? (sig_atomic_t)si->si_pid
-                          : 0;
-        clock_gettime(CLOCK_MONOTONIC, &stop_time);
-        __atomic_store_n(&stop_signal, sig, __ATOMIC_SEQ_CST);
+    if (take_stop(sig, si && (si->si_code == SI_USER || si->si_code == SI_TKILL)
+                           ? (sig_atomic_t)si->si_pid
+                           : 0)) {
         return;
     }
     while (__atomic_load_n(&stop_signal, __ATOMIC_SEQ_CST) == 0) {
@@ -81,20 +91,6 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     if (!repeats_first(sig, si) && !kh_h5_defer_signal(sig)) {
         signal(sig, SIG_DFL);
         raise(sig);
-    }
-}
-
-/* A stop asked from within, as the first SIGINT asks it: the reader of the
- * progress lines went away (SIGPIPE is ignored during a run, and the write
- * failed with EPIPE), so the run stops at its next check and closes its
- * record, which `--resume` continues; the exit status says SIGPIPE. */
-static void ask_stop(int sig)
-{
-    int none = 0;
-    if (__atomic_compare_exchange_n(&stop_taken, &none, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-        stop_sender = 0;
-        clock_gettime(CLOCK_MONOTONIC, &stop_time);
-        __atomic_store_n(&stop_signal, sig, __ATOMIC_SEQ_CST);
     }
 }
 
@@ -161,11 +157,11 @@ static void show_progress(void *vctx, double frac, const char *line)
                 el, left);
         c->shown = 1;
     }
-    if (ferror(stderr)) {
-        if (errno == EPIPE) {
-            ask_stop(SIGPIPE);
-        }
-        clearerr(stderr);
+    /* Its reader gone (SIGPIPE is ignored during a run): a stop asked as the
+     * first SIGINT asks it, so the run closes its record, which --resume
+     * continues; the exit status says SIGPIPE. */
+    if (kh_cli_reader_gone(stderr)) {
+        take_stop(SIGPIPE, 0);
     }
 }
 
@@ -178,10 +174,6 @@ static kh_progress_fn progress_start(progress_ctx *pc, const kh_cli *cli)
     pc->tty = !cli->quiet && isatty(STDERR_FILENO);
     pc->log = cli->progress && !pc->tty;
     pc->last_line = pc->start - LOG_SECONDS; /* the first line at once */
-    /* A reader of stderr or stdout that goes away (`| head`, a closed log
-     * viewer) makes the writes fail instead of killing the run mid-write:
-     * show_progress then stops it as Ctrl-C does, its record closed. */
-    signal(SIGPIPE, SIG_IGN);
     const char *e = getenv("KHSIM_SIGNAL_AT");
     if (e && sscanf(e, "%d %lf %31s", &pc->sig, &pc->at, pc->word) < 2) {
         pc->sig = 0;
@@ -345,6 +337,10 @@ static int with_study(const kh_cli *cli, int (*body)(const study_run *sr))
     if (s != KH_OK) {
         return s;
     }
+    /* A reader of stderr or stdout that goes away (`| head`, a closed log
+     * viewer) makes the writes fail instead of killing the run mid-write:
+     * show_progress then stops it as Ctrl-C does, its record closed. */
+    signal(SIGPIPE, SIG_IGN);
     progress_ctx pc;
     const study_run sr = {cli, c, overrides, progress_start(&pc, cli), &pc};
     s = body(&sr);

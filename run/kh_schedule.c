@@ -45,15 +45,15 @@ static double stall_seconds(void)
 }
 
 /* The heartbeat of the solver's steps within a presentation (begun at
- * wall0, t0). */
+ * wall0, t0; stopped when hopeless after `stall` seconds). */
 typedef struct beat {
     kh_sim_outputs *o;
     long s, N;
-    double wall0, t0;
+    double wall0, t0, stall;
 } beat;
 
 /* Progress between rows (a row may take minutes), and the end of a run
- * that cannot finish: after stall_seconds() in one presentation, the pace
+ * that cannot finish: after b->stall seconds in one presentation, the pace
  * since its start would need more than KH_SIM_HOPELESS_SECONDS for the rest
  * of the run (steps held far below tau and tau_L, as inputs of a scale of
  * 1e30 do). */
@@ -66,7 +66,7 @@ static int on_beat(void *ctx, double t)
         report(o, b->s, b->N, t);
     }
     const double waited = now - b->wall0;
-    if (waited > stall_seconds() && t < o->t_total) {
+    if (waited > b->stall && t < o->t_total) {
         const double pace = (t - b->t0) / waited, left = (o->t_total - t) / pace;
         if (!(left <= KH_SIM_HOPELESS_SECONDS)) {
             return KH_ERROR(KH_ESOLVER,
@@ -86,7 +86,7 @@ static int presentation(const kh_params *p, kh_sim_outputs *o, long s, long N, d
 int kh_sim_presentation(const kh_params *p, kh_sim_outputs *o, long s, long N, double t_start,
                         double t_end, double *t, long k, long *next_snap, long *n_snap)
 {
-    beat b = {o, s, N, kh_wall_seconds(), *t};
+    beat b = {o, s, N, kh_wall_seconds(), *t, stall_seconds()};
     kh_solver_set_heartbeat(on_beat, &b);
     const int st = presentation(p, o, s, N, t_start, t_end, t, k, next_snap, n_snap);
     kh_solver_set_heartbeat(NULL, NULL);
