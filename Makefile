@@ -64,6 +64,7 @@ NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=s
              -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra $(if $(CI),-Werror all-warnings,)
 ifneq ($(GPU),)
+CPPFLAGS += -DKH_WITH_CUDA
 LDLIBS = $(SANFLAGS) $(filter-out -lgsl -linih,$(PKG_LIBS)) -Wl,-Bstatic -lgsl -linih \
          -Wl,-Bdynamic -fopenmp -L$(CUDA_HOME)/lib64 -lcudart_static -lcublas \
          -Wl,-rpath,$(CUDA_HOME)/lib64 -lrt -ldl -lpthread -lstdc++ -lm

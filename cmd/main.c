@@ -546,6 +546,13 @@ int main(int argc, char **argv)
      * anything else, as it may start the program again. */
     kh_threads_wait_passive(argv);
     kh_mem_policy();
+#ifndef KH_WITH_CUDA
+    /* Not with CUDA: its driver's own mappings would count against it. */
+    if (kh_mem_limit_start() != KH_OK) {
+        fprintf(stderr, "khsim: %s\n", kh_errmsg());
+        return 2;
+    }
+#endif
 #ifdef KH_HAVE_MPI
     MPI_Init(&argc, &argv);
     int status = khsim_main(argc, argv);
@@ -635,6 +642,15 @@ static int khsim_main(int argc, char **argv)
 #endif
     if (s != KH_OK && rank == 0) {
         fprintf(stderr, "khsim: %s: %s\n", kh_strstatus(s), kh_errmsg());
+        int automatic;
+        const double limit = kh_mem_limit_bytes(&automatic);
+        if (s == KH_ENOMEM && limit > 0.0) {
+            fprintf(stderr,
+                    "khsim: its memory is limited to %.2f GiB (%s); KHSIM_MEMORY=unlimited lifts "
+                    "the limit, KHSIM_MEMORY=SIZE (e.g. 8G) sets another\n",
+                    limit / (1024.0 * 1024 * 1024),
+                    automatic ? "what the machine had available when it started" : "KHSIM_MEMORY");
+        }
     }
     if (s == KH_EIO) {
         /* After a failed write HDF5 may still hold the file open, and its

@@ -31,4 +31,34 @@ void *kh_big_zalloc(size_t count, size_t size);
  * kernel; with it 4.9 s). */
 void kh_mem_policy(void);
 
+/* khsim's memory limit: a run that needs more memory than the machine has
+ * is refused with "out of memory" when it allocates, instead of being
+ * killed by the kernel (or making it kill another process) when it first
+ * touches what it was promised. Set once at the start of the process as a
+ * limit on its data (RLIMIT_DATA, which counts what is allocated, touched
+ * or not), from KHSIM_MEMORY:
+ * - unset or "auto": the memory available when the process starts (the
+ *   kernel's MemAvailable plus free swap, at most what its control group
+ *   still allows), plus KH_MEM_SLACK for reservations never touched;
+ * - "unlimited": no limit;
+ * - a size ("8G", "512M", "2.5G", "100000000"; K, M, G, T are powers of
+ *   1024): that much.
+ * The limit counts from what the process holds when it is set. Returns
+ * KH_OK, or KH_EINVAL for a KHSIM_MEMORY that is none of those (with its
+ * message). Not applied under AddressSanitizer, whose own reservations the
+ * limit would count. */
+#define KH_MEM_SLACK (512.0 * 1024 * 1024)
+int kh_mem_limit_start(void);
+
+/* The limit set by kh_mem_limit_start (bytes beyond the start), 0 when
+ * none; *automatic says whether it came from the machine (auto). */
+double kh_mem_limit_bytes(int *automatic);
+
+/* The parts, for the tests. A size as KHSIM_MEMORY takes it: 0 and
+ * *bytes, or -1. */
+int kh_mem_parse_size(const char *text, double *bytes);
+/* MemAvailable plus SwapFree from the text of /proc/meminfo, in bytes;
+ * -1 when MemAvailable is absent. */
+double kh_mem_available_from(const char *meminfo);
+
 #endif

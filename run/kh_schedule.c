@@ -73,7 +73,9 @@ static int on_beat(void *ctx, double t)
                             "in %.0f s the solver took t from %.9g to %.9g: at that pace the "
                             "rest of the run, to t = %.6g, takes about %.2g years, so it cannot "
                             "finish (its steps are held far below tau and tau_L: look for "
-                            "inputs or weights of a very large scale)",
+                            "inputs or weights of a very large scale, or a stiff system, many "
+                            "units under strong inhibition, which solver.method = reduced "
+                            "steps through)",
                             waited, b->t0, t, o->t_total, left / 3.15576e7);
         }
     }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/kh_clock.h"
 #include "core/kh_error.h"
 #include "io/kh_h5.h"
 #include "kh_test.h"
@@ -1071,6 +1072,60 @@ START_TEST(test_check_layers)
 }
 END_TEST
 
+/* The memory limit (core/kh_mem.h): a run that needs more than KHSIM_MEMORY
+ * allows is refused at once with "out of memory", exit 2, and a word on the
+ * limit, instead of being killed when it touches the memory; a run that
+ * fits runs as before; a KHSIM_MEMORY that is not a size is refused. */
+START_TEST(test_memory_limit)
+{
+    char out[512], err[8192];
+    kh_test_tmpname(out, sizeof out, ".h5");
+    remove(out);
+    /* Under AddressSanitizer a refused allocation must return NULL, as
+     * glibc's does, instead of ending the process. */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s%sallocator_may_return_null=1", asan ? asan : "",
+             asan && *asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+
+    /* W alone is 40 000 x 784 doubles, 251 MB, over a limit of 200 MiB. */
+    setenv("KHSIM_MEMORY", "200M", 1);
+    const char *big[] = {"run",   "examples/default.ini", "-o", out,
+                         "--set", "network.hidden=40000", "-q", NULL};
+    double t0 = kh_wall_seconds();
+    int code = kh_test_khsim(big, err, sizeof err, 0);
+    ck_assert_msg(code == 2, "exit %d: %s", code, err);
+    ck_assert_msg(strstr(err, "out of memory") && strstr(err, "limited to 0.20 GiB") &&
+                      strstr(err, "KHSIM_MEMORY=unlimited"),
+                  "%s", err);
+    ck_assert_msg(kh_wall_seconds() - t0 < 30.0, "refused only after %.1f s",
+                  kh_wall_seconds() - t0);
+    ck_assert_int_ne(access(out, F_OK), 0);
+
+    /* The default study (m = 20) runs under the same limit, to the end
+     * (AddressSanitizer's own allocator holds more than that: 1 GiB). */
+#if defined(__SANITIZE_ADDRESS__)
+    setenv("KHSIM_MEMORY", "1G", 1);
+#endif
+    const char *small[] = {"run", "examples/default.ini", "-o", out, "-q", NULL};
+    code = kh_test_khsim(small, err, sizeof err, 0);
+    ck_assert_msg(code == 0, "exit %d: %s", code, err);
+    remove(out);
+
+    setenv("KHSIM_MEMORY", "lots", 1);
+    code = kh_test_khsim(small, err, sizeof err, 0);
+    ck_assert_msg(code == 2 && strstr(err, "KHSIM_MEMORY = lots"), "exit %d: %s", code, err);
+    ck_assert_int_ne(access(out, F_OK), 0);
+    unsetenv("KHSIM_MEMORY");
+    if (asan) {
+        setenv("ASAN_OPTIONS", asan, 1);
+    } else {
+        unsetenv("ASAN_OPTIONS");
+    }
+}
+END_TEST
+
 Suite *kh_cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -1103,6 +1158,7 @@ Suite *kh_cli_suite(void)
     tcase_add_loop_test(tc, test_repeated_signal_is_one_request, 0, 2);
     tcase_add_test(tc, test_huge_request_refused);
     tcase_add_test(tc, test_hopeless_run_stops);
+    tcase_add_test(tc, test_memory_limit);
     tcase_add_test(tc, test_closed_progress_pipe_stops);
     tcase_add_test(tc, test_plots);
     suite_add_tcase(s, tc);

@@ -546,6 +546,36 @@ START_TEST(test_big_alloc)
 }
 END_TEST
 
+/* The parts of the memory limit: KHSIM_MEMORY's sizes (powers of 1024),
+ * and the memory available read from /proc/meminfo's text (MemAvailable
+ * plus free swap). */
+START_TEST(test_memory_sizes)
+{
+    double b = 0.0;
+    ck_assert_int_eq(kh_mem_parse_size("8G", &b), 0);
+    ck_assert(b == 8.0 * 1024 * 1024 * 1024);
+    ck_assert_int_eq(kh_mem_parse_size("512M", &b), 0);
+    ck_assert(b == 512.0 * 1024 * 1024);
+    ck_assert_int_eq(kh_mem_parse_size("2.5GiB", &b), 0);
+    ck_assert(b == 2.5 * 1024 * 1024 * 1024);
+    ck_assert_int_eq(kh_mem_parse_size("100000000", &b), 0);
+    ck_assert(b == 1e8);
+    ck_assert_int_eq(kh_mem_parse_size("1t", &b), 0);
+    ck_assert(b == 1024.0 * 1024 * 1024 * 1024);
+    const char *bad[] = {"", "G", "-1G", "0", "8Q", "8 G", "lots", "nan", "1e30"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(kh_mem_parse_size(bad[i], &b) == -1, "accepted \"%s\"", bad[i]);
+    }
+    ck_assert_int_eq(kh_mem_parse_size(NULL, &b), -1);
+    const char *info = "MemTotal:       24683772 kB\nMemFree:        22000000 kB\n"
+                       "MemAvailable:   20000000 kB\nSwapTotal:       4000000 kB\n"
+                       "SwapFree:         1000000 kB\n";
+    ck_assert(kh_mem_available_from(info) == 1024.0 * 21000000);
+    ck_assert(kh_mem_available_from("MemAvailable: 100 kB\n") == 102400.0);
+    ck_assert(kh_mem_available_from("MemTotal: 100 kB\nMemFree: 50 kB\n") == -1.0);
+}
+END_TEST
+
 /* The heap's policy (kh_mem_policy): blocks of zlib's state's size come
  * from the heap and stay there when freed, so that writing a compressed
  * chunk does not map, unmap or trim memory each time. (Not built under
@@ -583,6 +613,7 @@ Suite *kh_reliability_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_fuzz_regressions);
     tcase_add_test(tc, test_big_alloc);
+    tcase_add_test(tc, test_memory_sizes);
 #if !defined(__SANITIZE_ADDRESS__)
     tcase_add_test(tc, test_heap_policy);
 #endif
