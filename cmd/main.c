@@ -548,6 +548,7 @@ int main(int argc, char **argv)
     kh_mem_policy();
 #ifndef KH_WITH_CUDA
     /* Not with CUDA: its driver's own mappings would count against it. */
+    kh_error_locations(0); /* (-v is read below) */
     if (kh_mem_limit_start() != KH_OK) {
         fprintf(stderr, "khsim: %s\n", kh_errmsg());
         return 2;
@@ -649,7 +650,9 @@ static int khsim_main(int argc, char **argv)
                     "khsim: its memory is limited to %.2f GiB (%s); KHSIM_MEMORY=unlimited lifts "
                     "the limit, KHSIM_MEMORY=SIZE (e.g. 8G) sets another\n",
                     limit / (1024.0 * 1024 * 1024),
-                    automatic ? "what the machine had available when it started" : "KHSIM_MEMORY");
+                    automatic ? "what the machine had available when it started, and room for "
+                                "reservations never used"
+                              : "KHSIM_MEMORY");
         }
     }
     if (s == KH_EIO) {

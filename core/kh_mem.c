@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/kh_error.h"
 
@@ -221,6 +222,12 @@ int kh_mem_limit_start(void)
                         "KHSIM_MEMORY = %s: expected auto, unlimited or a size such as 8G or 512M",
                         env);
     }
+    if (!automatic && bytes < KH_MEM_FLOOR) {
+        return KH_ERROR(KH_EINVAL,
+                        "KHSIM_MEMORY = %s: below %.0fM, what khsim's libraries need to start "
+                        "(BLAS's buffers)",
+                        env, KH_MEM_FLOOR / (1024.0 * 1024));
+    }
 #if defined(__SANITIZE_ADDRESS__)
     if (automatic) {
         return KH_OK;
@@ -239,7 +246,8 @@ int kh_mem_limit_start(void)
         if (room >= 0.0 && room < avail) {
             avail = room;
         }
-        bytes = avail + KH_MEM_SLACK;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        bytes = avail + KH_MEM_SLACK + KH_MEM_SLACK_THREAD * (double)(cpus > 1 ? cpus : 1);
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_DATA, &rl) != 0) {

@@ -39,15 +39,23 @@ void kh_mem_policy(void);
  * or not), from KHSIM_MEMORY:
  * - unset or "auto": the memory available when the process starts (the
  *   kernel's MemAvailable plus free swap, at most what its control group
- *   still allows), plus KH_MEM_SLACK for reservations never touched;
+ *   still allows), plus KH_MEM_SLACK and KH_MEM_SLACK_THREAD per online
+ *   processor for reservations never touched, OpenBLAS's buffers among
+ *   them (a thread of OpenBLAS that cannot map its buffer retries forever,
+ *   deaf to signals: with this room a study that leaves it too little
+ *   would have needed more than the memory available anyway);
  * - "unlimited": no limit;
- * - a size ("8G", "512M", "2.5G", "100000000"; K, M, G, T are powers of
- *   1024): that much.
+ * - a size ("8G", "512M", "2.5G", "1000000000"; K, M, G, T are powers of
+ *   1024): that much, at least KH_MEM_FLOOR (below it a library, OpenBLAS
+ *   among them, can fail to start its threads, and some hang or crash
+ *   instead of saying so).
  * The limit counts from what the process holds when it is set. Returns
  * KH_OK, or KH_EINVAL for a KHSIM_MEMORY that is none of those (with its
  * message). Not applied under AddressSanitizer, whose own reservations the
  * limit would count. */
 #define KH_MEM_SLACK (512.0 * 1024 * 1024)
+#define KH_MEM_SLACK_THREAD (256.0 * 1024 * 1024)
+#define KH_MEM_FLOOR (256.0 * 1024 * 1024)
 int kh_mem_limit_start(void);
 
 /* The limit set by kh_mem_limit_start (bytes beyond the start), 0 when

@@ -41,8 +41,8 @@ static int omp_max(void)
 }
 
 /* The most threads OpenBLAS is given: one per online processor (more never
- * help it), and under a limit on address space (ulimit -v) one per 512 MB
- * of it. Each thread OpenBLAS starts maps a 128 MB buffer, and the C
+ * help it), and under a limit on address space (ulimit -v) or data one per
+ * 512 MB of it. Each thread OpenBLAS starts maps a 128 MB buffer, and the C
  * library a 64 MB arena for it; an OpenBLAS thread that cannot map its
  * buffer retries forever, deaf to signals (solver.threads = 16 under
  * ulimit -v 2000000 hung so; 8 ran). */
@@ -53,10 +53,15 @@ static int blas_cap(void)
     if (cap < 1) {
         cap = 1;
     }
-    struct rlimit as;
-    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
-        const double fit = (double)as.rlim_cur / BLAS_BYTES_PER_THREAD;
-        cap = fit < 1.0 ? 1 : (fit < (double)cap ? (long)fit : cap);
+    /* The same under a limit on data (khsim's memory limit, core/kh_mem.h,
+     * or ulimit -d). */
+    const int limits[2] = {RLIMIT_AS, RLIMIT_DATA};
+    for (int k = 0; k < 2; k++) {
+        struct rlimit as;
+        if (getrlimit(limits[k], &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+            const double fit = (double)as.rlim_cur / BLAS_BYTES_PER_THREAD;
+            cap = fit < 1.0 ? 1 : (fit < (double)cap ? (long)fit : cap);
+        }
     }
     return (int)cap;
 }
