@@ -158,17 +158,10 @@ static double file_number(const char *dir, const char *name)
     return end == buf ? -1.0 : x;
 }
 
-/* What the control groups over this process still allow: the least of
- * limit - usage over the memory controller's groups from the process's
- * own up to the mount's root (cgroup v2's memory.max and memory.current,
- * v1's memory.limit_in_bytes and memory.usage_in_bytes); -1 when none
- * limits it. */
-static double cgroup_room(void)
+double kh_mem_cgroup_room(const char *groups_text, const char *root)
 {
     char groups[4096];
-    if (!read_small("/proc/self/cgroup", groups, sizeof groups)) {
-        return -1.0;
-    }
+    snprintf(groups, sizeof groups, "%s", groups_text);
     double room = -1.0;
     char *save = NULL;
     for (char *line = strtok_r(groups, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -177,7 +170,8 @@ static double cgroup_room(void)
         if (!v2 && !v1) {
             continue;
         }
-        const char *mount = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+        char mount[1024];
+        snprintf(mount, sizeof mount, "%s%s", root, v2 ? "" : "/memory");
         const char *limit = v2 ? "memory.max" : "memory.limit_in_bytes";
         const char *usage = v2 ? "memory.current" : "memory.usage_in_bytes";
         char dir[4096];
@@ -196,6 +190,17 @@ static double cgroup_room(void)
         }
     }
     return room;
+}
+
+/* What the control groups over this process still allow (-1: none
+ * limits it). */
+static double cgroup_room(void)
+{
+    char groups[4096];
+    if (!read_small("/proc/self/cgroup", groups, sizeof groups)) {
+        return -1.0;
+    }
+    return kh_mem_cgroup_room(groups, "/sys/fs/cgroup");
 }
 
 /* The process's data now (VmData), in bytes; 0 when unread. */

@@ -68,5 +68,13 @@ int kh_mem_parse_size(const char *text, double *bytes);
 /* MemAvailable plus SwapFree from the text of /proc/meminfo, in bytes;
  * -1 when MemAvailable is absent. */
 double kh_mem_available_from(const char *meminfo);
+/* What the control groups named in `groups_text` (the text of
+ * /proc/self/cgroup) still allow, their files under `root` (the mount,
+ * /sys/fs/cgroup): the least of limit - usage over the memory
+ * controller's groups from the process's own up to the mount (cgroup v2's
+ * memory.max and memory.current; v1's memory.limit_in_bytes and
+ * memory.usage_in_bytes under root/memory), in bytes; -1 when none limits
+ * it. */
+double kh_mem_cgroup_room(const char *groups_text, const char *root);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -576,6 +577,63 @@ START_TEST(test_memory_sizes)
 }
 END_TEST
 
+/* Writes `text` to dir/name. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The control groups' room (a Slurm job's limit): over a tree of cgroup
+ * files written here, the least of limit - usage from the process's group
+ * up to the mount, for cgroup v2 and v1; "max" and v1's huge "unlimited"
+ * limit nothing; -1 without a memory controller. */
+START_TEST(test_memory_cgroups)
+{
+    char root[512], dir[600];
+    snprintf(root, sizeof root, "%s/khsim_cg_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    const char *dirs[] = {"a", "a/b", "memory", "memory/job"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, dirs[k]);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+    }
+    snprintf(dir, sizeof dir, "%s/a/b", root);
+    put_file(dir, "memory.max", "1000000000\n");
+    put_file(dir, "memory.current", "400000000\n");
+    snprintf(dir, sizeof dir, "%s/a", root);
+    put_file(dir, "memory.max", "700000000\n");
+    put_file(dir, "memory.current", "500000000\n");
+    ck_assert(kh_mem_cgroup_room("0::/a/b\n", root) == 2e8); /* the parent is tighter */
+    ck_assert(kh_mem_cgroup_room("0::/a\n", root) == 2e8);
+    put_file(dir, "memory.max", "max\n");
+    ck_assert(kh_mem_cgroup_room("0::/a/b\n", root) == 6e8);
+    ck_assert(kh_mem_cgroup_room("0::/a\n", root) == -1.0);
+    ck_assert(kh_mem_cgroup_room("0::/\n", root) == -1.0);
+    /* cgroup v1, under root/memory */
+    snprintf(dir, sizeof dir, "%s/memory/job", root);
+    put_file(dir, "memory.limit_in_bytes", "9223372036854771712\n");
+    put_file(dir, "memory.usage_in_bytes", "1000\n");
+    ck_assert(kh_mem_cgroup_room("5:cpu:/\n4:memory:/job\n", root) == -1.0);
+    snprintf(dir, sizeof dir, "%s/memory", root);
+    put_file(dir, "memory.limit_in_bytes", "3000000000\n");
+    put_file(dir, "memory.usage_in_bytes", "1000000000\n");
+    ck_assert(kh_mem_cgroup_room("5:cpu:/\n4:memory:/job\n", root) == 2e9);
+    /* both kinds named (a hybrid system): the least */
+    ck_assert(kh_mem_cgroup_room("4:memory:/job\n0::/a/b\n", root) == 6e8);
+    ck_assert(kh_mem_cgroup_room("1:cpu:/\n", root) == -1.0);
+    /* a group missing from the mount: its parents still count */
+    ck_assert(kh_mem_cgroup_room("0::/a/b/gone\n", root) == 6e8);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* The heap's policy (kh_mem_policy): blocks of zlib's state's size come
  * from the heap and stay there when freed, so that writing a compressed
  * chunk does not map, unmap or trim memory each time. (Not built under
@@ -614,6 +672,7 @@ Suite *kh_reliability_suite(void)
     tcase_add_test(tc, test_fuzz_regressions);
     tcase_add_test(tc, test_big_alloc);
     tcase_add_test(tc, test_memory_sizes);
+    tcase_add_test(tc, test_memory_cgroups);
 #if !defined(__SANITIZE_ADDRESS__)
     tcase_add_test(tc, test_heap_policy);
 #endif
