@@ -259,11 +259,8 @@ int kh_mem_limit_start(void)
         return KH_OK;
     }
     double cap = data_now() + bytes;
-    if (rl.rlim_max != RLIM_INFINITY && cap >= (double)rl.rlim_max) {
-        return KH_OK; /* a tighter limit is already there */
-    }
     if (rl.rlim_cur != RLIM_INFINITY && cap >= (double)rl.rlim_cur) {
-        return KH_OK;
+        return KH_OK; /* a tighter limit is already there (rlim_cur <= rlim_max) */
     }
     rl.rlim_cur = (rlim_t)cap;
     if (setrlimit(RLIMIT_DATA, &rl) == 0) {

@@ -57,9 +57,9 @@ static int blas_cap(void)
      * or ulimit -d). */
     const int limits[2] = {RLIMIT_AS, RLIMIT_DATA};
     for (int k = 0; k < 2; k++) {
-        struct rlimit as;
-        if (getrlimit(limits[k], &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
-            const double fit = (double)as.rlim_cur / BLAS_BYTES_PER_THREAD;
+        struct rlimit rl;
+        if (getrlimit(limits[k], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            const double fit = (double)rl.rlim_cur / BLAS_BYTES_PER_THREAD;
             cap = fit < 1.0 ? 1 : (fit < (double)cap ? (long)fit : cap);
         }
     }
